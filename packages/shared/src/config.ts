@@ -1,0 +1,336 @@
+import { CronExpressionParser } from 'cron-parser'
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+
+/**
+ * The only place that reads the environment. `loadConfig(env)` validates every variable named in
+ * ARCHITECTURE.md (and the few operational ones that sit beside them), applies the documented
+ * defaults, and returns a frozen, nested object. A bad value fails with one line per variable.
+ */
+
+const bool = (def: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def
+      const s = v.trim().toLowerCase()
+      if (['true', '1', 'yes', 'on'].includes(s)) return true
+      if (['false', '0', 'no', 'off'].includes(s)) return false
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` })
+      return z.NEVER
+    })
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+
+const num = (def: number, opts: { int?: boolean; min?: number; max?: number } = {}) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def
+      const n = Number(v)
+      const range = `${opts.min ?? '-∞'}..${opts.max ?? '∞'}`
+      const what = opts.int ? `an integer in ${range}` : `a number in ${range}`
+      if (
+        !Number.isFinite(n) ||
+        (opts.int && !Number.isInteger(n)) ||
+        (opts.min !== undefined && n < opts.min) ||
+        (opts.max !== undefined && n > opts.max)
+      ) {
+        ctx.addIssue({ code: 'custom', message: `expected ${what}, got "${v}"` })
+        return z.NEVER
+      }
+      return n
+    })
+
+const optionalNum = (opts: { min?: number } = {}) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined
+      const n = Number(v)
+      if (!Number.isFinite(n) || (opts.min !== undefined && n < opts.min)) {
+        ctx.addIssue({ code: 'custom', message: `expected a number ≥ ${opts.min ?? '-∞'}, got "${v}"` })
+        return z.NEVER
+      }
+      return n
+    })
+
+const url = (protocols: string[], def?: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const s = v === undefined || v.trim() === '' ? def : v.trim()
+      if (s === undefined) return undefined
+      try {
+        const u = new URL(s)
+        if (!protocols.includes(u.protocol.replace(/:$/, ''))) throw new Error('protocol')
+        return s
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected a ${protocols.join('/')} URL, got "${v}"` })
+        return z.NEVER
+      }
+    })
+
+const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }
+/** Parses "52428800", "50MB", "512 KB" (binary units) into bytes. */
+export function parseBytes(v: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMG]?B)?\s*$/i.exec(v)
+  if (!m) return undefined
+  const unit = UNITS[(m[2] ?? '').toUpperCase()]
+  return unit === undefined ? undefined : Math.floor(Number(m[1]) * unit)
+}
+const bytes = (def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const n = parseBytes(v === undefined || v.trim() === '' ? def : v)
+      if (n === undefined || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a size such as 52428800 or 50MB, got "${v}"` })
+        return z.NEVER
+      }
+      return n
+    })
+
+const cron = (def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const s = v === undefined || v.trim() === '' ? def : v.trim()
+      try {
+        CronExpressionParser.parse(s)
+        return s
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a cron expression like "${def}", got "${v}" (${(err as Error).message})`,
+        })
+        return z.NEVER
+      }
+    })
+
+const oneOf = <T extends string>(values: readonly T[], def: T) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def
+      const s = v.trim() as T
+      if (!values.includes(s)) {
+        ctx.addIssue({ code: 'custom', message: `expected one of ${values.join('|')}, got "${v}"` })
+        return z.NEVER
+      }
+      return s
+    })
+
+const timezone = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: v.trim() })
+      return v.trim()
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected an IANA time zone such as Europe/Berlin, got "${v}"`,
+      })
+      return z.NEVER
+    }
+  })
+
+const prices = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return {}
+    try {
+      const parsed = z
+        .record(z.string(), z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }))
+        .parse(JSON.parse(v))
+      return parsed
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected JSON like {"gpt-4o-mini":{"input":0.00015,"output":0.0006}} (USD per 1K tokens)',
+      })
+      return z.NEVER
+    }
+  })
+
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are the friendly Instagram DM assistant of a small shop. Answer briefly and helpfully in the customer’s language.'
+
+const EnvSchema = z.object({
+  NODE_ENV: oneOf(['development', 'production', 'test'] as const, 'development'),
+  DATABASE_URL: url(['postgres', 'postgresql']),
+  PGLITE_DATA_DIR: z.string().optional().default('.data/pg'),
+  EMBEDDED_DB_PORT: num(5433, { int: true, min: 0, max: 65535 }),
+  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().optional().default('loopdm'),
+  MODEL_CHANNEL: z.string().optional().default('loopdm:model:active'),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: url(['http', 'https']),
+  OPENAI_TIMEOUT_MS: num(60_000, { int: true, min: 100 }),
+  OPENAI_MAX_RETRIES: num(3, { int: true, min: 0, max: 20 }),
+  OPENAI_PRICES: prices,
+  OPENAI_LOCAL_PORT: num(8787, { int: true, min: 0, max: 65535 }),
+  OPENAI_LOCAL_DATA_DIR: z.string().optional().default('.data/openai-local'),
+  LOOP_DM_FT_MODEL: optionalString,
+  BASE_MODEL: z.string().optional().default('gpt-4o-mini'),
+  VISION_MODEL: z.string().optional().default('gpt-4o'),
+  FT_BASE_MODEL: z.string().optional().default('gpt-3.5-turbo-0125'),
+  EMBEDDING_MODEL: z.string().optional().default('text-embedding-3-small'),
+  SYSTEM_PROMPT: z.string().optional().default(DEFAULT_SYSTEM_PROMPT),
+  MODEL_RECONCILE_INTERVAL_MS: num(60_000, { int: true, min: 100 }),
+  MEMORY_ENABLED: bool(true),
+  MEMORY_MAX_TOKENS: num(800, { int: true, min: 0 }),
+  MEMORY_MIN_SCORE: num(0.82, { min: -1, max: 1 }),
+  MEMORY_TOP_K: num(8, { int: true, min: 1, max: 100 }),
+  MEMORY_RECENT_TURNS: num(4, { int: true, min: 0, max: 50 }),
+  IG_APP_SECRET: optionalString,
+  IG_VERIFY_TOKEN: optionalString,
+  IG_ACCESS_TOKEN: optionalString,
+  IG_GRAPH_BASE_URL: url(['http', 'https']),
+  ADMIN_TOKEN: optionalString,
+  PORT: num(3000, { int: true, min: 0, max: 65535 }),
+  HOST: z.string().optional().default('0.0.0.0'),
+  EXPORT_DIR: z.string().optional().default('exports'),
+  EXPORT_MAX_BYTES: bytes('50MB'),
+  EXPORT_OVERSIZE: oneOf(['refuse', 'split'] as const, 'refuse'),
+  AUTO_TUNE: bool(true),
+  FT_MIN_EXAMPLES: num(10, { int: true, min: 1 }),
+  FT_N_EPOCHS: num(1, { int: true, min: 1, max: 50 }),
+  FT_PRICE_PER_1K_TOKENS: num(0.008, { min: 0 }),
+  FT_BUDGET_USD_MONTHLY: optionalNum({ min: 0 }),
+  FT_TRAINING_DATA: oneOf(['master', 'since-last'] as const, 'master'),
+  FT_POLL_INTERVAL_MS: num(30_000, { int: true, min: 50 }),
+  FT_DEADLINE_MS: num(24 * 3600_000, { int: true, min: 1000 }),
+  BUDGET_ALERT_WEBHOOK_URL: url(['http', 'https']),
+  EVAL_MIN_IMPROVEMENT: num(0.02, { min: -1, max: 1 }),
+  EVAL_AUTO_PROMOTE: bool(false),
+  EVAL_GOLD_PATH: z.string().optional().default('evals/gold.jsonl'),
+  EVAL_JUDGE_MODEL: optionalString,
+  EXPORT_CRON: cron('0 2 * * *'),
+  TUNE_CRON: cron('0 3 * * 0'),
+  CLEANUP_CRON: cron('0 4 1 * *'),
+  TZ: timezone,
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  LOG_FILE: optionalString,
+})
+
+function shape(e: z.output<typeof EnvSchema>) {
+  return {
+    env: e.NODE_ENV,
+    db: {
+      /** Unset → the embedded PGlite server (see shared/embedded-db). */
+      url: e.DATABASE_URL,
+      embedded: { dataDir: e.PGLITE_DATA_DIR, port: e.EMBEDDED_DB_PORT },
+    },
+    redis: { url: e.REDIS_URL as string, prefix: e.QUEUE_PREFIX },
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      /** Unset with no API key → openai-local on 127.0.0.1:OPENAI_LOCAL_PORT. */
+      baseURL:
+        e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? undefined : `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}/v1`),
+      /** True when no real key is configured: openai-local is the provider. */
+      local: !e.OPENAI_API_KEY,
+      timeoutMs: e.OPENAI_TIMEOUT_MS,
+      maxRetries: e.OPENAI_MAX_RETRIES,
+      /** USD per 1K tokens, per model; merged over the built-in table. */
+      prices: e.OPENAI_PRICES,
+      embeddingModel: e.EMBEDDING_MODEL,
+      localServer: { port: e.OPENAI_LOCAL_PORT, dataDir: e.OPENAI_LOCAL_DATA_DIR },
+    },
+    models: {
+      base: e.BASE_MODEL,
+      vision: e.VISION_MODEL,
+      ftBase: e.FT_BASE_MODEL,
+      seedFineTuned: e.LOOP_DM_FT_MODEL,
+      systemPrompt: e.SYSTEM_PROMPT,
+      channel: e.MODEL_CHANNEL,
+      reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
+    },
+    memory: {
+      enabled: e.MEMORY_ENABLED,
+      maxTokens: e.MEMORY_MAX_TOKENS,
+      minScore: e.MEMORY_MIN_SCORE,
+      topK: e.MEMORY_TOP_K,
+      recentTurns: e.MEMORY_RECENT_TURNS,
+    },
+    instagram: {
+      appSecret: e.IG_APP_SECRET,
+      verifyToken: e.IG_VERIFY_TOKEN,
+      accessToken: e.IG_ACCESS_TOKEN,
+      graphBaseUrl:
+        e.IG_GRAPH_BASE_URL ?? (e.IG_ACCESS_TOKEN ? 'https://graph.instagram.com/v21.0' : undefined),
+    },
+    gateway: { port: e.PORT, host: e.HOST, adminToken: e.ADMIN_TOKEN },
+    export: {
+      dir: e.EXPORT_DIR,
+      maxBytes: e.EXPORT_MAX_BYTES,
+      oversize: e.EXPORT_OVERSIZE,
+      autoTune: e.AUTO_TUNE,
+    },
+    finetune: {
+      minExamples: e.FT_MIN_EXAMPLES,
+      nEpochs: e.FT_N_EPOCHS,
+      pricePer1kTokens: e.FT_PRICE_PER_1K_TOKENS,
+      budgetUsdMonthly: e.FT_BUDGET_USD_MONTHLY,
+      budgetAlertWebhookUrl: e.BUDGET_ALERT_WEBHOOK_URL,
+      trainingData: e.FT_TRAINING_DATA,
+      pollIntervalMs: e.FT_POLL_INTERVAL_MS,
+      deadlineMs: e.FT_DEADLINE_MS,
+    },
+    eval: {
+      minImprovement: e.EVAL_MIN_IMPROVEMENT,
+      autoPromote: e.EVAL_AUTO_PROMOTE,
+      goldPath: e.EVAL_GOLD_PATH,
+      judgeModel: e.EVAL_JUDGE_MODEL,
+    },
+    schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
+    log: { level: e.LOG_LEVEL, file: e.LOG_FILE },
+  }
+}
+
+export type Config = ReturnType<typeof shape>
+
+function deepFreeze<T>(o: T): T {
+  for (const v of Object.values(o as object)) if (v && typeof v === 'object') deepFreeze(v)
+  return Object.freeze(o)
+}
+
+/**
+ * Validates `env` (default: process.env) and returns the frozen config.
+ * @throws ConfigError listing every bad variable, one per line: `PORT: expected an integer …`.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env)
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)
+    throw new ConfigError(lines)
+  }
+  return deepFreeze(shape(parsed.data))
+}
+
+/** Loads config for a composition root; on a bad value prints the reason and exits 1. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
+}

@@ -1,0 +1,140 @@
+import type { JobsOptions } from 'bullmq'
+import { z } from 'zod'
+
+/**
+ * One contract per queue: name (no ':'), zod payloads per job name, default job options and the
+ * deterministic job-id builder. Producers and processors import the same contract.
+ */
+
+/** BullMQ forbids ':' in custom ids; ids are otherwise kept readable. */
+export function safeJobId(...parts: string[]): string {
+  return parts.map((p) => p.replace(/:/g, '_')).join('-')
+}
+
+// ── dm (gateway) ─────────────────────────────────────────────────────────────
+export const DM_QUEUE = 'dm'
+export const DmAttachmentSchema = z.object({
+  type: z.enum(['image', 'video', 'audio', 'file', 'share', 'story_mention', 'other']),
+  url: z.string().optional(),
+})
+export const DmMessagePayloadSchema = z.object({
+  mid: z.string().min(1),
+  /** The customer (sender) id. */
+  igUserId: z.string().min(1),
+  /** Our Instagram account id (the recipient of the customer's message). */
+  igAccountId: z.string().min(1),
+  text: z.string().default(''),
+  attachments: z.array(DmAttachmentSchema).default([]),
+  /** Meta's timestamp (ms since epoch). */
+  timestamp: z.number().int(),
+  receivedAt: z.number().int(),
+})
+export type DmMessagePayload = z.infer<typeof DmMessagePayloadSchema>
+export const DmReactionPayloadSchema = z.object({
+  mid: z.string().min(1),
+  igUserId: z.string().min(1),
+  igAccountId: z.string().min(1),
+  action: z.enum(['react', 'unreact']),
+  reaction: z.string().optional(),
+  emoji: z.string().optional(),
+  timestamp: z.number().int(),
+})
+export type DmReactionPayload = z.infer<typeof DmReactionPayloadSchema>
+export const DM_JOB = { message: 'message', reaction: 'reaction' } as const
+export const dmJobId = (mid: string) => safeJobId('dm', mid)
+export const dmReactionJobId = (mid: string, action: string, ts: number) =>
+  safeJobId('reaction', mid, action, String(ts))
+export const DM_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000 },
+  // Meta re-delivers for up to 36 h: a completed job's id must outlive that to deduplicate.
+  removeOnComplete: { age: 48 * 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+}
+
+// ── export (exporter) ────────────────────────────────────────────────────────
+export const EXPORT_QUEUE = 'export'
+export const ExportPayloadSchema = z.object({
+  trigger: z.enum(['cron', 'manual', 'demo']).default('manual'),
+  /** ISO-8601; backfill bounds. Without them the run starts at the watermark. */
+  since: z.string().datetime({ offset: true }).optional(),
+  until: z.string().datetime({ offset: true }).optional(),
+  dryRun: z.boolean().default(false),
+  /** YYYY-MM-DD of the daily file; default today (TZ). */
+  date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .optional(),
+})
+export type ExportPayload = z.infer<typeof ExportPayloadSchema>
+export const exportJobId = (date: string, suffix = '') => safeJobId('export', date + suffix)
+export const EXPORT_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 30_000 },
+  removeOnComplete: { age: 30 * 24 * 3600 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+}
+
+// ── tune (tuner) ─────────────────────────────────────────────────────────────
+export const TUNE_QUEUE = 'tune'
+export const TunePayloadSchema = z.object({
+  trigger: z.enum(['cron', 'manual', 'export', 'demo']).default('manual'),
+  /** Explicit training file; default per FT_TRAINING_DATA. */
+  file: z.string().optional(),
+  dryRun: z.boolean().default(false),
+})
+export type TunePayload = z.infer<typeof TunePayloadSchema>
+export const TunePollPayloadSchema = z.object({ finetuneJobId: z.string().min(1) })
+export type TunePollPayload = z.infer<typeof TunePollPayloadSchema>
+export const TUNE_JOB = { tune: 'tune', poll: 'poll' } as const
+/** Deterministic from the training file's sha256: two triggers for the same data → one job. */
+export const tuneJobId = (fileSha256: string) => safeJobId('tune', fileSha256)
+export const TUNE_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 5_000 },
+  removeOnComplete: { age: 90 * 24 * 3600 },
+  removeOnFail: { age: 90 * 24 * 3600 },
+}
+
+// ── evaluate (evaluator) ─────────────────────────────────────────────────────
+export const EVALUATE_QUEUE = 'evaluate'
+export const EvaluatePayloadSchema = z.object({
+  trigger: z.enum(['tune', 'manual', 'demo']).default('manual'),
+  /** Candidate model id (ft:…) or registry id. */
+  candidate: z.string().min(1),
+})
+export type EvaluatePayload = z.infer<typeof EvaluatePayloadSchema>
+export const evaluateJobId = (candidate: string) => safeJobId('evaluate', candidate)
+export const EVALUATE_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 10_000 },
+  removeOnComplete: { age: 90 * 24 * 3600 },
+  removeOnFail: { age: 90 * 24 * 3600 },
+}
+
+// ── cleanup (exporter: data retention; tuner: model retirement) ─────────────
+export const CLEANUP_QUEUE = 'cleanup'
+export const CLEANUP_JOB = { retention: 'retention', retireModels: 'retire-models' } as const
+export const CleanupPayloadSchema = z.object({
+  trigger: z.enum(['cron', 'manual']).default('manual'),
+  dryRun: z.boolean().default(false),
+})
+export type CleanupPayload = z.infer<typeof CleanupPayloadSchema>
+export const cleanupJobId = (kind: string, period: string) => safeJobId('cleanup', kind, period)
+export const CLEANUP_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 60_000 },
+  removeOnComplete: { age: 90 * 24 * 3600 },
+  removeOnFail: { age: 90 * 24 * 3600 },
+}
+
+export const ALL_QUEUES = [DM_QUEUE, EXPORT_QUEUE, TUNE_QUEUE, EVALUATE_QUEUE, CLEANUP_QUEUE] as const
+export type QueueName = (typeof ALL_QUEUES)[number]
+
+/** Scheduler ids: one per name, upserted by every replica (BullMQ job schedulers are idempotent). */
+export const SCHEDULERS = {
+  export: 'export-nightly',
+  tune: 'tune-weekly',
+  retention: 'cleanup-retention-monthly',
+  retireModels: 'cleanup-models-monthly',
+} as const

@@ -1,0 +1,3 @@
+import { notImplemented } from './lib/cli.js'
+
+notImplemented('npm run export-ft')

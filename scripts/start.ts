@@ -1,0 +1,159 @@
+/**
+ * `npm start`: the stack supervisor. Starts the embedded Postgres when DATABASE_URL is unset,
+ * migrates, starts openai-local when OPENAI_API_KEY is unset, then every app as a child process
+ * with prefixed logs; prints the URLs; Ctrl-C stops every child and the database cleanly.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { loadConfigOrExit } from '@loopdm/shared/config'
+import { createPool, redactUrl } from '@loopdm/shared/db'
+import { portAnswers, startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
+import { runMigrations } from '@loopdm/shared/migrate'
+import { assertRedis } from '@loopdm/shared/redis'
+import { ROOT, say, waitFor } from './lib/cli.js'
+
+const APPS = ['openai-local', 'gateway', 'exporter', 'tuner', 'evaluator'] as const
+
+const config = loadConfigOrExit()
+const children = new Map<string, ChildProcess>()
+let embeddedClose: (() => Promise<void>) | undefined
+let stopping = false
+
+async function main() {
+  try {
+    await assertRedis(config.redis.url)
+  } catch (err) {
+    say(`✗ ${(err as Error).message}`)
+    process.exit(1)
+  }
+
+  let databaseUrl = config.db.url
+  if (!databaseUrl) {
+    say(`• starting embedded Postgres (PGlite + pgvector) in ${config.db.embedded.dataDir} …`)
+    try {
+      const embedded = await startEmbeddedPostgres({
+        dataDir: config.db.embedded.dataDir,
+        port: config.db.embedded.port,
+      })
+      embeddedClose = embedded.close
+      databaseUrl = embedded.url
+    } catch (err) {
+      say(`✗ ${(err as Error).message}`)
+      process.exit(1)
+    }
+  }
+  const pool = createPool({ connectionString: databaseUrl, max: 2 })
+  try {
+    const r = await runMigrations(pool)
+    say(`• migrations: ${r.applied.length} applied, ${r.skipped.length} already applied`)
+  } catch (err) {
+    say(`✗ migrations failed: ${(err as Error).message}`)
+    await pool.end()
+    await shutdown(1)
+    return
+  } finally {
+    await pool.end().catch(() => {})
+  }
+
+  const generatedToken = config.gateway.adminToken ? undefined : randomBytes(24).toString('base64url')
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    DATABASE_URL: databaseUrl,
+    LOOPDM_SUPERVISOR_PID: String(process.pid),
+  }
+  if (generatedToken) env.ADMIN_TOKEN = generatedToken
+
+  const useLocalOpenAI = !config.openai.apiKey
+  if (useLocalOpenAI) {
+    if (await portAnswers(config.openai.localServer.port)) {
+      say(
+        `✗ port ${config.openai.localServer.port} is taken: set OPENAI_LOCAL_PORT to a free port (openai-local).`,
+      )
+      await shutdown(1)
+      return
+    }
+    env.OPENAI_BASE_URL = config.openai.baseURL ?? `http://127.0.0.1:${config.openai.localServer.port}/v1`
+  }
+
+  for (const app of APPS) {
+    if (app === 'openai-local' && !useLocalOpenAI) continue
+    if (!existsSync(`${ROOT}/apps/${app}/src/main.ts`)) continue
+    startChild(app, env)
+    if (app === 'openai-local') {
+      const ok = await waitFor(() => portAnswers(config.openai.localServer.port), 30_000)
+      if (!ok) say('! openai-local did not start listening within 30 s')
+    }
+  }
+
+  const base = `http://127.0.0.1:${config.gateway.port}`
+  const ready = await waitFor(async () => {
+    try {
+      return (await fetch(`${base}/readyz`)).ok
+    } catch {
+      return false
+    }
+  }, 120_000)
+  say('')
+  say(ready ? '✓ Loop DM is up' : '! the gateway is not ready yet (see its log lines above)')
+  say(`  gateway        ${base}   (webhook ${base}/webhook, metrics ${base}/metrics)`)
+  say(`  admin          ${base}/admin/models · Bull Board ${base}/admin/queues`)
+  say(
+    `  DATABASE_URL   ${redactUrl(databaseUrl)}${config.db.url ? '' : '   (embedded; other processes may use it)'}`,
+  )
+  if (useLocalOpenAI) say(`  OPENAI_BASE_URL ${env.OPENAI_BASE_URL}   (openai-local, offline)`)
+  else say('  OpenAI         api.openai.com (OPENAI_API_KEY is set)')
+  if (generatedToken)
+    say(`  ADMIN_TOKEN    ${generatedToken}   (generated for this run; set ADMIN_TOKEN to keep one)`)
+  say('  Ctrl-C stops everything.')
+  say('')
+}
+
+function startChild(app: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.set(app, child)
+  const prefix = `[${app}]`.padEnd(15)
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`))
+  }
+  child.on('exit', (code, signal) => {
+    children.delete(app)
+    if (!stopping) {
+      say(`✗ ${app} exited (${signal ?? code}); stopping the stack`)
+      void shutdown(1)
+    }
+  })
+}
+
+async function shutdown(code: number) {
+  if (stopping) return
+  stopping = true
+  say('• stopping …')
+  const exits = [...children.entries()].map(
+    ([name, child]) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          say(`! ${name} did not stop within 10 s; killing it`)
+          child.kill('SIGKILL')
+        }, 10_000)
+        child.once('exit', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        child.kill('SIGTERM')
+      }),
+  )
+  await Promise.all(exits)
+  await embeddedClose?.()
+  say('• stopped')
+  process.exit(code)
+}
+
+process.on('SIGINT', () => void shutdown(0))
+process.on('SIGTERM', () => void shutdown(0))
+await main()

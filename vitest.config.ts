@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config'
+
+const project = (name: string, dir: string) => ({
+  extends: true as const,
+  test: { name, include: [`${dir}/**/*.test.ts`] },
+})
+
+export default defineConfig({
+  test: {
+    // One embedded Postgres (or DATABASE_URL) and the machine's Redis for the whole run.
+    globalSetup: ['./test/global-setup.ts'],
+    // Suites share one Postgres engine and one Redis: run files one at a time, tests in order.
+    fileParallelism: false,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+    projects: [
+      project('shared', 'packages/shared'),
+      project('openai-local', 'apps/openai-local'),
+      project('gateway', 'apps/gateway'),
+      project('exporter', 'apps/exporter'),
+      project('tuner', 'apps/tuner'),
+      project('evaluator', 'apps/evaluator'),
+      project('scripts', 'scripts'),
+    ],
+  },
+})
