@@ -46,7 +46,14 @@ export async function sendBudgetAlert(
   deps: { config: Config; logger: Logger; fetchImpl?: typeof fetch },
 ): Promise<void> {
   budgetAlertCounts[String(alert.level) as '80' | '100']++
-  const fields = { ...alert, metric: 'loopdm_budget_alerts_total', count: budgetAlertCounts }
+  // `level` is pino's own key: the threshold is logged as `thresholdPct`.
+  const { level, ...rest } = alert
+  const fields = {
+    thresholdPct: level,
+    ...rest,
+    metric: 'loopdm_budget_alerts_total',
+    count: budgetAlertCounts,
+  }
   if (alert.level === 100) deps.logger.error(fields, 'budget alert')
   else deps.logger.warn(fields, 'budget alert')
   const url = deps.config.finetune.budgetAlertWebhookUrl
