@@ -90,7 +90,7 @@ export async function runTune(input: unknown, deps: TunerDeps): Promise<TuneResu
   )
 
   const existing = await finetunes.findBySha(report.sha256)
-  if (existing && (existing.providerJobId || isTerminal(existing.status))) {
+  if (existing?.providerJobId) {
     // Same data, second trigger: one provider job. Keep its poll alive if it still runs.
     if (!payload.dryRun && !isTerminal(existing.status))
       await ensurePoll(deps.tuneQueue, existing, config.finetune.pollIntervalMs)
@@ -128,6 +128,9 @@ export async function runTune(input: unknown, deps: TunerDeps): Promise<TuneResu
     return { outcome: 'dry-run', report, estimateUsd, budget, refusal: refusal ?? budget.refusal }
   }
 
+  const deadlineAt = new Date(now.getTime() + config.finetune.deadlineMs)
+  // Ended before the provider had a job (e.g. the upload was refused): this trigger tries again.
+  if (existing && isTerminal(existing.status)) await finetunes.reopen(existing.id, deadlineAt)
   const { row: claimed, created } = await finetunes.claim({
     fileSha256: report.sha256,
     filePath: report.file,
@@ -139,7 +142,7 @@ export async function runTune(input: unknown, deps: TunerDeps): Promise<TuneResu
     tokens: report.tokens,
     estimatedCostUsd: estimateUsd,
     dataThrough: report.dataThrough,
-    deadlineAt: new Date(now.getTime() + config.finetune.deadlineMs),
+    deadlineAt,
   })
   const row = await createProviderJob(claimed, { resumed: !created, deps })
   logger.info(

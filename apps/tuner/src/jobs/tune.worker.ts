@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
@@ -9,6 +10,7 @@ import { createRegistryRepository } from '@loopdm/shared/registry'
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 import { createTunerLedgerRepository } from '../repositories/ledger.repository.js'
+import { sha256File } from '../services/training-data.service.js'
 import type { TunerDeps } from './deps.js'
 import { type PollResult, runPoll } from './poll.processor.js'
 import { ensurePoll } from './schedule-poll.js'
@@ -115,6 +117,15 @@ export async function resumePolls(deps: TunerDeps): Promise<{ polls: number; tun
   for (const row of rows) {
     if (row.providerJobId) {
       if (await ensurePoll(deps.tuneQueue, row, 0)) polls++
+      continue
+    }
+    const sameFile = existsSync(row.filePath) && (await sha256File(row.filePath)) === row.fileSha256
+    if (!sameFile) {
+      await deps.finetunes.fail(
+        row.id,
+        'cancelled',
+        `training file ${row.filePath} changed or vanished before upload`,
+      )
       continue
     }
     const jobId = tuneJobId(row.fileSha256)

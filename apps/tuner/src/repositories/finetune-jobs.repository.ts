@@ -174,6 +174,16 @@ export function createFinetuneJobsRepository(db: Pool) {
       return r.rows[0] as FinetuneJobRow
     },
 
+    /** A row that ended before any provider job existed (refused upload) may be tried again. */
+    async reopen(id: number, deadlineAt: Date): Promise<void> {
+      await db.query(
+        `update finetune_jobs set status = 'uploading', error = null, finished_at = null, deadline_at = $2,
+                updated_at = now()
+          where id = $1 and provider_job_id is null`,
+        [id, deadlineAt],
+      )
+    },
+
     async recordPollError(id: number): Promise<void> {
       await db.query(
         `update finetune_jobs set poll_errors = poll_errors + 1, updated_at = now() where id = $1`,
