@@ -1,5 +1,5 @@
 /**
- * `npm run cleanup:models [-- --dry-run] [--month YYYY-MM]`: the monthly clean-up by hand —
+ * `npm run cleanup:models [-- --dry-run] [--month YYYY-MM] [--reports-dir reports]`: the monthly clean-up by hand —
  * model retirement (fine-tunes older than 90 days, never the active or rollback model), the
  * monthly report (reports/YYYY-MM.md) and the exporter's data retention.
  */
@@ -14,6 +14,7 @@ import { parseArgs, say } from './lib/cli.js'
 const { flags } = parseArgs(process.argv.slice(2))
 const dryRun = flags['dry-run'] === true
 const month = typeof flags.month === 'string' ? flags.month : undefined
+const reportsDir = typeof flags['reports-dir'] === 'string' ? flags['reports-dir'] : 'reports'
 const config = loadConfigOrExit()
 const logger = createLogger({
   level: config.log.level,
@@ -38,7 +39,15 @@ try {
   }
   for (const k of r.kept) say(`  kept:         ${k.model} — ${k.reason}`)
 
-  const report = await writeMonthlyReport({ db: db.pool, config, logger, now, month, retirement: r })
+  const report = await writeMonthlyReport({
+    db: db.pool,
+    config,
+    logger,
+    now,
+    month,
+    dir: reportsDir,
+    retirement: r,
+  })
   say(
     `monthly report ${report.path} (spend $${report.totals.usd.toFixed(4)}, fine-tunes ${report.totals.finetunes})`,
   )

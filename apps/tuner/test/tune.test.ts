@@ -5,6 +5,7 @@ import { basename } from 'node:path'
 import { promisify } from 'node:util'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import type { Pool } from '@loopdm/shared/db'
+import { listFinetuneJobs } from '@loopdm/shared/finetune-jobs'
 import { createOpenAISdk, type OpenAI } from '@loopdm/shared/openai'
 import {
   EVALUATE_QUEUE,
@@ -283,6 +284,12 @@ describe('tune', () => {
         row.providerJobId,
       ])
       expect(ledger.rows[0]?.usd).toBe(0)
+      // What GET /admin/models reads to list failed fine-tunes with their reason.
+      const failed = await listFinetuneJobs(pool, { status: ['failed', 'cancelled'], limit: 100 })
+      expect(failed.find((f) => f.providerJobId === row.providerJobId)).toMatchObject({
+        status: 'failed',
+        error: row.error,
+      })
       await worker.close()
       await dropQueue(deps.tuneQueue)
       await deps.close()
