@@ -7,8 +7,7 @@ import { loadConfigOrExit } from '@loopdm/shared/config'
 import { openDatabase } from '@loopdm/shared/database'
 import { createLogger } from '@loopdm/shared/logger'
 import { createOpenAISdk } from '@loopdm/shared/openai'
-import { writeMonthlyReport } from '@loopdm/tuner/services/report.service'
-import { retireModels } from '@loopdm/tuner/services/retirement.service'
+import { runModelCleanup } from '@loopdm/tuner/services/model-cleanup.service'
 import { parseArgs, say } from './lib/cli.js'
 
 const { flags } = parseArgs(process.argv.slice(2))
@@ -30,7 +29,16 @@ let code = 0
 try {
   const sdk = createOpenAISdk({ config, logger })
   const now = new Date()
-  const r = await retireModels({ db: db.pool, sdk, config, logger, dryRun, now })
+  const { retirement: r, report } = await runModelCleanup({
+    db: db.pool,
+    sdk,
+    config,
+    logger,
+    dryRun,
+    now,
+    month,
+    reportsDir,
+  })
   say(`model retirement${dryRun ? ' (dry run)' : ''}`)
   if (dryRun) say(`  would delete: ${r.wouldDelete?.join(', ') || 'none'}`)
   else {
@@ -38,16 +46,6 @@ try {
     say(`  retired:      ${r.retired.join(', ') || 'none'}`)
   }
   for (const k of r.kept) say(`  kept:         ${k.model} — ${k.reason}`)
-
-  const report = await writeMonthlyReport({
-    db: db.pool,
-    config,
-    logger,
-    now,
-    month,
-    dir: reportsDir,
-    retirement: r,
-  })
   say(
     `monthly report ${report.path} (spend $${report.totals.usd.toFixed(4)}, fine-tunes ${report.totals.finetunes})`,
   )
