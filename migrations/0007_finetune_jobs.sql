@@ -24,6 +24,9 @@ create table if not exists finetune_jobs (
   events             jsonb not null default '[]'::jsonb,
   -- Last daily export file (YYYY-MM-DD) included in the data: the cursor of FT_TRAINING_DATA=since-last.
   data_through       text,
+  -- Held by the trigger that uploads/creates (two triggers for the same data: one provider job).
+  lease_owner        text,
+  lease_until        timestamptz,
   poll_count         integer not null default 0,
   poll_errors        integer not null default 0,
   deadline_at        timestamptz not null,

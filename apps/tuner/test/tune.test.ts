@@ -220,6 +220,28 @@ describe('tune', () => {
     })
   })
 
+  describe('when two triggers race for the same data', () => {
+    it('creates one provider job', async () => {
+      const dir = tmpExportDir()
+      const deps = makeDeps(tunerTestConfig(local.baseURL, dir), pool)
+      const file = writeTrainingFile(dir, 12)
+      shas.push(await sha256File(file))
+      // Slow uploads widen the race window.
+      local.faults.setLatency(150)
+      const results = await Promise.all([
+        runTune({ file }, deps),
+        runTune({ file }, deps),
+        runTune({ file }, deps),
+      ])
+      local.faults.reset()
+      expect(results.filter((r) => r.outcome === 'created')).toHaveLength(1)
+      expect(results.filter((r) => r.outcome === 'existing')).toHaveLength(2)
+      expect(await providerJobsFor(file)).toHaveLength(1)
+      await dropQueue(deps.tuneQueue)
+      await deps.close()
+    })
+  })
+
   describe('when the provider answers 429/500', () => {
     it('retries the upload and the polls and recovers', async () => {
       const dir = tmpExportDir()

@@ -59,7 +59,16 @@ export function isPermanentProviderError(err: unknown): boolean {
  * sha256, and a retry resumes after the last recorded step (upload, job creation) instead of
  * creating a second provider job.
  */
-export async function runTune(input: unknown, deps: TunerDeps): Promise<TuneResult> {
+/** How long one trigger may hold a file's upload/create step before another may take over. */
+export const UPLOAD_LEASE_MS = 15 * 60_000
+
+export async function runTune(
+  input: unknown,
+  deps: TunerDeps,
+  /** `owner`: who runs this (the BullMQ job id; default `inline-<pid>-<random>`). */
+  ctx: { owner?: string } = {},
+): Promise<TuneResult> {
+  const owner = ctx.owner ?? `inline-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   const payload: TunePayload = TunePayloadSchema.parse(input ?? {})
   const { config, logger, finetunes } = deps
   const now = deps.now?.() ?? new Date()
@@ -143,7 +152,20 @@ export async function runTune(input: unknown, deps: TunerDeps): Promise<TuneResu
     estimatedCostUsd: estimateUsd,
     dataThrough: report.dataThrough,
     deadlineAt,
+    leaseOwner: owner,
+    leaseMs: UPLOAD_LEASE_MS,
   })
+  if (!created) {
+    if (claimed.providerJobId || !(await finetunes.takeLease(claimed.id, owner, UPLOAD_LEASE_MS))) {
+      // A concurrent trigger for the same data is creating (or created) the provider job.
+      logger.info(
+        { finetune: claimed.id, status: claimed.status },
+        'training data is being tuned by another trigger',
+      )
+      const now2 = (await finetunes.findById(claimed.id)) ?? claimed
+      return { outcome: 'existing', report, estimateUsd, budget, refusal: null, finetune: summary(now2) }
+    }
+  }
   const row = await createProviderJob(claimed, { resumed: !created, deps })
   logger.info(
     { finetune: row.id, providerFileId: row.providerFileId, providerJobId: row.providerJobId, estimateUsd },

@@ -81,7 +81,7 @@ export function tuneQueueProcessor(deps: TunerDeps) {
           )
         return r
       }
-      return await runTune(job.data, deps)
+      return await runTune(job.data, deps, { owner: `job-${job.id}` })
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err
       throw asBullError(err)

@@ -72,11 +72,14 @@ export function createFinetuneJobsRepository(db: Pool) {
       estimatedCostUsd: number
       dataThrough: string | null
       deadlineAt: Date
+      /** Who uploads/creates (a BullMQ job id, or `inline-<pid>`), and for how long at most. */
+      leaseOwner: string
+      leaseMs: number
     }): Promise<{ row: FinetuneJobRow; created: boolean }> {
       const ins = await db.query<FinetuneJobRow>(
         `insert into finetune_jobs (file_sha256, file_path, trigger, base_model, n_epochs, suffix, examples,
-            tokens, estimated_cost_usd, data_through, deadline_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            tokens, estimated_cost_usd, data_through, deadline_at, lease_owner, lease_until)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() + $13 * interval '1 millisecond')
          on conflict (file_sha256) do nothing
          returning ${COLS}`,
         [
@@ -91,6 +94,8 @@ export function createFinetuneJobsRepository(db: Pool) {
           j.estimatedCostUsd,
           j.dataThrough,
           j.deadlineAt,
+          j.leaseOwner,
+          j.leaseMs,
         ],
       )
       if (ins.rows[0]) return { row: ins.rows[0], created: true }
@@ -119,6 +124,20 @@ export function createFinetuneJobsRepository(db: Pool) {
       return r.rows[0] ?? null
     },
 
+    /**
+     * Takes the upload/create lease of a row that has no provider job yet: free, expired, or
+     * already ours (a retry of the same BullMQ job). False → another trigger is creating it.
+     */
+    async takeLease(id: number, owner: string, leaseMs: number): Promise<boolean> {
+      const r = await db.query(
+        `update finetune_jobs set lease_owner = $2, lease_until = now() + $3 * interval '1 millisecond', updated_at = now()
+          where id = $1 and provider_job_id is null
+            and (lease_until is null or lease_until < now() or lease_owner = $2)`,
+        [id, owner, leaseMs],
+      )
+      return (r.rowCount ?? 0) > 0
+    },
+
     async setUploaded(id: number, providerFileId: string): Promise<void> {
       await db.query(`update finetune_jobs set provider_file_id = $2, updated_at = now() where id = $1`, [
         id,
@@ -128,7 +147,8 @@ export function createFinetuneJobsRepository(db: Pool) {
 
     async setCreated(id: number, providerJobId: string, status: string): Promise<void> {
       await db.query(
-        `update finetune_jobs set provider_job_id = $2, status = $3, updated_at = now() where id = $1`,
+        `update finetune_jobs set provider_job_id = $2, status = $3, lease_owner = null, lease_until = null,
+                updated_at = now() where id = $1`,
         [id, providerJobId, status],
       )
     },
@@ -178,7 +198,7 @@ export function createFinetuneJobsRepository(db: Pool) {
     async reopen(id: number, deadlineAt: Date): Promise<void> {
       await db.query(
         `update finetune_jobs set status = 'uploading', error = null, finished_at = null, deadline_at = $2,
-                updated_at = now()
+                lease_owner = null, lease_until = null, updated_at = now()
           where id = $1 and provider_job_id is null`,
         [id, deadlineAt],
       )
@@ -194,7 +214,8 @@ export function createFinetuneJobsRepository(db: Pool) {
     /** Terminal without the provider's word (e.g. the file was rejected before a job existed). */
     async fail(id: number, status: 'failed' | 'cancelled', error: string): Promise<void> {
       await db.query(
-        `update finetune_jobs set status = $2, error = $3, updated_at = now(), finished_at = coalesce(finished_at, now())
+        `update finetune_jobs set status = $2, error = $3, lease_owner = null, lease_until = null, updated_at = now(),
+                finished_at = coalesce(finished_at, now())
           where id = $1`,
         [id, status, error],
       )

@@ -35,7 +35,8 @@ export interface DataReport {
   source: 'file' | 'master' | 'since-last'
 }
 
-const DAILY = /^fine_tune_(\d{4}-\d{2}-\d{2})\.jsonl(\.gz)?$/
+// The exporter's daily files; `.partN` when EXPORT_OVERSIZE=split, `.gz` after 30 days.
+const DAILY = /^fine_tune_(\d{4}-\d{2}-\d{2})(?:\.part(\d+))?\.jsonl(\.gz)?$/
 export const MASTER_FILE = 'master_fine_tune.jsonl'
 
 export async function sha256File(path: string): Promise<string> {
@@ -45,13 +46,20 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Dates of the daily export files in `dir` (gzipped ones included), ascending. */
-export function dailyExportDates(dir: string): Array<{ date: string; file: string; gz: boolean }> {
+export function dailyExportDates(
+  dir: string,
+): Array<{ date: string; part: number; file: string; gz: boolean }> {
   if (!existsSync(dir)) return []
   return readdirSync(dir)
     .map((f) => ({ f, m: DAILY.exec(f) }))
     .filter((x) => x.m)
-    .map((x) => ({ date: x.m?.[1] as string, file: join(dir, x.f), gz: Boolean(x.m?.[2]) }))
-    .sort((a, b) => a.date.localeCompare(b.date))
+    .map((x) => ({
+      date: x.m?.[1] as string,
+      part: Number(x.m?.[2] ?? 1),
+      file: join(dir, x.f),
+      gz: Boolean(x.m?.[3]),
+    }))
+    .sort((a, b) => a.date.localeCompare(b.date) || a.part - b.part)
 }
 
 /**
