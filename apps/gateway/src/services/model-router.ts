@@ -12,7 +12,7 @@ export interface RouteDecision {
 }
 
 export interface ModelRouterOptions {
-  config: Pick<Config, 'models'>
+  config: Pick<Config, 'models' | 'openai'>
   ai: AiClient
   logger: Logger
   registry: Pick<RegistryRepository, 'listByStatus'>
@@ -153,9 +153,14 @@ export class ModelRouter {
     messages: Messages,
     meta: { timeoutMs?: number; maxRetries?: number } = {},
   ): Promise<string> {
+    // Explicit values: the SDK rejects an `undefined` per-request timeout.
     const res = await this.opts.ai.chat(
       { model, messages, max_tokens: this.opts.maxTokens ?? 400 },
-      { purpose: 'reply', ...meta },
+      {
+        purpose: 'reply',
+        timeoutMs: meta.timeoutMs ?? this.opts.config.openai.timeoutMs,
+        maxRetries: meta.maxRetries ?? this.opts.config.openai.maxRetries,
+      },
     )
     const text = res.choices[0]?.message?.content?.trim() ?? ''
     if (!text) throw new EmptyCompletionError(`model ${model} returned an empty reply`)
