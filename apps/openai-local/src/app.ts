@@ -1,12 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import multipart from '@fastify/multipart'
 import type { Logger } from '@loopdm/shared/logger'
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify'
 import { OpenAIApiError } from './errors.js'
 import { createFaults, FAULT_MESSAGES, type FaultInjector } from './faults.js'
+import { createFineTuneRunner } from './fine-tune/runner.js'
 import { adminRoutes } from './routes/admin.js'
 import { chatRoutes } from './routes/chat.js'
 import type { RouteContext } from './routes/context.js'
 import { embeddingRoutes } from './routes/embeddings.js'
+import { fileRoutes } from './routes/files.js'
+import { fineTuningRoutes } from './routes/fine-tuning.js'
 import { modelRoutes } from './routes/models.js'
 import { createStore, type Store } from './state/store.js'
 
@@ -24,7 +28,7 @@ export interface OpenAILocalAppOptions {
   ftStepMs?: number
   /** A succeeded fine-tuned model answers 404 "not yet available" for this long; default 0. */
   callableAfterMs?: number
-  /** Max request body; default 64 MiB (base64 images in chat). */
+  /** Max request body and uploaded file; default 512 MiB (OpenAI's file limit). */
   bodyLimitBytes?: number
 }
 
@@ -45,7 +49,7 @@ export function buildOpenAILocalApp(opts: OpenAILocalAppOptions = {}): FastifyIn
   // Typed as the default instance: route modules need not carry pino's logger type around.
   const app: FastifyInstance = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
-    bodyLimit: opts.bodyLimitBytes ?? 64 * 1024 * 1024,
+    bodyLimit: opts.bodyLimitBytes ?? 512 * 1024 * 1024,
     // One line per API call would drown the stack's logs; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     // OpenAI's ids may carry colons (`ft:gpt-3.5-turbo-0125:loopdm::abc`); allow long ones too.
@@ -105,5 +109,18 @@ export function buildOpenAILocalApp(opts: OpenAILocalAppOptions = {}): FastifyIn
   chatRoutes(app, ctx)
   embeddingRoutes(app, ctx)
   adminRoutes(app, ctx)
+  const runner = createFineTuneRunner({
+    store,
+    stepMs: opts.ftStepMs ?? 1000,
+    callableAfterMs: opts.callableAfterMs ?? 0,
+    now: ctx.now,
+    logger: opts.logger,
+  })
+  app.addHook('onClose', async () => runner.close())
+  void app.register(multipart, { limits: { fileSize: opts.bodyLimitBytes ?? 512 * 1024 * 1024, files: 1 } })
+  void app.register(async (scope) => {
+    fileRoutes(scope, ctx)
+    fineTuningRoutes(scope, ctx, runner)
+  })
   return app
 }
