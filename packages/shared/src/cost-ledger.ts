@@ -26,7 +26,7 @@ export interface FineTuneCharge {
   trainedTokens: number
   /** Estimated/billed USD; default trainedTokens/1000 × the model's training price. */
   costUsd?: number
-  /** The fine-tuning job id. */
+  /** The fine-tuning job id; a second record with the same ref is ignored. */
   ref?: string
   /** Default `tune`. */
   purpose?: string
@@ -100,6 +100,14 @@ export function createCostLedger(opts: CostLedgerOptions): CostLedger {
     },
     async recordFineTune(c) {
       const per1k = prices.trainingPer1k(c.model) ?? opts.fallbackTrainingPer1k ?? 0.008
+      if (c.ref) {
+        // One row per fine-tuning job: a retried or duplicated record does not bill it twice.
+        const seen = await opts.db.query(
+          'select 1 from cost_ledger where operation = $1 and ref = $2 limit 1',
+          ['fine_tune', c.ref],
+        )
+        if ((seen.rowCount ?? 0) > 0) return
+      }
       await insert({
         operation: 'fine_tune',
         model: c.model,

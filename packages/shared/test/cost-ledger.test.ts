@@ -58,7 +58,9 @@ describe('createCostLedger', () => {
       purpose: 'reply',
     })
     const tuned = model('gpt-3.5-turbo-0125')
-    await sut.recordFineTune({ model: tuned, trainedTokens: 50_000, costUsd: 0.4, ref: 'ftjob-x' })
+    const ref = `ftjob-${uniqueId()}`
+    await sut.recordFineTune({ model: tuned, trainedTokens: 50_000, costUsd: 0.4, ref })
+    await sut.recordFineTune({ model: tuned, trainedTokens: 50_000, costUsd: 0.4, ref })
     const estimated = model('gpt-4o-mini')
     await sut.recordFineTune({ model: estimated, trainedTokens: 10_000 })
     expect(await sut.monthToDateUsd('fine_tune')).toBeCloseTo(beforeTune + 0.4 + 0.03, 6)
@@ -67,7 +69,7 @@ describe('createCostLedger', () => {
       'select trained_tokens, ref, purpose from cost_ledger where model = $1',
       [tuned],
     )
-    expect(rows[0]).toEqual({ trained_tokens: 50_000, ref: 'ftjob-x', purpose: 'tune' })
+    expect(rows).toEqual([{ trained_tokens: 50_000, ref, purpose: 'tune' }])
   })
 
   it('summarises a range grouped by model and operation', async () => {
