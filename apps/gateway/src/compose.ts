@@ -10,6 +10,7 @@ import { createRegistryRepository } from '@loopdm/shared/registry'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { type AdminRouteOptions, buildApp } from './app.js'
+import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createConversationRepository } from './repositories/conversation.repository.js'
@@ -52,6 +53,8 @@ export interface Gateway {
   worker: Worker | undefined
   queues: Record<QueueName, Queue>
   metrics: GatewayMetrics
+  /** The reply pipeline's dependencies (benchmarks and tests call processDmMessage with them). */
+  dmDeps: DmDeps
   /** Loads the active model, subscribes to hot swaps, starts the reply worker. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
@@ -123,28 +126,24 @@ export function createGateway(opts: GatewayOptions): Gateway {
       : undefined
   if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
 
+  const dmDeps: DmDeps = {
+    conversations,
+    outbox,
+    signals,
+    order: workerOrder,
+    memory: opts.memory ?? noMemory,
+    router,
+    currentModel: () => holder.current(),
+    sender,
+    loadPayload: (mid) => dmQueue.loadPayload(mid),
+    systemPrompt: config.models.systemPrompt,
+    logger,
+    metrics,
+  }
   const worker =
     opts.worker === false
       ? undefined
-      : createDmWorker({
-          config,
-          logger,
-          concurrency: opts.workerConcurrency,
-          deps: {
-            conversations,
-            outbox,
-            signals,
-            order: workerOrder,
-            memory: opts.memory ?? noMemory,
-            router,
-            currentModel: () => holder.current(),
-            sender,
-            loadPayload: (mid) => dmQueue.loadPayload(mid),
-            systemPrompt: config.models.systemPrompt,
-            logger,
-            metrics,
-          },
-        })
+      : createDmWorker({ config, logger, concurrency: opts.workerConcurrency, deps: dmDeps })
 
   const app = buildApp({
     config,
@@ -181,6 +180,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     worker,
     queues,
     metrics,
+    dmDeps,
     async start() {
       await holder.start()
       if (worker) {
