@@ -1,5 +1,6 @@
 import { createQueue } from '@loopdm/shared/bullmq'
 import type { Config } from '@loopdm/shared/config'
+import { createCostLedger } from '@loopdm/shared/cost-ledger'
 import type { Pool } from '@loopdm/shared/db'
 import { closer } from '@loopdm/shared/lifecycle'
 import type { Logger } from '@loopdm/shared/logger'
@@ -32,7 +33,7 @@ export interface GatewayOptions {
   memory?: MemoryPort
   /** Default: createAiClient over config (openai-local when no OPENAI_API_KEY). */
   ai?: AiClient
-  /** Where completion usage goes (the cost ledger), when `ai` is not given. */
+  /** Where completion usage goes when `ai` is not given; default the shared cost ledger. */
   usage?: UsageSink
   /** Outbound fetch for the Graph API (tests may pass their own). */
   fetch?: typeof fetch
@@ -102,7 +103,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const workerOrder = createDmOrderRepository({ redis: workerRedis, prefix: config.redis.prefix })
   const dmQueue = createDmQueueRepository({ queue: queues[DM_QUEUE], order: webhookOrder })
 
-  const ai = opts.ai ?? createAiClient({ config, logger, usage: opts.usage })
+  // Every completion's tokens and estimated cost go to the cost ledger (GET /admin/costs, budgets).
+  const usage = opts.usage ?? createCostLedger({ db: pool, prices: config.openai.prices, logger })
+  const ai = opts.ai ?? createAiClient({ config, logger, usage })
   const holder = new ActiveModelHolder({
     registry,
     subscriber,
