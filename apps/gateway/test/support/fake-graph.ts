@@ -36,7 +36,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   let failStatus = 500
   let latency = 0
   let seq = 0
-  // Unique per fake: suites share one database, and reactions are matched by Meta's message id.
+  // Unique across fakes: message ids land in the shared database (outbox.sent_mid).
   const instance = randomBytes(4).toString('hex')
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req)
