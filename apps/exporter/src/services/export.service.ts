@@ -34,7 +34,7 @@ import {
 import { createPairer } from './pairing.js'
 
 /** Where a test can stop a run to kill its process (crash-and-rerun tests). */
-export type ExportPausePoint = 'mid-write' | 'before-rename' | 'mid-append' | 'before-commit'
+export type ExportPausePoint = 'mid-write' | 'before-rename' | 'after-rename' | 'mid-append' | 'before-commit'
 
 export interface ExportServiceOptions {
   db: Pool
@@ -91,6 +91,9 @@ export function exportDate(now: Date, tz?: string): string {
 
 const OWNER = `${hostname()}:${process.pid}`
 
+/** A run recorded as written whose files no longer exist (removed by hand). */
+class FilesMissingError extends Error {}
+
 /**
  * The export: everything after the watermark (plus late rows and carried-over turns) → redacted
  * pairs → a daily JSONL file written to a temp file and fsynced → recorded as `written` →
@@ -131,14 +134,16 @@ export function createExportService(o: ExportServiceOptions) {
 
   /** Renames, appends to the master exactly once, and commits a run recorded as `written`. */
   async function finishWritten(runId: number, kind: RunKind, plan: RunPlan): Promise<void> {
+    await pause('before-rename')
     for (const f of plan.files) {
       if (existsSync(f.temp)) await fsp.rename(f.temp, f.final)
-      else if (!existsSync(f.final))
-        throw new Error(`export run ${runId}: neither ${f.temp} nor ${f.final} exists`)
+      else if (!existsSync(f.final)) {
+        throw new FilesMissingError(`export run ${runId}: neither ${f.temp} nor ${f.final} exists`)
+      }
       if (existsSync(f.manifestTemp)) await fsp.rename(f.manifestTemp, f.manifestFinal)
       await fsyncDir(dirname(f.final))
     }
-    await pause('before-rename')
+    await pause('after-rename')
     if (plan.master) {
       let offset = plan.master.offset
       let mOffset = plan.master.manifestOffset
@@ -178,9 +183,25 @@ export function createExportService(o: ExportServiceOptions) {
           { runId: other.id, owner: other.owner },
           'finishing an export run that crashed after writing',
         )
-        await finishWritten(other.id, other.kind, other.plan)
-        recovered = { runId: other.id, examples: other.examples }
-        if (other.kind === 'nightly') await maybeTune(other.runDate, other.examples)
+        try {
+          await finishWritten(other.id, other.kind, other.plan)
+          recovered = { runId: other.id, examples: other.examples }
+          if (other.kind === 'nightly') await maybeTune(other.runDate, other.examples)
+        } catch (err) {
+          if (!(err instanceof FilesMissingError)) throw err
+          // Its files were removed by hand: undo any partial master append and fail the run. The
+          // watermark never moved, so this run reads the same rows again: nothing is lost.
+          const m = other.plan.master
+          if (m && (await fileSize(m.path)) > m.offset) await fsp.truncate(m.path, m.offset)
+          if (m && (await fileSize(m.manifestPath)) > m.manifestOffset) {
+            await fsp.truncate(m.manifestPath, m.manifestOffset)
+          }
+          log.error(
+            { runId: other.id, err: err.message },
+            'export run files are gone; run failed, its rows are read again',
+          )
+          await runs.markFailed(other.id, err.message)
+        }
       } else {
         log.warn(
           { runId: other.id, owner: other.owner },
