@@ -121,6 +121,7 @@ async function exportThroughput(): Promise<BenchRow[]> {
       EXPORT_MAX_BYTES: '2GB',
     })
     const sut = createExportService({ db: pool, config, logger: createLogger({ level: 'silent' }) })
+    const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024
     const t0 = performance.now()
     const r = await sut.run({ trigger: 'manual', dryRun: false, date: '2026-01-02' })
     const secs = (performance.now() - t0) / 1000
@@ -135,7 +136,7 @@ async function exportThroughput(): Promise<BenchRow[]> {
         unit: 'msg/s',
         better: 'higher',
         target: '≥ 50000 msg/s',
-        note: `${r.examples} examples, ${(r.bytes / 1e6).toFixed(1)} MB, PII ${JSON.stringify(r.pii)}, ${secs.toFixed(1)} s (phases ms ${JSON.stringify(r.phaseMs)}); insert ${(insertMs / 1000).toFixed(1)} s; peak RSS exporter process ${rssMb.toFixed(0)} MB (incl. the bench's own insert phase), embedded PG process ${dbRssMb.toFixed(0)} MB`,
+        note: `${r.examples} examples, ${(r.bytes / 1e6).toFixed(1)} MB, PII ${JSON.stringify(r.pii)}, ${secs.toFixed(1)} s (phases ms ${JSON.stringify(r.phaseMs)}); insert ${(insertMs / 1000).toFixed(1)} s; peak RSS exporter process ${rssMb.toFixed(0)} MB (${rssBeforeMb.toFixed(0)} MB before the run), embedded PG process ${dbRssMb.toFixed(0)} MB`,
       },
     ]
   } finally {
