@@ -168,8 +168,8 @@ describe('gdpr eraseUser', () => {
         expect(job?.returnvalue ?? null).toBeNull()
       }
       const bobJob = await queue.getJob(dmJobId(bobMid))
-      expect((bobJob?.data as { igUserId: string }).igUserId).toBe(bob)
-      expect((bobJob?.returnvalue as { replyText: string }).replyText).toBe('thanks, noted')
+      expect(bobJob?.data).toMatchObject({ igUserId: bob })
+      expect(bobJob?.returnvalue).toMatchObject({ replyText: 'thanks, noted' })
 
       // A Meta re-delivery of an erased mid is still de-duplicated by the kept job id.
       const again = await queue.add(

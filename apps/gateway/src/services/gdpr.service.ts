@@ -45,7 +45,7 @@ export interface GdprOptions {
   logger?: Logger | undefined
   exportEraser?: ExportEraser
   /** The local memory, so queued embeddings and cached vectors of the user go too. */
-  memory?: { forget(igUserId: string): void | number } | undefined
+  memory?: { forget(igUserId: string): number } | undefined
   repository?: GdprRepository
 }
 

@@ -45,8 +45,8 @@ export type Memory = MemoryPort & {
   backfill(): Promise<number>
   /** Flushes the batcher now (tests, shutdown). */
   flush(): Promise<void>
-  /** Drops a user's queued turns and cached vectors (GDPR erase). */
-  forget(igUserId: string): void
+  /** Drops a user's queued turns and cached vectors (GDPR erase); returns the turns dropped. */
+  forget(igUserId: string): number
 }
 
 /** Recently computed query vectors, so the batcher does not embed the same live turn twice. */
@@ -249,8 +249,8 @@ export function createMemory(opts: MemoryOptions): Memory {
     flush: () => batcher.drain(),
 
     forget(igUserId) {
-      batcher.forget(igUserId)
       cache.forget(igUserId)
+      return batcher.forget(igUserId)
     },
 
     async close() {
