@@ -51,7 +51,10 @@ export interface AiClient {
     meta?: { purpose?: string; timeoutMs?: number; maxRetries?: number },
   ): Promise<OpenAI.Chat.ChatCompletion>
   /** Embeds one or more texts with config.openai.embeddingModel; one vector per input, in order. */
-  embed(input: string[], meta?: { purpose?: string; maxRetries?: number }): Promise<number[][]>
+  embed(
+    input: string[],
+    meta?: { purpose?: string; maxRetries?: number; timeoutMs?: number },
+  ): Promise<number[][]>
 }
 
 export function createAiClient(opts: AiClientOptions): AiClient {
@@ -83,7 +86,10 @@ export function createAiClient(opts: AiClientOptions): AiClient {
       if (input.length === 0) return []
       const res = await sdk.embeddings.create(
         { model: opts.config.openai.embeddingModel, input },
-        { maxRetries: meta.maxRetries },
+        // The SDK rejects an explicit `timeout: undefined`.
+        meta.timeoutMs === undefined
+          ? { maxRetries: meta.maxRetries }
+          : { maxRetries: meta.maxRetries, timeout: meta.timeoutMs },
       )
       await record({
         operation: 'embeddings',

@@ -78,13 +78,16 @@ export function createMemoryRepository(db: Pool) {
      * candidates before the `ig_user_id` filter, so for a user holding a small share of all rows it
      * would return too few; pgvector ≥ 0.8's iterative scan keeps walking the graph until `k`
      * rows pass the filter (bounded by hnsw.max_scan_tuples). `relaxed_order` results are re-sorted.
-     * `ig_user_id || ''` makes the user filter unindexable so the planner cannot swap in the btree.
+     * The planner prices a selective filter + HNSW above a seq scan + sort (measured: it picks the
+     * seq scan), so this path switches seq scans off for its transaction, and `ig_user_id || ''`
+     * makes the user filter unindexable so it cannot swap in the btree either.
      */
     async searchIndexed(a: SearchArgs & { efSearch: number }): Promise<MemoryTurn[]> {
       return withTransaction(db, async (c) => {
         await c.query(
           `select set_config('hnsw.iterative_scan', 'relaxed_order', true),
-                  set_config('hnsw.ef_search', $1, true)`,
+                  set_config('hnsw.ef_search', $1, true),
+                  set_config('enable_seqscan', 'off', true)`,
           [String(a.efSearch)],
         )
         const r = await c.query<TurnRow>(

@@ -114,7 +114,7 @@ export function createMemory(opts: MemoryOptions): Memory {
     let timer: NodeJS.Timeout | undefined
     try {
       const [v] = await Promise.race([
-        opts.ai.embed([input], { purpose: 'memory', maxRetries: 0 }),
+        opts.ai.embed([input], { purpose: 'memory', maxRetries: 0, timeoutMs: recallTimeoutMs }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () => reject(new RecallTimeout(`embedding took over ${recallTimeoutMs} ms`)),
