@@ -94,11 +94,12 @@ export default async function recallBench(): Promise<BenchRow[]> {
     const repo = createMemoryRepository(pool)
     const firstOf = { heavy: 1, mid: HEAVY + 1, small: HEAVY + MID + 1 }
     const rows: BenchRow[] = []
-    for (const [label, user, n] of [
-      ['10k-turn user', 'heavy', HEAVY],
-      ['2k-turn user', 'mid', MID],
-      ['100-turn user', userOf(firstOf.small), Math.round((TOTAL - HEAVY - MID) / 880)],
+    for (const [user, n] of [
+      ['heavy', HEAVY],
+      ['mid', MID],
+      [userOf(firstOf.small), Math.round((TOTAL - HEAVY - MID) / 880)],
     ] as const) {
+      const label = `${n}-turn user of ${TOTAL}`
       // Queries: one of this user's own vectors, perturbed (a paraphrase of an old turn).
       const queries: number[][] = []
       for (let q = 0; q < QUERIES; q++) {

@@ -267,7 +267,8 @@ describe('memory recall', () => {
       const text = (i: number) => `message number ${i} about hats`
       for (let i = 0; i < 150; i++) ids.push(await store(undefined, user, 'user', text(i)))
       // A burst, as a busy reply worker produces it.
-      ids.forEach((id, i) => sut.afterStore({ id, igUserId: user, role: 'user', content: text(i) }))
+      for (const [i, id] of ids.entries())
+        sut.afterStore({ id, igUserId: user, role: 'user', content: text(i) })
       await sut.flush()
       expect(ai.calls).toEqual([64, 64, 22])
       const r = await pool.query(
