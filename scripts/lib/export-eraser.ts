@@ -1,7 +1,6 @@
-import type { ExportEraser } from '@loopdm/gateway/services/export-eraser'
-import { noopExportEraser } from '@loopdm/gateway/services/export-eraser'
+import { defaultExportEraser, type ExportEraser } from '@loopdm/gateway/services/export-eraser'
 
-/** The exporter's GDPR hook once it is on main; until then a no-op that reports zero lines. */
+/** The exporter's GDPR hook (via the gateway's default), for `npm run gdpr:erase`. */
 export async function exportEraser(): Promise<ExportEraser> {
-  return noopExportEraser
+  return defaultExportEraser
 }

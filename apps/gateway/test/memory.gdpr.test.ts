@@ -6,9 +6,11 @@ import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
 import type { Queue, Worker } from 'bullmq'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AppDeps } from '../src/app.js'
 import { createDmJobsRepository } from '../src/repositories/dm-jobs.repository.js'
 import { createGdprRepository } from '../src/repositories/gdpr.repository.js'
-import { usersRoutes } from '../src/routes/admin/users.routes.js'
+import { adminAuthHook } from '../src/routes/admin/auth.js'
+import { createUsersRoutes } from '../src/routes/admin/users.routes.js'
 import type { ExportEraser } from '../src/services/export-eraser.js'
 import { createGdprService, type GdprService } from '../src/services/gdpr.service.js'
 
@@ -221,14 +223,14 @@ describe('DELETE /admin/users/:igUserId', () => {
 
   beforeAll(async () => {
     app = Fastify()
-    // Stand-in for the gateway's admin auth hook (onRequest, so 401 comes before validation).
-    await app.register(async (admin) => {
-      admin.addHook('onRequest', async (req, reply) => {
-        if (req.headers.authorization !== `Bearer ${token}`)
-          return reply.code(401).send({ error: 'unauthorized' })
-      })
-      await admin.register(usersRoutes, { gdpr: sut })
-    })
+    // The gateway's admin scope: its real bearer hook (onRequest, so 401 comes before validation).
+    await app.register(
+      async (admin) => {
+        admin.addHook('onRequest', adminAuthHook(token))
+        await admin.register(createUsersRoutes({ gdpr: sut }), { deps: {} as AppDeps })
+      },
+      { prefix: '/admin' },
+    )
     await app.ready()
   })
   afterAll(async () => {

@@ -20,3 +20,9 @@ export type ExportEraser = (args: {
 
 /** Used where no exporter is wired: touches nothing, reports zero. */
 export const noopExportEraser: ExportEraser = async () => ({ files: 0, lines: 0, uploadedFiles: 0 })
+
+/**
+ * The eraser the gateway and `npm run gdpr:erase` use by default. Until the exporter's hook is on
+ * main this is the no-op; afterwards it is `eraseUserFromExports`.
+ */
+export const defaultExportEraser: ExportEraser = noopExportEraser
