@@ -84,7 +84,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const m of open) await m.close()
-  for (const s of servers) await s.close()
+  // Bounded: the server that was made slow can keep a request open past the recall's timeout.
+  for (const s of servers) await Promise.race([s.close(), new Promise((r) => setTimeout(r, 6000))])
   await queue?.obliterate({ force: true }).catch(() => {})
   await queue?.close()
   await pool?.query(`delete from conversation_messages where ig_user_id like 'mem-%'`)

@@ -160,7 +160,7 @@ describe('memory recall', () => {
 
   describe('when another user has identical text', () => {
     it('never returns the other user’s turns, on either search path', async () => {
-      for (const exactScanMaxTurns of [2000, 0]) {
+      for (const exactScanMaxTurns of [1000, 0]) {
         const { sut } = memoryFor({ MEMORY_RECENT_TURNS: '0' }, { exactScanMaxTurns })
         const owner = uniqueId('mem-owner')
         const stranger = uniqueId('mem-stranger')
