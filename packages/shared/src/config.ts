@@ -185,6 +185,8 @@ const EnvSchema = z.object({
   OPENAI_PRICES: prices,
   OPENAI_LOCAL_PORT: num(8787, { int: true, min: 0, max: 65535 }),
   OPENAI_LOCAL_DATA_DIR: z.string().optional().default('.data/openai-local'),
+  OPENAI_LOCAL_HOST: z.string().optional().default('127.0.0.1'),
+  OPENAI_LOCAL_FT_STEP_MS: num(1000, { int: true, min: 1 }),
   LOOP_DM_FT_MODEL: optionalString,
   BASE_MODEL: z.string().optional().default('gpt-4o-mini'),
   VISION_MODEL: z.string().optional().default('gpt-4o'),
@@ -251,7 +253,13 @@ function shape(e: z.output<typeof EnvSchema>) {
       /** USD per 1K tokens, per model; merged over the built-in table. */
       prices: e.OPENAI_PRICES,
       embeddingModel: e.EMBEDDING_MODEL,
-      localServer: { port: e.OPENAI_LOCAL_PORT, dataDir: e.OPENAI_LOCAL_DATA_DIR },
+      localServer: {
+        port: e.OPENAI_LOCAL_PORT,
+        host: e.OPENAI_LOCAL_HOST,
+        dataDir: e.OPENAI_LOCAL_DATA_DIR,
+        /** Time between a fine-tuning job's states. */
+        ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
+      },
     },
     models: {
       base: e.BASE_MODEL,

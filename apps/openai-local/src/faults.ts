@@ -1,0 +1,78 @@
+/**
+ * Fault knobs for tests: fail the next N API requests with 429/500/503 (optionally only those whose
+ * path contains a substring, optionally with `retry-after`), and add latency to every API request.
+ */
+export type FaultStatus = 429 | 500 | 503
+
+export interface FailNextOptions {
+  /** Sent as `retry-after` (seconds; fractions allowed). */
+  retryAfterSec?: number
+  /** Sent as `retry-after-ms` (the SDK prefers it over `retry-after`). */
+  retryAfterMs?: number
+  /** Only requests whose URL contains this substring are failed (and counted). */
+  paths?: string
+}
+
+export interface Faults {
+  failNext(n: number, status: FaultStatus, opts?: FailNextOptions): void
+  setLatency(ms: number): void
+  reset(): void
+}
+
+export interface FaultInjector extends Faults {
+  /** The fault to answer `url` with, consuming one of the pending failures; undefined → serve it. */
+  take(url: string): { status: FaultStatus; headers: Record<string, string> } | undefined
+  latencyMs(): number
+  snapshot(): { remaining: number; status: FaultStatus; paths: string | null; latencyMs: number }
+}
+
+export function createFaults(): FaultInjector {
+  let remaining = 0
+  let status: FaultStatus = 429
+  let opts: FailNextOptions = {}
+  let latency = 0
+  return {
+    failNext(n, s, o = {}) {
+      remaining = Math.max(0, Math.floor(n))
+      status = s
+      opts = o
+    },
+    setLatency(ms) {
+      latency = Math.max(0, ms)
+    },
+    reset() {
+      remaining = 0
+      opts = {}
+      latency = 0
+    },
+    take(url) {
+      if (remaining <= 0) return undefined
+      if (opts.paths && !url.includes(opts.paths)) return undefined
+      remaining--
+      const headers: Record<string, string> = {}
+      if (opts.retryAfterSec !== undefined) headers['retry-after'] = String(opts.retryAfterSec)
+      if (opts.retryAfterMs !== undefined) headers['retry-after-ms'] = String(opts.retryAfterMs)
+      return { status, headers }
+    },
+    latencyMs: () => latency,
+    snapshot: () => ({ remaining, status, paths: opts.paths ?? null, latencyMs: latency }),
+  }
+}
+
+export const FAULT_MESSAGES: Record<FaultStatus, { message: string; type: string; code: string | null }> = {
+  429: {
+    message: 'Rate limit reached for requests (openai-local fault injection). Please try again later.',
+    type: 'requests',
+    code: 'rate_limit_exceeded',
+  },
+  500: {
+    message: 'The server had an error while processing your request (openai-local fault injection).',
+    type: 'server_error',
+    code: null,
+  },
+  503: {
+    message: 'The engine is currently overloaded (openai-local fault injection). Please try again later.',
+    type: 'server_error',
+    code: null,
+  },
+}

@@ -1,0 +1,58 @@
+import type { Logger } from '@loopdm/shared/logger'
+import { buildOpenAILocalApp } from './app.js'
+import { createFaults, type Faults } from './faults.js'
+
+export { buildOpenAILocalApp } from './app.js'
+export type { Faults } from './faults.js'
+
+export interface StartOpenAILocalOptions {
+  /** TCP port; default 0 (an ephemeral port — read it back from `url`). */
+  port?: number
+  /** Interface to bind; default 127.0.0.1. */
+  host?: string
+  /** Where files, jobs and models persist; undefined → in-memory state. */
+  dataDir?: string
+  logger?: Logger
+  /** Time between fine-tuning job states; default 1000 ms (tests pass ~20). */
+  ftStepMs?: number
+  /** A succeeded fine-tuned model answers 404 "not yet available" until this long after success; default 0. */
+  callableAfterMs?: number
+}
+
+export interface OpenAILocal {
+  /** `http://host:port` */
+  url: string
+  /** `url + '/v1'` — what the `openai` SDK takes as `baseURL`. */
+  baseURL: string
+  faults: Faults
+  close(): Promise<void>
+}
+
+/** Starts openai-local listening on `host:port` and resolves once it accepts connections. */
+export async function startOpenAILocal(opts: StartOpenAILocalOptions = {}): Promise<OpenAILocal> {
+  const faults = createFaults()
+  const app = buildOpenAILocalApp({
+    dataDir: opts.dataDir,
+    logger: opts.logger,
+    faults,
+    ftStepMs: opts.ftStepMs ?? 1000,
+    callableAfterMs: opts.callableAfterMs ?? 0,
+  })
+  const host = opts.host ?? '127.0.0.1'
+  await app.listen({ port: opts.port ?? 0, host })
+  const addr = app.server.address()
+  const port = typeof addr === 'object' && addr ? addr.port : (opts.port ?? 0)
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+  const url = `http://${shownHost}:${port}`
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    faults,
+    close: () => {
+      closing ??= app.close().then(() => undefined)
+      return closing
+    },
+  }
+}
