@@ -246,6 +246,8 @@ export async function seedRegistry(deps: PromotionDeps): Promise<PromotionResult
   try {
     return await promoteModel({
       ...deps,
+      // An app's start must not wait minutes: a seed model is expected to be callable already.
+      probe: deps.probe ?? { deadlineMs: Math.min(10_000, deps.config.models.probeDeadlineMs) },
       registry,
       ref: seed,
       actor: 'seed',
