@@ -1,3 +1,68 @@
-import { notImplemented } from './lib/cli.js'
+/**
+ * `npm run cleanup:models [-- --dry-run] [--month YYYY-MM] [--reports-dir reports]`: the monthly clean-up by hand —
+ * model retirement (fine-tunes older than 90 days, never the active or rollback model), the
+ * monthly report (reports/YYYY-MM.md) and the exporter's data retention.
+ */
+import { loadConfigOrExit } from '@loopdm/shared/config'
+import { openDatabase } from '@loopdm/shared/database'
+import { createLogger } from '@loopdm/shared/logger'
+import { createOpenAISdk } from '@loopdm/shared/openai'
+import { runModelCleanup } from '@loopdm/tuner/services/model-cleanup.service'
+import { parseArgs, say } from './lib/cli.js'
 
-notImplemented('npm run cleanup-models')
+const { flags } = parseArgs(process.argv.slice(2))
+const dryRun = flags['dry-run'] === true
+const month = typeof flags.month === 'string' ? flags.month : undefined
+const reportsDir = typeof flags['reports-dir'] === 'string' ? flags['reports-dir'] : 'reports'
+const config = loadConfigOrExit()
+const logger = createLogger({
+  level: config.log.level,
+  file: config.log.file,
+  name: 'cleanup',
+  destination: process.stderr,
+})
+const db = await openDatabase(config, { logger, migrate: true }).catch((err: Error) => {
+  say(`cleanup:models: ${err.message}`)
+  process.exit(1)
+})
+let code = 0
+try {
+  const sdk = createOpenAISdk({ config, logger })
+  const now = new Date()
+  const { retirement: r, report } = await runModelCleanup({
+    db: db.pool,
+    sdk,
+    config,
+    logger,
+    dryRun,
+    now,
+    month,
+    reportsDir,
+  })
+  say(`model retirement${dryRun ? ' (dry run)' : ''}`)
+  if (dryRun) say(`  would delete: ${r.wouldDelete?.join(', ') || 'none'}`)
+  else {
+    say(`  deleted:      ${r.deleted.join(', ') || 'none'}`)
+    say(`  retired:      ${r.retired.join(', ') || 'none'}`)
+  }
+  for (const k of r.kept) say(`  kept:         ${k.model} — ${k.reason}`)
+  say(
+    `monthly report ${report.path} (spend $${report.totals.usd.toFixed(4)}, fine-tunes ${report.totals.finetunes})`,
+  )
+
+  // Data retention belongs to the exporter; call it when that module exists.
+  const spec = '@loopdm/exporter/services/retention.service'
+  const retention = await import(spec).catch(() => null)
+  if (retention && typeof retention.runRetention === 'function') {
+    const out = await retention.runRetention({ db: db.pool, config, logger, dryRun, now })
+    say(`data retention${dryRun ? ' (dry run)' : ''}: ${JSON.stringify(out)}`)
+  } else {
+    say("data retention: handled by the exporter's cleanup job (its module is not installed here)")
+  }
+} catch (err) {
+  say(`cleanup:models: ${(err as Error).message}`)
+  code = 1
+} finally {
+  await db.close()
+}
+process.exit(code)

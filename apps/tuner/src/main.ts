@@ -1,18 +1,31 @@
-import { createQueue } from '@loopdm/shared/bullmq'
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { TUNE_QUEUE } from '@loopdm/shared/queues'
+import { SCHEDULERS, TUNE_JOB, TUNE_JOB_OPTIONS } from '@loopdm/shared/queues'
 import { startRuntime } from '@loopdm/shared/runtime'
+import { createTunerDeps, createTuneWorker, resumePolls } from './jobs/tune.worker.js'
 
-// Composition root. The tuner's processors are bound here as they land.
+// Composition root: config → logger → db/redis → deps → worker on `tune` (tune + poll) → the
+// weekly scheduler → resume every fine-tune the table still owns.
 const { config, logger, db } = await startRuntime('tuner')
-const queues = [TUNE_QUEUE].map((name) => createQueue(name, { config, logger }))
-await Promise.all(queues.map((q) => q.waitUntilReady()))
-logger.info({ queues: queues.map((q) => q.name) }, 'tuner ready')
+const deps = createTunerDeps({ config, logger, pool: db.pool })
+const worker = createTuneWorker(deps)
+
+await deps.tuneQueue.upsertJobScheduler(
+  SCHEDULERS.tune,
+  { pattern: config.schedules.tuneCron, ...(config.schedules.tz ? { tz: config.schedules.tz } : {}) },
+  { name: TUNE_JOB.tune, data: { trigger: 'cron', dryRun: false }, opts: TUNE_JOB_OPTIONS },
+)
+await resumePolls(deps)
+await worker.waitUntilReady()
+logger.info(
+  { queue: worker.name, tuneCron: config.schedules.tuneCron, pollIntervalMs: config.finetune.pollIntervalMs },
+  'tuner ready',
+)
 
 onShutdown(
   closer(
     [
-      ...queues.map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
+      { name: 'worker', close: () => worker.close() },
+      { name: 'queues', close: () => deps.close() },
       { name: 'database', close: () => db.close() },
     ],
     logger,

@@ -89,6 +89,8 @@ export type TunePollPayload = z.infer<typeof TunePollPayloadSchema>
 export const TUNE_JOB = { tune: 'tune', poll: 'poll' } as const
 /** Deterministic from the training file's sha256: two triggers for the same data → one job. */
 export const tuneJobId = (fileSha256: string) => safeJobId('tune', fileSha256)
+/** The one poll job of a fine-tune (it re-delays itself until the provider job is terminal). */
+export const tunePollJobId = (fileSha256: string) => safeJobId('tune-poll', fileSha256)
 export const TUNE_JOB_OPTIONS: JobsOptions = {
   attempts: 5,
   backoff: { type: 'exponential', delay: 5_000 },

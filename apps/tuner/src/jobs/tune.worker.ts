@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs'
+import { createQueue, createWorker } from '@loopdm/shared/bullmq'
+import type { Config } from '@loopdm/shared/config'
+import type { Pool } from '@loopdm/shared/db'
+import { LoopDmError } from '@loopdm/shared/errors'
+import type { Logger } from '@loopdm/shared/logger'
+import { createOpenAISdk, type OpenAI } from '@loopdm/shared/openai'
+import { EVALUATE_QUEUE, TUNE_JOB, TUNE_QUEUE, tuneJobId } from '@loopdm/shared/queues'
+import { createRegistryRepository } from '@loopdm/shared/registry'
+import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
+import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
+import { createTunerLedgerRepository } from '../repositories/ledger.repository.js'
+import { sha256File } from '../services/training-data.service.js'
+import type { TunerDeps } from './deps.js'
+import { type PollResult, runPoll } from './poll.processor.js'
+import { ensurePoll } from './schedule-poll.js'
+import { isPermanentProviderError, runTune, type TuneResult } from './tune.processor.js'
+
+const PERMANENT_CODES = new Set([
+  'TRAINING_DATA_REFUSED',
+  'BUDGET_EXCEEDED',
+  'FINE_TUNE_FAILED',
+  'VALIDATION',
+])
+
+/** Permanent failures end the BullMQ job at once, with the reason as its failedReason (Bull Board). */
+function asBullError(err: unknown): unknown {
+  if (err instanceof LoopDmError && PERMANENT_CODES.has(err.code))
+    return new UnrecoverableError(`${err.name}: ${err.message}`)
+  if (isPermanentProviderError(err)) return new UnrecoverableError((err as Error).message)
+  return err
+}
+
+/** Builds the processors' dependencies from the composition root's pieces. */
+export function createTunerDeps(opts: {
+  config: Config
+  logger: Logger
+  pool: Pool
+  sdk?: OpenAI
+  now?: () => Date
+  fetchImpl?: typeof fetch
+}): TunerDeps & { close(): Promise<void> } {
+  const tuneQueue = createQueue(TUNE_QUEUE, { config: opts.config, logger: opts.logger })
+  const evaluateQueue = createQueue(EVALUATE_QUEUE, { config: opts.config, logger: opts.logger })
+  return {
+    config: opts.config,
+    logger: opts.logger,
+    sdk: opts.sdk ?? createOpenAISdk({ config: opts.config, logger: opts.logger }),
+    finetunes: createFinetuneJobsRepository(opts.pool),
+    ledger: createTunerLedgerRepository(opts.pool),
+    registry: createRegistryRepository(opts.pool),
+    tuneQueue,
+    evaluateQueue,
+    now: opts.now,
+    fetchImpl: opts.fetchImpl,
+    async close() {
+      await tuneQueue.close().catch(() => {})
+      await evaluateQueue.close().catch(() => {})
+    },
+  }
+}
+
+/**
+ * The `tune` queue's processor: `tune` jobs run `runTune`; `poll` jobs run one `runPoll` step and,
+ * while the provider job is not terminal, move themselves back to delayed (one BullMQ job per
+ * fine-tune, no blocking loop). A failed or cancelled fine-tune fails its poll job with the reason.
+ */
+export function tuneQueueProcessor(deps: TunerDeps) {
+  return async (job: Job, token?: string): Promise<TuneResult | PollResult> => {
+    try {
+      if (job.name === TUNE_JOB.poll) {
+        const r = await runPoll(job.data, deps)
+        if (!r.done) {
+          await job.updateProgress({ status: r.status, polledAt: new Date().toISOString() })
+          await job.moveToDelayed(Date.now() + r.nextDelayMs, token)
+          throw new DelayedError()
+        }
+        if (r.status !== 'succeeded')
+          throw new UnrecoverableError(
+            `fine-tuning job ${r.providerJobId} ${r.status}: ${r.error ?? 'no reason given'}`,
+          )
+        return r
+      }
+      return await runTune(job.data, deps, { owner: `job-${job.id}` })
+    } catch (err) {
+      if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err
+      throw asBullError(err)
+    }
+  }
+}
+
+export function createTuneWorker(
+  deps: TunerDeps,
+  opts: { concurrency?: number; lockDurationMs?: number; stalledIntervalMs?: number } = {},
+): Worker {
+  return createWorker(TUNE_QUEUE, tuneQueueProcessor(deps), {
+    config: deps.config,
+    logger: deps.logger,
+    workerOptions: {
+      // A long upload must not hold back the polls of other fine-tunes.
+      concurrency: opts.concurrency ?? 2,
+      ...(opts.lockDurationMs ? { lockDuration: opts.lockDurationMs } : {}),
+      ...(opts.stalledIntervalMs ? { stalledInterval: opts.stalledIntervalMs } : {}),
+    },
+  })
+}
+
+/**
+ * At start: every fine-tune the table still owns gets its poll back (a restart, a crash, or a
+ * Redis that lost its data never orphans a provider job). Rows stuck before job creation get their
+ * tune job back (it resumes after the last recorded step).
+ */
+export async function resumePolls(deps: TunerDeps): Promise<{ polls: number; tunes: number }> {
+  const rows = await deps.finetunes.listNonTerminal()
+  let polls = 0
+  let tunes = 0
+  for (const row of rows) {
+    if (row.providerJobId) {
+      if (await ensurePoll(deps.tuneQueue, row, 0)) polls++
+      continue
+    }
+    const sameFile = existsSync(row.filePath) && (await sha256File(row.filePath)) === row.fileSha256
+    if (!sameFile) {
+      await deps.finetunes.fail(
+        row.id,
+        'cancelled',
+        `training file ${row.filePath} changed or vanished before upload`,
+      )
+      continue
+    }
+    const jobId = tuneJobId(row.fileSha256)
+    const existing = await deps.tuneQueue.getJob(jobId)
+    const state = existing ? await existing.getState() : 'missing'
+    if (state === 'completed' || state === 'failed') await existing?.remove().catch(() => {})
+    if (state === 'completed' || state === 'failed' || state === 'missing' || state === 'unknown') {
+      await deps.tuneQueue.add(
+        TUNE_JOB.tune,
+        { trigger: row.trigger as 'manual', file: row.filePath, dryRun: false },
+        { jobId, attempts: 5, backoff: { type: 'exponential', delay: 5_000 } },
+      )
+      tunes++
+    }
+  }
+  deps.logger.info({ nonTerminal: rows.length, polls, tunes }, 'fine-tunes resumed')
+  return { polls, tunes }
+}

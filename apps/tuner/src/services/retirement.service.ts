@@ -1,0 +1,114 @@
+import type { Config } from '@loopdm/shared/config'
+import type { Pool } from '@loopdm/shared/db'
+import type { Logger } from '@loopdm/shared/logger'
+import { OpenAI } from '@loopdm/shared/openai'
+import { createRegistryRepository, type ModelRow } from '@loopdm/shared/registry'
+
+/** Fine-tuned models older than this are deleted at the provider (unless protected). */
+export const RETIRE_AFTER_DAYS = 90
+const DAY_MS = 24 * 3600_000
+
+export interface RetirementResult {
+  /** Deleted at the provider (or already gone there) and marked retired in the registry. */
+  deleted: string[]
+  /** Registry rows marked retired whose model the provider no longer lists. */
+  retired: string[]
+  kept: Array<{ model: string; reason: string }>
+  /** Dry runs: what a real run would delete/retire. */
+  wouldDelete?: string[]
+}
+
+export interface RetireModelsOptions {
+  /** The pool (or a Database holding one). */
+  db: Pool | { pool: Pool }
+  sdk: OpenAI
+  config: Config
+  logger: Logger
+  /** List what would go; change nothing. */
+  dryRun?: boolean
+  /** Clock for the age cut-off; default now. */
+  now?: Date
+  /** Default 90. */
+  olderThanDays?: number
+}
+
+const poolOf = (db: RetireModelsOptions['db']): Pool => ('pool' in db ? db.pool : db) as Pool
+
+/**
+ * Model retirement (the `cleanup` queue's `retire-models` job and `npm run cleanup:models`).
+ * Lists fine-tuned models at the provider and in the registry; deletes at the provider those older
+ * than 90 days and marks them retired — never the active model, never the rollback target (the
+ * previous active one). Idempotent: a deleted model is no longer listed and a retired row is skipped.
+ * Age is the provider's `created` when it lists the model, else the registry row's `created_at`.
+ */
+export async function retireModels(opts: RetireModelsOptions): Promise<RetirementResult> {
+  const { sdk, logger } = opts
+  const registry = createRegistryRepository(poolOf(opts.db))
+  const now = opts.now ?? new Date()
+  const days = opts.olderThanDays ?? RETIRE_AFTER_DAYS
+  const cutoff = now.getTime() - days * DAY_MS
+  const active = (await registry.findActive())?.model ?? null
+  const previous = await registry.findPrevious()
+
+  const atProvider = new Map<string, number>()
+  for await (const m of sdk.models.list()) {
+    if (m.id.startsWith('ft:')) atProvider.set(m.id, m.created * 1000)
+  }
+  const rows = new Map<string, ModelRow>()
+  for (const r of await registry.list()) if (r.kind === 'fine_tuned') rows.set(r.model, r)
+
+  const result: RetirementResult = { deleted: [], retired: [], kept: [] }
+  const would: string[] = []
+  const names = [...new Set([...atProvider.keys(), ...rows.keys()])].sort()
+  for (const model of names) {
+    const row = rows.get(model)
+    const providerCreated = atProvider.get(model)
+    if (providerCreated === undefined && row?.status === 'retired') continue // done before
+    if (model === active) {
+      result.kept.push({ model, reason: 'active' })
+      continue
+    }
+    if (model === previous) {
+      result.kept.push({ model, reason: 'rollback target (previous active)' })
+      continue
+    }
+    const createdMs = providerCreated ?? row?.createdAt.getTime() ?? now.getTime()
+    const ageDays = Math.floor((now.getTime() - createdMs) / DAY_MS)
+    if (createdMs > cutoff) {
+      result.kept.push({ model, reason: `younger than ${days} days (${ageDays} d)` })
+      continue
+    }
+    if (opts.dryRun) {
+      would.push(model)
+      continue
+    }
+    if (providerCreated !== undefined) {
+      try {
+        await sdk.models.delete(model)
+      } catch (err) {
+        // Already gone (another replica, an operator): the goal is reached.
+        if (!(err instanceof OpenAI.APIError && err.status === 404)) throw err
+      }
+    }
+    const reason = `retired: ${ageDays} days old (> ${days})`
+    if (!row) await registry.upsertModel({ model, kind: 'fine_tuned', status: 'retired', reason })
+    await registry.setStatus(model, 'retired', { reason })
+    if (providerCreated !== undefined) result.deleted.push(model)
+    else result.retired.push(model)
+    logger.info({ model, ageDays, deletedAtProvider: providerCreated !== undefined }, 'model retired')
+  }
+  if (opts.dryRun) result.wouldDelete = would
+  logger.info(
+    {
+      dryRun: Boolean(opts.dryRun),
+      deleted: result.deleted.length,
+      retired: result.retired.length,
+      kept: result.kept.length,
+      wouldDelete: result.wouldDelete?.length,
+      active,
+      rollbackTarget: previous,
+    },
+    'model retirement done',
+  )
+  return result
+}

@@ -1,0 +1,95 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Config } from '@loopdm/shared/config'
+import type { Pool } from '@loopdm/shared/db'
+import { createLogger, type Logger } from '@loopdm/shared/logger'
+import { testConfig, uniqueId } from '@loopdm/shared/testing'
+import type { Job, Queue } from 'bullmq'
+import { createTunerDeps } from '../src/jobs/tune.worker.js'
+
+export const silentLogger: Logger = createLogger({ level: 'silent' })
+
+/** A logger whose lines are collected (JSON objects) for assertions. */
+export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = []
+  const destination = {
+    write(chunk: string) {
+      for (const l of chunk.split('\n').filter(Boolean)) lines.push(JSON.parse(l))
+      return true
+    },
+  } as unknown as NodeJS.WritableStream
+  return { logger: createLogger({ level: 'debug', destination }), lines }
+}
+
+export function tmpExportDir(): string {
+  return mkdtempSync(join(tmpdir(), 'loopdm-tuner-'))
+}
+
+/** A valid chat fine-tuning JSONL file of `n` examples, unique to this call (hence its own sha256). */
+export function writeTrainingFile(dir: string, n: number, name = `${uniqueId('train')}.jsonl`): string {
+  const tag = uniqueId('x')
+  const lines: string[] = []
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      JSON.stringify({
+        messages: [
+          { role: 'system', content: 'You are the shop assistant.' },
+          { role: 'user', content: `Do you ship order ${i} to Berlin? (${tag})` },
+          { role: 'assistant', content: `Yes, order ${i} ships to Berlin within 3 days.` },
+        ],
+      }),
+    )
+  }
+  const path = join(dir, name)
+  writeFileSync(path, `${lines.join('\n')}\n`)
+  return path
+}
+
+export function tunerTestConfig(
+  baseURL: string,
+  exportDir: string,
+  extra: Record<string, string> = {},
+): Config {
+  return testConfig({
+    OPENAI_BASE_URL: baseURL,
+    OPENAI_MAX_RETRIES: '3',
+    EXPORT_DIR: exportDir,
+    FT_POLL_INTERVAL_MS: '100',
+    FT_MIN_EXAMPLES: '10',
+    ...extra,
+  })
+}
+
+export function makeDeps(
+  config: Config,
+  pool: Pool,
+  logger: Logger = silentLogger,
+  fetchImpl?: typeof fetch,
+) {
+  return createTunerDeps({ config, logger, pool, fetchImpl })
+}
+
+export async function until<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
+export async function jobState(queue: Queue, id: string): Promise<{ job: Job | undefined; state: string }> {
+  const job = await queue.getJob(id)
+  return { job, state: job ? await job.getState() : 'missing' }
+}
+
+/** Obliterates a test queue (its prefix is unique to the test). */
+export async function dropQueue(q: Queue): Promise<void> {
+  await q.obliterate({ force: true }).catch(() => {})
+}

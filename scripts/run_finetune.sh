@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The seed's entry point, kept as a thin wrapper: `bash scripts/run_finetune.sh --dry-run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec npm run tune -- "$@"
