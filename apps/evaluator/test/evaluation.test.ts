@@ -1,11 +1,14 @@
+import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
 import { decodeActiveModelMessage } from '@loopdm/shared/hotswap'
+import { createLogger } from '@loopdm/shared/logger'
 import { createAiClient } from '@loopdm/shared/openai'
+import { EVALUATE_JOB_OPTIONS, EVALUATE_QUEUE, evaluateJobId } from '@loopdm/shared/queues'
 import { createRedis, type Redis } from '@loopdm/shared/redis'
 import { createRegistryRepository } from '@loopdm/shared/registry'
 import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
-import { UnrecoverableError } from 'bullmq'
+import { QueueEvents, UnrecoverableError } from 'bullmq'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { processEvaluate } from '../src/jobs/evaluate.processor.js'
 import { createEvalRepository } from '../src/repositories/eval.repository.js'
@@ -184,6 +187,49 @@ describe('evaluation service', () => {
       } finally {
         await sub.quit()
         await registryState.clearActive()
+      }
+    })
+  })
+
+  describe('evaluate worker (as main.ts binds it)', () => {
+    it('consumes the tuner’s evaluate job and gates the candidate', async () => {
+      const sut = build()
+      const registry = createRegistryRepository(db)
+      const fresh = `ft:gpt-3.5-turbo-0125:loopdm::${uniqueId('queued')}`
+      created.push(fresh)
+      fake.setResponder((model, messages) => {
+        const prompt = lastUser(messages)
+        return model === fresh || model === good ? idealFor(prompt) : GENERIC
+      })
+      await registry.upsertModel({ model: fresh, status: 'candidate' })
+      const worker = createWorker(
+        EVALUATE_QUEUE,
+        (job) => processEvaluate(job.data, { evaluation: sut, registry }),
+        {
+          config,
+          logger: createLogger({ level: 'silent' }),
+        },
+      )
+      const queue = createQueue(EVALUATE_QUEUE, { config })
+      const events = new QueueEvents(EVALUATE_QUEUE, {
+        connection: { url: config.redis.url } as never,
+        prefix: config.redis.prefix,
+      })
+      try {
+        await events.waitUntilReady()
+        const job = await queue.add(
+          'evaluate',
+          { trigger: 'tune', candidate: fresh },
+          { ...EVALUATE_JOB_OPTIONS, jobId: evaluateJobId(fresh) },
+        )
+        const result = (await job.waitUntilFinished(events, 30_000)) as { outcome: string }
+        expect(result.outcome).toBe('approved_pending')
+        expect((await registry.findByIdOrModel(fresh))?.status).toBe('approved_pending')
+      } finally {
+        await worker.close()
+        await events.close()
+        await queue.obliterate({ force: true })
+        await queue.close()
       }
     })
   })

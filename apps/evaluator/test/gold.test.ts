@@ -90,3 +90,35 @@ describe('detectPII', () => {
     expect(detectPII('€49, 10:00–18:00, order LL-10234, size 42–44, 3–5 days')).toEqual([])
   })
 })
+
+describe('holdout', () => {
+  it('takes recent exported exchanges that are not in the candidate’s training file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { buildHoldout } = await import('../src/services/holdout.js')
+    const dir = mkdtempSync(join(tmpdir(), 'holdout-'))
+    const line = (u: string, a: string) =>
+      JSON.stringify({
+        messages: [
+          { role: 'system', content: 's' },
+          { role: 'user', content: u },
+          { role: 'assistant', content: a },
+        ],
+      })
+    writeFileSync(
+      join(dir, 'fine_tune_2026-11-01.jsonl'),
+      `${line('old q', 'old a')}\n${line('trained q', 'trained a')}\n`,
+    )
+    writeFileSync(
+      join(dir, 'fine_tune_2026-11-02.jsonl'),
+      `${line('new q', 'new a')}\n${line('trained q', 'trained a')}\n`,
+    )
+    const training = `${line('old q', 'old a')}\n${line('trained q', 'trained a')}\n`
+    const items = buildHoldout({ exportDir: dir, size: 10, trainingText: training })
+    expect(items.map((i) => i.ideal)).toEqual(['new a'])
+    expect(items[0]?.source).toBe('holdout')
+    // Without the training file there is no holdout: it could not be proven disjoint.
+    expect(buildHoldout({ exportDir: dir, size: 10, trainingText: null })).toEqual([])
+  })
+})
