@@ -10,7 +10,8 @@ import { acquireDirLock, fsyncDir, manifestPath } from './export-files.js'
 export interface EraseFromExportsOptions {
   exportDir: string
   igUserId: string
-  logger: Logger
+  /** Optional: without it nothing is logged. */
+  logger?: Logger | undefined
   /** How long to wait for a running export to release the directory; default 2 min. */
   lockTimeoutMs?: number
 }
@@ -108,7 +109,7 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
       else await pipeline(kept, createWriteStream(tmp))
       if (seen !== keys.length) {
         await fsp.rm(tmp, { force: true })
-        o.logger.error(
+        o.logger?.error(
           { file: basename(file), lines: seen, manifestLines: keys.length },
           'export file and manifest are misaligned; left untouched',
         )
@@ -125,12 +126,12 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
       result.files++
       result.lines += removed
       if (existsSync(`${file}.uploaded`)) result.uploadedFiles.push(file)
-      o.logger.info({ file: basename(file), lines: removed }, 'erased user lines from export file')
+      o.logger?.info({ file: basename(file), lines: removed }, 'erased user lines from export file')
     }
   } finally {
     await release()
   }
-  o.logger.info(
+  o.logger?.info(
     { files: result.files, lines: result.lines, uploadedFiles: result.uploadedFiles.length },
     'GDPR erase of export files done',
   )
