@@ -3,8 +3,10 @@ import { basename, dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
+import type { Pool } from '@loopdm/shared/db'
 import type { Logger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
+import { createExportRunsRepository } from '../repositories/export-runs.repository.js'
 import { acquireDirLock, fsyncDir, manifestPath } from './export-files.js'
 
 export interface EraseFromExportsOptions {
@@ -136,4 +138,16 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
     'GDPR erase of export files done',
   )
   return result
+}
+
+/**
+ * The database side of the GDPR hook: the exporter's own tables hold a user id only in
+ * `export_pending` (an unanswered turn carried to the next run; a committed run's plan keeps no
+ * user ids). Returns the rows removed. Call it with the user's conversation rows.
+ */
+export async function eraseUserFromExportState(o: {
+  db: Pool
+  igUserId: string
+}): Promise<{ pending: number }> {
+  return { pending: await createExportRunsRepository(o.db).deletePendingFor(o.igUserId) }
 }
