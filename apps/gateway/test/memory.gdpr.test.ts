@@ -217,6 +217,28 @@ describe('gdpr eraseUser', () => {
   })
 })
 
+describe('gdpr eraseUser when Redis is unreachable', () => {
+  it('fails as unavailable (503) before deleting anything', async () => {
+    const dead = createQueue(DM_QUEUE, { config: testConfig({ REDIS_URL: 'redis://127.0.0.1:1' }) })
+    const svc = createGdprService({
+      db: pool,
+      config,
+      dmJobs: createDmJobsRepository(dead, { connectTimeoutMs: 1000 }),
+    })
+    const dave = uniqueId('dave')
+    await seedUser(dave)
+    try {
+      await expect(svc.eraseUser({ igUserId: dave, actor: 'test' })).rejects.toMatchObject({
+        statusCode: 503,
+      })
+      expect((await createGdprRepository(pool).countUserRows(dave)).conversation_messages).toBe(2)
+    } finally {
+      await dead.close().catch(() => {})
+      await sut.eraseUser({ igUserId: dave, actor: 'test-cleanup' })
+    }
+  }, 20_000)
+})
+
 describe('DELETE /admin/users/:igUserId', () => {
   let app: FastifyInstance
   const token = 'test-admin-token'

@@ -1,5 +1,6 @@
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
+import { UnavailableError } from '@loopdm/shared/errors'
 import type { Logger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
@@ -57,7 +58,9 @@ export function createGdprService(opts: GdprOptions) {
       const userKey = pseudonymousUserKey(igUserId)
       const started = performance.now()
       // Redis first: if it is unreachable nothing is deleted yet and the caller can simply retry.
-      const jobs = await opts.dmJobs.scrubUser(igUserId)
+      const jobs = await opts.dmJobs.scrubUser(igUserId).catch((err: Error) => {
+        throw new UnavailableError(`GDPR erase: Redis unavailable, nothing erased yet (${err.message})`, err)
+      })
       const pendingEmbeddings = Number(opts.memory?.forget(igUserId) ?? 0)
       const tables = await repo.deleteUserRows(igUserId)
       const exported = await exportEraser({
