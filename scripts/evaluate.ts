@@ -1,3 +1,94 @@
-import { notImplemented } from './lib/cli.js'
+/**
+ * `npm run evaluate [-- --candidate <model | registry id>] [--inline] [--timeout-ms N]`
+ * Scores the candidate (default: the newest registry candidate), the active model and the base
+ * model on the gold set, prints the summary table and applies the gate. Without `--inline` the
+ * job goes on the `evaluate` queue and this waits for the evaluator worker's result.
+ */
+import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.service'
+import { createQueue } from '@loopdm/shared/bullmq'
+import { loadConfigOrExit } from '@loopdm/shared/config'
+import { openDatabase } from '@loopdm/shared/database'
+import { createLogger } from '@loopdm/shared/logger'
+import { createAiClient } from '@loopdm/shared/openai'
+import { EVALUATE_JOB_OPTIONS, EVALUATE_QUEUE, safeJobId } from '@loopdm/shared/queues'
+import { assertRedis, createRedis } from '@loopdm/shared/redis'
+import { createRegistryRepository } from '@loopdm/shared/registry'
+import { QueueEvents } from 'bullmq'
+import { parseArgs, say } from './lib/cli.js'
 
-notImplemented('npm run evaluate')
+const { flags } = parseArgs(process.argv.slice(2))
+const config = loadConfigOrExit()
+const logger = createLogger({
+  level: config.log.level === 'info' ? 'warn' : config.log.level,
+  name: 'evaluate',
+})
+try {
+  await assertRedis(config.redis.url)
+} catch (err) {
+  say(`✗ ${(err as Error).message}`)
+  process.exit(1)
+}
+const db = await openDatabase(config, { logger, migrate: true, max: 4 })
+const redis = createRedis({ url: config.redis.url, role: 'producer', logger })
+const registry = createRegistryRepository(db.pool)
+
+async function main(): Promise<number> {
+  let candidate = typeof flags.candidate === 'string' ? flags.candidate : undefined
+  if (!candidate) {
+    const pending = await registry.listByStatus(['candidate'])
+    candidate = pending.at(-1)?.model
+    if (!candidate) {
+      say('✗ no candidate in the registry: pass --candidate <model> (or run `npm run tune` first)')
+      return 1
+    }
+  }
+  if (flags.inline) {
+    const ai = createAiClient({ config, logger })
+    const sut = createEvaluationService({ db: db.pool, redis, ai, config, logger, registry })
+    say(`• evaluating ${candidate} inline on ${config.eval.goldPath} …`)
+    const r = await sut.evaluate({ candidate, trigger: 'manual' })
+    say(r.table)
+    say(`eval run ${r.runId}: ${r.outcome}`)
+    return 0
+  }
+  const queue = createQueue(EVALUATE_QUEUE, { config, logger })
+  const events = new QueueEvents(EVALUATE_QUEUE, {
+    connection: { url: config.redis.url } as never,
+    prefix: config.redis.prefix,
+  })
+  try {
+    await events.waitUntilReady()
+    const job = await queue.add(
+      'evaluate',
+      { trigger: 'manual', candidate },
+      {
+        ...EVALUATE_JOB_OPTIONS,
+        attempts: 1,
+        jobId: safeJobId('evaluate', candidate, 'manual', String(Date.now())),
+      },
+    )
+    say(`• enqueued evaluate job ${job.id} for ${candidate}; waiting for the evaluator …`)
+    const timeoutMs = Number(flags['timeout-ms'] ?? 600_000)
+    const result = (await job.waitUntilFinished(events, timeoutMs)) as Record<string, unknown>
+    say(`✓ ${JSON.stringify(result)}`)
+    say('  (the full table is in the evaluator log; `--inline` prints it here)')
+    return 0
+  } catch (err) {
+    say(`✗ ${(err as Error).message} — is the evaluator running (npm start)? Or use --inline.`)
+    return 1
+  } finally {
+    await events.close()
+    await queue.close()
+  }
+}
+
+let code = 1
+try {
+  code = await main()
+} catch (err) {
+  say(`✗ ${(err as Error).message}`)
+} finally {
+  redis.disconnect()
+  await db.close()
+}
+process.exit(code)

@@ -1,18 +1,43 @@
-import { createQueue } from '@loopdm/shared/bullmq'
+import { createWorker } from '@loopdm/shared/bullmq'
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
+import { createAiClient } from '@loopdm/shared/openai'
+import { seedRegistry } from '@loopdm/shared/promotion'
 import { EVALUATE_QUEUE } from '@loopdm/shared/queues'
+import { createRedis } from '@loopdm/shared/redis'
+import { createRegistryRepository } from '@loopdm/shared/registry'
 import { startRuntime } from '@loopdm/shared/runtime'
+import { processEvaluate } from './jobs/evaluate.processor.js'
+import { createEvaluationService } from './services/evaluation.service.js'
 
-// Composition root. The evaluator's processors are bound here as they land.
+// Composition root: config → logger → db/redis → repositories → services → worker.
 const { config, logger, db } = await startRuntime('evaluator')
-const queues = [EVALUATE_QUEUE].map((name) => createQueue(name, { config, logger }))
-await Promise.all(queues.map((q) => q.waitUntilReady()))
-logger.info({ queues: queues.map((q) => q.name) }, 'evaluator ready')
+const redis = createRedis({ url: config.redis.url, role: 'producer', logger, connectionName: 'evaluator' })
+const ai = createAiClient({ config, logger })
+const registry = createRegistryRepository(db.pool)
+const evaluation = createEvaluationService({ db: db.pool, redis, ai, config, logger, registry })
+
+await seedRegistry({ db: db.pool, redis, sdk: ai.sdk, config, logger, registry })
+
+const worker = createWorker(
+  EVALUATE_QUEUE,
+  (job) => processEvaluate(job.data, { evaluation, registry, logger }),
+  {
+    config,
+    logger,
+    // An evaluation makes a few hundred provider calls: give it time before it counts as stalled.
+    workerOptions: { lockDuration: 120_000 },
+  },
+)
+worker.on('completed', (job, result) =>
+  logger.info({ jobId: job.id, ...(result as object) }, 'evaluate job completed'),
+)
+logger.info({ queue: EVALUATE_QUEUE }, 'evaluator ready')
 
 onShutdown(
   closer(
     [
-      ...queues.map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
+      { name: 'worker', close: () => worker.close() },
+      { name: 'redis', close: () => redis.quit() },
       { name: 'database', close: () => db.close() },
     ],
     logger,

@@ -1,18 +1,76 @@
-import { createQueue } from '@loopdm/shared/bullmq'
+import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { CLEANUP_QUEUE, EXPORT_QUEUE } from '@loopdm/shared/queues'
+import {
+  CLEANUP_QUEUE,
+  EXPORT_QUEUE,
+  safeJobId,
+  TUNE_JOB,
+  TUNE_JOB_OPTIONS,
+  TUNE_QUEUE,
+} from '@loopdm/shared/queues'
 import { startRuntime } from '@loopdm/shared/runtime'
+import { processCleanup } from './jobs/cleanup.processor.js'
+import { processExport } from './jobs/export.processor.js'
+import { createExportService } from './services/export.service.js'
+import { upsertExporterSchedules } from './services/schedules.js'
 
-// Composition root. The exporter's processors are bound here as they land.
+// Composition root: config → logger → db/redis → services → workers and schedules.
 const { config, logger, db } = await startRuntime('exporter')
-const queues = [EXPORT_QUEUE, CLEANUP_QUEUE].map((name) => createQueue(name, { config, logger }))
-await Promise.all(queues.map((q) => q.waitUntilReady()))
-logger.info({ queues: queues.map((q) => q.name) }, 'exporter ready')
+const exportQueue = createQueue(EXPORT_QUEUE, { config, logger })
+const cleanupQueue = createQueue(CLEANUP_QUEUE, { config, logger })
+const tuneQueue = createQueue(TUNE_QUEUE, { config, logger })
+
+const exporter = createExportService({
+  db: db.pool,
+  config,
+  logger,
+  enqueueTune: async (date) => {
+    await tuneQueue.add(
+      TUNE_JOB.tune,
+      { trigger: 'export' },
+      { ...TUNE_JOB_OPTIONS, jobId: safeJobId('tune', 'export', date) },
+    )
+    logger.info({ date }, 'tune enqueued after export')
+    return true
+  },
+})
+
+const exportWorker = createWorker(EXPORT_QUEUE, (job) => processExport(job, { exporter, config }), {
+  config,
+  logger,
+  // An export of millions of rows can run for minutes: keep the lock alive meanwhile.
+  workerOptions: { lockDuration: 120_000 },
+})
+// TODO(lead): wire the tuner's retireModels (apps/tuner/src/services/retirement.service.ts) as
+// `retireModels` here once it is on main; until then retire-models jobs log and no-op.
+const cleanupWorker = createWorker(
+  CLEANUP_QUEUE,
+  (job) => processCleanup(job, { db: db.pool, config, logger }),
+  {
+    config,
+    logger,
+    workerOptions: { lockDuration: 300_000 },
+  },
+)
+
+await upsertExporterSchedules({ exportQueue, cleanupQueue, config })
+logger.info(
+  {
+    exportCron: config.schedules.exportCron,
+    cleanupCron: config.schedules.cleanupCron,
+    exportDir: exporter.exportDir,
+  },
+  'exporter ready',
+)
 
 onShutdown(
   closer(
     [
-      ...queues.map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
+      { name: 'export worker', close: () => exportWorker.close() },
+      { name: 'cleanup worker', close: () => cleanupWorker.close() },
+      { name: 'queue export', close: () => exportQueue.close() },
+      { name: 'queue cleanup', close: () => cleanupQueue.close() },
+      { name: 'queue tune', close: () => tuneQueue.close() },
       { name: 'database', close: () => db.close() },
     ],
     logger,

@@ -1,5 +1,7 @@
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { createAiClient } from '@loopdm/shared/openai'
+import { createAiClient, createOpenAISdk } from '@loopdm/shared/openai'
+import { seedRegistry } from '@loopdm/shared/promotion'
+import { createRedis } from '@loopdm/shared/redis'
 import { startRuntime } from '@loopdm/shared/runtime'
 import { createGateway } from './compose.js'
 import { createUsersRoutes } from './routes/admin/users.routes.js'
@@ -9,6 +11,12 @@ import { createMemory } from './services/memory.service.js'
 // → hot-swap subscriber + reply worker → listen. SIGTERM/SIGINT: stop intake, finish in-flight
 // replies, close Redis and the pool.
 const { config, logger, db } = await startRuntime('gateway')
+// LOOP_DM_FT_MODEL seeds the registry once (no-op when unset or a model is already active).
+{
+  const redis = createRedis({ url: config.redis.url, role: 'producer', logger })
+  await seedRegistry({ db: db.pool, redis, sdk: createOpenAISdk({ config, logger }), config, logger })
+  redis.disconnect()
+}
 // Memory: embeddings off the reply path (batched, back-filled), recall into the prompt.
 const memory = createMemory({ db: db.pool, ai: createAiClient({ config, logger }), config, logger })
 const gateway = createGateway({

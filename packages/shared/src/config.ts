@@ -194,6 +194,7 @@ const EnvSchema = z.object({
   EMBEDDING_MODEL: z.string().optional().default('text-embedding-3-small'),
   SYSTEM_PROMPT: z.string().optional().default(DEFAULT_SYSTEM_PROMPT),
   MODEL_RECONCILE_INTERVAL_MS: num(60_000, { int: true, min: 100 }),
+  PROMOTE_PROBE_DEADLINE_MS: num(120_000, { int: true, min: 0 }),
   MEMORY_ENABLED: bool(true),
   MEMORY_MAX_TOKENS: num(800, { int: true, min: 0 }),
   MEMORY_MIN_SCORE: num(0.82, { min: -1, max: 1 }),
@@ -222,6 +223,7 @@ const EnvSchema = z.object({
   EVAL_AUTO_PROMOTE: bool(false),
   EVAL_GOLD_PATH: z.string().optional().default('evals/gold.jsonl'),
   EVAL_JUDGE_MODEL: optionalString,
+  EVAL_HOLDOUT_SIZE: num(20, { int: true, min: 0 }),
   EXPORT_CRON: cron('0 2 * * *'),
   TUNE_CRON: cron('0 3 * * 0'),
   CLEANUP_CRON: cron('0 4 1 * *'),
@@ -267,6 +269,8 @@ function shape(e: z.output<typeof EnvSchema>) {
       systemPrompt: e.SYSTEM_PROMPT,
       channel: e.MODEL_CHANNEL,
       reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
+      /** How long a promotion keeps probing a model that is not callable yet (ms). */
+      probeDeadlineMs: e.PROMOTE_PROBE_DEADLINE_MS,
     },
     memory: {
       enabled: e.MEMORY_ENABLED,
@@ -304,6 +308,8 @@ function shape(e: z.output<typeof EnvSchema>) {
       autoPromote: e.EVAL_AUTO_PROMOTE,
       goldPath: e.EVAL_GOLD_PATH,
       judgeModel: e.EVAL_JUDGE_MODEL,
+      /** Max holdout examples drawn from recent exports (0 disables the holdout). */
+      holdoutSize: e.EVAL_HOLDOUT_SIZE,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
     log: { level: e.LOG_LEVEL, file: e.LOG_FILE },

@@ -70,3 +70,10 @@ export class BudgetExceededError extends LoopDmError {
     super(message, { code: 'BUDGET_EXCEEDED', statusCode: 402 })
   }
 }
+
+/** A model did not answer a probe completion before the deadline, so it cannot be promoted (HTTP 422). */
+export class ModelNotCallableError extends LoopDmError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'MODEL_NOT_CALLABLE', statusCode: 422, cause })
+  }
+}

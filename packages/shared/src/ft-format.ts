@@ -91,12 +91,19 @@ export interface FtLineResult {
   tokens: number
 }
 
-/** Checks one JSONL line. `maxTokens` defaults to the gpt-3.5-turbo-0125 limit. */
-export function validateFtLine(
-  line: string,
-  lineNo: number,
-  opts: { maxTokens?: number } = {},
-): FtLineResult {
+export interface FtLineOptions {
+  /** Per-example limit; default the gpt-3.5-turbo-0125 limit (16,385). */
+  maxTokens?: number
+  /**
+   * `exact` (default) always tokenizes. `when-near-limit` tokenizes only when the example could
+   * exceed the limit (a token covers at least one UTF-8 byte, so bytes + framing bound the count);
+   * below that bound `tokens` is reported as 0. The exporter uses it to check millions of lines.
+   */
+  countTokens?: 'exact' | 'when-near-limit'
+}
+
+/** Checks one JSONL line. */
+export function validateFtLine(line: string, lineNo: number, opts: FtLineOptions = {}): FtLineResult {
   const problems: FtProblem[] = []
   const add = (kind: FtProblemKind, message: string) => problems.push({ line: lineNo, kind, message })
   let parsed: unknown
@@ -106,6 +113,16 @@ export function validateFtLine(
     add('invalid_json', `line ${lineNo}: not valid JSON (${(err as Error).message})`)
     return { ok: false, problems, tokens: 0 }
   }
+  return validateFtExample(parsed, lineNo, opts)
+}
+
+/**
+ * The same checks on an already parsed example (everything but JSON syntax): the exporter checks
+ * each object it is about to serialise without parsing its own output again.
+ */
+export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineOptions = {}): FtLineResult {
+  const problems: FtProblem[] = []
+  const add = (kind: FtProblemKind, message: string) => problems.push({ line: lineNo, kind, message })
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     add('not_object', `line ${lineNo}: expected a JSON object`)
     return { ok: false, problems, tokens: 0 }
@@ -150,8 +167,15 @@ export function validateFtLine(
   if (!assistant && !problems.some((p) => p.kind === 'bad_role' || p.kind === 'empty_content')) {
     add('no_assistant', `line ${lineNo}: no assistant message`)
   }
-  const tokens = countChatTokens(counted)
   const max = opts.maxTokens ?? DEFAULT_FT_TOKEN_LIMIT
+  let tokens = 0
+  if (opts.countTokens === 'when-near-limit') {
+    let bound = 3
+    for (const m of counted) bound += 3 + m.role.length + Buffer.byteLength(m.content)
+    if (bound > max) tokens = countChatTokens(counted)
+  } else {
+    tokens = countChatTokens(counted)
+  }
   if (tokens > max) add('too_many_tokens', `line ${lineNo}: ${tokens} tokens exceed the limit of ${max}`)
   return { ok: problems.length === 0, problems, tokens }
 }

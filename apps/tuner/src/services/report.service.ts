@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { createQualityService, formatQualityMarkdown } from '@loopdm/evaluator/services/quality.service'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
 import type { Logger } from '@loopdm/shared/logger'
@@ -217,6 +218,9 @@ export async function writeMonthlyReport(opts: MonthlyReportOptions): Promise<Mo
     ),
     '',
   )
+  // Quality signals from production (apps/evaluator): reactions, completion rate, fallbacks per model.
+  const quality = await createQualityService({ db: pool, config: opts.config }).report({ from, to })
+  md.push(formatQualityMarkdown(quality), '')
   if (opts.retirement) {
     const r = opts.retirement
     md.push(

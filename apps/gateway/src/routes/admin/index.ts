@@ -4,13 +4,19 @@ import { adminAuthHook } from './auth.js'
 import { costsRoutes } from './costs.routes.js'
 import { jobsRoutes } from './jobs.routes.js'
 import { modelsRoutes } from './models.routes.js'
+import { promotionRoutes } from './promotion.routes.js'
 import { queuesBoard } from './queues.routes.js'
 
 /**
  * Every JSON admin route, mounted under /admin behind the bearer hook. Adding one is one line here
  * (or pass it in `deps.adminRoutes`): the plugin receives `{ deps }` as options.
  */
-export const ADMIN_ROUTES: FastifyPluginAsync<AdminRouteOptions>[] = [modelsRoutes, costsRoutes, jobsRoutes]
+export const ADMIN_ROUTES: FastifyPluginAsync<AdminRouteOptions>[] = [
+  modelsRoutes,
+  costsRoutes,
+  jobsRoutes,
+  promotionRoutes,
+]
 
 export const adminPlugin: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
   // Bull Board in its own scope: bearer or basic auth (a browser can log in with the token).

@@ -1,0 +1,51 @@
+import { ConflictError, NotFoundError } from '@loopdm/shared/errors'
+import type { Logger } from '@loopdm/shared/logger'
+import { type EvaluatePayload, EvaluatePayloadSchema } from '@loopdm/shared/queues'
+import type { RegistryRepository } from '@loopdm/shared/registry'
+import { UnrecoverableError } from 'bullmq'
+import type { EvaluationOutcome, EvaluationService } from '../services/evaluation.service.js'
+
+export interface EvaluateJobResult {
+  candidate: string
+  skipped?: string
+  runId?: number
+  outcome?: EvaluationOutcome
+  score?: number
+  currentScore?: number
+  delta?: number
+}
+
+/**
+ * The `evaluate` job: parse, skip a candidate that was already decided (a re-delivered trigger
+ * does the work once), else evaluate and gate it. A bad payload or an impossible request is
+ * unrecoverable; a model that is not callable yet throws so BullMQ retries with back-off.
+ */
+export async function processEvaluate(
+  data: unknown,
+  deps: { evaluation: EvaluationService; registry: RegistryRepository; logger?: Logger },
+): Promise<EvaluateJobResult> {
+  const parsed = EvaluatePayloadSchema.safeParse(data)
+  if (!parsed.success)
+    throw new UnrecoverableError(`bad evaluate payload: ${parsed.error.issues[0]?.message}`)
+  const p: EvaluatePayload = parsed.data
+  const row = await deps.registry.findByIdOrModel(p.candidate)
+  if (row && p.trigger !== 'manual' && row.status !== 'candidate') {
+    deps.logger?.info({ candidate: row.model, status: row.status }, 'candidate already decided; skipping')
+    return { candidate: row.model, skipped: `status is ${row.status}` }
+  }
+  try {
+    const r = await deps.evaluation.evaluate({ candidate: p.candidate, trigger: p.trigger })
+    return {
+      candidate: r.candidate,
+      runId: r.runId,
+      outcome: r.outcome,
+      score: r.summaries.candidate.mean,
+      currentScore: r.summaries.current.mean,
+      delta: r.decision.delta,
+    }
+  } catch (err) {
+    if (err instanceof ConflictError || err instanceof NotFoundError)
+      throw new UnrecoverableError(err.message)
+    throw err
+  }
+}

@@ -1,0 +1,41 @@
+import type { AiClient } from '@loopdm/shared/openai'
+
+/** The LLM judge's rubric (used only when EVAL_JUDGE_MODEL is set). */
+export const JUDGE_RUBRIC = `You grade replies of a small shop's Instagram DM assistant.
+Compare the REPLY with the IDEAL reply for the customer's MESSAGE and give one integer score:
+5 = correct, complete and friendly; every fact of the ideal is present and nothing is invented.
+4 = correct and helpful, a minor fact or nicety missing.
+3 = partly helpful: generic, or one important fact missing.
+2 = unhelpful or evasive.
+1 = wrong facts, invented policy, rude, or leaks personal data.
+Answer with JSON only: {"score": <1-5>}`
+
+/** Scores one reply in [0, 1] ((score − 1) / 4), or null when the judge's answer is unusable. */
+export async function judgeReply(
+  ai: AiClient,
+  judgeModel: string,
+  item: { prompt: string; ideal: string; reply: string },
+): Promise<number | null> {
+  try {
+    const res = await ai.chat(
+      {
+        model: judgeModel,
+        temperature: 0,
+        max_tokens: 20,
+        messages: [
+          { role: 'system', content: JUDGE_RUBRIC },
+          {
+            role: 'user',
+            content: `MESSAGE:\n${item.prompt}\n\nIDEAL:\n${item.ideal}\n\nREPLY:\n${item.reply}`,
+          },
+        ],
+      },
+      { purpose: 'evaluate-judge', timeoutMs: 60_000, maxRetries: 2 },
+    )
+    const text = res.choices[0]?.message?.content ?? ''
+    const m = /"score"\s*:\s*([1-5])/.exec(text) ?? /\b([1-5])\b/.exec(text)
+    return m ? (Number(m[1]) - 1) / 4 : null
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,29 @@
+import type { Config } from '@loopdm/shared/config'
+import { type ExportPayload, ExportPayloadSchema } from '@loopdm/shared/queues'
+import { type Job, UnrecoverableError } from 'bullmq'
+import { ExportTooLargeError } from '../errors.js'
+import { type ExportResult, type ExportService, exportDate } from '../services/export.service.js'
+
+/**
+ * The `export` job: parse the payload, run the export. A cron job without a date exports under the
+ * date it was scheduled for (a retry after midnight keeps its name). A bad payload or an oversized
+ * file is permanent (UnrecoverableError); anything else retries, and the retry finishes a run that
+ * got as far as `written`.
+ */
+export async function processExport(
+  job: Pick<Job, 'data' | 'timestamp' | 'id'>,
+  deps: { exporter: ExportService; config: Config },
+): Promise<ExportResult> {
+  const parsed = ExportPayloadSchema.safeParse(job.data)
+  if (!parsed.success) throw new UnrecoverableError(`invalid export payload: ${parsed.error.message}`)
+  const payload: ExportPayload = {
+    ...parsed.data,
+    date: parsed.data.date ?? exportDate(new Date(job.timestamp), deps.config.schedules.tz),
+  }
+  try {
+    return await deps.exporter.run(payload)
+  } catch (err) {
+    if (err instanceof ExportTooLargeError) throw new UnrecoverableError(err.message)
+    throw err
+  }
+}

@@ -1,0 +1,140 @@
+import type { Queryable } from '@loopdm/shared/db'
+
+/** A (created_at, id) keyset position. `createdAt` is Postgres's own text (microseconds kept). */
+export interface Position {
+  createdAt: string
+  id: number
+}
+
+export interface MessageRow {
+  id: number
+  igUserId: string
+  role: string
+  content: string
+  hasImage: boolean
+  /** Exact timestamptz text: a JS Date would drop the microseconds and break the keyset. */
+  createdAt: string
+}
+
+const COLUMNS = `id, ig_user_id as "igUserId", role, content, has_image as "hasImage", created_at::text as "createdAt"`
+
+/**
+ * The exporter's reads of `conversation_messages`: keyset pages in (created_at, id) order, each a
+ * short statement on its own (no open transaction: on the embedded Postgres one would block every
+ * other connection), plus retention's batched deletes.
+ */
+export function createMessagesRepository(db: Queryable) {
+  return {
+    /** The highest id now visible: a run's snapshot bound. */
+    async maxId(): Promise<number> {
+      const r = await db.query<{ max: number | null }>(
+        'select max(id)::bigint as max from conversation_messages',
+      )
+      return Number(r.rows[0]?.max ?? 0)
+    },
+
+    /**
+     * Rows after `after` (exclusive) with id ≤ `highId`, optionally within [since, until), in
+     * (created_at, id) order.
+     */
+    async pageAfter(q: {
+      after: Position | undefined
+      highId?: number | undefined
+      since?: string | undefined
+      until?: string | undefined
+      limit: number
+    }): Promise<MessageRow[]> {
+      const r = await db.query<MessageRow>(
+        `select ${COLUMNS} from conversation_messages
+          where ($1::timestamptz is null or (created_at, id) > ($1::timestamptz, $2::bigint))
+            and ($3::bigint is null or id <= $3)
+            and ($4::timestamptz is null or created_at >= $4)
+            and ($5::timestamptz is null or created_at < $5)
+          order by created_at, id
+          limit $6`,
+        [
+          q.after?.createdAt ?? null,
+          q.after?.id ?? 0,
+          q.highId ?? null,
+          q.since ?? null,
+          q.until ?? null,
+          q.limit,
+        ],
+      )
+      return r.rows
+    },
+
+    /**
+     * Rows at or before the watermark a run must still read: late arrivals (inserted after the
+     * previous run, id > prevHighId, but timestamped before its watermark) and the carried-over
+     * user turns of `export_pending`. Both sets are found through indexes (primary key; user,
+     * created_at), never by scanning history.
+     */
+    async pagePreWindow(q: {
+      watermark: Position
+      prevHighId: number
+      highId: number
+      after: Position | undefined
+      limit: number
+    }): Promise<MessageRow[]> {
+      const r = await db.query<MessageRow>(
+        `select ${COLUMNS} from (
+            select m.* from conversation_messages m
+             where m.id > $3 and m.id <= $4 and (m.created_at, m.id) <= ($1::timestamptz, $2::bigint)
+            union all
+            select m.* from conversation_messages m
+              join export_pending p on p.ig_user_id = m.ig_user_id
+             where (m.created_at, m.id) >= (p.from_created_at, p.from_id)
+               and (m.created_at, m.id) <= ($1::timestamptz, $2::bigint)
+               and m.id <= $3
+          ) x
+          where ($5::timestamptz is null or (created_at, id) > ($5::timestamptz, $6::bigint))
+          order by created_at, id
+          limit $7`,
+        [
+          q.watermark.createdAt,
+          q.watermark.id,
+          q.prevHighId,
+          q.highId,
+          q.after?.createdAt ?? null,
+          q.after?.id ?? 0,
+          q.limit,
+        ],
+      )
+      return r.rows
+    },
+
+    async countOlderThan(cutoff: string): Promise<number> {
+      const r = await db.query<{ n: number }>(
+        'select count(*)::bigint as n from conversation_messages where created_at < $1',
+        [cutoff],
+      )
+      return Number(r.rows[0]?.n ?? 0)
+    },
+
+    /** Deletes one batch of rows older than `cutoff`; returns how many went. */
+    async deleteOlderThanBatch(cutoff: string, batch: number): Promise<number> {
+      const r = await db.query(
+        `delete from conversation_messages where id in (
+           select id from conversation_messages where created_at < $1 order by created_at, id limit $2)`,
+        [cutoff, batch],
+      )
+      return r.rowCount ?? 0
+    },
+
+    /**
+     * Refreshes the planner's statistics. The embedded Postgres has no autovacuum: without stats
+     * the keyset page is planned as bitmap scan + sort of the whole table (~0.5 s a page at 200k
+     * rows) instead of an index range scan (~5 ms).
+     */
+    async analyze(): Promise<void> {
+      await db.query('analyze conversation_messages')
+    },
+
+    async vacuumAnalyze(): Promise<void> {
+      await db.query('vacuum analyze conversation_messages')
+    },
+  }
+}
+
+export type MessagesRepository = ReturnType<typeof createMessagesRepository>

@@ -1,0 +1,239 @@
+import { createReadStream, existsSync, promises as fsp, readdirSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+
+/**
+ * File primitives of the export: buffered writes, fsync, atomic replace, and the byte-range
+ * append to the master. Manifest lines are `<pseudonymous user key>\t<export date>`: the first
+ * column is the key (shared/pseudonym), the second lets retention age out master lines.
+ */
+
+export const MASTER_FILE = 'master_fine_tune.jsonl'
+export const manifestPath = (file: string) => `${file}.manifest`
+export const manifestLine = (key: string, date: string) => `${key}\t${date}\n`
+export const DAILY_RE = /^fine_tune_(\d{4}-\d{2}-\d{2})(?:\.part(\d+))?\.jsonl(\.gz)?$/
+export const dailyName = (date: string, part: number) =>
+  part <= 1 ? `fine_tune_${date}.jsonl` : `fine_tune_${date}.part${part}.jsonl`
+
+/** Appends through a 1 MiB buffer; counts bytes and lines. */
+export class BufferedFile {
+  private chunks: string[] = []
+  private pending = 0
+  bytes = 0
+  lines = 0
+  private constructor(
+    readonly path: string,
+    private readonly fh: fsp.FileHandle,
+  ) {}
+
+  static async create(path: string): Promise<BufferedFile> {
+    await fsp.mkdir(dirname(path), { recursive: true })
+    return new BufferedFile(path, await fsp.open(path, 'w'))
+  }
+
+  /**
+   * Buffers `text` (whole lines) without awaiting; true when the buffer is due a `flush()`.
+   * Synchronous so the per-line path of a million-row export allocates no promise.
+   */
+  push(text: string, lines = 1): boolean {
+    const n = Buffer.byteLength(text)
+    this.chunks.push(text)
+    this.pending += n
+    this.bytes += n
+    this.lines += lines
+    return this.pending >= 1 << 20
+  }
+
+  /** Writes `text` (one or more whole lines). */
+  async write(text: string, lines = 1): Promise<void> {
+    if (this.push(text, lines)) await this.flush()
+  }
+
+  async flush(): Promise<void> {
+    if (this.chunks.length === 0) return
+    const data = this.chunks.join('')
+    this.chunks = []
+    this.pending = 0
+    await this.fh.write(data)
+  }
+
+  /** Flushes, fsyncs and closes. */
+  async close(): Promise<void> {
+    await this.flush()
+    await this.fh.sync()
+    await this.fh.close()
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => {})
+    await fsp.rm(this.path, { force: true })
+  }
+}
+
+/** Copies an existing file into a fresh BufferedFile (a second run on the same date continues it). */
+export async function copyInto(src: string, dst: BufferedFile, lines: number): Promise<void> {
+  for await (const chunk of createReadStream(src)) {
+    await dst.write(chunk.toString('utf8'), 0)
+  }
+  dst.lines += lines
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r')
+  try {
+    await fh.sync()
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await fh.close()
+  }
+}
+
+export async function fileSize(path: string): Promise<number> {
+  try {
+    return (await fsp.stat(path)).size
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw err
+  }
+}
+
+/** Lines in a file (counts '\n'). */
+export async function countLines(path: string): Promise<number> {
+  if (!existsSync(path)) return 0
+  let n = 0
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
+  }
+  return n
+}
+
+/**
+ * Appends bytes [from, end) of `src` to `dst`, first truncating `dst` to `dstOffset`: whatever a
+ * crashed earlier attempt appended past the recorded offset is discarded, so the append happens
+ * exactly once however often it is retried. fsyncs before returning. `onHalf` runs after half
+ * the bytes are written and synced (a test hook to crash mid-append).
+ */
+export async function appendRange(
+  src: string,
+  from: number,
+  dst: string,
+  dstOffset: number,
+  onHalf?: () => Promise<void>,
+): Promise<number> {
+  const size = await fileSize(dst)
+  if (size < dstOffset) {
+    throw new Error(`${basename(dst)} is ${size} bytes, shorter than the recorded offset ${dstOffset}`)
+  }
+  const fh = await fsp.open(dst, existsSync(dst) ? 'r+' : 'w')
+  try {
+    await fh.truncate(dstOffset)
+    const total = (await fileSize(src)) - from
+    let pos = dstOffset
+    let written = 0
+    let halfDone = !onHalf || total < 2
+    if (total > 0) {
+      for await (const chunk of createReadStream(src, { start: from }) as AsyncIterable<Buffer>) {
+        let buf = chunk
+        if (!halfDone && written + buf.length >= total / 2) {
+          const cut = Math.ceil(total / 2) - written
+          await fh.write(buf.subarray(0, cut), 0, cut, pos)
+          pos += cut
+          written += cut
+          buf = buf.subarray(cut)
+          await fh.sync()
+          halfDone = true
+          await onHalf?.()
+        }
+        if (buf.length > 0) {
+          await fh.write(buf, 0, buf.length, pos)
+          pos += buf.length
+          written += buf.length
+        }
+      }
+    }
+    await fh.sync()
+    return written
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Replaces `path` with `data` atomically: temp file in the same dir, fsync, rename, fsync dir. */
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`)
+  const fh = await fsp.open(tmp, 'w')
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await fsp.rename(tmp, path)
+  await fsyncDir(dirname(path))
+}
+
+/** Daily files (and parts, gzipped or not) present in `dir`. */
+export function listDailyFiles(
+  dir: string,
+): Array<{ name: string; date: string; part: number; gz: boolean }> {
+  if (!existsSync(dir)) return []
+  const out: Array<{ name: string; date: string; part: number; gz: boolean }> = []
+  for (const name of readdirSync(dir)) {
+    const m = DAILY_RE.exec(name)
+    if (m) out.push({ name, date: m[1] as string, part: m[2] ? Number(m[2]) : 1, gz: Boolean(m[3]) })
+  }
+  return out.sort((a, b) => a.date.localeCompare(b.date) || a.part - b.part)
+}
+
+/**
+ * An exclusive lock on the export directory's files (`<dir>/.export.lock`, created with O_EXCL,
+ * holding host:pid). The exporter's file phase, the GDPR erase and retention take it so a rewrite
+ * never races an append. A lock whose process is gone (same host) or older than `staleMs` is broken.
+ */
+export async function acquireDirLock(
+  dir: string,
+  opts: { timeoutMs?: number; staleMs?: number; what?: string } = {},
+): Promise<() => Promise<void>> {
+  const { hostname } = await import('node:os')
+  await fsp.mkdir(dir, { recursive: true })
+  const path = join(dir, '.export.lock')
+  const me = `${hostname()}:${process.pid}`
+  const until = Date.now() + (opts.timeoutMs ?? 120_000)
+  for (;;) {
+    try {
+      const fh = await fsp.open(path, 'wx')
+      await fh.writeFile(me)
+      await fh.close()
+      return async () => {
+        const owner = await fsp.readFile(path, 'utf8').catch(() => '')
+        if (owner === me) await fsp.rm(path, { force: true })
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const owner = await fsp.readFile(path, 'utf8').catch(() => '')
+    const st = await fsp.stat(path).catch(() => undefined)
+    const [host, pidText] = owner.split(':')
+    let stale = !st || Date.now() - st.mtimeMs > (opts.staleMs ?? 10 * 60_000)
+    if (!stale && host === hostname() && pidText) {
+      const pid = Number(pidText)
+      if (pid !== process.pid) {
+        try {
+          process.kill(pid, 0)
+        } catch (err) {
+          stale = (err as NodeJS.ErrnoException).code === 'ESRCH'
+        }
+      }
+    }
+    // A lock file that is still empty is being written by its new owner: give it a moment.
+    if (owner === '' && st && Date.now() - st.mtimeMs < 2000) stale = false
+    if (stale) {
+      await fsp.rm(path, { force: true })
+      continue
+    }
+    if (Date.now() > until) {
+      throw new Error(`${opts.what ?? 'export files'}: ${path} is held by ${owner || 'another process'}`)
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}

@@ -1,0 +1,151 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Pool } from '@loopdm/shared/db'
+import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/shared/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ExportPausePoint } from '../src/services/export.service.js'
+import { createExportService } from '../src/services/export.service.js'
+import { MASTER_FILE } from '../src/services/export-files.js'
+import { pairsOf, readLines, removeUsers, type SeedRow, seed, silentLogger, tempDir } from './helpers.js'
+
+const ROOT = resolve(import.meta.dirname, '../../..')
+const CHILD = join(import.meta.dirname, 'fixtures/export-child.ts')
+
+/** Starts the child exporter and SIGKILLs it as soon as it reports the pause point. */
+function runAndKill(
+  env: Record<string, string>,
+  point: ExportPausePoint,
+): Promise<{ killed: boolean; out: string }> {
+  return new Promise((res, rej) => {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, LOOPDM_TEST_PAUSE_AT: point },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout?.on('data', (d) => {
+      out += d
+      if (out.includes(`PAUSED ${point}`)) child.kill('SIGKILL')
+    })
+    child.stderr?.on('data', (d) => {
+      err += d
+    })
+    child.on('error', rej)
+    child.on('exit', (_code, signal) => {
+      if (signal !== 'SIGKILL') rej(new Error(`child was not killed at ${point}: ${out}\n${err}`))
+      else res({ killed: true, out })
+    })
+  })
+}
+
+describe('export crash and rerun', () => {
+  let pool: Pool
+  const created: string[] = []
+
+  beforeAll(async () => {
+    pool = await testPool()
+  })
+  afterAll(async () => {
+    await removeUsers(pool, created)
+    await pool.end()
+  })
+
+  describe.each<ExportPausePoint>([
+    'mid-write',
+    'before-rename',
+    'after-rename',
+    'mid-append',
+    'before-commit',
+  ])('when the exporter process is SIGKILLed at %s', (point) => {
+    it('loses no line and duplicates none on the rerun', async () => {
+      const tmp = tempDir()
+      const users = [uniqueId('crA'), uniqueId('crB'), uniqueId('crC')]
+      created.push(...users)
+      try {
+        // Something already in the master (a previous night), so the append offset matters.
+        const base = Date.now() - 3600_000
+        const prior = createExportService({
+          db: pool,
+          config: testConfig({ EXPORT_DIR: tmp.dir }),
+          logger: silentLogger(),
+        })
+        await seed(
+          pool,
+          [
+            { user: users[0] as string, role: 'user', content: 'before q', at: 0 },
+            { user: users[0] as string, role: 'assistant', content: 'before a', at: 1 },
+          ],
+          base,
+        )
+        await prior.run({ trigger: 'manual', dryRun: false, date: '2031-02-01' })
+        const priorMasterSize = statSync(join(tmp.dir, MASTER_FILE)).size
+
+        const rows: SeedRow[] = []
+        for (let i = 0; i < 30; i++) {
+          const user = users[i % 3] as string
+          rows.push({ user, role: 'user', content: `question ${i}`, at: 10 + 2 * i })
+          rows.push({ user, role: 'assistant', content: `answer ${i}`, at: 11 + 2 * i })
+        }
+        await seed(pool, rows, base)
+
+        await runAndKill(
+          {
+            DATABASE_URL: testDatabaseUrl(),
+            EXPORT_DIR: tmp.dir,
+            LOOPDM_TEST_BATCH: '8',
+            LOOPDM_TEST_DATE: '2031-02-02',
+            QUEUE_PREFIX: uniqueId('q'),
+          },
+          point,
+        )
+        const inFlight = await pool.query(
+          `select status from export_runs where status in ('started','written')`,
+        )
+        expect(inFlight.rows).toHaveLength(1)
+        const master = join(tmp.dir, MASTER_FILE)
+        const daily = join(tmp.dir, 'fine_tune_2031-02-02.jsonl')
+        // The kill really left the state of its crash point behind.
+        const temps = readdirSync(tmp.dir).filter((n) => n.includes('.tmp-run'))
+        const masterAtKill = statSync(master).size
+        if (point === 'mid-write' || point === 'before-rename') {
+          expect(existsSync(daily)).toBe(false)
+          expect(temps.length).toBeGreaterThan(0)
+          expect(masterAtKill).toBe(priorMasterSize)
+        } else {
+          expect(existsSync(daily)).toBe(true)
+        }
+        if (point === 'mid-append') expect(masterAtKill).toBeGreaterThan(priorMasterSize)
+        expect(inFlight.rows[0]?.status).toBe(point === 'mid-write' ? 'started' : 'written')
+
+        const rerun = createExportService({
+          db: pool,
+          config: testConfig({ EXPORT_DIR: tmp.dir }),
+          logger: silentLogger(),
+        })
+        const r = await rerun.run({ trigger: 'manual', dryRun: false, date: '2031-02-02' })
+        if (point === 'mid-write') expect(r.recovered).toBeUndefined()
+        else expect(r.recovered?.examples).toBeGreaterThanOrEqual(30)
+
+        expect(statSync(master).size).toBeGreaterThanOrEqual(masterAtKill)
+        const inMaster = pairsOf(master, users)
+        const expected = ['before q', ...Array.from({ length: 30 }, (_, i) => `question ${i}`)]
+        expect(inMaster.map((p) => p.q).sort()).toEqual(expected.sort())
+        const dailyPairs = pairsOf(daily, users)
+        expect(dailyPairs.map((p) => p.q).sort()).toEqual(expected.slice(1).sort())
+        // Every master line is whole JSON (no torn append survived) and aligned with its manifest.
+        const lines = readLines(master)
+        for (const l of lines) expect(() => JSON.parse(l)).not.toThrow()
+        expect(lines.length).toBe(readLines(`${master}.manifest`).length)
+        // No temp files or lock left behind.
+        expect(readdirSync(tmp.dir).filter((n) => n.startsWith('.'))).toEqual([])
+        expect(existsSync(join(tmp.dir, '.export.lock'))).toBe(false)
+        const after = await pool.query(`select status from export_runs where status in ('started','written')`)
+        expect(after.rows).toHaveLength(0)
+      } finally {
+        tmp.cleanup()
+      }
+    }, 60_000)
+  })
+})

@@ -1,0 +1,98 @@
+import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { createGzip } from 'node:zlib'
+import type { Pool } from '@loopdm/shared/db'
+import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createExportService } from '../src/services/export.service.js'
+import { MASTER_FILE } from '../src/services/export-files.js'
+import { eraseUserFromExports } from '../src/services/gdpr-export.service.js'
+import { pairsOf, readLines, removeUsers, seed, silentLogger, tempDir } from './helpers.js'
+
+describe('eraseUserFromExports', () => {
+  let pool: Pool
+  const tmp = tempDir()
+  const alice = uniqueId('gdprA')
+  const bob = uniqueId('gdprB')
+  const users = [alice, bob]
+  const day1 = join(tmp.dir, 'fine_tune_2031-04-01.jsonl')
+  const day2 = join(tmp.dir, 'fine_tune_2031-04-02.jsonl')
+  const master = join(tmp.dir, MASTER_FILE)
+
+  beforeAll(async () => {
+    pool = await testPool()
+    const sut = createExportService({
+      db: pool,
+      config: testConfig({ EXPORT_DIR: tmp.dir }),
+      logger: silentLogger(),
+    })
+    const base = Date.now() - 3600_000
+    await seed(
+      pool,
+      [
+        { user: alice, role: 'user', content: 'alice q1', at: 0 },
+        { user: alice, role: 'assistant', content: 'a1', at: 1 },
+        { user: bob, role: 'user', content: 'bob q1', at: 2 },
+        { user: bob, role: 'assistant', content: 'b1', at: 3 },
+      ],
+      base,
+    )
+    await sut.run({ trigger: 'manual', dryRun: false, date: '2031-04-01' })
+    await seed(
+      pool,
+      [
+        { user: bob, role: 'user', content: 'bob q2', at: 10 },
+        { user: bob, role: 'assistant', content: 'b2', at: 11 },
+        { user: alice, role: 'user', content: 'alice q2', at: 12 },
+        { user: alice, role: 'assistant', content: 'a2', at: 13 },
+      ],
+      base,
+    )
+    await sut.run({ trigger: 'manual', dryRun: false, date: '2031-04-02' })
+    // Day 1 is old enough to be gzipped (as retention does: data .gz, manifest follows the name).
+    await pipeline(createReadStream(day1), createGzip(), createWriteStream(`${day1}.gz`))
+    renameSync(`${day1}.manifest`, `${day1}.gz.manifest`)
+    rmSync(day1)
+    // Day 2 was already uploaded by the tuner.
+    writeFileSync(`${day2}.uploaded`, 'file-abc')
+  })
+  afterAll(async () => {
+    await removeUsers(pool, users)
+    await pool.end()
+    tmp.cleanup()
+  })
+
+  describe('when the user has lines in plain, gzipped and master files', () => {
+    it("removes that user's lines and manifest entries everywhere, keeping everyone else's", async () => {
+      expect(pairsOf(`${day1}.gz`, users).map((p) => p.q)).toEqual(['alice q1', 'bob q1'])
+      const r = await eraseUserFromExports({ exportDir: tmp.dir, igUserId: alice, logger: silentLogger() })
+      expect(r).toEqual({ files: 3, lines: 4, uploadedFiles: [day2] })
+      expect(pairsOf(`${day1}.gz`, users).map((p) => p.q)).toEqual(['bob q1'])
+      expect(pairsOf(day2, users).map((p) => p.q)).toEqual(['bob q2'])
+      expect(pairsOf(master, users).map((p) => p.q)).toEqual(['bob q1', 'bob q2'])
+      for (const f of [`${day1}.gz`, day2, master]) {
+        expect(readLines(f).length).toBe(readLines(`${f}.manifest`).length)
+        expect(readLines(f).join('\n')).not.toContain('alice')
+      }
+    })
+  })
+
+  describe('when called again', () => {
+    it('is idempotent and reports zero', async () => {
+      const r = await eraseUserFromExports({ exportDir: tmp.dir, igUserId: alice, logger: silentLogger() })
+      expect(r).toEqual({ files: 0, lines: 0, uploadedFiles: [] })
+    })
+  })
+
+  describe('when the export directory does not exist', () => {
+    it('reports zero', async () => {
+      const r = await eraseUserFromExports({
+        exportDir: join(tmp.dir, 'nope'),
+        igUserId: alice,
+        logger: silentLogger(),
+      })
+      expect(r).toEqual({ files: 0, lines: 0, uploadedFiles: [] })
+    })
+  })
+})

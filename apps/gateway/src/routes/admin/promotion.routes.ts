@@ -1,0 +1,101 @@
+import type { Config } from '@loopdm/shared/config'
+import type { Pool } from '@loopdm/shared/db'
+import type { Logger } from '@loopdm/shared/logger'
+import { createOpenAISdk } from '@loopdm/shared/openai'
+import {
+  approveCandidate,
+  type PromotionDeps,
+  promoteModel,
+  rejectCandidate,
+  rollbackModel,
+} from '@loopdm/shared/promotion'
+import type { Redis } from '@loopdm/shared/redis'
+import type { RegistryRepository } from '@loopdm/shared/registry'
+import type { FastifyPluginAsync } from 'fastify'
+
+/**
+ * Promotion admin API (mounted under /admin behind the bearer hook):
+ * - `POST /admin/models/:id/promote` — registry id or model id; probes first (422 if not callable)
+ * - `POST /admin/models/rollback` — back to the previously active model
+ * - `POST /admin/candidates/:id/approve` — approve a gated candidate, i.e. promote it
+ * - `POST /admin/candidates/:id/reject` — reject it with a reason
+ * Bodies are optional: `{ "reason": "…", "actor": "…" }`. Every change reaches all gateways via
+ * the registry + the hot-swap channel (packages/shared/src/promotion.ts).
+ */
+export interface PromotionRouteOptions {
+  deps: {
+    config: Config
+    logger: Logger
+    pool: Pool
+    /** A publishing (non-subscriber) connection. */
+    redis: Redis
+    registry: RegistryRepository
+  }
+}
+
+const BodySchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    reason: { type: 'string', minLength: 1, maxLength: 500 },
+    actor: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+} as const
+const IdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', minLength: 1, maxLength: 300 } },
+} as const
+
+type Body = { reason?: string; actor?: string } | null | undefined
+
+export const promotionRoutes: FastifyPluginAsync<PromotionRouteOptions> = async (app, { deps }) => {
+  const sdk = createOpenAISdk({ config: deps.config, logger: deps.logger })
+  const base = (): PromotionDeps => ({
+    db: deps.pool,
+    redis: deps.redis,
+    sdk,
+    config: deps.config,
+    logger: deps.logger,
+    registry: deps.registry,
+  })
+  const actorOf = (b: Body) => b?.actor ?? 'admin-api'
+
+  app.post<{ Params: { id: string }; Body: Body }>(
+    '/models/:id/promote',
+    { schema: { params: IdParams, body: BodySchema } },
+    async (req) => {
+      const actor = actorOf(req.body)
+      return promoteModel({
+        ...base(),
+        ref: req.params.id,
+        actor,
+        reason: req.body?.reason ?? `manual promotion by ${actor}`,
+      })
+    },
+  )
+
+  app.post<{ Body: Body }>('/models/rollback', { schema: { body: BodySchema } }, async (req) =>
+    rollbackModel({ ...base(), actor: actorOf(req.body), reason: req.body?.reason }),
+  )
+
+  app.post<{ Params: { id: string }; Body: Body }>(
+    '/candidates/:id/approve',
+    { schema: { params: IdParams, body: BodySchema } },
+    async (req) =>
+      approveCandidate({ ...base(), ref: req.params.id, actor: actorOf(req.body), reason: req.body?.reason }),
+  )
+
+  app.post<{ Params: { id: string }; Body: Body }>(
+    '/candidates/:id/reject',
+    { schema: { params: IdParams, body: BodySchema } },
+    async (req) =>
+      rejectCandidate({
+        db: deps.pool,
+        registry: deps.registry,
+        ref: req.params.id,
+        actor: actorOf(req.body),
+        reason: req.body?.reason,
+      }),
+  )
+}

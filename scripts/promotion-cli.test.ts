@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
+import type { Config } from '@loopdm/shared/config'
+import type { Pool } from '@loopdm/shared/db'
+import { createOpenAISdk } from '@loopdm/shared/openai'
+import { createRegistryRepository } from '@loopdm/shared/registry'
+import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/shared/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { trainModel } from '../apps/evaluator/test/support/cluster.js'
+import { ROOT } from './lib/cli.js'
+
+/** `npm run evaluate -- --inline`, `npm run promote -- <model>` and `npm run rollback` as processes. */
+describe('evaluate / promote / rollback CLIs', () => {
+  let db: Pool
+  let openai: OpenAILocal
+  let config: Config
+  let model: string
+  let activeBefore: string | null
+  let maxPromotion = 0
+  const run = (script: string, args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((res) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`, ...args], {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          DATABASE_URL: testDatabaseUrl(),
+          REDIS_URL: config.redis.url,
+          QUEUE_PREFIX: config.redis.prefix,
+          MODEL_CHANNEL: config.models.channel,
+          OPENAI_BASE_URL: openai.baseURL,
+          EVAL_HOLDOUT_SIZE: '0',
+          PROMOTE_PROBE_DEADLINE_MS: '2000',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+      })
+      child.stderr.on('data', (d: Buffer) => {
+        out += d.toString()
+      })
+      child.on('exit', (code) => res({ code, out }))
+    })
+
+  beforeAll(async () => {
+    db = await testPool()
+    activeBefore = (await createRegistryRepository(db).findActive())?.model ?? null
+    maxPromotion = Number(
+      (await db.query('select coalesce(max(id), 0)::int8 as id from model_promotions')).rows[0]?.id,
+    )
+    openai = await startOpenAILocal({ port: 0, ftStepMs: 10 })
+    config = testConfig({ OPENAI_API_KEY: 'k', OPENAI_BASE_URL: openai.baseURL })
+    model = await trainModel(
+      createOpenAISdk({ config }),
+      uniqueId('cli'),
+      Array.from({ length: 10 }, (_, i) => [`q${i}`, `a${i}`]),
+    )
+  }, 60_000)
+  afterAll(async () => {
+    await db.query(`update models set status = 'inactive' where status = 'active'`)
+    await db.query('delete from model_promotions where id > $1', [maxPromotion])
+    await db.query('delete from eval_runs where candidate_model = $1', [model])
+    await db.query('delete from models where model = $1', [model])
+    if (activeBefore) await db.query(`update models set status = 'active' where model = $1`, [activeBefore])
+    await openai.close()
+    await db.end()
+  })
+
+  it('evaluates inline and prints the summary table and the decision', async () => {
+    const r = await run('evaluate', ['--inline', '--candidate', model])
+    expect(r.code, r.out).toBe(0)
+    expect(r.out).toMatch(/model\s+role\s+score\s+Δ vs current/)
+    expect(r.out).toMatch(/decision: (approved_pending|rejected)/)
+  }, 120_000)
+
+  it('promotes a model, then rolls back', async () => {
+    const p = await run('promote', [model, '--reason', 'cli test'])
+    expect(p.code, p.out).toBe(0)
+    expect(p.out).toContain(`✓ ${model} is now active`)
+    expect((await createRegistryRepository(db).findActive())?.model).toBe(model)
+    const rb = await run('rollback', [])
+    expect(rb.code, rb.out).toBe(0)
+    expect(rb.out).toMatch(/is now active/)
+    expect((await createRegistryRepository(db).findActive())?.model).not.toBe(model)
+  }, 120_000)
+
+  it('refuses an uncallable model with a clear error and exit code 1', async () => {
+    const r = await run('promote', [`ft:gpt-3.5-turbo-0125:loopdm::${uniqueId('nope')}`])
+    expect(r.code).toBe(1)
+    expect(r.out).toMatch(/✗ model .* is not callable/)
+  }, 60_000)
+})
