@@ -5,7 +5,7 @@ import type { Logger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
-import { type ExportEraser, noopExportEraser } from './export-eraser.js'
+import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
 
 /**
  * GDPR erase ("right to be forgotten"): removes everything that holds a user's id or words —
@@ -52,7 +52,7 @@ export interface GdprOptions {
 
 export function createGdprService(opts: GdprOptions) {
   const repo = opts.repository ?? createGdprRepository(opts.db)
-  const exportEraser = opts.exportEraser ?? noopExportEraser
+  const exportEraser = opts.exportEraser ?? defaultExportEraser
   return {
     async eraseUser({ igUserId, actor }: { igUserId: string; actor: string }): Promise<ErasureResult> {
       const userKey = pseudonymousUserKey(igUserId)
