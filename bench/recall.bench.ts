@@ -126,7 +126,7 @@ export default async function recallBench(): Promise<BenchRow[]> {
         exactIds[i] = (await repo.searchExact(args(queries[i] as number[]))).map((t) => t.id)
       })
       const indexMs = await timeMany(QUERIES, async (i) => {
-        indexIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: 100 })).map(
+        indexIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: EF })).map(
           (t) => t.id,
         )
       })
@@ -161,7 +161,7 @@ export default async function recallBench(): Promise<BenchRow[]> {
       // A narrower beam, for comparison: what ef_search buys.
       const wideIds: number[][] = []
       const wideMs = await timeMany(QUERIES, async (i) => {
-        wideIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: 400 })).map(
+        wideIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: 100 })).map(
           (t) => t.id,
         )
       })
