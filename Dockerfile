@@ -21,7 +21,7 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app /app
-RUN mkdir -p /app/exports /app/logs /app/reports && chown -R node:node /app/exports /app/logs /app/reports
+RUN mkdir -p /app/exports /app/logs /app/reports /app/.data/openai-local && chown -R node:node /app/exports /app/logs /app/reports /app/.data
 USER node
 ENV APP=gateway
 EXPOSE 3000

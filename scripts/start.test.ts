@@ -71,6 +71,13 @@ describe('npm start (the supervisor)', () => {
       const pgid = child.pid as number
       const apps = await pidsOf(pgid, 'apps/.*/src/main.ts')
       expect(apps.length).toBeGreaterThanOrEqual(5)
+      // No OPENAI_API_KEY → openai-local runs and answers as the provider (see start-openai-local.test.ts for the key set).
+      expect(await pidsOf(pgid, 'apps/openai-local/src/main.ts')).toHaveLength(1)
+      const models = await fetch(`http://127.0.0.1:${port + 2}/v1/models`)
+      expect(models.status).toBe(200)
+      expect(((await models.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id)).toContain(
+        'text-embedding-3-small',
+      )
 
       process.kill(-(child.pid as number), 'SIGINT')
       const code = await new Promise<number | null>((resolve) => child?.once('exit', (c) => resolve(c)))

@@ -17,13 +17,20 @@ export interface Faults {
   failNext(n: number, status: FaultStatus, opts?: FailNextOptions): void
   setLatency(ms: number): void
   reset(): void
+  /** Pending failures, latency, and how many API requests arrived since the last reset. */
+  snapshot(): {
+    remaining: number
+    status: FaultStatus
+    paths: string | null
+    latencyMs: number
+    requests: number
+  }
 }
 
 export interface FaultInjector extends Faults {
   /** The fault to answer `url` with, consuming one of the pending failures; undefined → serve it. */
   take(url: string): { status: FaultStatus; headers: Record<string, string> } | undefined
   latencyMs(): number
-  snapshot(): { remaining: number; status: FaultStatus; paths: string | null; latencyMs: number }
 }
 
 export function createFaults(): FaultInjector {
@@ -31,6 +38,7 @@ export function createFaults(): FaultInjector {
   let status: FaultStatus = 429
   let opts: FailNextOptions = {}
   let latency = 0
+  let requests = 0
   return {
     failNext(n, s, o = {}) {
       remaining = Math.max(0, Math.floor(n))
@@ -44,8 +52,10 @@ export function createFaults(): FaultInjector {
       remaining = 0
       opts = {}
       latency = 0
+      requests = 0
     },
     take(url) {
+      requests++
       if (remaining <= 0) return undefined
       if (opts.paths && !url.includes(opts.paths)) return undefined
       remaining--
@@ -55,7 +65,7 @@ export function createFaults(): FaultInjector {
       return { status, headers }
     },
     latencyMs: () => latency,
-    snapshot: () => ({ remaining, status, paths: opts.paths ?? null, latencyMs: latency }),
+    snapshot: () => ({ remaining, status, paths: opts.paths ?? null, latencyMs: latency, requests }),
   }
 }
 

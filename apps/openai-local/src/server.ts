@@ -17,6 +17,8 @@ export interface StartOpenAILocalOptions {
   ftStepMs?: number
   /** A succeeded fine-tuned model answers 404 "not yet available" until this long after success; default 0. */
   callableAfterMs?: number
+  /** On close, in-flight requests get this long before their connections are cut; default 2000 ms. */
+  closeGraceMs?: number
 }
 
 export interface OpenAILocal {
@@ -51,7 +53,16 @@ export async function startOpenAILocal(opts: StartOpenAILocalOptions = {}): Prom
     baseURL: `${url}/v1`,
     faults,
     close: () => {
-      closing ??= app.close().then(() => undefined)
+      closing ??= (async () => {
+        // Graceful first; a connection still open after the grace period (a client that vanished
+        // mid-request, a kept-alive socket the server never saw go idle) is cut so close never hangs.
+        const force = setTimeout(() => app.server.closeAllConnections(), opts.closeGraceMs ?? 2000)
+        try {
+          await app.close()
+        } finally {
+          clearTimeout(force)
+        }
+      })()
       return closing
     },
   }

@@ -62,6 +62,27 @@ describe('openai-local over the real openai SDK', () => {
       const again = await client.chat.completions.create({ model: 'gpt-4o-mini', messages })
       expect(again.choices[0]?.message.content).toBe(text)
     })
+    it('streams the same answer as chunks when stream is true, with usage on request', async () => {
+      const messages = [{ role: 'user' as const, content: 'Do you ship to Austria?' }]
+      const whole = await client.chat.completions.create({ model: 'gpt-4o-mini', messages })
+      const stream = await client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages,
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      let text = ''
+      let finish: string | null | undefined
+      let usage: OpenAI.CompletionUsage | undefined | null
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? ''
+        finish = chunk.choices[0]?.finish_reason ?? finish
+        usage = chunk.usage ?? usage
+      }
+      expect(text).toBe(whole.choices[0]?.message.content)
+      expect(finish).toBe('stop')
+      expect(usage?.total_tokens).toBe(whole.usage?.total_tokens)
+    })
     it('truncates at max_tokens with finish_reason length', async () => {
       const res = await client.chat.completions.create({
         model: 'gpt-4o-mini',

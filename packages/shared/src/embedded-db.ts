@@ -3,8 +3,8 @@ import net from 'node:net'
 import { join, resolve } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { vector } from '@electric-sql/pglite-pgvector'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import { EmbeddedDbOwnedError } from './errors.js'
+import { serveWire, type WireServer } from './pglite-wire.js'
 
 /**
  * The embedded Postgres: PGlite (real Postgres compiled to WASM) with pgvector, served over the
@@ -73,14 +73,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   }
   const db = await PGlite.create({ dataDir, extensions: { vector } })
   await db.exec('create extension if not exists vector')
-  const server = new PGLiteSocketServer({
-    db,
-    host,
-    port: opts.port ?? 5433,
-    maxConnections: opts.maxConnections ?? 200,
-  })
+  let server: WireServer
   try {
-    await server.start()
+    server = await serveWire(db, {
+      host,
+      port: opts.port ?? 5433,
+      maxConnections: opts.maxConnections ?? 200,
+    })
   } catch (err) {
     await db.close().catch(() => {})
     const e = err as NodeJS.ErrnoException
@@ -91,8 +90,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     }
     throw err
   }
-  const address = (server as unknown as { server: net.Server }).server.address() as net.AddressInfo
-  const port = address.port
+  const port = server.port
   const url = embeddedUrl(port, host)
   const ownerFile = dataDir ? join(dataDir, OWNER_FILE) : undefined
   if (ownerFile) writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port, url }))
@@ -102,7 +100,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     port,
     close() {
       closing ??= (async () => {
-        await server.stop().catch(() => {})
+        await server.close().catch(() => {})
         await db.close().catch(() => {})
         if (ownerFile) rmSync(ownerFile, { force: true })
       })()

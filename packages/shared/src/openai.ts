@@ -51,7 +51,17 @@ export interface AiClient {
     meta?: { purpose?: string; timeoutMs?: number; maxRetries?: number },
   ): Promise<OpenAI.Chat.ChatCompletion>
   /** Embeds one or more texts with config.openai.embeddingModel; one vector per input, in order. */
-  embed(input: string[], meta?: { purpose?: string; maxRetries?: number }): Promise<number[][]>
+  embed(
+    input: string[],
+    meta?: { purpose?: string; timeoutMs?: number; maxRetries?: number },
+  ): Promise<number[][]>
+}
+
+function requestOptions(meta: { timeoutMs?: number | undefined; maxRetries?: number | undefined }) {
+  const o: { timeout?: number; maxRetries?: number } = {}
+  if (meta.timeoutMs !== undefined) o.timeout = meta.timeoutMs
+  if (meta.maxRetries !== undefined) o.maxRetries = meta.maxRetries
+  return o
 }
 
 export function createAiClient(opts: AiClientOptions): AiClient {
@@ -66,10 +76,8 @@ export function createAiClient(opts: AiClientOptions): AiClient {
   return {
     sdk,
     async chat(params, meta = {}) {
-      const res = await sdk.chat.completions.create(params, {
-        timeout: meta.timeoutMs,
-        maxRetries: meta.maxRetries,
-      })
+      // The SDK rejects `timeout: undefined` ("timeout must be an integer"): pass only what is set.
+      const res = await sdk.chat.completions.create(params, requestOptions(meta))
       await record({
         operation: 'chat',
         model: res.model ?? params.model,
@@ -83,7 +91,7 @@ export function createAiClient(opts: AiClientOptions): AiClient {
       if (input.length === 0) return []
       const res = await sdk.embeddings.create(
         { model: opts.config.openai.embeddingModel, input },
-        { maxRetries: meta.maxRetries },
+        requestOptions(meta),
       )
       await record({
         operation: 'embeddings',

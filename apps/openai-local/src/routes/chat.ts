@@ -30,7 +30,6 @@ function parseRequest(body: unknown) {
     throw invalidRequest('you must provide a model parameter', 'model')
   if (!Array.isArray(b.messages) || b.messages.length === 0)
     throw invalidRequest("'messages' must be a non-empty array.", 'messages')
-  if (b.stream === true) throw invalidRequest('openai-local does not support stream=true.', 'stream')
   const maxTokens = b.max_completion_tokens ?? b.max_tokens
   if (
     maxTokens !== undefined &&
@@ -110,7 +109,38 @@ function parseRequest(body: unknown) {
     maxTokens: (maxTokens ?? undefined) as number | undefined,
     n: n as number,
     images,
+    stream: b.stream === true,
+    includeUsage: (b.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true,
   }
+}
+
+/** `stream: true`: the same answer as server-sent `chat.completion.chunk`s, word by word, then `[DONE]`. */
+function sseBody(
+  base: { id: string; created: number; model: string },
+  content: string,
+  n: number,
+  finish: string,
+  usage: unknown,
+) {
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', system_fingerprint: 'fp_openai_local', choices, ...extra })}\n\n`
+  const pieces = content.match(/\S+\s*|\s+/g) ?? []
+  let out = ''
+  for (let index = 0; index < n; index++) {
+    out += chunk([
+      {
+        index,
+        delta: { role: 'assistant', content: '', refusal: null },
+        logprobs: null,
+        finish_reason: null,
+      },
+    ])
+    for (const p of pieces)
+      out += chunk([{ index, delta: { content: p }, logprobs: null, finish_reason: null }])
+    out += chunk([{ index, delta: {}, logprobs: null, finish_reason: finish }])
+  }
+  if (usage) out += chunk([], { usage })
+  return `${out}data: [DONE]\n\n`
 }
 
 const textOf = (c: Msg['content']) =>
@@ -124,7 +154,7 @@ const textOf = (c: Msg['content']) =>
           .join('\n')
 
 export function chatRoutes(app: FastifyInstance, ctx: RouteContext) {
-  app.post('/v1/chat/completions', async (req) => {
+  app.post('/v1/chat/completions', async (req, reply) => {
     const r = parseRequest(req.body)
     const model = resolveChatModel(ctx, r.model)
     if (r.images > 0 && !model.vision) {
@@ -153,8 +183,34 @@ export function chatRoutes(app: FastifyInstance, ctx: RouteContext) {
     ctx.logger?.debug({ model: model.id, trained: trained?.similarity ?? null }, 'chat completion')
     const promptTokens = countChatTokens(r.messages) + r.images * IMAGE_TOKENS
     const completionTokens = countTokens(content)
+    const id = `chatcmpl-${randomBytes(12).toString('base64url')}`
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens * r.n,
+      total_tokens: promptTokens + completionTokens * r.n,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: 0,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
+    }
+    if (r.stream) {
+      const body = sseBody(
+        { id, created: nowSec(ctx), model: model.id },
+        content,
+        r.n,
+        finish,
+        r.includeUsage ? usage : null,
+      )
+      return reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .send(body)
+    }
     return {
-      id: `chatcmpl-${randomBytes(12).toString('base64url')}`,
+      id,
       object: 'chat.completion',
       created: nowSec(ctx),
       model: model.id,
@@ -164,18 +220,7 @@ export function chatRoutes(app: FastifyInstance, ctx: RouteContext) {
         logprobs: null,
         finish_reason: finish,
       })),
-      usage: {
-        prompt_tokens: promptTokens,
-        completion_tokens: completionTokens * r.n,
-        total_tokens: promptTokens + completionTokens * r.n,
-        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-        completion_tokens_details: {
-          reasoning_tokens: 0,
-          audio_tokens: 0,
-          accepted_prediction_tokens: 0,
-          rejected_prediction_tokens: 0,
-        },
-      },
+      usage,
       service_tier: 'default',
       system_fingerprint: 'fp_openai_local',
     }
