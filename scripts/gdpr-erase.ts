@@ -1,3 +1,63 @@
-import { notImplemented } from './lib/cli.js'
+/**
+ * `npm run gdpr:erase -- <igUserId> [--actor <name>]`: erases one user everywhere (see README
+ * "GDPR erase") and prints the counts. Uses DATABASE_URL, or the embedded database (the running
+ * stack's, else one this process starts), and the Redis at REDIS_URL. Idempotent: a second run
+ * prints zeros. Exit 0 on success, 2 on bad usage, 1 on failure (nothing is half-deleted in
+ * Postgres: the table deletes are one transaction).
+ */
+import { userInfo } from 'node:os'
+import { createDmJobsRepository } from '@loopdm/gateway/repositories/dm-jobs.repository'
+import { createGdprService } from '@loopdm/gateway/services/gdpr.service'
+import { createQueue } from '@loopdm/shared/bullmq'
+import { loadConfigOrExit } from '@loopdm/shared/config'
+import { openDatabase } from '@loopdm/shared/database'
+import { createLogger } from '@loopdm/shared/logger'
+import { DM_QUEUE } from '@loopdm/shared/queues'
+import { assertRedis } from '@loopdm/shared/redis'
+import { parseArgs, say } from './lib/cli.js'
+import { exportEraser } from './lib/export-eraser.js'
 
-notImplemented('npm run gdpr-erase')
+const { flags, positionals } = parseArgs(process.argv.slice(2))
+const igUserId = positionals[0]
+if (!igUserId || positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,128}$/.test(igUserId)) {
+  process.stderr.write('usage: npm run gdpr:erase -- <igUserId> [--actor <name>]\n')
+  process.exit(2)
+}
+const actor = typeof flags.actor === 'string' ? flags.actor : `cli:${userInfo().username}`
+
+const config = loadConfigOrExit()
+const logger = createLogger({
+  level: config.log.level === 'info' ? 'warn' : config.log.level,
+  name: 'gdpr-erase',
+})
+try {
+  await assertRedis(config.redis.url)
+  const db = await openDatabase(config, { migrate: true, logger, applicationName: 'loopdm-gdpr-erase' })
+  const queue = createQueue(DM_QUEUE, { config, logger })
+  try {
+    const gdpr = createGdprService({
+      db: db.pool,
+      config,
+      dmJobs: createDmJobsRepository(queue),
+      exportEraser: await exportEraser(),
+      logger,
+    })
+    const r = await gdpr.eraseUser({ igUserId, actor })
+    const c = r.counts
+    say(JSON.stringify({ erasureId: r.erasureId, userKey: r.userKey, actor, counts: c }))
+    say(
+      `${r.empty ? 'nothing left to erase' : 'erased'}: ${c.rows} rows (${Object.entries(c.tables)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(', ')}), ${c.jobs} dm jobs scrubbed, ${c.exportLines} export lines in ${c.exportFiles} files` +
+        (c.exportUploadedFiles ? `, ${c.exportUploadedFiles} already-uploaded files held their lines` : '') +
+        ` — audit row ${r.erasureId}`,
+    )
+  } finally {
+    await queue.close().catch(() => {})
+    await db.close()
+  }
+} catch (err) {
+  say(`gdpr:erase failed: ${(err as Error).message}`)
+  process.exit(1)
+}
+process.exit(0)

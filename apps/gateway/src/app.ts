@@ -6,7 +6,12 @@ import type { QueueName } from '@loopdm/shared/queues'
 import type { Redis } from '@loopdm/shared/redis'
 import type { RegistryRepository } from '@loopdm/shared/registry'
 import type { Queue } from 'bullmq'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  LogController,
+} from 'fastify'
 import type { GatewayMetrics } from './metrics.js'
 import type { CostsRepository } from './repositories/costs.repository.js'
 import type { DmQueueRepository } from './repositories/dm-queue.repository.js'
@@ -50,7 +55,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     // One line per request at info would dominate the logs and the webhook's cost.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     trustProxy: true,
   })

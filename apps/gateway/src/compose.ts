@@ -1,5 +1,6 @@
 import { createQueue } from '@loopdm/shared/bullmq'
 import type { Config } from '@loopdm/shared/config'
+import { createCostLedger } from '@loopdm/shared/cost-ledger'
 import type { Pool } from '@loopdm/shared/db'
 import { closer } from '@loopdm/shared/lifecycle'
 import type { Logger } from '@loopdm/shared/logger'
@@ -10,6 +11,7 @@ import { createRegistryRepository } from '@loopdm/shared/registry'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { type AdminRouteOptions, buildApp } from './app.js'
+import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createConversationRepository } from './repositories/conversation.repository.js'
@@ -31,7 +33,7 @@ export interface GatewayOptions {
   memory?: MemoryPort
   /** Default: createAiClient over config (openai-local when no OPENAI_API_KEY). */
   ai?: AiClient
-  /** Where completion usage goes (the cost ledger), when `ai` is not given. */
+  /** Where completion usage goes when `ai` is not given; default the shared cost ledger. */
   usage?: UsageSink
   /** Outbound fetch for the Graph API (tests may pass their own). */
   fetch?: typeof fetch
@@ -52,6 +54,8 @@ export interface Gateway {
   worker: Worker | undefined
   queues: Record<QueueName, Queue>
   metrics: GatewayMetrics
+  /** The reply pipeline's dependencies (benchmarks and tests call processDmMessage with them). */
+  dmDeps: DmDeps
   /** Loads the active model, subscribes to hot swaps, starts the reply worker. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
@@ -99,7 +103,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const workerOrder = createDmOrderRepository({ redis: workerRedis, prefix: config.redis.prefix })
   const dmQueue = createDmQueueRepository({ queue: queues[DM_QUEUE], order: webhookOrder })
 
-  const ai = opts.ai ?? createAiClient({ config, logger, usage: opts.usage })
+  // Every completion's tokens and estimated cost go to the cost ledger (GET /admin/costs, budgets).
+  const usage = opts.usage ?? createCostLedger({ db: pool, prices: config.openai.prices, logger })
+  const ai = opts.ai ?? createAiClient({ config, logger, usage })
   const holder = new ActiveModelHolder({
     registry,
     subscriber,
@@ -123,28 +129,24 @@ export function createGateway(opts: GatewayOptions): Gateway {
       : undefined
   if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
 
+  const dmDeps: DmDeps = {
+    conversations,
+    outbox,
+    signals,
+    order: workerOrder,
+    memory: opts.memory ?? noMemory,
+    router,
+    currentModel: () => holder.current(),
+    sender,
+    loadPayload: (mid) => dmQueue.loadPayload(mid),
+    systemPrompt: config.models.systemPrompt,
+    logger,
+    metrics,
+  }
   const worker =
     opts.worker === false
       ? undefined
-      : createDmWorker({
-          config,
-          logger,
-          concurrency: opts.workerConcurrency,
-          deps: {
-            conversations,
-            outbox,
-            signals,
-            order: workerOrder,
-            memory: opts.memory ?? noMemory,
-            router,
-            currentModel: () => holder.current(),
-            sender,
-            loadPayload: (mid) => dmQueue.loadPayload(mid),
-            systemPrompt: config.models.systemPrompt,
-            logger,
-            metrics,
-          },
-        })
+      : createDmWorker({ config, logger, concurrency: opts.workerConcurrency, deps: dmDeps })
 
   const app = buildApp({
     config,
@@ -181,6 +183,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     worker,
     queues,
     metrics,
+    dmDeps,
     async start() {
       await holder.start()
       if (worker) {

@@ -1,9 +1,11 @@
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { createOpenAISdk } from '@loopdm/shared/openai'
+import { createAiClient, createOpenAISdk } from '@loopdm/shared/openai'
 import { seedRegistry } from '@loopdm/shared/promotion'
 import { createRedis } from '@loopdm/shared/redis'
 import { startRuntime } from '@loopdm/shared/runtime'
 import { createGateway } from './compose.js'
+import { createUsersRoutes } from './routes/admin/users.routes.js'
+import { createMemory } from './services/memory.service.js'
 
 // Composition root: config → logger → db (migrated) → redis → repositories → services (compose.ts)
 // → hot-swap subscriber + reply worker → listen. SIGTERM/SIGINT: stop intake, finish in-flight
@@ -15,14 +17,25 @@ const { config, logger, db } = await startRuntime('gateway')
   await seedRegistry({ db: db.pool, redis, sdk: createOpenAISdk({ config, logger }), config, logger })
   redis.disconnect()
 }
-const gateway = createGateway({ config, logger, pool: db.pool })
+// Memory: embeddings off the reply path (batched, back-filled), recall into the prompt.
+const memory = createMemory({ db: db.pool, ai: createAiClient({ config, logger }), config, logger })
+const gateway = createGateway({
+  config,
+  logger,
+  pool: db.pool,
+  memory,
+  // DELETE /admin/users/:igUserId (GDPR erase).
+  adminRoutes: [createUsersRoutes({ memory })],
+})
 await gateway.start()
+memory.start()
 await gateway.app.listen({ port: config.gateway.port, host: config.gateway.host })
 logger.info(
   {
     port: config.gateway.port,
     activeModel: gateway.holder.current()?.model ?? null,
     base: config.models.base,
+    memory: config.memory.enabled,
   },
   'gateway listening',
 )
@@ -31,6 +44,7 @@ onShutdown(
   closer(
     [
       { name: 'gateway', close: () => gateway.close() },
+      { name: 'memory', close: () => memory.close() },
       { name: 'database', close: () => db.close() },
     ],
     logger,

@@ -44,6 +44,7 @@ describe('reply pipeline', () => {
   describe('when a text DM arrives and no fine-tuned model is held', () => {
     it('answers with the base model (or the active one) and stores both turns', async () => {
       const user = igUser()
+      const startedAt = new Date(Date.now() - 1000)
       const { mid } = await sut.dm({ user, text: 'how much is shipping?' })
       const [row] = await sut.waitForReplies([mid])
       const held = sut.gateway.holder.current()?.model
@@ -55,6 +56,12 @@ describe('reply pipeline', () => {
       expect(turns.rows.map((r) => r.role)).toEqual(['user', 'assistant'])
       expect(turns.rows[1].model).toBe(row?.model)
       expect(turns.rows.every((r) => r.embedding === null)).toBe(true)
+      // The completion's tokens went to the cost ledger.
+      const ledger = await sut.pool.query(
+        `select count(*)::int as n from cost_ledger where operation = 'chat' and purpose = 'reply' and model = $1 and created_at >= $2`,
+        [row?.model, startedAt],
+      )
+      expect(ledger.rows[0].n).toBeGreaterThanOrEqual(1)
     })
   })
 

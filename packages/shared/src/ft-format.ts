@@ -113,6 +113,16 @@ export function validateFtLine(line: string, lineNo: number, opts: FtLineOptions
     add('invalid_json', `line ${lineNo}: not valid JSON (${(err as Error).message})`)
     return { ok: false, problems, tokens: 0 }
   }
+  return validateFtExample(parsed, lineNo, opts)
+}
+
+/**
+ * The same checks on an already parsed example (everything but JSON syntax): the exporter checks
+ * each object it is about to serialise without parsing its own output again.
+ */
+export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineOptions = {}): FtLineResult {
+  const problems: FtProblem[] = []
+  const add = (kind: FtProblemKind, message: string) => problems.push({ line: lineNo, kind, message })
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     add('not_object', `line ${lineNo}: expected a JSON object`)
     return { ok: false, problems, tokens: 0 }

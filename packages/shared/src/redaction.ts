@@ -184,81 +184,84 @@ function isPhone(cand: string, before: string): boolean {
   return PHONE_KEYWORD_RE.test(context)
 }
 
+// Replacers live at module scope (no closures per call: this runs on millions of messages);
+// `counts` is the current call's tally.
+let counts: PiiCounts = {}
+const bump = (t: PiiType) => {
+  counts[t] = (counts[t] ?? 0) + 1
+}
+const TRAIL_RE = /[.,;:!?)\]'"]+$/
+const DOT_LETTER_RE = /\.[A-Za-z]/
+
+const replaceEmail = () => {
+  bump('EMAIL')
+  return '[EMAIL]'
+}
+const replaceUrl = (m: string) => {
+  const trail = TRAIL_RE.exec(m)?.[0] ?? ''
+  bump('URL')
+  return `[URL]${trail}`
+}
+const replaceIban = (m: string) => {
+  // A trailing word may have been taken as a group: shrink group by group until valid.
+  let cand = m
+  while (cand.replace(/ /g, '').length >= 15) {
+    if (ibanValid(cand)) {
+      bump('IBAN')
+      return `[IBAN]${m.slice(cand.length)}`
+    }
+    const cut = Math.max(cand.lastIndexOf(' '), cand.length - 4)
+    cand = cand.slice(0, cut).trimEnd()
+  }
+  return m
+}
+const replaceCard = (m: string) => {
+  const digits = m.replace(/[ -]/g, '')
+  if (digits.length < 13 || digits.length > 19 || !luhn(digits)) return m
+  bump('CARD')
+  return '[CARD]'
+}
+const replacePhone = (m: string, offset: number, whole: string) => {
+  // A candidate ends on a digit or ')'; drop a dangling ')' we did not open.
+  let cand = m
+  if (cand.endsWith(')') && !cand.slice(0, -1).includes('(')) cand = cand.slice(0, -1)
+  if (!isPhone(cand, whole.slice(Math.max(0, offset - 40), offset))) return m
+  bump('PHONE')
+  return `[PHONE]${m.slice(cand.length)}`
+}
+const replaceHandle = (m: string) => {
+  let h = m
+  while (h.endsWith('.')) h = h.slice(0, -1)
+  if (h.length < 2 || TIME_LIKE_RE.test(h)) return m
+  bump('HANDLE')
+  return `[HANDLE]${m.slice(h.length)}`
+}
+
 /** Redacts PII in `text`, returning the new text and how many of each type were replaced. */
 export function redactPII(text: string): RedactionResult {
-  const counts: PiiCounts = {}
-  if (text.length === 0) return { text, counts }
-  const bump = (t: PiiType) => {
-    counts[t] = (counts[t] ?? 0) + 1
-  }
+  counts = {}
+  const result: RedactionResult = { text, counts }
+  if (text.length === 0) return result
   let out = text
   const hasAt = out.includes('@')
-  const hasDot = out.includes('.')
-  if (hasAt && hasDot) {
-    out = out.replace(EMAIL_RE, () => {
-      bump('EMAIL')
-      return '[EMAIL]'
-    })
+  // Every URL, email and bare domain has a dot followed by a letter; prices and times do not.
+  const hasDotWord = DOT_LETTER_RE.test(out)
+  if (hasAt && hasDotWord) out = out.replace(EMAIL_RE, replaceEmail)
+  if (out.includes('at)') || out.includes('at]')) out = out.replace(EMAIL_OBFUSCATED_RE, replaceEmail)
+  if (hasDotWord) out = out.replace(SCHEME_URL_RE, replaceUrl)
+  // Phones need ≥ 7 digits, cards ≥ 13, IBANs ≥ 12 (in 15+ characters): count once, skip the rest.
+  const digits = digitCount(out)
+  if (digits >= 7) {
+    if (digits >= 12) {
+      out = out.replace(IBAN_RE, replaceIban)
+      out = out.replace(CARD_RE, replaceCard)
+    }
+    out = out.replace(PHONE_CANDIDATE_RE, replacePhone)
   }
-  if (out.includes('at)') || out.includes('at]')) {
-    out = out.replace(EMAIL_OBFUSCATED_RE, () => {
-      bump('EMAIL')
-      return '[EMAIL]'
-    })
-  }
-  if (hasDot || out.includes('://')) {
-    out = out.replace(SCHEME_URL_RE, (m) => {
-      const trail = /[.,;:!?)\]'"]+$/.exec(m)?.[0] ?? ''
-      bump('URL')
-      return `[URL]${trail}`
-    })
-  }
-  if (/\d/.test(out)) {
-    out = out.replace(IBAN_RE, (m) => {
-      // A trailing word may have been taken as a group: shrink group by group until valid.
-      let cand = m
-      while (cand.replace(/ /g, '').length >= 15) {
-        if (ibanValid(cand)) {
-          bump('IBAN')
-          return `[IBAN]${m.slice(cand.length)}`
-        }
-        const cut = Math.max(cand.lastIndexOf(' '), cand.length - 4)
-        cand = cand.slice(0, cut).trimEnd()
-      }
-      return m
-    })
-    out = out.replace(CARD_RE, (m) => {
-      const digits = m.replace(/[ -]/g, '')
-      if (digits.length < 13 || digits.length > 19 || !luhn(digits)) return m
-      bump('CARD')
-      return '[CARD]'
-    })
-    out = out.replace(PHONE_CANDIDATE_RE, (m, offset: number, whole: string) => {
-      // A candidate ends on a digit or ')'; drop a dangling ')' we did not open.
-      let cand = m
-      if (cand.endsWith(')') && !cand.slice(0, -1).includes('(')) cand = cand.slice(0, -1)
-      if (!isPhone(cand, whole.slice(Math.max(0, offset - 40), offset))) return m
-      bump('PHONE')
-      return `[PHONE]${m.slice(cand.length)}`
-    })
-  }
-  if (hasDot) {
-    out = out.replace(BARE_DOMAIN_RE, (m) => {
-      const trail = /[.,;:!?)\]'"]+$/.exec(m)?.[0] ?? ''
-      bump('URL')
-      return `[URL]${trail}`
-    })
-  }
-  if (hasAt) {
-    out = out.replace(HANDLE_RE, (m) => {
-      let h = m
-      while (h.endsWith('.')) h = h.slice(0, -1)
-      if (h.length < 2 || TIME_LIKE_RE.test(h)) return m
-      bump('HANDLE')
-      return `[HANDLE]${m.slice(h.length)}`
-    })
-  }
-  return { text: out, counts }
+  if (hasDotWord) out = out.replace(BARE_DOMAIN_RE, replaceUrl)
+  if (hasAt) out = out.replace(HANDLE_RE, replaceHandle)
+  result.text = out
+  return result
 }
 
 /** Adds `b`'s counts into `a` (for run totals). */

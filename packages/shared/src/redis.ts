@@ -14,6 +14,8 @@ export interface RedisFactoryOptions {
   role?: 'worker' | 'producer' | 'subscriber'
   logger?: Logger
   connectionName?: string
+  /** Batch commands issued in the same tick into one write (ioredis enableAutoPipelining). Default false. */
+  autoPipelining?: boolean
 }
 
 /** ioredis client with the settings each role needs and an `error` listener attached. */
@@ -22,6 +24,7 @@ export function createRedis(opts: RedisFactoryOptions): Redis {
   const base: RedisOptions = {
     connectionName: opts.connectionName,
     lazyConnect: false,
+    enableAutoPipelining: opts.autoPipelining ?? false,
     // Keep reconnecting, capped at 2 s between tries.
     retryStrategy: (times) => Math.min(times * 100, 2000),
   }

@@ -122,6 +122,15 @@ export function createMessagesRepository(db: Queryable) {
       return r.rowCount ?? 0
     },
 
+    /**
+     * Refreshes the planner's statistics. The embedded Postgres has no autovacuum: without stats
+     * the keyset page is planned as bitmap scan + sort of the whole table (~0.5 s a page at 200k
+     * rows) instead of an index range scan (~5 ms).
+     */
+    async analyze(): Promise<void> {
+      await db.query('analyze conversation_messages')
+    },
+
     async vacuumAnalyze(): Promise<void> {
       await db.query('vacuum analyze conversation_messages')
     },

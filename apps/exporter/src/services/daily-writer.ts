@@ -92,30 +92,38 @@ export class DailyWriter {
     this.current = await this.open(full ? last.part + 1 : last.part, !full)
   }
 
-  /** Adds one example line (no newline) and its manifest line. */
-  async add(line: string, manifestLine: string): Promise<void> {
-    let cur = this.current
+  /**
+   * Adds one example line (no newline) and its manifest line. Returns a promise only when it has
+   * I/O to do (a buffer flush or a new part), so the common path stays synchronous.
+   */
+  add(line: string, manifestLine: string): Promise<void> | undefined {
+    const cur = this.current
     if (!cur) throw new Error('DailyWriter.add before start')
     const text = `${line}\n`
+    if (cur.data.bytes + Buffer.byteLength(text) > this.o.maxBytes) return this.rollOver(text, manifestLine)
+    const a = cur.data.push(text)
+    const b = cur.manifest.push(manifestLine)
+    return a || b ? this.flush() : undefined
+  }
+
+  private async rollOver(text: string, manifestLine: string): Promise<void> {
+    const cur = this.current as Current
     const n = Buffer.byteLength(text)
-    if (cur.data.bytes + n > this.o.maxBytes) {
-      const name = basename(cur.plan.final)
-      if (this.o.oversize === 'refuse') {
-        throw new ExportTooLargeError(
-          `${name} would exceed EXPORT_MAX_BYTES (${this.o.maxBytes} bytes); nothing was written and the watermark did not move. Raise EXPORT_MAX_BYTES or set EXPORT_OVERSIZE=split.`,
-        )
-      }
-      if (cur.data.lines === 0 || n > this.o.maxBytes) {
-        throw new ExportTooLargeError(
-          `one example is ${n} bytes, over EXPORT_MAX_BYTES (${this.o.maxBytes}) on its own`,
-        )
-      }
-      await this.seal(cur)
-      cur = await this.open(this.part + 1, false)
-      this.current = cur
+    const name = basename(cur.plan.final)
+    if (this.o.oversize === 'refuse') {
+      throw new ExportTooLargeError(
+        `${name} would exceed EXPORT_MAX_BYTES (${this.o.maxBytes} bytes); nothing was written and the watermark did not move. Raise EXPORT_MAX_BYTES or set EXPORT_OVERSIZE=split.`,
+      )
     }
-    await cur.data.write(text)
-    await cur.manifest.write(manifestLine)
+    if (cur.data.lines === 0 || n > this.o.maxBytes) {
+      throw new ExportTooLargeError(
+        `one example is ${n} bytes, over EXPORT_MAX_BYTES (${this.o.maxBytes}) on its own`,
+      )
+    }
+    await this.seal(cur)
+    this.current = await this.open(this.part + 1, false)
+    await this.current.data.write(text)
+    await this.current.manifest.write(manifestLine)
   }
 
   async flush(): Promise<void> {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
-import { type FtProblemKind, tokenLimitFor, validateFtLine } from '@loopdm/shared/ft-format'
+import { type FtProblemKind, tokenLimitFor, validateFtExample } from '@loopdm/shared/ft-format'
 import type { Logger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { ExportPayload } from '@loopdm/shared/queues'
@@ -31,7 +31,7 @@ import {
   manifestLine,
   manifestPath,
 } from './export-files.js'
-import { createPairer } from './pairing.js'
+import { createPairer, type Example } from './pairing.js'
 
 /** Where a test can stop a run to kill its process (crash-and-rerun tests). */
 export type ExportPausePoint = 'mid-write' | 'before-rename' | 'after-rename' | 'mid-append' | 'before-commit'
@@ -44,7 +44,7 @@ export interface ExportServiceOptions {
   exportDir?: string
   /** Enqueues `tune` after a nightly run that added ≥ FT_MIN_EXAMPLES (when auto-tune is on). */
   enqueueTune?: (date: string) => Promise<boolean>
-  /** Rows per keyset page; default 5000. */
+  /** Rows per keyset page; default 10,000. */
   batchSize?: number
   /** A progress line (and a lease heartbeat) every this many rows; default 100,000. */
   progressEvery?: number
@@ -73,6 +73,8 @@ export interface ExportResult {
   pii: PiiCounts
   pendingUsers: number
   durationMs: number
+  /** Where the time went: reading + pairing + redacting + writing temp files, fsync, rename + master append + commit. */
+  phaseMs: { read: number; fsync: number; finish: number }
   watermark: Position | undefined
   tuneEnqueued: boolean
   /** A crashed run this call finished before starting its own. */
@@ -108,7 +110,7 @@ export function createExportService(o: ExportServiceOptions) {
   const log = o.logger
   const now = o.now ?? (() => new Date())
   const dir = resolve(o.exportDir ?? o.config.export.dir)
-  const batch = o.batchSize ?? 5000
+  const batch = o.batchSize ?? 10_000
   const progressEvery = o.progressEvery ?? 100_000
   const leaseMs = o.leaseMs ?? 10 * 60_000
   const maxTokens = tokenLimitFor(o.config.models.ftBase)
@@ -237,38 +239,45 @@ export function createExportService(o: ExportServiceOptions) {
     until?: string | undefined
     last: { pos: Position | undefined }
   }): AsyncGenerator<MessageRow[]> {
-    if (q.kind === 'nightly' && q.watermark) {
-      let after: Position | undefined
-      for (;;) {
-        const rows = await messages.pagePreWindow({
-          watermark: q.watermark,
+    const wm = q.watermark
+    if (q.kind === 'nightly' && wm) {
+      yield* keyset(undefined, (after) =>
+        messages.pagePreWindow({
+          watermark: wm,
           prevHighId: q.prevHighId,
           highId: q.highId,
           after,
           limit: batch,
-        })
-        if (rows.length === 0) break
-        yield rows
-        const l = rows[rows.length - 1] as MessageRow
-        after = { createdAt: l.createdAt, id: l.id }
-        if (rows.length < batch) break
-      }
+        }),
+      )
     }
-    let after = q.kind === 'nightly' ? q.watermark : undefined
-    for (;;) {
-      const rows = await messages.pageAfter({
-        after,
-        highId: q.highId,
-        since: q.since,
-        until: q.until,
-        limit: batch,
-      })
-      if (rows.length === 0) break
-      yield rows
+    const pages = keyset(q.kind === 'nightly' ? wm : undefined, (after) =>
+      messages.pageAfter({ after, highId: q.highId, since: q.since, until: q.until, limit: batch }),
+    )
+    for await (const rows of pages) {
       const l = rows[rows.length - 1] as MessageRow
-      after = { createdAt: l.createdAt, id: l.id }
-      q.last.pos = after
-      if (rows.length < batch) break
+      q.last.pos = { createdAt: l.createdAt, id: l.id }
+      yield rows
+    }
+  }
+
+  /**
+   * Keyset pages, each its own short statement. The next page is requested before the current
+   * one is handed out, so the database reads page n+1 while this process works on page n.
+   */
+  async function* keyset(
+    start: Position | undefined,
+    fetch: (after: Position | undefined) => Promise<MessageRow[]>,
+  ): AsyncGenerator<MessageRow[]> {
+    let next: Promise<MessageRow[]> | undefined = fetch(start)
+    while (next) {
+      const rows: MessageRow[] = await next
+      if (rows.length === 0) return
+      const l = rows[rows.length - 1] as MessageRow
+      next = rows.length < batch ? undefined : fetch({ createdAt: l.createdAt, id: l.id })
+      // A rejected prefetch must not go unhandled if the consumer stops early.
+      next?.catch(() => {})
+      yield rows
     }
   }
 
@@ -295,6 +304,7 @@ export function createExportService(o: ExportServiceOptions) {
         runId = lease.id
         recovered = lease.recovered
       }
+      await messages.analyze()
       const last = kind === 'nightly' ? await runs.lastCommittedNightly() : undefined
       const watermark = last?.to
       const prevHighId = last?.toHighId ?? 0
@@ -331,6 +341,7 @@ export function createExportService(o: ExportServiceOptions) {
       let nextProgress = progressEvery
       const lastPos: { pos: Position | undefined } = { pos: undefined }
       let pending: PendingTurn[] = []
+      const phaseMs = { read: 0, fsync: 0, finish: 0 }
       let watermarkOut: Position | undefined
       const summary = (status: ExportResult['status'], paths: string[], tune = false): ExportResult => ({
         status,
@@ -346,21 +357,28 @@ export function createExportService(o: ExportServiceOptions) {
         pii: pairer.pii,
         pendingUsers: pending.length,
         durationMs: Math.round(performance.now() - t0),
+        phaseMs,
         watermark: watermarkOut,
         tuneEnqueued: tune,
         recovered,
       })
 
-      const take = async (igUserId: string, line: string) => {
-        const v = validateFtLine(line, examples + invalid + 1, { maxTokens, countTokens: 'when-near-limit' })
+      /** Checks and writes one example; returns a promise only when the writer has I/O to do. */
+      const take = ({ igUserId, example }: Example): Promise<void> | undefined => {
+        // The same checks as validateFtLine, on the object (JSON.stringify cannot produce bad JSON).
+        const v = validateFtExample(example, examples + invalid + 1, {
+          maxTokens,
+          countTokens: 'when-near-limit',
+        })
         if (!v.ok) {
           invalid++
           for (const p of v.problems) invalidByKind[p.kind] = (invalidByKind[p.kind] ?? 0) + 1
-          return
+          return undefined
         }
+        const line = JSON.stringify(example)
         examples++
         bytes += Buffer.byteLength(line) + 1
-        await writer?.add(line, manifestLine(keyOf(igUserId), date))
+        return writer?.add(line, manifestLine(keyOf(igUserId), date))
       }
 
       try {
@@ -376,7 +394,10 @@ export function createExportService(o: ExportServiceOptions) {
         })) {
           for (const row of rows) {
             const ex = pairer.push(row)
-            if (ex) await take(ex.igUserId, ex.line)
+            if (ex) {
+              const io = take(ex)
+              if (io) await io
+            }
           }
           rowsRead += rows.length
           if (rowsRead >= nextProgress) {
@@ -394,7 +415,8 @@ export function createExportService(o: ExportServiceOptions) {
           }
         }
         const end = pairer.finish()
-        for (const ex of end.examples) await take(ex.igUserId, ex.line)
+        phaseMs.read = Math.round(performance.now() - t0)
+        for (const ex of end.examples) await take(ex)
         const cutoff = now().getTime() - (o.pendingMaxAgeMs ?? 30 * 24 * 3600_000)
         pending =
           kind === 'nightly' ? end.pending.filter((p) => new Date(p.fromCreatedAt).getTime() >= cutoff) : []
@@ -405,7 +427,9 @@ export function createExportService(o: ExportServiceOptions) {
           log.info(logFields(result), 'export dry run (nothing written)')
           return result
         }
+        const tClose = performance.now()
         const files = examples > 0 ? await writer.close() : []
+        phaseMs.fsync = Math.round(performance.now() - tClose)
         if (examples === 0) await writer.abort()
         const master =
           kind === 'nightly' && files.length > 0
@@ -428,7 +452,9 @@ export function createExportService(o: ExportServiceOptions) {
           bytes,
           pii: pairer.pii,
         })
+        const tFinish = performance.now()
         await finishWritten(runId, kind, plan)
+        phaseMs.finish = Math.round(performance.now() - tFinish)
         const tuneEnqueued = kind === 'nightly' ? await maybeTune(date, examples) : false
         const result = summary(
           'committed',
@@ -467,6 +493,7 @@ function logFields(r: ExportResult) {
     pii: r.pii,
     bytes: r.bytes,
     durationMs: r.durationMs,
+    phaseMs: r.phaseMs,
     files: r.files.length,
     pendingUsers: r.pendingUsers,
     tuneEnqueued: r.tuneEnqueued,

@@ -5,10 +5,15 @@ import type { MessageRow, Position } from '../repositories/messages.repository.j
 /** Text marker an image becomes in training data (the URL itself is never exported). */
 export const IMAGE_MARKER = '[image]'
 
+export interface FtMessage {
+  role: 'system' | 'user' | 'assistant'
+  content: string
+}
+
 export interface Example {
   igUserId: string
-  /** The JSONL line, without the newline. Keys: exactly `messages`, each exactly role/content. */
-  line: string
+  /** Serialised as one JSONL line: exactly `messages`, each message exactly role/content. */
+  example: { messages: FtMessage[] }
 }
 
 interface UserState {
@@ -31,20 +36,20 @@ interface UserState {
 export function createPairer(opts: { systemPrompt: string }) {
   const users = new Map<string, UserState>()
   const pii: PiiCounts = {}
-  const system = { role: 'system', content: opts.systemPrompt }
+  const system: FtMessage = { role: 'system', content: opts.systemPrompt }
 
   const emit = (igUserId: string, s: UserState): Example => {
-    const line = JSON.stringify({
+    const example = {
       messages: [
         system,
-        { role: 'user', content: s.user.join('\n') },
-        { role: 'assistant', content: s.assistant.join('\n') },
+        { role: 'user' as const, content: s.user.join('\n') },
+        { role: 'assistant' as const, content: s.assistant.join('\n') },
       ],
-    })
+    }
     s.user = []
     s.assistant = []
     s.userFrom = undefined
-    return { igUserId, line }
+    return { igUserId, example }
   }
 
   return {

@@ -60,11 +60,23 @@ export function createDmOrderRepository(opts: DmOrderOptions) {
   const lockTtlMs = opts.lockTtlMs ?? 30_000
   const lockWaitMs = opts.lockWaitMs ?? 60_000
   const seqKey = `${prefix}:dm-seq`
+  // EVALSHA after the first call: the webhook's hot path sends the script's hash, not its text.
+  const r = redis as Redis & {
+    loopdmNoteArrival(
+      order: string,
+      seq: string,
+      ttlMs: number,
+      pad: number,
+      ...mids: string[]
+    ): Promise<unknown>
+  }
+  if (!('loopdmNoteArrival' in redis))
+    redis.defineCommand('loopdmNoteArrival', { numberOfKeys: 2, lua: NOTE_ARRIVAL })
 
   return {
     /** Records arrivals (idempotent per mid) for one user, in the given order. */
     async noteArrival(igUserId: string, mids: string[]): Promise<void> {
-      await redis.eval(NOTE_ARRIVAL, 2, dmOrderKeys(prefix, igUserId).order, seqKey, orderTtlMs, 0, ...mids)
+      await r.loopdmNoteArrival(dmOrderKeys(prefix, igUserId).order, seqKey, orderTtlMs, 0, ...mids)
     },
 
     /** Pending mids of this user that arrived before `mid`, oldest first. */

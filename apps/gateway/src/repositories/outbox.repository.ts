@@ -42,13 +42,15 @@ export function createOutboxRepository(db: Pool) {
       q: Queryable = db,
     ): Promise<OutboxRow[]> {
       const idx = args.parts.map((_, i) => i)
-      await q.query(
+      // One round trip: a conflicting row is "updated" to itself so `returning` yields it as stored.
+      const r = await q.query<OutboxRow>(
         `insert into outbox (mid, ig_user_id, ig_account_id, part, parts, text, model)
          select $1, $2, $3, p, $4, t, $5 from unnest($6::int[], $7::text[]) as u(p, t)
-         on conflict (mid, part) do nothing`,
+         on conflict (mid, part) do update set mid = outbox.mid
+         returning ${COLS}`,
         [args.mid, args.igUserId, args.igAccountId, args.parts.length, args.model, idx, args.parts],
       )
-      return this.findByMid(args.mid, q)
+      return r.rows.sort((a, b) => a.part - b.part)
     },
 
     async markDelivered(

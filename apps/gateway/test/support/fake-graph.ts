@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -35,6 +36,8 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   let failStatus = 500
   let latency = 0
   let seq = 0
+  // Unique across fakes: message ids land in the shared database (outbox.sent_mid).
+  const instance = randomBytes(4).toString('hex')
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req)
     if (latency) await new Promise((r) => setTimeout(r, latency))
@@ -58,7 +61,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     try {
       parsed = JSON.parse(body)
     } catch {}
-    const messageId = `fake_m_${++seq}`
+    const messageId = `fake_m_${instance}_${++seq}`
     sends.push({
       seq,
       igAccountId: decodeURIComponent(m[1] as string),

@@ -1,0 +1,38 @@
+import type { Queue } from 'bullmq'
+
+/**
+ * The GDPR side of the `dm` queue: finished jobs are kept in Redis (completed ≥ 48 h so their id —
+ * the Instagram mid — keeps de-duplicating Meta's re-deliveries; failed 7 days), and their payload
+ * holds the user's id and words. Scrubbing replaces the payload with `{ erased: true }` and clears
+ * the return value and job logs; the job itself stays, so its id still de-duplicates.
+ */
+
+const PAGE = 500
+
+export function createDmJobsRepository(queue: Queue) {
+  return {
+    /** Returns how many jobs were scrubbed. Jobs already scrubbed do not match again. */
+    async scrubUser(igUserId: string): Promise<number> {
+      let scrubbed = 0
+      for (const state of ['completed', 'failed'] as const) {
+        const total = await queue.getJobCountByTypes(state)
+        for (let start = 0; start < total; start += PAGE) {
+          const jobs = await queue.getJobs([state], start, start + PAGE - 1, true)
+          for (const job of jobs) {
+            const data = job?.data as { igUserId?: unknown } | undefined
+            if (!job?.id || data?.igUserId !== igUserId) continue
+            await job.updateData({ erased: true })
+            // The return value and logs may carry reply text or ids: keep the job hash, drop those.
+            const client = await queue.getBackend().client
+            await client.hset(queue.toKey(job.id), { returnvalue: 'null' })
+            await job.clearLogs()
+            scrubbed++
+          }
+        }
+      }
+      return scrubbed
+    },
+  }
+}
+
+export type DmJobsRepository = ReturnType<typeof createDmJobsRepository>

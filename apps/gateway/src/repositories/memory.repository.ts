@@ -1,0 +1,147 @@
+import { type Pool, toVector, withTransaction } from '@loopdm/shared/db'
+import type { MemoryTurn } from '../services/memory.packing.js'
+
+/**
+ * SQL of memory over `conversation_messages` (migration 0001; partial index in 0005). Every query
+ * is scoped to one `ig_user_id`: recall never reads another user's turns.
+ */
+
+const TURN_COLS = `id, role, content, content_summary as "contentSummary", created_at as "createdAt"`
+
+export interface SearchArgs {
+  igUserId: string
+  vector: readonly number[]
+  k: number
+  /** Only turns with cosine similarity ≥ minScore (distance ≤ 1 − minScore). */
+  minScore: number
+  excludeIds: number[]
+}
+
+export interface UnembeddedTurn {
+  id: number
+  igUserId: string
+  role: 'user' | 'assistant'
+  content: string
+  contentSummary: string | null
+}
+
+type TurnRow = MemoryTurn & { distance?: number }
+
+const withScore = (rows: TurnRow[]): MemoryTurn[] =>
+  rows.map(({ distance, ...t }) => ({ ...t, score: 1 - Number(distance) }))
+
+export function createMemoryRepository(db: Pool) {
+  return {
+    /** The live conversation: the user's last `limit` turns, newest first. */
+    async recentTurns(igUserId: string, limit: number, excludeIds: number[]): Promise<MemoryTurn[]> {
+      if (limit <= 0) return []
+      const r = await db.query<MemoryTurn>(
+        `select ${TURN_COLS} from conversation_messages
+          where ig_user_id = $1 and role in ('user', 'assistant') and not (id = any($2::bigint[]))
+          order by created_at desc, id desc limit $3`,
+        [igUserId, excludeIds, limit],
+      )
+      return r.rows
+    },
+
+    /** How many embedded turns the user has, counting no further than `cap`. */
+    async countEmbedded(igUserId: string, cap: number): Promise<number> {
+      const r = await db.query<{ n: number }>(
+        `select count(*)::int as n from (
+           select 1 from conversation_messages
+            where ig_user_id = $1 and embedding is not null limit $2) s`,
+        [igUserId, cap],
+      )
+      return Number(r.rows[0]?.n ?? 0)
+    },
+
+    /**
+     * Exact top-k over this user's turns: every one of their embedded rows is scored (found through
+     * the (ig_user_id, created_at) index). The MATERIALIZED CTE keeps the planner from answering the
+     * ORDER BY with the global HNSW index. Exact and fast while the user has few turns.
+     */
+    async searchExact(a: SearchArgs): Promise<MemoryTurn[]> {
+      const r = await db.query<TurnRow>(
+        `with cand as materialized (
+           select ${TURN_COLS}, embedding <=> $2::vector as distance
+             from conversation_messages
+            where ig_user_id = $1 and embedding is not null and role in ('user', 'assistant')
+              and not (id = any($3::bigint[])))
+         select * from cand where distance <= $4 order by distance, id desc limit $5`,
+        [a.igUserId, toVector(a.vector), a.excludeIds, 1 - a.minScore, a.k],
+      )
+      return withScore(r.rows)
+    },
+
+    /**
+     * Approximate top-k through the HNSW index. A filtered HNSW scan returns at most ef_search
+     * candidates before the `ig_user_id` filter, so for a user holding a small share of all rows it
+     * would return too few; pgvector ≥ 0.8's iterative scan keeps walking the graph until `k`
+     * rows pass the filter (bounded by hnsw.max_scan_tuples). `relaxed_order` results are re-sorted.
+     * The planner prices a selective filter + HNSW above a seq scan + sort (measured: it picks the
+     * seq scan), so this path switches seq scans off for its transaction, and `ig_user_id || ''`
+     * makes the user filter unindexable so it cannot swap in the btree either.
+     */
+    async searchIndexed(a: SearchArgs & { efSearch: number }): Promise<MemoryTurn[]> {
+      return withTransaction(db, async (c) => {
+        await c.query(
+          `select set_config('hnsw.iterative_scan', 'relaxed_order', true),
+                  set_config('hnsw.ef_search', $1, true),
+                  set_config('enable_seqscan', 'off', true)`,
+          [String(a.efSearch)],
+        )
+        const r = await c.query<TurnRow>(
+          `with cand as materialized (
+             select ${TURN_COLS}, embedding <=> $2::vector as distance
+               from conversation_messages
+              where ig_user_id || '' = $1 and role in ('user', 'assistant')
+                and not (id = any($3::bigint[]))
+              order by embedding <=> $2::vector limit $5)
+           select * from cand where distance <= $4 order by distance, id desc`,
+          [a.igUserId, toVector(a.vector), a.excludeIds, 1 - a.minScore, a.k],
+        )
+        return withScore(r.rows)
+      })
+    },
+
+    /** Turns still without an embedding (oldest first), after `afterId`; empty turns never need one. */
+    async findUnembedded(afterId: number, limit: number): Promise<UnembeddedTurn[]> {
+      const r = await db.query<UnembeddedTurn>(
+        `select id, ig_user_id as "igUserId", role, content, content_summary as "contentSummary"
+           from conversation_messages
+          where embedding is null and id > $1 and role in ('user', 'assistant') and content <> ''
+          order by id limit $2`,
+        [afterId, limit],
+      )
+      return r.rows
+    },
+
+    /** Writes embeddings (and summaries) for a batch; rows embedded meanwhile are left alone. */
+    async setEmbeddings(
+      rows: Array<{ id: number; embedding: readonly number[]; summary: string | null }>,
+    ): Promise<number> {
+      if (rows.length === 0) return 0
+      const r = await db.query(
+        `update conversation_messages m
+            set embedding = u.e::vector, content_summary = coalesce(m.content_summary, u.s)
+           from unnest($1::bigint[], $2::text[], $3::text[]) as u(id, e, s)
+          where m.id = u.id and m.embedding is null`,
+        [rows.map((x) => x.id), rows.map((x) => toVector(x.embedding)), rows.map((x) => x.summary)],
+      )
+      return r.rowCount ?? 0
+    },
+
+    /** Writes summaries alone (the provider is down, but the extract needs no model). */
+    async setSummaries(rows: Array<{ id: number; summary: string }>): Promise<void> {
+      if (rows.length === 0) return
+      await db.query(
+        `update conversation_messages m set content_summary = u.s
+           from unnest($1::bigint[], $2::text[]) as u(id, s)
+          where m.id = u.id and m.content_summary is null`,
+        [rows.map((x) => x.id), rows.map((x) => x.summary)],
+      )
+    },
+  }
+}
+
+export type MemoryRepository = ReturnType<typeof createMemoryRepository>

@@ -1,0 +1,99 @@
+import type { Config } from '@loopdm/shared/config'
+import type { Pool } from '@loopdm/shared/db'
+import type { Logger } from '@loopdm/shared/logger'
+import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
+import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
+import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
+import { type ExportEraser, noopExportEraser } from './export-eraser.js'
+
+/**
+ * GDPR erase ("right to be forgotten"): removes everything that holds a user's id or words —
+ * their rows in every table with an `ig_user_id` column, the payloads of their finished `dm` jobs
+ * in Redis, their lines in export files not yet uploaded — and writes one audit row that holds
+ * only a pseudonymous key, the actor, the time and the counts. Idempotent: a second erase of the
+ * same user removes nothing and reports zeros (and is audited too).
+ */
+
+export interface ErasureCounts {
+  /** Rows deleted, per table (every table with an `ig_user_id` column is listed). */
+  tables: Record<string, number>
+  rows: number
+  /** Finished `dm` jobs whose payload was replaced by `{ erased: true }`. */
+  jobs: number
+  exportFiles: number
+  exportLines: number
+  /** Export files that held the user's lines but were already uploaded to the provider. */
+  exportUploadedFiles: number
+  /** Turns dropped from this process's embedding queue. */
+  pendingEmbeddings: number
+}
+
+export interface ErasureResult {
+  erasureId: number
+  userKey: string
+  actor: string
+  at: Date
+  counts: ErasureCounts
+  /** Nothing was found: the user was already erased (or never wrote). */
+  empty: boolean
+}
+
+export interface GdprOptions {
+  db: Pool
+  config: Config
+  dmJobs: DmJobsRepository
+  logger?: Logger | undefined
+  exportEraser?: ExportEraser
+  /** The local memory, so queued embeddings and cached vectors of the user go too. */
+  memory?: { forget(igUserId: string): number } | undefined
+  repository?: GdprRepository
+}
+
+export function createGdprService(opts: GdprOptions) {
+  const repo = opts.repository ?? createGdprRepository(opts.db)
+  const exportEraser = opts.exportEraser ?? noopExportEraser
+  return {
+    async eraseUser({ igUserId, actor }: { igUserId: string; actor: string }): Promise<ErasureResult> {
+      const userKey = pseudonymousUserKey(igUserId)
+      const started = performance.now()
+      // Redis first: if it is unreachable nothing is deleted yet and the caller can simply retry.
+      const jobs = await opts.dmJobs.scrubUser(igUserId)
+      const pendingEmbeddings = Number(opts.memory?.forget(igUserId) ?? 0)
+      const tables = await repo.deleteUserRows(igUserId)
+      const exported = await exportEraser({
+        exportDir: opts.config.export.dir,
+        igUserId,
+        logger: opts.logger,
+      })
+      const rows = Object.values(tables).reduce((a, b) => a + b, 0)
+      const counts: ErasureCounts = {
+        tables,
+        rows,
+        jobs,
+        exportFiles: exported.files,
+        exportLines: exported.lines,
+        exportUploadedFiles: exported.uploadedFiles,
+        pendingEmbeddings,
+      }
+      const audit = await repo.insertAudit({ userKey, actor, counts })
+      const empty = rows === 0 && jobs === 0 && exported.lines === 0
+      opts.logger?.info(
+        {
+          userKey,
+          actor,
+          erasureId: audit.id,
+          rows,
+          tables,
+          jobs,
+          exportLines: exported.lines,
+          empty,
+          ms: Math.round(performance.now() - started),
+        },
+        'gdpr: user erased',
+      )
+      return { erasureId: audit.id, userKey, actor, at: audit.createdAt, counts, empty }
+    },
+  }
+}
+
+export type GdprService = ReturnType<typeof createGdprService>

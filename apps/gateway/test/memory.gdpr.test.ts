@@ -1,0 +1,279 @@
+import { createQueue, createWorker } from '@loopdm/shared/bullmq'
+import type { Pool } from '@loopdm/shared/db'
+import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
+import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/shared/queues'
+import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+import type { Queue, Worker } from 'bullmq'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AppDeps } from '../src/app.js'
+import { createDmJobsRepository } from '../src/repositories/dm-jobs.repository.js'
+import { createGdprRepository } from '../src/repositories/gdpr.repository.js'
+import { adminAuthHook } from '../src/routes/admin/auth.js'
+import { createUsersRoutes } from '../src/routes/admin/users.routes.js'
+import type { ExportEraser } from '../src/services/export-eraser.js'
+import { createGdprService, type GdprService } from '../src/services/gdpr.service.js'
+
+/**
+ * GDPR erase against the real embedded Postgres and Redis: every table with an `ig_user_id`
+ * column (discovered, including one this test adds, as a later migration would), the `dm` jobs
+ * kept in Redis, the export hook, the audit row, idempotency and the admin route.
+ */
+
+const config = testConfig({ EXPORT_DIR: '/tmp/loopdm-memory-gdpr-exports' })
+let pool: Pool
+let queue: Queue
+let worker: Worker
+let sut: GdprService
+const extraTable = `memtest_later_${uniqueId('t').replace(/-/g, '_')}`
+const exportCalls: Array<{ exportDir: string; igUserId: string }> = []
+const exportLines = new Map<string, number>()
+const exportEraser: ExportEraser = async ({ exportDir, igUserId }) => {
+  exportCalls.push({ exportDir, igUserId })
+  const lines = exportLines.get(igUserId) ?? 0
+  exportLines.delete(igUserId)
+  return { files: lines > 0 ? 1 : 0, lines, uploadedFiles: 0 }
+}
+const forgotten: string[] = []
+
+async function tableExists(name: string): Promise<boolean> {
+  const r = await pool.query('select to_regclass($1) is not null as ok', [name])
+  return Boolean(r.rows[0]?.ok)
+}
+
+/** Rows for one user in every table of the app that is known to hold user rows. */
+async function seedUser(igUserId: string): Promise<void> {
+  const mid = uniqueId('mid')
+  await pool.query(
+    `insert into conversation_messages (ig_user_id, role, content, ig_message_id) values
+       ($1, 'user', 'my address is 5 Elm Street', $2), ($1, 'assistant', 'thanks, noted', $3)`,
+    [igUserId, mid, `${mid}#reply`],
+  )
+  await pool.query(`insert into ${extraTable} (ig_user_id, note) values ($1, 'later table row')`, [igUserId])
+  if (await tableExists('outbox')) {
+    await pool.query(
+      `insert into outbox (mid, ig_user_id, ig_account_id, part, parts, text, model, status)
+       values ($1, $2, 'acct', 0, 1, 'thanks, noted', 'gpt-4o-mini', 'logged')`,
+      [mid, igUserId],
+    )
+  }
+}
+
+async function waitFinished(n: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const c = await queue.getJobCounts('completed', 'failed')
+    if ((c.completed ?? 0) + (c.failed ?? 0) >= n) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error('dm jobs did not finish')
+}
+
+beforeAll(async () => {
+  pool = await testPool()
+  await pool.query(
+    `create table ${extraTable} (id bigserial primary key, ig_user_id text not null, note text)`,
+  )
+  queue = createQueue(DM_QUEUE, { config })
+  worker = createWorker(
+    DM_QUEUE,
+    async (job) => {
+      if ((job.data as { fail?: boolean }).fail) throw new Error('provider exploded')
+      return { replyText: 'thanks, noted', igUserId: (job.data as { igUserId: string }).igUserId }
+    },
+    { config, logger: (await import('@loopdm/shared/logger')).createLogger({ level: 'silent' }) },
+  )
+  sut = createGdprService({
+    db: pool,
+    config,
+    dmJobs: createDmJobsRepository(queue),
+    exportEraser,
+    memory: {
+      forget: (id: string) => {
+        forgotten.push(id)
+        return 0
+      },
+    },
+  })
+})
+
+afterAll(async () => {
+  await worker?.close()
+  await queue?.obliterate({ force: true }).catch(() => {})
+  await queue?.close()
+  await pool?.query(`drop table if exists ${extraTable}`)
+  await pool?.end()
+})
+
+describe('gdpr eraseUser', () => {
+  const alice = uniqueId('alice')
+  const bob = uniqueId('bob')
+  const aliceMids = [uniqueId('m'), uniqueId('m'), uniqueId('m')]
+  const bobMid = uniqueId('m')
+
+  beforeAll(async () => {
+    await seedUser(alice)
+    await seedUser(bob)
+    exportLines.set(alice, 3)
+    const payload = (igUserId: string, mid: string) => ({
+      mid,
+      igUserId,
+      igAccountId: 'acct',
+      text: 'my address is 5 Elm Street',
+      attachments: [],
+      timestamp: Date.now(),
+      receivedAt: Date.now(),
+    })
+    await queue.add('message', payload(alice, aliceMids[0] as string), {
+      ...DM_JOB_OPTIONS,
+      jobId: dmJobId(aliceMids[0] as string),
+    })
+    await queue.add('message', payload(alice, aliceMids[1] as string), {
+      ...DM_JOB_OPTIONS,
+      jobId: dmJobId(aliceMids[1] as string),
+    })
+    await queue.add(
+      'message',
+      { ...payload(alice, aliceMids[2] as string), fail: true },
+      { ...DM_JOB_OPTIONS, attempts: 1, jobId: dmJobId(aliceMids[2] as string) },
+    )
+    await queue.add('message', payload(bob, bobMid), { ...DM_JOB_OPTIONS, jobId: dmJobId(bobMid) })
+    await waitFinished(4)
+  })
+
+  describe('when the user has rows, jobs and export lines', () => {
+    it('removes every row of the user table by table and leaves other users untouched', async () => {
+      const repo = createGdprRepository(pool)
+      const tables = (await repo.userTables()).map((t) => t.table)
+      expect(tables).toContain('conversation_messages')
+      expect(tables).toContain(extraTable)
+      const before = await repo.countUserRows(alice)
+      const bobBefore = await repo.countUserRows(bob)
+      expect(before.conversation_messages).toBe(2)
+      expect(before[extraTable]).toBe(1)
+
+      const r = await sut.eraseUser({ igUserId: alice, actor: 'test-operator' })
+
+      expect(r.empty).toBe(false)
+      expect(r.counts.tables).toEqual(before)
+      expect(r.counts.rows).toBe(Object.values(before).reduce((a, b) => a + b, 0))
+      const after = await repo.countUserRows(alice)
+      for (const t of tables) expect(after[t], `rows left in ${t}`).toBe(0)
+      expect(await repo.countUserRows(bob)).toEqual(bobBefore)
+      expect(forgotten).toContain(alice)
+    })
+
+    it('scrubs the payloads of the user’s completed and failed dm jobs but keeps their ids', async () => {
+      for (const mid of aliceMids) {
+        const job = await queue.getJob(dmJobId(mid))
+        expect(job, `job ${mid} kept`).toBeDefined()
+        expect(job?.data).toEqual({ erased: true })
+        expect(job?.returnvalue ?? null).toBeNull()
+      }
+      const bobJob = await queue.getJob(dmJobId(bobMid))
+      expect(bobJob?.data).toMatchObject({ igUserId: bob })
+      expect(bobJob?.returnvalue).toMatchObject({ replyText: 'thanks, noted' })
+
+      // A Meta re-delivery of an erased mid is still de-duplicated by the kept job id.
+      const again = await queue.add(
+        'message',
+        { mid: aliceMids[0], igUserId: alice },
+        { ...DM_JOB_OPTIONS, jobId: dmJobId(aliceMids[0] as string) },
+      )
+      expect(again.id).toBe(dmJobId(aliceMids[0] as string))
+      expect((await queue.getJob(dmJobId(aliceMids[0] as string)))?.data).toEqual({ erased: true })
+      expect(await queue.getWaitingCount()).toBe(0)
+    })
+
+    it('calls the export hook and writes an audit row without the raw id or content', async () => {
+      expect(exportCalls).toContainEqual({ exportDir: config.export.dir, igUserId: alice })
+      const a = await pool.query(
+        `select user_key, actor, counts, created_at from gdpr_erasures where user_key = $1 order by id`,
+        [pseudonymousUserKey(alice)],
+      )
+      expect(a.rows).toHaveLength(1)
+      const row = a.rows[0]
+      expect(row.actor).toBe('test-operator')
+      expect(row.counts.rows).toBeGreaterThanOrEqual(3)
+      expect(row.counts.jobs).toBe(3)
+      expect(row.counts.exportLines).toBe(3)
+      expect(JSON.stringify(row)).not.toContain(alice)
+      expect(JSON.stringify(row)).not.toContain('Elm Street')
+    })
+  })
+
+  describe('when the user is erased a second time', () => {
+    it('succeeds with zero counts (and is audited again)', async () => {
+      const r = await sut.eraseUser({ igUserId: alice, actor: 'test-operator' })
+      expect(r.empty).toBe(true)
+      expect(r.counts.rows).toBe(0)
+      expect(Object.values(r.counts.tables).every((n) => n === 0)).toBe(true)
+      expect(r.counts.jobs).toBe(0)
+      expect(r.counts.exportLines).toBe(0)
+      const a = await pool.query('select count(*)::int as n from gdpr_erasures where user_key = $1', [
+        pseudonymousUserKey(alice),
+      ])
+      expect(a.rows[0].n).toBe(2)
+    })
+  })
+})
+
+describe('DELETE /admin/users/:igUserId', () => {
+  let app: FastifyInstance
+  const token = 'test-admin-token'
+
+  beforeAll(async () => {
+    app = Fastify()
+    // The gateway's admin scope: its real bearer hook (onRequest, so 401 comes before validation).
+    await app.register(
+      async (admin) => {
+        admin.addHook('onRequest', adminAuthHook(token))
+        await admin.register(createUsersRoutes({ gdpr: sut }), { deps: {} as AppDeps })
+      },
+      { prefix: '/admin' },
+    )
+    await app.ready()
+  })
+  afterAll(async () => {
+    await app?.close()
+  })
+
+  describe('when the token is missing', () => {
+    it('answers 401 before looking at the id (even an invalid one)', async () => {
+      const ok = await app.inject({ method: 'DELETE', url: `/admin/users/${uniqueId('u')}` })
+      expect(ok.statusCode).toBe(401)
+      const bad = await app.inject({ method: 'DELETE', url: '/admin/users/bad%20id%21' })
+      expect(bad.statusCode).toBe(401)
+    })
+  })
+
+  describe('when authenticated', () => {
+    it('answers 400 for an invalid id', async () => {
+      const r = await app.inject({
+        method: 'DELETE',
+        url: '/admin/users/bad%20id%21',
+        headers: { authorization: `Bearer ${token}` },
+      })
+      expect(r.statusCode).toBe(400)
+    })
+
+    it('erases the user and answers 200 with counts; a second call answers 200 with zeros', async () => {
+      const carol = uniqueId('carol')
+      await seedUser(carol)
+      const headers = { authorization: `Bearer ${token}`, 'x-loopdm-actor': 'ops@example' }
+      const first = await app.inject({ method: 'DELETE', url: `/admin/users/${carol}`, headers })
+      expect(first.statusCode).toBe(200)
+      const body = first.json()
+      expect(body.erased).toBe(true)
+      expect(body.counts.tables.conversation_messages).toBe(2)
+      expect(body.userKey).toBe(pseudonymousUserKey(carol))
+      const second = await app.inject({ method: 'DELETE', url: `/admin/users/${carol}`, headers })
+      expect(second.statusCode).toBe(200)
+      expect(second.json().erased).toBe(false)
+      expect(second.json().counts.rows).toBe(0)
+      const audit = await pool.query('select actor from gdpr_erasures where user_key = $1', [
+        pseudonymousUserKey(carol),
+      ])
+      expect(audit.rows.map((r) => r.actor)).toEqual(['ops@example', 'ops@example'])
+    })
+  })
+})

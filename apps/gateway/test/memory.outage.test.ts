@@ -1,0 +1,206 @@
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
+import { createQueue } from '@loopdm/shared/bullmq'
+import type { Pool } from '@loopdm/shared/db'
+import { createAiClient } from '@loopdm/shared/openai'
+import { DM_QUEUE } from '@loopdm/shared/queues'
+import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+import type { Queue } from 'bullmq'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDmJobsRepository } from '../src/repositories/dm-jobs.repository.js'
+import { createGdprService } from '../src/services/gdpr.service.js'
+import { createMemory, type Memory, type MemoryOptions } from '../src/services/memory.service.js'
+
+/**
+ * Memory when the embedding provider fails (openai-local answering 500, slow, or stopped), and
+ * after a GDPR erase. Real embedded Postgres, real openai-local, real SDK.
+ */
+
+let pool: Pool
+const servers: OpenAILocal[] = []
+const open: Memory[] = []
+let queue: Queue | undefined
+
+const DRESS = 'I ordered the blue linen dress in size M last week, order number 4471.'
+const PARAPHRASE = 'Did my blue linen dress order ship yet?'
+
+function memoryAt(baseURL: string, opts: Partial<MemoryOptions> = {}, env: Record<string, string> = {}) {
+  const config = testConfig({
+    OPENAI_BASE_URL: baseURL,
+    OPENAI_MAX_RETRIES: '0',
+    MEMORY_MIN_SCORE: '0.3',
+    MEMORY_RECENT_TURNS: '2',
+    ...env,
+  })
+  const sut = createMemory({
+    db: pool,
+    ai: createAiClient({ config }),
+    config,
+    backfillIntervalMs: 0,
+    flushMs: 20,
+    backoffBaseMs: 50,
+    breakerMs: 0,
+    ...opts,
+  })
+  open.push(sut)
+  return { sut, config }
+}
+
+async function store(
+  sut: Memory,
+  igUserId: string,
+  role: 'user' | 'assistant',
+  content: string,
+  minutesAgo = 0,
+) {
+  const r = await pool.query<{ id: number }>(
+    `insert into conversation_messages (ig_user_id, role, content, ig_message_id, created_at)
+     values ($1, $2, $3, $4, now() - make_interval(mins => $5)) returning id`,
+    [igUserId, role, content, uniqueId('mid'), minutesAgo],
+  )
+  const id = Number(r.rows[0]?.id)
+  sut.afterStore({ id, igUserId, role, content })
+  return id
+}
+
+async function embedded(id: number): Promise<boolean> {
+  const r = await pool.query('select embedding is not null as ok from conversation_messages where id = $1', [
+    id,
+  ])
+  return Boolean(r.rows[0]?.ok)
+}
+
+async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    if (await check()) return true
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return false
+}
+
+beforeAll(async () => {
+  pool = await testPool()
+})
+
+afterAll(async () => {
+  for (const m of open) await m.close()
+  // Bounded: the server that was made slow can keep a request open past the recall's timeout.
+  for (const s of servers) await Promise.race([s.close(), new Promise((r) => setTimeout(r, 6000))])
+  await queue?.obliterate({ force: true }).catch(() => {})
+  await queue?.close()
+  await pool?.query(`delete from conversation_messages where ig_user_id like 'mem-%'`)
+  await pool?.end()
+})
+
+describe('memory when the embedding provider is down', () => {
+  describe('when openai-local answers 500', () => {
+    it('recall answers without recalled turns, and the turn is embedded once the provider is back', async () => {
+      const server = await startOpenAILocal({ port: 0 })
+      servers.push(server)
+      const { sut } = memoryAt(server.baseURL, { maxAttempts: 1 })
+      const user = uniqueId('mem-500')
+      await store(sut, user, 'user', DRESS, 60)
+      await sut.flush()
+
+      server.faults.failNext(10_000, 500)
+      const live = await store(sut, user, 'user', PARAPHRASE)
+      const r = await sut.recall({ igUserId: user, text: PARAPHRASE, excludeIds: [live] })
+      // The DM can still be answered: recent turns only, nothing recalled.
+      expect(r.recalled).toBe(0)
+      expect(r.messages.map((m) => m.content)).toEqual([DRESS])
+      await sut.flush()
+      expect(await embedded(live)).toBe(false)
+      // The batcher gave up (maxAttempts 1); the row stays back-fillable.
+      await expect(sut.backfill()).rejects.toThrow()
+
+      server.faults.reset()
+      expect(await sut.backfill()).toBeGreaterThanOrEqual(1)
+      expect(await embedded(live)).toBe(true)
+      const after = await sut.recall({ igUserId: user, text: PARAPHRASE, excludeIds: [live] })
+      expect(after.messages.map((m) => m.content)).toContain(DRESS)
+    })
+
+    it('the batcher retries a failed batch with backoff and succeeds when the provider recovers', async () => {
+      const server = await startOpenAILocal({ port: 0 })
+      servers.push(server)
+      const { sut } = memoryAt(server.baseURL, { maxAttempts: 20 })
+      server.faults.failNext(2, 500)
+      const id = await store(sut, uniqueId('mem-retry'), 'user', 'hello, is the shop open on Sunday?')
+      expect(await until(() => embedded(id))).toBe(true)
+    })
+  })
+
+  describe('when the provider is slow', () => {
+    it('recall gives up after recallTimeoutMs and answers with the live conversation', async () => {
+      const server = await startOpenAILocal({ port: 0 })
+      servers.push(server)
+      const { sut } = memoryAt(server.baseURL, { recallTimeoutMs: 200 })
+      const user = uniqueId('mem-slow')
+      await store(sut, user, 'user', DRESS, 60)
+      await sut.flush()
+      server.faults.setLatency(5000)
+      const started = Date.now()
+      const r = await sut.recall({ igUserId: user, text: PARAPHRASE })
+      expect(Date.now() - started).toBeLessThan(4000)
+      expect(r.recalled).toBe(0)
+      server.faults.reset()
+    })
+  })
+
+  describe('when openai-local is stopped', () => {
+    it('answers without recall, and the periodic sweep back-fills the turn once it is restarted', async () => {
+      const first = await startOpenAILocal({ port: 0 })
+      const port = Number(new URL(first.url).port)
+      const { sut } = memoryAt(
+        first.baseURL,
+        { backfillIntervalMs: 100, maxAttempts: 1 },
+        { MEMORY_RECENT_TURNS: '1' },
+      )
+      const user = uniqueId('mem-stop')
+      await store(sut, user, 'user', DRESS, 120)
+      await store(sut, user, 'assistant', 'Thanks for your order!', 119)
+      await sut.flush()
+      await first.close()
+
+      const live = await store(sut, user, 'user', PARAPHRASE)
+      const r = await sut.recall({ igUserId: user, text: PARAPHRASE, excludeIds: [live] })
+      expect(r.recalled).toBe(0)
+      expect(r.messages.map((m) => m.content)).toEqual(['Thanks for your order!'])
+      await sut.flush()
+      expect(await embedded(live)).toBe(false)
+
+      sut.start()
+      const again = await startOpenAILocal({ port })
+      servers.push(again)
+      expect(await until(() => embedded(live))).toBe(true)
+      const after = await sut.recall({ igUserId: user, text: PARAPHRASE, excludeIds: [live] })
+      expect(after.recalled).toBeGreaterThanOrEqual(1)
+      expect(after.messages.map((m) => m.content)).toEqual([DRESS, 'Thanks for your order!'])
+    })
+  })
+})
+
+describe('memory after a GDPR erase', () => {
+  it('a new DM from the erased user starts with a fresh memory', async () => {
+    const server = await startOpenAILocal({ port: 0 })
+    servers.push(server)
+    const { sut, config } = memoryAt(server.baseURL)
+    queue = createQueue(DM_QUEUE, { config })
+    const gdpr = createGdprService({ db: pool, config, dmJobs: createDmJobsRepository(queue), memory: sut })
+    const user = uniqueId('mem-gdpr')
+    await store(sut, user, 'user', DRESS, 60)
+    await store(sut, user, 'assistant', 'Your blue linen dress is on its way.', 59)
+    await sut.flush()
+    expect((await sut.recall({ igUserId: user, text: PARAPHRASE })).messages.length).toBeGreaterThan(0)
+
+    const erased = await gdpr.eraseUser({ igUserId: user, actor: 'test' })
+    expect(erased.counts.tables.conversation_messages).toBe(2)
+
+    const live = await store(sut, user, 'user', PARAPHRASE)
+    await sut.flush()
+    const r = await sut.recall({ igUserId: user, text: PARAPHRASE, excludeIds: [live] })
+    expect(r).toEqual({ messages: [], recalled: 0 })
+    const next = await sut.recall({ igUserId: user, text: 'and the shipping cost?' })
+    expect(next.messages.map((m) => m.content)).toEqual([PARAPHRASE])
+  })
+})

@@ -1,0 +1,17 @@
+/**
+ * The embedded Postgres in its own process, as `npm start` runs it (the supervisor owns it, the
+ * apps connect over the wire), for the benchmarks. Prints `URL <url>` and serves until its stdin
+ * closes or it gets SIGTERM/SIGINT.
+ */
+import { startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
+
+const pg = await startEmbeddedPostgres({ port: 0 })
+process.stdout.write(`URL ${pg.url}\n`)
+const stop = async () => {
+  await pg.close()
+  process.exit(0)
+}
+process.stdin.resume()
+process.stdin.on('end', () => void stop())
+process.on('SIGTERM', () => void stop())
+process.on('SIGINT', () => void stop())

@@ -1,0 +1,198 @@
+/**
+ * Export throughput: 1,000,000 synthetic messages (10,000 users, alternating turns, ~1 in 8 with
+ * PII) on a fresh embedded Postgres, exported end to end (keyset pages → pairing → redaction →
+ * format checks → daily file + manifest → master append → watermark). The embedded Postgres runs
+ * in its own process, as under `npm start`. Baseline: a bare keyset scan of the same rows in the
+ * same run (the ceiling the database and the wire protocol set). Peak RSS of both processes.
+ *
+ * Redaction: our redactPII vs the `redact-pii` npm package (SyncRedactor, its default rules) on the
+ * same labelled corpus, rate and recall of both (recall = labelled PII values no longer present).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createExportService } from '@loopdm/exporter/services/export.service'
+import { loadConfig } from '@loopdm/shared/config'
+import { createPool } from '@loopdm/shared/db'
+import { createLogger } from '@loopdm/shared/logger'
+import { runMigrations } from '@loopdm/shared/migrate'
+import { redactPII } from '@loopdm/shared/redaction'
+import { SyncRedactor } from 'redact-pii'
+import { REDACTION_CORPUS } from '../packages/shared/test/redaction.corpus.js'
+import { scoreRedaction } from '../packages/shared/test/redaction.score.js'
+import type { BenchRow } from './harness.js'
+
+const MESSAGES = Number(process.env.BENCH_EXPORT_MESSAGES ?? 1_000_000)
+const USERS = 10_000
+
+/** Starts the embedded Postgres in a child process (as under `npm start`); resolves its URL. */
+function startPgChild(): Promise<{ url: string; child: ChildProcess; close: () => Promise<void> }> {
+  return new Promise((res, rej) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'embedded-pg-child.ts')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    let out = ''
+    child.stdout?.on('data', (d) => {
+      out += d
+      const m = /URL (\S+)/.exec(out)
+      if (m)
+        res({
+          url: m[1] as string,
+          child,
+          close: () =>
+            new Promise<void>((done) => {
+              child.once('exit', () => done())
+              child.kill('SIGTERM')
+            }),
+        })
+    })
+    child.once('exit', (code) => rej(new Error(`embedded Postgres child exited (${code})`)))
+  })
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+async function exportThroughput(): Promise<BenchRow[]> {
+  const pg = await startPgChild()
+  const pool = createPool({ connectionString: pg.url, max: 4 })
+  const dir = await mkdtemp(join(tmpdir(), 'export-bench-'))
+  try {
+    await runMigrations(pool)
+    const tInsert = performance.now()
+    const chunk = 200_000
+    for (let from = 0; from < MESSAGES; from += chunk) {
+      // Row i: user i % USERS, turn i / USERS (even: user, odd: assistant), 1 ms apart.
+      await pool.query(
+        `insert into conversation_messages (ig_user_id, role, content, created_at)
+         select 'bench-' || (i % ${USERS}),
+                case when (i / ${USERS}) % 2 = 0 then 'user' else 'assistant' end,
+                case i % 8
+                  when 0 then 'hi, my email is user' || i || '@example.com, do you ship to Vienna?'
+                  when 1 then 'Do you have the linen dress in size ' || (34 + i % 10) || '? It was €49.99'
+                  when 2 then 'call me on +49 151 ' || lpad((i % 10000000)::text, 7, '0') || ' please'
+                  when 3 then 'Yes! Shipping takes 3-5 days, order #' || i || ' is on its way.'
+                  when 4 then 'We open at 10:30 tomorrow, see you then :)'
+                  when 5 then 'thanks a lot, I will come by on 2024-05-01'
+                  when 6 then 'Returns are free within 30 days, just keep the receipt.'
+                  else 'Sure, the blue one is back in stock in all sizes.'
+                end,
+                timestamptz '2026-01-01' + i * interval '1 millisecond'
+           from generate_series($1::int, $2::int) as i`,
+        [from, Math.min(MESSAGES, from + chunk) - 1],
+      )
+    }
+    const insertMs = performance.now() - tInsert
+
+    // Baseline: the same keyset pages with nothing done to the rows.
+    const tScan = performance.now()
+    let after: { c: string; id: number } | undefined
+    let scanned = 0
+    for (;;) {
+      const r = await pool.query<{ id: number; c: string }>(
+        `select id, ig_user_id, role, content, has_image, created_at::text as c from conversation_messages
+          where ($1::timestamptz is null or (created_at, id) > ($1::timestamptz, $2::bigint))
+          order by created_at, id limit 5000`,
+        [after?.c ?? null, after?.id ?? 0],
+      )
+      if (r.rows.length === 0) break
+      scanned += r.rows.length
+      const l = r.rows[r.rows.length - 1] as { id: number; c: string }
+      after = { c: l.c, id: l.id }
+    }
+    const scanRate = scanned / ((performance.now() - tScan) / 1000)
+
+    const config = loadConfig({
+      DATABASE_URL: pg.url,
+      EXPORT_DIR: dir,
+      LOG_LEVEL: 'silent',
+      EXPORT_MAX_BYTES: '2GB',
+    })
+    const sut = createExportService({ db: pool, config, logger: createLogger({ level: 'silent' }) })
+    const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024
+    const t0 = performance.now()
+    const r = await sut.run({ trigger: 'manual', dryRun: false, date: '2026-01-02' })
+    const secs = (performance.now() - t0) / 1000
+    const rate = r.rowsRead / secs
+    const rssMb = process.resourceUsage().maxRSS / 1024
+    const dbRssMb = rssKb(pg.child.pid as number) / 1024
+    return [
+      {
+        name: `export end to end (${(MESSAGES / 1e6).toFixed(1)}M msgs) vs bare keyset scan`,
+        value: rate,
+        baseline: scanRate,
+        unit: 'msg/s',
+        better: 'higher',
+        target: '≥ 50000 msg/s',
+        note: `${r.examples} examples, ${(r.bytes / 1e6).toFixed(1)} MB, PII ${JSON.stringify(r.pii)}, ${secs.toFixed(1)} s (phases ms ${JSON.stringify(r.phaseMs)}); insert ${(insertMs / 1000).toFixed(1)} s; peak RSS exporter process ${rssMb.toFixed(0)} MB (${rssBeforeMb.toFixed(0)} MB before the run), embedded PG process ${dbRssMb.toFixed(0)} MB`,
+      },
+    ]
+  } finally {
+    await pool.end()
+    await pg.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function redactionRate(): BenchRow[] {
+  const texts = REDACTION_CORPUS.map((c) => c.text)
+  const N = 20_000
+  const theirs = new SyncRedactor()
+  const time = (fn: (s: string) => unknown, n: number) => {
+    const t = performance.now()
+    for (let i = 0; i < n; i++) fn(texts[i % texts.length] as string)
+    return n / ((performance.now() - t) / 1000)
+  }
+  time(redactPII, 2000)
+  time((s) => theirs.redact(s), 500)
+  const ours = time(redactPII, N)
+  const base = time((s) => theirs.redact(s), Math.min(N, 5000))
+  const valueRecall = (redact: (s: string) => string) => {
+    let hit = 0
+    let all = 0
+    let kept = 0
+    let keepAll = 0
+    for (const c of REDACTION_CORPUS) {
+      const out = redact(c.text)
+      for (const [, v] of c.pii) {
+        all++
+        if (!out.includes(v)) hit++
+      }
+      for (const k of c.keep ?? []) {
+        keepAll++
+        if (out.includes(k)) kept++
+      }
+    }
+    return { recall: hit / all, keep: kept / keepAll }
+  }
+  const o = valueRecall((s) => redactPII(s).text)
+  const t = valueRecall((s) => theirs.redact(s))
+  const typed = scoreRedaction(REDACTION_CORPUS)
+  return [
+    {
+      name: 'redaction rate: redactPII vs redact-pii',
+      value: ours,
+      baseline: base,
+      unit: 'msg/s',
+      better: 'higher',
+      note: `recall ours ${o.recall.toFixed(3)} vs redact-pii ${t.recall.toFixed(3)}; look-alikes kept ours ${o.keep.toFixed(3)} vs redact-pii ${t.keep.toFixed(3)}; typed score ours recall ${typed.recall.toFixed(3)} precision ${typed.precision.toFixed(3)} (${REDACTION_CORPUS.length} cases)`,
+    },
+  ]
+}
+
+export default async function exportBench(): Promise<BenchRow[]> {
+  const rows = redactionRate()
+  return [...(await exportThroughput()), ...rows]
+}

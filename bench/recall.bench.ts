@@ -1,0 +1,184 @@
+/**
+ * Memory recall on the embedded Postgres (PGlite + pgvector over the wire): per-user top-k through
+ * the HNSW index (iterative scan, as memory.repository's searchIndexed) against the exact scan of
+ * the same user's rows (searchExact), in the same run, with recall@5 of the index vs exact.
+ *
+ * Data: BENCH_RECALL_TOTAL (default 100,000) synthetic 1536-d unit vectors — 10,000 for one heavy
+ * user, 2,000 for a mid user, the rest spread 100 per user. Vectors are built in SQL from shared
+ * random bases (topic + two noise components), so loading needs no API and little wire traffic.
+ * Queries are paraphrase-like: one of the user's own vectors plus fresh noise.
+ *
+ * Index build time dominates on PGlite (WASM, one core: m=16/ef_construction=64 — the migration's
+ * defaults — takes ~10 min for 100k rows here), so the bench builds the index with
+ * BENCH_HNSW_M / BENCH_HNSW_EFC (default 8 / 24) and prints them; recall@5 with the production
+ * parameters is at least as good.
+ */
+import { createPool, toVector } from '@loopdm/shared/db'
+import { startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
+import { runMigrations } from '@loopdm/shared/migrate'
+import { createMemoryRepository } from '../apps/gateway/src/repositories/memory.repository.js'
+import { type BenchRow, percentile, timeMany } from './harness.js'
+
+const D = 1536
+const TOTAL = Number(process.env.BENCH_RECALL_TOTAL ?? 100_000)
+const HEAVY = Math.min(10_000, Math.floor(TOTAL / 10))
+const MID = Math.min(2_000, Math.floor(TOTAL / 50))
+const M = Number(process.env.BENCH_HNSW_M ?? 8)
+const EFC = Number(process.env.BENCH_HNSW_EFC ?? 24)
+const QUERIES = Number(process.env.BENCH_RECALL_QUERIES ?? 100)
+const K = 5
+const BASES = { topic: 100, noiseA: 1000, noiseB: 97 } as const
+const SCALE = { topic: 1, noiseA: 0.7, noiseB: 0.4 } as const
+
+// Deterministic PRNG so runs are comparable.
+let seed = 42
+const rand = () => {
+  seed = (seed * 1664525 + 1013904223) >>> 0
+  return seed / 2 ** 32
+}
+const randVec = (scale: number) => Array.from({ length: D }, () => (rand() * 2 - 1) * scale)
+const normalise = (v: number[]) => {
+  const n = Math.sqrt(v.reduce((a, x) => a + x * x, 0))
+  return v.map((x) => x / n)
+}
+/** Row g's components, mirrored by the SQL generator below. */
+const parts = (g: number) => ({
+  t: (g * 7919) % BASES.topic,
+  a: (g * 31) % BASES.noiseA,
+  b: g % BASES.noiseB,
+})
+const userOf = (g: number) => (g <= HEAVY ? 'heavy' : g <= HEAVY + MID ? 'mid' : `u${g % 880}`)
+
+export default async function recallBench(): Promise<BenchRow[]> {
+  const t0 = performance.now()
+  const pg = await startEmbeddedPostgres({ port: 0 })
+  const pool = createPool({ connectionString: pg.url, max: 2 })
+  try {
+    await runMigrations(pool)
+    const bases: Record<keyof typeof BASES, number[][]> = { topic: [], noiseA: [], noiseB: [] }
+    await pool.query('create table bench_base (kind text, id int, v vector(1536))')
+    for (const kind of Object.keys(BASES) as Array<keyof typeof BASES>) {
+      for (let i = 0; i < BASES[kind]; i++) bases[kind].push(randVec(SCALE[kind]))
+      for (let i = 0; i < BASES[kind]; i += 50) {
+        const ids = bases[kind].slice(i, i + 50).map((_, j) => i + j)
+        await pool.query('insert into bench_base select $1, unnest($2::int[]), unnest($3::text[])::vector', [
+          kind,
+          ids,
+          ids.map((id) => toVector(bases[kind][id] as number[])),
+        ])
+      }
+    }
+    // Bulk-load without the index, then build it once (far faster than 100k incremental inserts).
+    await pool.query('drop index if exists conversation_messages_embedding_idx')
+    await pool.query(
+      `insert into conversation_messages (ig_user_id, role, content, embedding, created_at)
+       select case when g <= $2 then 'heavy' when g <= $2 + $3 then 'mid' else 'u' || (g % 880) end,
+              case when g % 2 = 0 then 'user' else 'assistant' end, 'synthetic turn ' || g,
+              l2_normalize(t.v + a.v + b.v), now() - make_interval(secs => $1 - g)
+         from generate_series(1, $1) g
+         join bench_base t on t.kind = 'topic' and t.id = (g * 7919) % 100
+         join bench_base a on a.kind = 'noiseA' and a.id = (g * 31) % 1000
+         join bench_base b on b.kind = 'noiseB' and b.id = g % 97`,
+      [TOTAL, HEAVY, MID],
+    )
+    const loadedMs = performance.now() - t0
+    await pool.query("set maintenance_work_mem = '1GB'")
+    const tb = performance.now()
+    await pool.query(
+      `create index conversation_messages_embedding_idx on conversation_messages
+         using hnsw (embedding vector_cosine_ops) with (m = ${M}, ef_construction = ${EFC})`,
+    )
+    const buildMs = performance.now() - tb
+    await pool.query('analyze conversation_messages')
+
+    const repo = createMemoryRepository(pool)
+    const firstOf = { heavy: 1, mid: HEAVY + 1, small: HEAVY + MID + 1 }
+    const rows: BenchRow[] = []
+    for (const [user, n] of [
+      ['heavy', HEAVY],
+      ['mid', MID],
+      [userOf(firstOf.small), Math.round((TOTAL - HEAVY - MID) / 880)],
+    ] as const) {
+      const label = `${n}-turn user of ${TOTAL}`
+      // Queries: one of this user's own vectors, perturbed (a paraphrase of an old turn).
+      const queries: number[][] = []
+      for (let q = 0; q < QUERIES; q++) {
+        let g: number
+        if (user === 'heavy') g = 1 + Math.floor(rand() * HEAVY)
+        else if (user === 'mid') g = HEAVY + 1 + Math.floor(rand() * MID)
+        else g = firstOf.small + 880 * Math.floor(rand() * n)
+        const p = parts(g)
+        const v = (bases.topic[p.t] as number[]).map(
+          (x, i) =>
+            x +
+            (bases.noiseA[p.a] as number[])[i]! +
+            (bases.noiseB[p.b] as number[])[i]! +
+            (rand() * 2 - 1) * 0.5,
+        )
+        queries.push(normalise(v))
+      }
+      const args = (v: number[]) => ({ igUserId: user, vector: v, k: K, minScore: -1, excludeIds: [] })
+      const exactIds: number[][] = []
+      const indexIds: number[][] = []
+      const exactMs = await timeMany(QUERIES, async (i) => {
+        exactIds[i] = (await repo.searchExact(args(queries[i] as number[]))).map((t) => t.id)
+      })
+      const indexMs = await timeMany(QUERIES, async (i) => {
+        indexIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: 100 })).map(
+          (t) => t.id,
+        )
+      })
+      // The filter problem: a plain filtered HNSW scan (no iterative scan, default ef_search 40).
+      let plainHits = 0
+      let plainRows = 0
+      for (let i = 0; i < QUERIES; i++) {
+        const c = await pool.connect()
+        let r: { rows: Array<{ id: number }> }
+        try {
+          await c.query('begin')
+          await c.query(`select set_config('enable_seqscan', 'off', true)`)
+          r = await c.query<{ id: number }>(
+            `select id from conversation_messages where ig_user_id || '' = $1
+              order by embedding <=> $2::vector limit ${K}`,
+            [user, toVector(queries[i] as number[])],
+          )
+          await c.query('commit')
+        } finally {
+          c.release()
+        }
+        plainRows += r.rows.length
+        plainHits += r.rows.filter((x) => exactIds[i]?.includes(x.id)).length
+      }
+      let hits = 0
+      for (let i = 0; i < QUERIES; i++)
+        hits += (indexIds[i] ?? []).filter((id) => exactIds[i]?.includes(id)).length
+      const recall = hits / (QUERIES * K)
+      const note = `recall@5 ${recall.toFixed(3)} (iterative scan, ef_search 100); without iterative scan ${(plainHits / (QUERIES * K)).toFixed(3)}, ${(plainRows / QUERIES).toFixed(1)} rows/query`
+      rows.push(
+        {
+          name: `recall p50 HNSW vs exact, ${label}`,
+          value: percentile(indexMs, 50),
+          baseline: percentile(exactMs, 50),
+          unit: 'ms',
+          better: 'lower',
+          note,
+        },
+        {
+          name: `recall p99 HNSW vs exact, ${label}`,
+          value: percentile(indexMs, 99),
+          baseline: percentile(exactMs, 99),
+          unit: 'ms',
+          better: 'lower',
+        },
+      )
+    }
+    const total = Math.round((performance.now() - t0) / 1000)
+    const first = rows[0]
+    if (first)
+      first.note = `${first.note}; ${TOTAL} rows loaded in ${(loadedMs / 1000).toFixed(0)} s, HNSW (m=${M}, ef_construction=${EFC}) built in ${(buildMs / 1000).toFixed(0)} s, bench ${total} s`
+    return rows
+  } finally {
+    await pool.end().catch(() => {})
+    await pg.close()
+  }
+}
