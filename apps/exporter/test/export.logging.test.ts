@@ -57,7 +57,7 @@ describe('export logging', () => {
         bytes: r.bytes,
         durationMs: expect.any(Number),
       })
-      expect((summary[0]?.pii as Record<string, number>).EMAIL).toBeGreaterThanOrEqual(30)
+      expect((summary[0]?.pii as Record<string, number> | undefined)?.EMAIL).toBeGreaterThanOrEqual(30)
       const all = JSON.stringify(lines)
       expect(all).not.toContain('secret-text')
       expect(all).not.toContain('reply-text')
