@@ -5,19 +5,7 @@
 /** Instagram's DM text limit. */
 export const MAX_REPLY_CHARS = 1000
 
-export function cosine(a: readonly number[], b: readonly number[]): number {
-  let dot = 0
-  let na = 0
-  let nb = 0
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number
-    const y = b[i] as number
-    dot += x * y
-    na += x * x
-    nb += y * y
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb)
-}
+export { cosine } from '@loopdm/shared/vectors'
 
 /** Lowercase, one kind of dash and space, so "3–5 days" matches the fact "3-5 days". */
 export function normalizeForFacts(s: string): string {

@@ -95,20 +95,7 @@ export function embed(text: string): number[] {
   return Array.from(v, (x) => x / norm)
 }
 
-/** Cosine similarity of two equal-length vectors (for unit vectors, the dot product). */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0
-  let na = 0
-  let nb = 0
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number
-    const y = b[i] as number
-    dot += x * y
-    na += x * x
-    nb += y * y
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb)
-}
+export { cosine } from '@loopdm/shared/vectors'
 
 /** Little-endian float32 bytes, base64 — OpenAI's `encoding_format: "base64"`. */
 export function toBase64(vector: number[]): string {
