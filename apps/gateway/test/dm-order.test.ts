@@ -1,6 +1,9 @@
+import { createQueue } from '@loopdm/shared/bullmq'
+import { DM_QUEUE } from '@loopdm/shared/queues'
 import { createRedis, type Redis } from '@loopdm/shared/redis'
 import { testConfig } from '@loopdm/shared/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDmJobsRepository } from '../src/repositories/dm-jobs.repository.js'
 import { createDmOrderRepository, dmOrderKeys } from '../src/repositories/dm-order.repository.js'
 import { igUser } from './support/test-gateway.js'
 
@@ -31,6 +34,20 @@ describe('dm order repository', () => {
     expect(await redis.pttl(dmOrderKeys(prefix, u).order)).toBeGreaterThan(0)
     expect(await sut.forgetUser(u)).toBe(1)
     expect(await redis.exists(dmOrderKeys(prefix, u).order)).toBe(0)
+  })
+
+  it('is erased with the user (GDPR scrub of the dm queue)', async () => {
+    const u = igUser()
+    await sut.noteArrival(u, ['m1'])
+    const queue = createQueue(DM_QUEUE, {
+      config: { ...testConfig(), redis: { url: testConfig().redis.url, prefix } },
+    })
+    try {
+      await createDmJobsRepository(queue).scrubUser(u)
+      expect(await redis.exists(dmOrderKeys(prefix, u).order)).toBe(0)
+    } finally {
+      await queue.close()
+    }
   })
 
   it('runs one holder of a user lock at a time and renews it past its TTL', async () => {
