@@ -26,6 +26,8 @@ const MID = Math.min(2_000, Math.floor(TOTAL / 50))
 const M = Number(process.env.BENCH_HNSW_M ?? 8)
 const EFC = Number(process.env.BENCH_HNSW_EFC ?? 24)
 const QUERIES = Number(process.env.BENCH_RECALL_QUERIES ?? 100)
+/** The service's default (memory.service.ts efSearch). */
+const EF = 400
 const K = 5
 const BASES = { topic: 100, noiseA: 1000, noiseB: 97 } as const
 const SCALE = { topic: 1, noiseA: 0.7, noiseB: 0.4 } as const
@@ -124,7 +126,7 @@ export default async function recallBench(): Promise<BenchRow[]> {
         exactIds[i] = (await repo.searchExact(args(queries[i] as number[]))).map((t) => t.id)
       })
       const indexMs = await timeMany(QUERIES, async (i) => {
-        indexIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: 100 })).map(
+        indexIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: EF })).map(
           (t) => t.id,
         )
       })
@@ -149,11 +151,21 @@ export default async function recallBench(): Promise<BenchRow[]> {
         plainRows += r.rows.length
         plainHits += r.rows.filter((x) => exactIds[i]?.includes(x.id)).length
       }
-      let hits = 0
-      for (let i = 0; i < QUERIES; i++)
-        hits += (indexIds[i] ?? []).filter((id) => exactIds[i]?.includes(id)).length
-      const recall = hits / (QUERIES * K)
-      const note = `recall@5 ${recall.toFixed(3)} (iterative scan, ef_search 100); without iterative scan ${(plainHits / (QUERIES * K)).toFixed(3)}, ${(plainRows / QUERIES).toFixed(1)} rows/query`
+      const recallOf = (ids: number[][]) => {
+        let hits = 0
+        for (let i = 0; i < QUERIES; i++)
+          hits += (ids[i] ?? []).filter((id) => exactIds[i]?.includes(id)).length
+        return hits / (QUERIES * K)
+      }
+      const recall = recallOf(indexIds)
+      // A narrower beam, for comparison: what ef_search buys.
+      const wideIds: number[][] = []
+      const wideMs = await timeMany(QUERIES, async (i) => {
+        wideIds[i] = (await repo.searchIndexed({ ...args(queries[i] as number[]), efSearch: 100 })).map(
+          (t) => t.id,
+        )
+      })
+      const note = `recall@5 ${recall.toFixed(3)} (iterative scan, ef_search ${EF}); ef_search 100: recall@5 ${recallOf(wideIds).toFixed(3)}, p50 ${percentile(wideMs, 50).toFixed(1)} ms; without iterative scan ${(plainHits / (QUERIES * K)).toFixed(3)}, ${(plainRows / QUERIES).toFixed(1)} rows/query`
       rows.push(
         {
           name: `recall p50 HNSW vs exact, ${label}`,

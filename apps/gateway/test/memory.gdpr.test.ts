@@ -1,5 +1,10 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createExportService } from '@loopdm/exporter/services/export.service'
 import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import type { Pool } from '@loopdm/shared/db'
+import { createLogger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/shared/queues'
 import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
@@ -215,6 +220,82 @@ describe('gdpr eraseUser', () => {
       expect(a.rows[0].n).toBe(2)
     })
   })
+})
+
+describe('gdpr eraseUser with real export files', () => {
+  it('removes the user’s lines from export files through the exporter’s manifest hook', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopdm-mem-gdpr-'))
+    const cfg = testConfig({ EXPORT_DIR: dir })
+    const erin = uniqueId('erin')
+    const frank = uniqueId('frank')
+    try {
+      // A private window in 2001 so this backfill export holds only these rows.
+      for (const [i, [u, role, content]] of (
+        [
+          [erin, 'user', 'erin asks about the linen dress'],
+          [erin, 'assistant', 'erin gets an answer'],
+          [frank, 'user', 'frank asks about shipping'],
+          [frank, 'assistant', 'frank gets an answer'],
+        ] as const
+      ).entries())
+        await pool.query(
+          `insert into conversation_messages (ig_user_id, role, content, created_at)
+           values ($1, $2, $3, timestamptz '2001-02-03T04:05:00Z' + make_interval(secs => $4))`,
+          [u, role, content, i],
+        )
+      const exporter = createExportService({
+        db: pool,
+        config: cfg,
+        logger: createLogger({ level: 'silent' }),
+      })
+      await exporter.run({
+        trigger: 'manual',
+        dryRun: false,
+        since: '2001-02-03T04:00:00Z',
+        until: '2001-02-03T05:00:00Z',
+      })
+      const text = () =>
+        readdirSync(dir)
+          .filter((f) => f.endsWith('.jsonl'))
+          .map((f) => readFileSync(join(dir, f), 'utf8'))
+          .join('')
+      expect(text()).toContain('erin asks')
+      const svc = createGdprService({ db: pool, config: cfg, dmJobs: createDmJobsRepository(queue) })
+      const r = await svc.eraseUser({ igUserId: erin, actor: 'test' })
+      expect(r.counts.exportLines).toBeGreaterThanOrEqual(1)
+      expect(r.counts.exportFiles).toBeGreaterThanOrEqual(1)
+      expect(text()).not.toContain('erin')
+      expect(text()).toContain('frank asks')
+      const again = await svc.eraseUser({ igUserId: erin, actor: 'test' })
+      expect(again.counts.exportLines).toBe(0)
+      expect(again.empty).toBe(true)
+    } finally {
+      await pool.query('delete from conversation_messages where ig_user_id = any($1)', [[erin, frank]])
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('gdpr eraseUser when Redis is unreachable', () => {
+  it('fails as unavailable (503) before deleting anything', async () => {
+    const dead = createQueue(DM_QUEUE, { config: testConfig({ REDIS_URL: 'redis://127.0.0.1:1' }) })
+    const svc = createGdprService({
+      db: pool,
+      config,
+      dmJobs: createDmJobsRepository(dead, { connectTimeoutMs: 1000 }),
+    })
+    const dave = uniqueId('dave')
+    await seedUser(dave)
+    try {
+      await expect(svc.eraseUser({ igUserId: dave, actor: 'test' })).rejects.toMatchObject({
+        statusCode: 503,
+      })
+      expect((await createGdprRepository(pool).countUserRows(dave)).conversation_messages).toBe(2)
+    } finally {
+      await dead.close().catch(() => {})
+      await sut.eraseUser({ igUserId: dave, actor: 'test-cleanup' })
+    }
+  }, 20_000)
 })
 
 describe('DELETE /admin/users/:igUserId', () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
@@ -187,6 +188,11 @@ describe('tune', () => {
       expect(row.trainedTokens).toBeGreaterThan(0)
       expect(row.events.length).toBeGreaterThan(0)
       expect(row.providerFileId).toBeTruthy()
+      // The exporter's GDPR erase reads this marker to report files the provider already holds.
+      expect(JSON.parse(readFileSync(`${file}.uploaded`, 'utf8'))).toMatchObject({
+        fileId: row.providerFileId,
+        sha256: sha,
+      })
       const model = await deps.registry.findByIdOrModel(row.fineTunedModel as string)
       expect(model).toMatchObject({
         status: 'candidate',

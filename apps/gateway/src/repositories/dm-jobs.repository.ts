@@ -10,10 +10,28 @@ import { dmOrderKeys } from './dm-order.repository.js'
 
 const PAGE = 500
 
-export function createDmJobsRepository(queue: Queue) {
+/** Rejects when `p` takes longer than `ms` (BullMQ waits for a connection indefinitely). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export function createDmJobsRepository(queue: Queue, opts: { connectTimeoutMs?: number } = {}) {
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5000
   return {
     /** Returns how many jobs were scrubbed. Jobs already scrubbed do not match again. */
     async scrubUser(igUserId: string): Promise<number> {
+      // Fail fast (before anything is erased anywhere) when Redis is unreachable.
+      await within(queue.getJobCountByTypes('completed'), connectTimeoutMs, 'Redis')
       let scrubbed = 0
       for (const state of ['completed', 'failed'] as const) {
         const total = await queue.getJobCountByTypes(state)

@@ -1,10 +1,12 @@
-import type { Logger } from '@loopdm/shared/logger'
+import { eraseUserFromExports } from '@loopdm/exporter/services/gdpr-export.service'
+import { createLogger, type Logger } from '@loopdm/shared/logger'
 
 /**
  * The seam to the exporter's GDPR hook (`eraseUserFromExports` in
- * `@loopdm/exporter/services/gdpr-export.service`): removes a user's lines from export files that
- * are not yet uploaded (gzipped ones included), found through the export manifest's pseudonymous
- * user keys. `uploadedFiles` counts files that held the user's lines but were already uploaded.
+ * `@loopdm/exporter/services/gdpr-export.service`): removes a user's lines from every export file
+ * (daily, master, gzipped, archived), found through the sidecar manifests' pseudonymous user keys.
+ * `uploadedFiles` counts files that held the user's lines but were already uploaded to the
+ * provider (the local copy is cleaned; the provider's copy must be deleted separately).
  */
 export interface ExportEraseResult {
   files: number
@@ -18,11 +20,15 @@ export type ExportEraser = (args: {
   logger?: Logger | undefined
 }) => Promise<ExportEraseResult>
 
-/** Used where no exporter is wired: touches nothing, reports zero. */
+/** Touches nothing, reports zero (tests, or a gateway without access to the export directory). */
 export const noopExportEraser: ExportEraser = async () => ({ files: 0, lines: 0, uploadedFiles: 0 })
 
-/**
- * The eraser the gateway and `npm run gdpr:erase` use by default. Until the exporter's hook is on
- * main this is the no-op; afterwards it is `eraseUserFromExports`.
- */
-export const defaultExportEraser: ExportEraser = noopExportEraser
+/** The eraser the gateway and `npm run gdpr:erase` use: the exporter's hook. */
+export const defaultExportEraser: ExportEraser = async ({ exportDir, igUserId, logger }) => {
+  const r = await eraseUserFromExports({
+    exportDir,
+    igUserId,
+    logger: logger ?? createLogger({ level: 'silent' }),
+  })
+  return { files: r.files, lines: r.lines, uploadedFiles: r.uploadedFiles.length }
+}

@@ -1,10 +1,11 @@
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
+import { UnavailableError } from '@loopdm/shared/errors'
 import type { Logger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
-import { type ExportEraser, noopExportEraser } from './export-eraser.js'
+import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
 
 /**
  * GDPR erase ("right to be forgotten"): removes everything that holds a user's id or words —
@@ -51,13 +52,15 @@ export interface GdprOptions {
 
 export function createGdprService(opts: GdprOptions) {
   const repo = opts.repository ?? createGdprRepository(opts.db)
-  const exportEraser = opts.exportEraser ?? noopExportEraser
+  const exportEraser = opts.exportEraser ?? defaultExportEraser
   return {
     async eraseUser({ igUserId, actor }: { igUserId: string; actor: string }): Promise<ErasureResult> {
       const userKey = pseudonymousUserKey(igUserId)
       const started = performance.now()
       // Redis first: if it is unreachable nothing is deleted yet and the caller can simply retry.
-      const jobs = await opts.dmJobs.scrubUser(igUserId)
+      const jobs = await opts.dmJobs.scrubUser(igUserId).catch((err: Error) => {
+        throw new UnavailableError(`GDPR erase: Redis unavailable, nothing erased yet (${err.message})`, err)
+      })
       const pendingEmbeddings = Number(opts.memory?.forget(igUserId) ?? 0)
       const tables = await repo.deleteUserRows(igUserId)
       const exported = await exportEraser({

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { OpenAI } from '@loopdm/shared/openai'
 import { type TunePayload, TunePayloadSchema } from '@loopdm/shared/queues'
@@ -174,6 +174,21 @@ export async function runTune(
   return { outcome: 'created', report, estimateUsd, budget, refusal: null, finetune: summary(row) }
 }
 
+/**
+ * `<file>.uploaded` beside the training file: a GDPR erase (exporter's gdpr-export.service) then
+ * reports that the provider holds a copy of the erased user's lines, so it can be deleted there too.
+ */
+function markUploaded(filePath: string, fileId: string, sha256: string, deps: TunerDeps): void {
+  try {
+    writeFileSync(
+      `${filePath}.uploaded`,
+      `${JSON.stringify({ fileId, sha256, at: new Date().toISOString() })}\n`,
+    )
+  } catch (err) {
+    deps.logger.warn({ err: (err as Error).message, fileId }, 'could not write the .uploaded marker')
+  }
+}
+
 /** Upload (unless recorded) → create the job (unless one exists for the file) → ledger → first poll. */
 async function createProviderJob(
   start: FinetuneJobRow,
@@ -189,6 +204,7 @@ async function createProviderJob(
         purpose: 'fine-tune',
       })
       await finetunes.setUploaded(row.id, file.id)
+      markUploaded(row.filePath, file.id, row.fileSha256, deps)
       row = { ...row, providerFileId: file.id }
       deps.logger.info(
         { finetune: row.id, providerFileId: file.id, bytes: file.bytes },
