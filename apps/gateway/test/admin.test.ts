@@ -61,7 +61,16 @@ describe('admin API', () => {
       expect(res.statusCode).toBe(200)
       const body = res.json()
       expect(Object.keys(body)).toEqual(
-        expect.arrayContaining(['active', 'previous', 'candidates', 'models', 'routing', 'base', 'vision']),
+        expect.arrayContaining([
+          'active',
+          'previous',
+          'candidates',
+          'models',
+          'routing',
+          'base',
+          'vision',
+          'fineTunes',
+        ]),
       )
       const held = sut.gateway.holder.current()
       expect(body.active).toEqual(

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq'
+import { dmOrderKeys } from './dm-order.repository.js'
 
 /**
  * The GDPR side of the `dm` queue: finished jobs are kept in Redis (completed ≥ 48 h so their id —
@@ -48,6 +49,9 @@ export function createDmJobsRepository(queue: Queue, opts: { connectTimeoutMs?: 
           }
         }
       }
+      // The reply worker's per-user arrival set is keyed by the user's id (see dm-order.repository).
+      const client = await queue.getBackend().client
+      await client.del(dmOrderKeys(queue.opts.prefix ?? 'bull', igUserId).order)
       return scrubbed
     },
   }

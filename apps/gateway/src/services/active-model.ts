@@ -39,7 +39,11 @@ export class ActiveModelHolder {
       this.opts.logger.warn({ channel }, 'ignored malformed hot-swap message')
       return
     }
-    this.offer({ model: msg.model, version: msg.version, since: new Date(msg.at) }, 'message')
+    const at = new Date(msg.at)
+    this.offer(
+      { model: msg.model, version: msg.version, since: Number.isNaN(at.getTime()) ? new Date() : at },
+      'message',
+    )
   }
   private readonly onReady = () => {
     if (!this.started) return

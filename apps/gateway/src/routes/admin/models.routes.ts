@@ -1,10 +1,12 @@
+import { listFinetuneJobs } from '@loopdm/shared/finetune-jobs'
 import type { FastifyPluginAsync } from 'fastify'
 import type { AdminRouteOptions } from '../../app.js'
 
 /**
  * GET /admin/models: the active model as THIS instance holds it (it may lag the registry by one
  * message or reconcile interval), the registry's view, the rollback target, candidates, every
- * registered model and the router's list (vision, base, active, candidates; open circuits).
+ * registered model, the router's list (vision, base, active, candidates; open circuits) and the
+ * recent fine-tuning jobs (failed ones with their reason).
  */
 export const modelsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
   app.get(
@@ -31,6 +33,7 @@ export const modelsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, {
               candidates: { type: 'array', items: { type: 'object', additionalProperties: true } },
               models: { type: 'array', items: { type: 'object', additionalProperties: true } },
               routing: { type: 'array', items: { type: 'object', additionalProperties: true } },
+              fineTunes: { type: 'array', items: { type: 'object', additionalProperties: true } },
             },
           },
         },
@@ -38,12 +41,14 @@ export const modelsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, {
     },
     async () => {
       const active = deps.holder.current()
-      const [registryActive, previous, candidates, models, routing] = await Promise.all([
+      const [registryActive, previous, candidates, models, routing, fineTunes] = await Promise.all([
         deps.registry.findActive(),
         deps.registry.findPrevious(),
         deps.registry.listByStatus(['candidate', 'approved_pending']),
         deps.registry.list(),
         deps.router.getAllModels(active),
+        // Recent fine-tuning jobs (tuner), failed ones with their reason.
+        listFinetuneJobs(deps.pool, { limit: 20 }),
       ])
       return {
         active: active
@@ -56,6 +61,7 @@ export const modelsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, {
         candidates,
         models,
         routing,
+        fineTunes,
       }
     },
   )
