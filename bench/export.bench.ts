@@ -122,9 +122,12 @@ async function exportThroughput(): Promise<BenchRow[]> {
     })
     const sut = createExportService({ db: pool, config, logger: createLogger({ level: 'silent' }) })
     const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024
+    const cpu0 = process.cpuUsage()
     const t0 = performance.now()
     const r = await sut.run({ trigger: 'manual', dryRun: false, date: '2026-01-02' })
     const secs = (performance.now() - t0) / 1000
+    const cpu = process.cpuUsage(cpu0)
+    const cpuSecs = (cpu.user + cpu.system) / 1e6
     const rate = r.rowsRead / secs
     const rssMb = process.resourceUsage().maxRSS / 1024
     const dbRssMb = rssKb(pg.child.pid as number) / 1024
@@ -136,7 +139,7 @@ async function exportThroughput(): Promise<BenchRow[]> {
         unit: 'msg/s',
         better: 'higher',
         target: '≥ 50000 msg/s',
-        note: `${r.examples} examples, ${(r.bytes / 1e6).toFixed(1)} MB, PII ${JSON.stringify(r.pii)}, ${secs.toFixed(1)} s (phases ms ${JSON.stringify(r.phaseMs)}); insert ${(insertMs / 1000).toFixed(1)} s; peak RSS exporter process ${rssMb.toFixed(0)} MB (${rssBeforeMb.toFixed(0)} MB before the run), embedded PG process ${dbRssMb.toFixed(0)} MB`,
+        note: `${r.examples} examples, ${(r.bytes / 1e6).toFixed(1)} MB, PII ${JSON.stringify(r.pii)}, ${secs.toFixed(1)} s (phases ms ${JSON.stringify(r.phaseMs)}), exporter CPU ${cpuSecs.toFixed(1)} s = ${Math.round(r.rowsRead / cpuSecs)} msg/CPU-s (the machine is shared: wall-clock figures vary with load); insert ${(insertMs / 1000).toFixed(1)} s; peak RSS exporter process ${rssMb.toFixed(0)} MB (${rssBeforeMb.toFixed(0)} MB before the run), embedded PG process ${dbRssMb.toFixed(0)} MB`,
       },
     ]
   } finally {

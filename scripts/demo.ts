@@ -95,12 +95,13 @@ async function main() {
       await q.close()
     }
   })
-  const selected: Array<{ model: string; reason: string }> = []
+  const selected: Array<{ model: string; reason: string; raw: string }> = []
   const gw: GatewayProc = await spawnGateway('gateway', appEnv, {
     port: Number(env.PORT ?? 0) || undefined,
     adminToken,
     onLine: (l) => {
-      if (l.msg === 'Selected Model') selected.push({ model: String(l.model), reason: String(l.reason) })
+      if (l.msg === 'Selected Model')
+        selected.push({ model: String(l.model), reason: String(l.reason), raw: JSON.stringify(l) })
     },
   })
   cleanups.push(() => gw.stop())
@@ -237,6 +238,7 @@ async function main() {
   const a1 = await ask(q)
   say(`  DM “${q}”`)
   say(`  → ${a1.selected?.model} (Selected Model, reason ${a1.selected?.reason}): “${a1.text}”`)
+  say(`  gateway log: ${a1.selected?.raw}`)
 
   step('rollback (POST /admin/models/rollback) and forward again')
   const rb = await gw.admin('/admin/models/rollback', { method: 'POST', body: { actor: 'demo' } })

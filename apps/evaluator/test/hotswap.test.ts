@@ -93,11 +93,9 @@ describe('hot swap across three gateway processes', () => {
     const users = Array.from({ length: 12 }, () => uniqueId('igsid'))
     const from = gws.map((g) => g.logs.length)
     const sent: Array<{ mid: string; status: number; sentAt: number }> = []
-    let promotedAt = 0
     let allSwappedAt = 0
-    let version = 0
     const load = (async () => {
-      for (let i = 0; i < 72; i++) {
+      for (let i = 0; i < 90; i++) {
         const g = gws[i % 3] as GatewayProc
         const user = users[i % users.length] as string
         const r = await sendDm(g.url, { user, text: `question ${i % 12} about the shop` })
@@ -105,18 +103,28 @@ describe('hot swap across three gateway processes', () => {
         await new Promise((res) => setTimeout(res, 25))
       }
     })()
-    await new Promise((res) => setTimeout(res, 600))
-    promotedAt = performance.now()
-    const p = await promoteModel({ ...deps(), ref: modelB, actor: 'test', reason: 'under load' })
-    version = p.version
-    allSwappedAt = await swappedOnAll(gws, version, from)
+    // Three promotions while the DMs flow: A → B → A → B.
+    const fromPublish: number[] = []
+    const whole: number[] = []
+    for (const target of [modelB, modelA, modelB]) {
+      await new Promise((res) => setTimeout(res, 400))
+      const t0 = performance.now()
+      const p = await promoteModel({ ...deps(), ref: target, actor: 'test', reason: 'under load' })
+      const publishedAt = performance.now()
+      allSwappedAt = await swappedOnAll(gws, p.version, from)
+      fromPublish.push(Math.max(0, allSwappedAt - publishedAt))
+      whole.push(allSwappedAt - t0)
+    }
     await load
-    const swapMs = allSwappedAt - promotedAt
     process.stdout.write(
-      `hot swap under load: promotion → in use on all three gateways in ${swapMs.toFixed(1)} ms\n`,
+      `hot swap under load (3 promotions): committed + published → in use on all three gateways ` +
+        `${fromPublish.map((x) => x.toFixed(1)).join(' / ')} ms; whole promotion incl. probe and transaction ` +
+        `${whole.map((x) => x.toFixed(0)).join(' / ')} ms\n`,
     )
-    // The benchmark holds the < 50 ms p99 target; here only a loose bound (shared, noisy machine).
-    expect(swapMs).toBeLessThan(2_000)
+    // Once a promotion is committed and published, all three use it within 100 ms (median of the
+    // three, so one scheduling hiccup on this shared machine does not decide). The p99 over 20
+    // swaps and the whole promotion's latency are measured by bench/hotswap.bench.ts.
+    expect([...fromPublish].sort((x, y) => x - y)[1]).toBeLessThan(100)
 
     // Zero failed requests.
     expect(sent.every((s) => s.status === 200)).toBe(true)
@@ -127,7 +135,7 @@ describe('hot swap across three gateway processes', () => {
     for (;;) {
       const r = await db.query<{ mid: string; n: number; model: string }>(
         `select mid, count(*)::int as n, min(model) as model from outbox
-          where mid = any($1) and part = 0 group by mid`,
+          where mid = any($1) and status in ('sent', 'logged') group by mid`,
         [mids],
       )
       rows = r.rows
@@ -136,6 +144,11 @@ describe('hot swap across three gateway processes', () => {
     }
     expect(rows.length).toBe(mids.length)
     expect(rows.every((r) => r.n === 1)).toBe(true)
+    const assistant = await db.query<{ n: number }>(
+      `select count(*)::int as n from conversation_messages where ig_user_id = any($1) and role = 'assistant'`,
+      [users],
+    )
+    expect(assistant.rows[0]?.n).toBe(mids.length)
     // Each reply came from the model active when its job started: every `Selected Model` line
     // carries the version the job captured at its start, and version ↔ model never disagree.
     const selected = gws.flatMap((g, i) =>
@@ -143,14 +156,12 @@ describe('hot swap across three gateway processes', () => {
     )
     // (≥: a job retried after a transient database error logs its selection again.)
     expect(selected.length).toBeGreaterThanOrEqual(mids.length)
-    const versionA = Number((await registry().promotions(50)).find((x) => x.toModel === modelA)?.id)
-    for (const s of selected) {
-      const expected = s.line.activeVersion === version ? modelB : modelA
-      expect([versionA, version]).toContain(s.line.activeVersion)
-      expect(s.line.model).toBe(expected)
-    }
+    // version → model of every promotion: a job's captured version names the model it must use.
+    const modelOf = new Map((await registry().promotions(100)).map((x) => [Number(x.id), x.toModel]))
+    for (const s of selected) expect(s.line.model).toBe(modelOf.get(Number(s.line.activeVersion)))
     const byModel = (m: string) => rows.filter((r) => r.model === m).length
     expect(byModel(modelA)).toBeGreaterThan(0)
+    expect(byModel(modelB)).toBeGreaterThan(0)
     expect(byModel(modelA) + byModel(modelB)).toBe(mids.length)
     // DMs sent after the swap was in use everywhere were all answered by the new model.
     const after = sent.filter((s) => s.sentAt > allSwappedAt + 1).map((s) => s.mid)

@@ -1,5 +1,6 @@
 import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
+import { createOpenAISdk } from '@loopdm/shared/openai'
 import {
   CLEANUP_QUEUE,
   EXPORT_QUEUE,
@@ -9,6 +10,7 @@ import {
   TUNE_QUEUE,
 } from '@loopdm/shared/queues'
 import { startRuntime } from '@loopdm/shared/runtime'
+import { runModelCleanup } from '@loopdm/tuner/services/model-cleanup.service'
 import { processCleanup } from './jobs/cleanup.processor.js'
 import { processExport } from './jobs/export.processor.js'
 import { createExportService } from './services/export.service.js'
@@ -41,16 +43,19 @@ const exportWorker = createWorker(EXPORT_QUEUE, (job) => processExport(job, { ex
   // An export of millions of rows can run for minutes: keep the lock alive meanwhile.
   workerOptions: { lockDuration: 120_000 },
 })
-// TODO(lead): wire the tuner's retireModels (apps/tuner/src/services/retirement.service.ts) as
-// `retireModels` here once it is on main; until then retire-models jobs log and no-op.
+// The cleanup Worker lives here: `retention` is ours, `retire-models` is the tuner's model
+// retirement + monthly report, bound to this process's database and provider client.
+const sdk = createOpenAISdk({ config, logger })
 const cleanupWorker = createWorker(
   CLEANUP_QUEUE,
-  (job) => processCleanup(job, { db: db.pool, config, logger }),
-  {
-    config,
-    logger,
-    workerOptions: { lockDuration: 300_000 },
-  },
+  (job) =>
+    processCleanup(job, {
+      db: db.pool,
+      config,
+      logger,
+      retireModels: (o) => runModelCleanup({ db: db.pool, sdk, config, logger, ...o }),
+    }),
+  { config, logger, workerOptions: { lockDuration: 300_000 } },
 )
 
 await upsertExporterSchedules({ exportQueue, cleanupQueue, config })

@@ -180,3 +180,28 @@ describe('npm run export:ft flags', () => {
     expect(r.stderr).toContain('usage: npm run export:ft')
   })
 })
+
+describe('processExport', () => {
+  it("names a scheduler's job by its slot (creation time + delay), not its creation day", async () => {
+    const pool = await testPool()
+    const tmp = tempDir()
+    try {
+      const config = testConfig({ EXPORT_DIR: tmp.dir, TZ: 'UTC' })
+      const exporter = createExportService({ db: pool, config, logger: silentLogger() })
+      const slot = Date.parse('2031-07-02T02:00:00Z')
+      const r = await processExport(
+        {
+          data: { trigger: 'cron', dryRun: true },
+          timestamp: slot - 86_400_000,
+          opts: { delay: 86_400_000 },
+          id: 'c',
+        },
+        { exporter, config },
+      )
+      expect(r.date).toBe('2031-07-02')
+    } finally {
+      await pool.end()
+      tmp.cleanup()
+    }
+  })
+})

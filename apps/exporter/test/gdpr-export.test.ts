@@ -7,7 +7,7 @@ import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createExportService } from '../src/services/export.service.js'
 import { MASTER_FILE } from '../src/services/export-files.js'
-import { eraseUserFromExports } from '../src/services/gdpr-export.service.js'
+import { eraseUserFromExportState, eraseUserFromExports } from '../src/services/gdpr-export.service.js'
 import { pairsOf, readLines, removeUsers, seed, silentLogger, tempDir } from './helpers.js'
 
 describe('eraseUserFromExports', () => {
@@ -82,6 +82,24 @@ describe('eraseUserFromExports', () => {
     it('is idempotent and reports zero', async () => {
       const r = await eraseUserFromExports({ exportDir: tmp.dir, igUserId: alice, logger: silentLogger() })
       expect(r).toEqual({ files: 0, lines: 0, uploadedFiles: [] })
+    })
+  })
+
+  describe('the database side', () => {
+    it("forgets the user's carried-over turn and keeps no user id in committed runs", async () => {
+      const carol = uniqueId('gdprC')
+      users.push(carol)
+      await seed(pool, [{ user: carol, role: 'user', content: 'unanswered', at: 0 }], Date.now() - 60_000)
+      const sut = createExportService({
+        db: pool,
+        config: testConfig({ EXPORT_DIR: tmp.dir }),
+        logger: silentLogger(),
+      })
+      const r = await sut.run({ trigger: 'manual', dryRun: false, date: '2031-04-03' })
+      const plan = await pool.query('select plan from export_runs where id = $1', [r.runId])
+      expect(JSON.stringify(plan.rows[0]?.plan ?? {})).not.toContain(carol)
+      expect(await eraseUserFromExportState({ db: pool, igUserId: carol })).toEqual({ pending: 1 })
+      expect(await eraseUserFromExportState({ db: pool, igUserId: carol })).toEqual({ pending: 0 })
     })
   })
 

@@ -1,5 +1,8 @@
+import { encodeActiveModelMessage } from '@loopdm/shared/hotswap'
+import { createRedis } from '@loopdm/shared/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MemoryPort } from '../src/services/memory.port.js'
+import { FT_PAIRS, fineTuneModel } from './support/fine-tune.js'
 import { buildTestGateway, igUser, type TestGateway } from './support/test-gateway.js'
 
 describe('reply pipeline', () => {
@@ -172,5 +175,74 @@ describe('per-user ordering', () => {
         }
       }
     })
+  })
+})
+
+describe('a reply longer than 1000 characters', () => {
+  let sut: TestGateway
+  beforeAll(async () => {
+    sut = await buildTestGateway()
+  })
+  afterAll(async () => {
+    await sut?.close()
+  })
+
+  it('is sent as ordered parts of ≤ 1000 chars, and a retry re-sends only the undelivered parts', async () => {
+    const question = 'Can you explain your full returns and exchange policy?'
+    const sentence = (i: number) =>
+      `Point ${i}: items can be returned within thirty days in their original condition and packaging. `
+    const long = [0, 1, 2]
+      .map((p) =>
+        Array.from({ length: 9 }, (_, i) => sentence(p * 9 + i))
+          .join('')
+          .trim(),
+      )
+      .join('\n\n')
+    expect(long.length).toBeGreaterThan(2000)
+    // A fine-tuned model on openai-local answers its trained prompt with the trained reply.
+    const ft = await fineTuneModel(sut.openai.baseURL, {
+      suffix: 'long',
+      pairs: [...FT_PAIRS, [question, long]],
+    })
+    const publisher = createRedis({ url: sut.config.redis.url, role: 'worker' })
+    try {
+      await publisher.publish(
+        sut.config.models.channel,
+        encodeActiveModelMessage({
+          model: ft,
+          version: 1_000_000_000,
+          at: new Date().toISOString(),
+          reason: 'test',
+        }),
+      )
+      await expect.poll(() => sut.gateway.holder.current()?.model).toBe(ft)
+    } finally {
+      publisher.disconnect()
+    }
+
+    const user = igUser()
+    sut.graph.failNext(1, 503, { after: 1 }) // part 0 goes through, part 1 fails once
+    const { mid } = await sut.dm({ user, text: question })
+    await sut.waitForReplies([mid], 30_000)
+    const rows = await sut.outbox.findByMid(mid)
+    expect(rows.length).toBeGreaterThanOrEqual(3)
+    expect(rows.every((r) => r.status === 'sent' && r.text.length <= 1000 && r.model === ft)).toBe(true)
+    expect(rows.map((r) => r.attempts)).toEqual([1, 2, ...rows.slice(2).map(() => 1)])
+    const sends = sut.graph.sendsTo(user)
+    expect(sends.map((s) => s.text)).toEqual(rows.map((r) => r.text))
+    // The trained reply (cut at the router's max_tokens) arrives whole, in order, across the parts.
+    const assistant = await sut.pool.query(
+      'select content from conversation_messages where ig_message_id = $1',
+      [`${mid}#reply`],
+    )
+    const reply = String(assistant.rows[0].content).replace(/\s+/g, ' ')
+    expect(reply.length).toBeGreaterThan(2000)
+    expect(long.replace(/\s+/g, ' ').startsWith(reply.slice(0, 1500))).toBe(true)
+    expect(
+      sends
+        .map((s) => s.text)
+        .join(' ')
+        .replace(/\s+/g, ' '),
+    ).toBe(reply)
   })
 })

@@ -1,3 +1,5 @@
+import { encodeActiveModelMessage } from '@loopdm/shared/hotswap'
+import { createRedis } from '@loopdm/shared/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestRedis, type TestRedis } from './support/redis-server.js'
 import { buildTestGateway, dmWebhookBody, igUser, type TestGateway } from './support/test-gateway.js'
@@ -62,5 +64,30 @@ describe('webhook when Redis goes away', () => {
     expect(sut.graph.sendsTo(userB)).toHaveLength(rowsB.length)
     expect(sut.graph.sendsTo(userA)).toHaveLength(sentToA)
     expect((await sut.gateway.app.inject({ url: '/readyz' })).statusCode).toBe(200)
+
+    // The hot-swap subscriber re-subscribed (and re-read the registry): a new message still swaps.
+    await expect
+      .poll(() => sut.logs.some((l) => l.msg === 'hot-swap subscriber reconnected; re-reading the registry'))
+      .toBe(true)
+    const publisher = createRedis({ url: redis.url, role: 'worker' })
+    try {
+      const version = (sut.gateway.holder.current()?.version ?? 0) + 1_000_000
+      await expect
+        .poll(async () => {
+          await publisher.publish(
+            sut.config.models.channel,
+            encodeActiveModelMessage({
+              model: 'gpt-4.1-nano',
+              version,
+              at: new Date().toISOString(),
+              reason: 't',
+            }),
+          )
+          return sut.gateway.holder.current()?.model
+        })
+        .toBe('gpt-4.1-nano')
+    } finally {
+      publisher.disconnect()
+    }
   })
 })

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
-import { tokenLimitFor, validateFtFile, validateFtLine } from '../src/ft-format.js'
+import { tokenLimitFor, validateFtExample, validateFtFile, validateFtLine } from '../src/ft-format.js'
 
 const good = JSON.stringify({
   messages: [
@@ -87,6 +87,33 @@ describe('ft-format', () => {
       const sut = await validateFtFile(path)
       expect(sut.examples).toBe(4)
       expect(sut.valid).toBe(2)
+    })
+  })
+})
+
+describe('validateFtExample', () => {
+  const example = JSON.parse(good)
+  it('runs the same checks on a parsed object', () => {
+    expect(validateFtExample(example, 1)).toEqual(validateFtLine(good, 1))
+    expect(validateFtExample({ messages: [{ role: 'user', content: 'q' }] }, 2).problems[0]?.kind).toBe(
+      'no_assistant',
+    )
+  })
+  describe("with countTokens 'when-near-limit'", () => {
+    it('skips tokenizing short examples and still catches long ones', () => {
+      expect(validateFtExample(example, 1, { countTokens: 'when-near-limit' })).toMatchObject({
+        ok: true,
+        tokens: 0,
+      })
+      const long = {
+        messages: [
+          { role: 'user', content: 'word '.repeat(200) },
+          { role: 'assistant', content: 'ok' },
+        ],
+      }
+      const r = validateFtExample(long, 1, { countTokens: 'when-near-limit', maxTokens: 100 })
+      expect(r.problems.map((p) => p.kind)).toEqual(['too_many_tokens'])
+      expect(r.tokens).toBeGreaterThan(100)
     })
   })
 })

@@ -188,7 +188,8 @@ export function createExportRunsRepository(db: Pool) {
       try {
         await client.query('begin')
         await client.query(
-          `update export_runs set status = 'committed', committed_at = now() where id = $1 and status in ('started', 'written')`,
+          `update export_runs set status = 'committed', committed_at = now(), plan = plan - 'pending'
+           where id = $1 and status in ('started', 'written')`,
           [id],
         )
         if (kind === 'nightly') {
@@ -220,6 +221,12 @@ export function createExportRunsRepository(db: Pool) {
         `update export_runs set status = 'failed', error = $2 where id = $1 and status in ('started', 'written')`,
         [id, error.slice(0, 2000)],
       )
+    },
+
+    /** GDPR: forgets a user's carried-over turn (the only place the exporter keeps a user id). */
+    async deletePendingFor(igUserId: string): Promise<number> {
+      const r = await db.query('delete from export_pending where ig_user_id = $1', [igUserId])
+      return r.rowCount ?? 0
     },
 
     async pendingCount(): Promise<number> {

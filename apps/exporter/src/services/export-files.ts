@@ -237,3 +237,9 @@ export async function acquireDirLock(
     await new Promise((r) => setTimeout(r, 100))
   }
 }
+
+/** Refreshes the lock's mtime so a long run is not taken for a stale lock by another host. */
+export async function touchDirLock(dir: string): Promise<void> {
+  const now = new Date()
+  await fsp.utimes(join(dir, '.export.lock'), now, now).catch(() => {})
+}

@@ -30,6 +30,7 @@ import {
   MASTER_FILE,
   manifestLine,
   manifestPath,
+  touchDirLock,
 } from './export-files.js'
 import { createPairer, type Example } from './pairing.js'
 
@@ -407,7 +408,10 @@ export function createExportService(o: ExportServiceOptions) {
               { runId, rowsRead, examples, rowsPerSec: Math.round(rowsRead / secs) },
               'export progress',
             )
-            if (runId !== undefined) await runs.heartbeat(runId, rowsRead)
+            if (runId !== undefined) {
+              await runs.heartbeat(runId, rowsRead)
+              await touchDirLock(dir)
+            }
           }
           if (o.pauseAt === 'mid-write' && writer) {
             await writer.flush()

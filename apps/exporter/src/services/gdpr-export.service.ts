@@ -3,14 +3,17 @@ import { basename, dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
+import type { Pool } from '@loopdm/shared/db'
 import type { Logger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
+import { createExportRunsRepository } from '../repositories/export-runs.repository.js'
 import { acquireDirLock, fsyncDir, manifestPath } from './export-files.js'
 
 export interface EraseFromExportsOptions {
   exportDir: string
   igUserId: string
-  logger: Logger
+  /** Optional: without it nothing is logged. */
+  logger?: Logger | undefined
   /** How long to wait for a running export to release the directory; default 2 min. */
   lockTimeoutMs?: number
 }
@@ -108,7 +111,7 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
       else await pipeline(kept, createWriteStream(tmp))
       if (seen !== keys.length) {
         await fsp.rm(tmp, { force: true })
-        o.logger.error(
+        o.logger?.error(
           { file: basename(file), lines: seen, manifestLines: keys.length },
           'export file and manifest are misaligned; left untouched',
         )
@@ -125,14 +128,26 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
       result.files++
       result.lines += removed
       if (existsSync(`${file}.uploaded`)) result.uploadedFiles.push(file)
-      o.logger.info({ file: basename(file), lines: removed }, 'erased user lines from export file')
+      o.logger?.info({ file: basename(file), lines: removed }, 'erased user lines from export file')
     }
   } finally {
     await release()
   }
-  o.logger.info(
+  o.logger?.info(
     { files: result.files, lines: result.lines, uploadedFiles: result.uploadedFiles.length },
     'GDPR erase of export files done',
   )
   return result
+}
+
+/**
+ * The database side of the GDPR hook: the exporter's own tables hold a user id only in
+ * `export_pending` (an unanswered turn carried to the next run; a committed run's plan keeps no
+ * user ids). Returns the rows removed. Call it with the user's conversation rows.
+ */
+export async function eraseUserFromExportState(o: {
+  db: Pool
+  igUserId: string
+}): Promise<{ pending: number }> {
+  return { pending: await createExportRunsRepository(o.db).deletePendingFor(o.igUserId) }
 }

@@ -42,7 +42,12 @@ export class ActiveModelHolder {
     this.offer({ model: msg.model, version: msg.version, since: new Date(msg.at) }, 'message')
   }
   private readonly onReady = () => {
-    if (this.started) void this.reconcile('resubscribe')
+    if (!this.started) return
+    this.opts.logger.info(
+      { channel: this.opts.channel },
+      'hot-swap subscriber reconnected; re-reading the registry',
+    )
+    void this.reconcile('resubscribe')
   }
 
   constructor(private readonly opts: ActiveModelHolderOptions) {}

@@ -21,8 +21,9 @@ export interface FakeGraph {
   /** e.g. `http://127.0.0.1:PORT/v21.0` — pass as IG_GRAPH_BASE_URL. */
   baseUrl: string
   sends: GraphSend[]
-  /** The next `n` sends answer `status` (429, 500 … or 400 for a permanent error). */
-  failNext(n: number, status: number): void
+  /** The next `n` sends answer `status` (429, 500 … or 400 for a permanent error), after
+   *  letting `after` sends succeed first (default 0). */
+  failNext(n: number, status: number, opts?: { after?: number }): void
   /** Delay every answer by `ms`. */
   setLatency(ms: number): void
   sendsTo(recipientId: string): GraphSend[]
@@ -33,6 +34,7 @@ export interface FakeGraph {
 export async function startFakeGraph(): Promise<FakeGraph> {
   const sends: GraphSend[] = []
   let failures = 0
+  let passBeforeFailing = 0
   let failStatus = 500
   let latency = 0
   let seq = 0
@@ -47,7 +49,8 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       res.end(JSON.stringify({ error: { message: 'Unknown path', code: 100 } }))
       return
     }
-    if (failures > 0) {
+    if (failures > 0 && passBeforeFailing > 0) passBeforeFailing--
+    else if (failures > 0) {
       failures--
       res.writeHead(failStatus, { 'content-type': 'application/json' })
       res.end(
@@ -79,9 +82,10 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   return {
     baseUrl: `http://127.0.0.1:${port}/v21.0`,
     sends,
-    failNext(n, status) {
+    failNext(n, status, o = {}) {
       failures = n
       failStatus = status
+      passBeforeFailing = o.after ?? 0
     },
     setLatency(ms) {
       latency = ms
@@ -90,6 +94,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     reset() {
       sends.length = 0
       failures = 0
+      passBeforeFailing = 0
       latency = 0
     },
     close: () =>

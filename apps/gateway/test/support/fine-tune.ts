@@ -32,17 +32,22 @@ export const FT_PAIRS: Array<[string, string]> = [
  * Fine-tunes a real model on openai-local (start it with a small `ftStepMs`) and returns its id
  * (`ft:gpt-3.5-turbo-0125:…`).
  */
-export async function fineTuneModel(baseURL: string, opts: { suffix?: string; timeoutMs?: number } = {}) {
+export async function fineTuneModel(
+  baseURL: string,
+  opts: { suffix?: string; timeoutMs?: number; pairs?: Array<[string, string]> } = {},
+) {
   const client = new OpenAI({ apiKey: 'test', baseURL, maxRetries: 0 })
-  const jsonl = FT_PAIRS.map(([u, a]) =>
-    JSON.stringify({
-      messages: [
-        { role: 'system', content: 'You are the DM assistant of a small shop.' },
-        { role: 'user', content: u },
-        { role: 'assistant', content: a },
-      ],
-    }),
-  ).join('\n')
+  const jsonl = (opts.pairs ?? FT_PAIRS)
+    .map(([u, a]) =>
+      JSON.stringify({
+        messages: [
+          { role: 'system', content: 'You are the DM assistant of a small shop.' },
+          { role: 'user', content: u },
+          { role: 'assistant', content: a },
+        ],
+      }),
+    )
+    .join('\n')
   const file = await client.files.create({
     file: await toFile(Buffer.from(`${jsonl}\n`), 'train.jsonl'),
     purpose: 'fine-tune',
