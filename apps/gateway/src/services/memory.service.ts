@@ -21,9 +21,9 @@ export interface MemoryOptions {
   config: Config
   logger?: Logger | undefined
   repository?: MemoryRepository
-  /** Users with at most this many embedded turns are searched exactly; above it, via HNSW. Default 1000 (bench/recall.bench.ts: exact is ~2× faster at 100 turns, HNSW ~3× faster at 2,000 and ~12× at 10,000). */
+  /** Users with at most this many embedded turns are searched exactly; above it, via HNSW. Default 1000 (bench/recall.bench.ts: exact is ~2× faster at 100 turns, HNSW ~2.5× faster at 2,000 and ~8× at 10,000). */
   exactScanMaxTurns?: number
-  /** hnsw.ef_search for the indexed path (iterative scans on). Default 400 (bench: recall@5 0.76 → 0.88 for a 10k-turn user at +8 ms p50). */
+  /** hnsw.ef_search for the indexed path (iterative scans on). Default 400 (bench: recall@5 0.77 → 0.92 for a 10k-turn user at +1 ms p50). */
   efSearch?: number
   /** Recall gives up on the query embedding after this long. Default 2000 ms. */
   recallTimeoutMs?: number
