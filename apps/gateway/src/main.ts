@@ -1,3 +1,4 @@
+import { createCostLedger } from '@loopdm/shared/cost-ledger'
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
 import { createAiClient, createOpenAISdk } from '@loopdm/shared/openai'
 import { seedRegistry } from '@loopdm/shared/promotion'
@@ -18,11 +19,14 @@ const { config, logger, db } = await startRuntime('gateway')
   redis.disconnect()
 }
 // Memory: embeddings off the reply path (batched, back-filled), recall into the prompt.
-const memory = createMemory({ db: db.pool, ai: createAiClient({ config, logger }), config, logger })
+// Embedding calls are billed too: the memory's client writes to the cost ledger like the replies'.
+const usage = createCostLedger({ db: db.pool, prices: config.openai.prices, logger })
+const memory = createMemory({ db: db.pool, ai: createAiClient({ config, logger, usage }), config, logger })
 const gateway = createGateway({
   config,
   logger,
   pool: db.pool,
+  usage,
   memory,
   // DELETE /admin/users/:igUserId (GDPR erase).
   adminRoutes: [createUsersRoutes({ memory })],

@@ -35,6 +35,8 @@ export interface FineTuneCharge {
 export interface CostSummaryRow {
   model: string
   operation: string
+  /** `reply`, `memory`, `evaluate`, `tune` … (null when the caller gave none). */
+  purpose: string | null
   calls: number
   promptTokens: number
   completionTokens: number
@@ -54,7 +56,7 @@ export interface CostLedger extends UsageSink {
   recordFineTune(c: FineTuneCharge): Promise<void>
   /** USD spent since the first instant of the current UTC month, optionally for one operation. */
   monthToDateUsd(operation?: string): Promise<number>
-  /** Totals in [from, to), grouped by model and operation, most expensive first. */
+  /** Totals in [from, to), grouped by model, operation and purpose, most expensive first. */
   summary(range: { from: Date; to: Date }): Promise<CostSummary>
 }
 
@@ -132,26 +134,28 @@ export function createCostLedger(opts: CostLedgerOptions): CostLedger {
       const { rows } = await opts.db.query<{
         model: string
         operation: string
+        purpose: string | null
         calls: string
         prompt: string
         completion: string
         trained: string
         usd: string
       }>(
-        `select model, operation, count(*)::text as calls,
+        `select model, operation, purpose, count(*)::text as calls,
                 coalesce(sum(prompt_tokens), 0)::text as prompt,
                 coalesce(sum(completion_tokens), 0)::text as completion,
                 coalesce(sum(trained_tokens), 0)::text as trained,
                 coalesce(sum(cost_usd), 0)::text as usd
            from cost_ledger
           where created_at >= $1 and created_at < $2
-          group by model, operation
-          order by sum(cost_usd) desc, model, operation`,
+          group by model, operation, purpose
+          order by sum(cost_usd) desc, model, operation, purpose`,
         [from, to],
       )
       const out = rows.map((r) => ({
         model: r.model,
         operation: r.operation,
+        purpose: r.purpose,
         calls: Number(r.calls),
         promptTokens: Number(r.prompt),
         completionTokens: Number(r.completion),

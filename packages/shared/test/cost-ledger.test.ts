@@ -72,22 +72,37 @@ describe('createCostLedger', () => {
     expect(rows).toEqual([{ trained_tokens: 50_000, ref, purpose: 'tune' }])
   })
 
-  it('summarises a range grouped by model and operation', async () => {
+  it('summarises a range grouped by model, operation and purpose', async () => {
     const sut = createCostLedger({ db: pool })
     const from = new Date(Date.now() - 60_000)
     const m = model('gpt-4o-mini')
     await sut.record({ operation: 'chat', model: m, promptTokens: 100, completionTokens: 10 })
     await sut.record({ operation: 'chat', model: m, promptTokens: 200, completionTokens: 20 })
     await sut.record({ operation: 'embeddings', model: m, promptTokens: 50, completionTokens: 0 })
+    await sut.record({
+      operation: 'embeddings',
+      model: m,
+      promptTokens: 7,
+      completionTokens: 0,
+      purpose: 'memory',
+    })
     const summary = await sut.summary({ from, to: new Date(Date.now() + 60_000) })
     const mine = summary.rows.filter((r) => r.model === m)
-    expect(mine).toHaveLength(2)
+    expect(mine).toHaveLength(3)
+    expect(mine.find((r) => r.purpose === 'memory')).toMatchObject({
+      operation: 'embeddings',
+      calls: 1,
+      promptTokens: 7,
+    })
     expect(mine.find((r) => r.operation === 'chat')).toMatchObject({
       calls: 2,
       promptTokens: 300,
       completionTokens: 30,
     })
-    expect(mine.find((r) => r.operation === 'embeddings')).toMatchObject({ calls: 1, promptTokens: 50 })
+    expect(mine.find((r) => r.operation === 'embeddings' && r.purpose === null)).toMatchObject({
+      calls: 1,
+      promptTokens: 50,
+    })
     expect(summary.totalUsd).toBeGreaterThan(0)
     const empty = await sut.summary({ from: new Date('2000-01-01'), to: new Date('2000-02-01') })
     expect(empty).toMatchObject({ totalUsd: 0, rows: [] })

@@ -1,6 +1,7 @@
-import type { Pool, Queryable } from '@loopdm/shared/db'
+import { createCostLedger } from '@loopdm/shared/cost-ledger'
+import type { Pool } from '@loopdm/shared/db'
 
-/** Read side of `cost_ledger` (migration 0002) for GET /admin/costs. */
+/** Read side of `cost_ledger` (migration 0002) for GET /admin/costs, over the shared ledger's summary. */
 export interface CostGroup {
   operation: string
   model: string
@@ -20,25 +21,11 @@ export interface CostSummary {
 }
 
 export function createCostsRepository(db: Pool) {
+  const ledger = createCostLedger({ db })
   return {
-    async summary(args: { since: Date; until: Date }, q: Queryable = db): Promise<CostSummary> {
-      const r = await q.query<CostGroup>(
-        `select operation, model, purpose, count(*)::int as calls,
-                coalesce(sum(prompt_tokens), 0)::int8 as "promptTokens",
-                coalesce(sum(completion_tokens), 0)::int8 as "completionTokens",
-                coalesce(sum(trained_tokens), 0)::int8 as "trainedTokens",
-                coalesce(sum(cost_usd), 0)::float8 as "costUsd"
-           from cost_ledger where created_at >= $1 and created_at < $2
-          group by operation, model, purpose order by "costUsd" desc, operation, model`,
-        [args.since, args.until],
-      )
-      const totalUsd = r.rows.reduce((s, g) => s + g.costUsd, 0)
-      return {
-        since: args.since.toISOString(),
-        until: args.until.toISOString(),
-        totalUsd: Math.round(totalUsd * 1e6) / 1e6,
-        groups: r.rows,
-      }
+    async summary(args: { since: Date; until: Date }): Promise<CostSummary> {
+      const s = await ledger.summary({ from: args.since, to: args.until })
+      return { since: s.from, until: s.to, totalUsd: s.totalUsd, groups: s.rows }
     },
   }
 }
