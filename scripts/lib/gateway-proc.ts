@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { signBody } from '@loopdm/gateway/services/signature'
-import { Redis } from 'ioredis'
+import { freePort, startPrivateRedis } from '@loopdm/shared/private-redis'
 import { ROOT } from './cli.js'
 
 /**
@@ -16,17 +15,7 @@ export const IG_ACCOUNT = '17841400000000077'
 
 export const ADMIN_TOKEN = 'loopdm-local-admin-token'
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      const port = typeof a === 'object' && a ? a.port : 0
-      s.close(() => res(port))
-    })
-  })
-}
+export { freePort, startPrivateRedis }
 
 export interface LogEntry {
   /** performance.now() when this process read the line. */
@@ -187,49 +176,4 @@ export async function sendDm(
   })
   await res.arrayBuffer()
   return { mid, status: res.status }
-}
-
-/** A private redis-server on a free port that a test may stop and start (never the machine's). */
-export async function startPrivateRedis() {
-  const port = await freePort()
-  const url = `redis://127.0.0.1:${port}`
-  let child: ChildProcess | undefined
-  const r = {
-    url,
-    async start() {
-      child = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        {
-          stdio: 'ignore',
-        },
-      )
-      const until = Date.now() + 10_000
-      for (;;) {
-        const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-        c.on('error', () => {})
-        try {
-          await c.connect()
-          await c.ping()
-          c.disconnect()
-          return
-        } catch {
-          c.disconnect()
-          if (Date.now() > until) throw new Error(`redis-server on ${port} did not start`)
-          await new Promise((res) => setTimeout(res, 50))
-        }
-      }
-    },
-    async stop() {
-      const c = child
-      child = undefined
-      if (!c || c.exitCode !== null) return
-      await new Promise<void>((res) => {
-        c.once('exit', () => res())
-        c.kill('SIGKILL')
-      })
-    },
-  }
-  await r.start()
-  return r
 }
