@@ -42,5 +42,5 @@ onShutdown(
     ],
     logger,
   ),
-  { logger },
+  { logger, supervisorPid: config.supervisorPid },
 )

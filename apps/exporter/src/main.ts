@@ -80,5 +80,5 @@ onShutdown(
     ],
     logger,
   ),
-  { logger },
+  { logger, supervisorPid: config.supervisorPid },
 )

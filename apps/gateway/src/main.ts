@@ -53,5 +53,5 @@ onShutdown(
     ],
     logger,
   ),
-  { logger },
+  { logger, supervisorPid: config.supervisorPid },
 )

@@ -16,4 +16,7 @@ const server = await startOpenAILocal({
 })
 logger.info({ baseURL: server.baseURL, dataDir: localServer.dataDir }, 'openai-local listening')
 
-onShutdown(closer([{ name: 'http', close: () => server.close() }], logger), { logger })
+onShutdown(closer([{ name: 'http', close: () => server.close() }], logger), {
+  logger,
+  supervisorPid: config.supervisorPid,
+})

@@ -30,5 +30,5 @@ onShutdown(
     ],
     logger,
   ),
-  { logger },
+  { logger, supervisorPid: config.supervisorPid },
 )

@@ -230,6 +230,7 @@ const EnvSchema = z.object({
   TZ: timezone,
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   LOG_FILE: optionalString,
+  LOOPDM_SUPERVISOR_PID: num(0, { int: true, min: 0 }),
 })
 
 function shape(e: z.output<typeof EnvSchema>) {
@@ -313,6 +314,8 @@ function shape(e: z.output<typeof EnvSchema>) {
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
     log: { level: e.LOG_LEVEL, file: e.LOG_FILE },
+    /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
+    supervisorPid: e.LOOPDM_SUPERVISOR_PID,
   }
 }
 

@@ -28,7 +28,7 @@ export function closer(steps: CloseStep[], logger?: Logger): () => Promise<void>
  */
 export function onShutdown(
   close: () => Promise<void>,
-  opts: { logger?: Logger; timeoutMs?: number } = {},
+  opts: { logger?: Logger; timeoutMs?: number; supervisorPid?: number } = {},
 ): void {
   let shuttingDown = false
   const handler = (signal: NodeJS.Signals) => {
@@ -54,9 +54,9 @@ export function onShutdown(
   }
   process.on('SIGTERM', handler)
   process.on('SIGINT', handler)
-  // Under `npm start` the supervisor passes its pid: if it dies without stopping us (SIGKILL),
+  // Under `npm start` the supervisor passes its pid (config.supervisorPid): if it dies without stopping us (SIGKILL),
   // we notice we were re-parented and stop too, so no orphan keeps ports or the database.
-  const supervisor = Number(process.env.LOOPDM_SUPERVISOR_PID)
+  const supervisor = opts.supervisorPid ?? 0
   if (supervisor > 0) {
     setInterval(() => {
       if (process.ppid !== supervisor) handler('SIGTERM')
