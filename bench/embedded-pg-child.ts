@@ -3,6 +3,7 @@
  * apps connect over the wire), for the benchmarks. Prints `URL <url>` and serves until its stdin
  * closes or it gets SIGTERM/SIGINT.
  */
+import { fstatSync } from 'node:fs'
 import { startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
 
 const pg = await startEmbeddedPostgres({ port: 0 })
@@ -11,7 +12,11 @@ const stop = async () => {
   await pg.close()
   process.exit(0)
 }
-process.stdin.resume()
-process.stdin.on('end', () => void stop())
+// Parents that hold a pipe to our stdin (gateway benches) stop us by closing it; parents that
+// ignore stdin (export bench) would hand us /dev/null, which ends at once, so only a pipe counts.
+if (fstatSync(0).isFIFO()) {
+  process.stdin.resume()
+  process.stdin.on('end', () => void stop())
+}
 process.on('SIGTERM', () => void stop())
 process.on('SIGINT', () => void stop())
