@@ -89,4 +89,44 @@ describe('npm start (the supervisor)', () => {
       expect(left).toBe(true)
     }, 150_000)
   })
+
+  describe('when the supervisor itself is killed (SIGKILL, no chance to clean up)', () => {
+    it('its apps notice they were orphaned and stop by themselves', async () => {
+      dir = mkdtempSync(join(tmpdir(), 'loopdm-start-'))
+      const port = freePortish()
+      const env: Record<string, string | undefined> = {
+        ...process.env,
+        PORT: String(port),
+        EMBEDDED_DB_PORT: String(port + 1),
+        OPENAI_LOCAL_PORT: String(port + 2),
+        PGLITE_DATA_DIR: join(dir, 'pg'),
+        OPENAI_LOCAL_DATA_DIR: join(dir, 'oai'),
+        EXPORT_DIR: join(dir, 'exports'),
+        LOG_LEVEL: 'warn',
+        ADMIN_TOKEN: 'start-test-token',
+      }
+      for (const k of ['DATABASE_URL', 'OPENAI_API_KEY', 'OPENAI_BASE_URL']) delete env[k]
+      child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+        cwd: ROOT,
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let out = ''
+      child.stdout?.on('data', (d) => {
+        out += d
+      })
+      const up = await waitFor(() => Promise.resolve(out.includes('Ctrl-C stops everything')), 110_000)
+      expect(up, out).toBe(true)
+      // A provided admin token is never printed.
+      expect(out).not.toContain('start-test-token')
+      const pgid = child.pid as number
+      const apps = await pidsOf(pgid, 'apps/.*/src/main.ts')
+      expect(apps.length).toBeGreaterThanOrEqual(5)
+
+      process.kill(pgid, 'SIGKILL')
+      const gone = await waitFor(async () => (await pidsOf(pgid, 'apps/.*/src/main.ts')).length === 0, 20_000)
+      expect(gone).toBe(true)
+    }, 150_000)
+  })
 })
