@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ROOT } from './cli.js'
+
+/** Pids in process group `pgid` whose command line matches `pattern` (pgrep). */
+export function pidsOf(pgid: number, pattern: string): Promise<number[]> {
+  return new Promise((resolve) => {
+    const ps = spawn('pgrep', ['-g', String(pgid), '-f', pattern])
+    let out = ''
+    ps.stdout.on('data', (d) => {
+      out += d
+    })
+    ps.on('exit', () => resolve(out.split('\n').filter(Boolean).map(Number)))
+  })
+}
+
+export interface StackProc {
+  child: ChildProcess
+  /** The process group (the supervisor's pid): what a terminal's Ctrl-C reaches. */
+  pgid: number
+  /** Gateway port; the embedded db listens on port + 1, openai-local on port + 2. */
+  port: number
+  dir: string
+  /** Everything the supervisor printed so far (stdout + stderr). */
+  output(): string
+}
+
+/**
+ * `npm start` (scripts/start.ts) in its own process group on random ports and a fresh temp dir,
+ * with no DATABASE_URL, ADMIN_TOKEN or provider settings from the caller's environment unless
+ * `env` sets them.
+ */
+export function spawnStack(
+  env: Record<string, string | undefined> = {},
+  prefix = 'loopdm-start-',
+): StackProc {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const full: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: String(port),
+    EMBEDDED_DB_PORT: String(port + 1),
+    OPENAI_LOCAL_PORT: String(port + 2),
+    PGLITE_DATA_DIR: join(dir, 'pg'),
+    OPENAI_LOCAL_DATA_DIR: join(dir, 'oai'),
+    EXPORT_DIR: join(dir, 'exports'),
+    LOG_LEVEL: 'warn',
+  }
+  for (const k of ['DATABASE_URL', 'ADMIN_TOKEN', 'OPENAI_API_KEY', 'OPENAI_BASE_URL']) delete full[k]
+  Object.assign(full, env)
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env: full,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout?.on('data', (d) => {
+    out += d
+  })
+  child.stderr?.on('data', (d) => {
+    out += d
+  })
+  return { child, pgid: child.pid as number, port, dir, output: () => out }
+}
