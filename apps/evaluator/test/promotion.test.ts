@@ -92,8 +92,9 @@ describe('promotion service', () => {
       expect(Number(active?.version)).toBe(r.version)
       const p = (await registry().promotions(1))[0]
       expect(p).toMatchObject({ toModel: m, actor: 'mira', metrics: { score: 0.9 } })
-      await expect.poll(() => messages.length).toBe(1)
-      expect(messages[0]).toMatchObject({ model: m, version: r.version })
+      // Filtered to this test's model: an earlier test's publish may still be in flight.
+      await expect.poll(() => messages.filter((x) => x.model === m).length).toBe(1)
+      expect(messages.find((x) => x.model === m)).toMatchObject({ model: m, version: r.version })
     })
 
     it('refuses to approve a model that is not awaiting approval', async () => {
@@ -134,7 +135,7 @@ describe('promotion service', () => {
       expect(await registry().findActive()).toEqual(activeBefore)
       expect((await registry().findByIdOrModel(m))?.status).toBe('approved_pending')
       await new Promise((r) => setTimeout(r, 50))
-      expect(messages).toEqual([])
+      expect(messages.filter((x) => x.model === m)).toEqual([])
     })
   })
 
@@ -181,8 +182,10 @@ describe('promotion service', () => {
       expect(pa.version).toBeLessThan(pb.version)
       expect(pb.version).toBeLessThan(r.version)
       expect((await registry().findActive())?.model).toBe(a)
-      await expect.poll(() => messages.map((x) => x.model)).toEqual([a, b, a])
-      expect(messages.map((x) => x.version)).toEqual([pa.version, pb.version, r.version])
+      // Only this test's models: a previous test's publish may still be arriving on the channel.
+      const mine = () => messages.filter((x) => x.model === a || x.model === b)
+      await expect.poll(() => mine().map((x) => x.model)).toEqual([a, b, a])
+      expect(mine().map((x) => x.version)).toEqual([pa.version, pb.version, r.version])
       // …and forward again: rollback of a rollback returns to b.
       const fwd = await rollbackModel({ ...deps(), actor: 'ops' })
       expect(fwd.model).toBe(b)
