@@ -14,10 +14,10 @@ import {
   EXPORT_JOB_OPTIONS,
   EXPORT_QUEUE,
   exportJobId,
-  safeJobId,
   TUNE_JOB,
   TUNE_JOB_OPTIONS,
   TUNE_QUEUE,
+  tuneAfterExportJobId,
 } from '@loopdm/shared/queues'
 import { assertRedis, createRedis } from '@loopdm/shared/redis'
 import { type ConnectionOptions, QueueEvents } from 'bullmq'
@@ -63,7 +63,7 @@ async function inline(): Promise<ExportResult> {
         await tuneQueue.add(
           TUNE_JOB.tune,
           { trigger: 'export' },
-          { ...TUNE_JOB_OPTIONS, jobId: safeJobId('tune', 'export', date) },
+          { ...TUNE_JOB_OPTIONS, jobId: tuneAfterExportJobId(date) },
         )
         return true
       },

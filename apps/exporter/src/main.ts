@@ -4,10 +4,10 @@ import { createOpenAISdk } from '@loopdm/shared/openai'
 import {
   CLEANUP_QUEUE,
   EXPORT_QUEUE,
-  safeJobId,
   TUNE_JOB,
   TUNE_JOB_OPTIONS,
   TUNE_QUEUE,
+  tuneAfterExportJobId,
 } from '@loopdm/shared/queues'
 import { startRuntime } from '@loopdm/shared/runtime'
 import { runModelCleanup } from '@loopdm/tuner/services/model-cleanup.service'
@@ -30,7 +30,7 @@ const exporter = createExportService({
     await tuneQueue.add(
       TUNE_JOB.tune,
       { trigger: 'export' },
-      { ...TUNE_JOB_OPTIONS, jobId: safeJobId('tune', 'export', date) },
+      { ...TUNE_JOB_OPTIONS, jobId: tuneAfterExportJobId(date) },
     )
     logger.info({ date }, 'tune enqueued after export')
     return true

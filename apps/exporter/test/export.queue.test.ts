@@ -8,9 +8,9 @@ import {
   EXPORT_QUEUE,
   exportJobId,
   SCHEDULERS,
-  safeJobId,
   TUNE_JOB,
   TUNE_QUEUE,
+  tuneAfterExportJobId,
 } from '@loopdm/shared/queues'
 import { createRedis } from '@loopdm/shared/redis'
 import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
@@ -63,11 +63,7 @@ describe('export job on the queue', () => {
         config,
         logger,
         enqueueTune: async (date) => {
-          await tuneQueue.add(
-            TUNE_JOB.tune,
-            { trigger: 'export' },
-            { jobId: safeJobId('tune', 'export', date) },
-          )
+          await tuneQueue.add(TUNE_JOB.tune, { trigger: 'export' }, { jobId: tuneAfterExportJobId(date) })
           return true
         },
       })

@@ -87,6 +87,8 @@ export type TunePayload = z.infer<typeof TunePayloadSchema>
 export const TunePollPayloadSchema = z.object({ finetuneJobId: z.string().min(1) })
 export type TunePollPayload = z.infer<typeof TunePollPayloadSchema>
 export const TUNE_JOB = { tune: 'tune', poll: 'poll' } as const
+/** The tune an export chains for its date (the tuner then dedupes by the training file's hash). */
+export const tuneAfterExportJobId = (date: string) => safeJobId('tune', 'export', date)
 /** Deterministic from the training file's sha256: two triggers for the same data → one job. */
 export const tuneJobId = (fileSha256: string) => safeJobId('tune', fileSha256)
 /** The one poll job of a fine-tune (it re-delays itself until the provider job is terminal). */

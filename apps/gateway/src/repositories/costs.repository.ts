@@ -1,17 +1,8 @@
-import { createCostLedger } from '@loopdm/shared/cost-ledger'
+import { type CostSummaryRow, createCostLedger } from '@loopdm/shared/cost-ledger'
 import type { Pool } from '@loopdm/shared/db'
 
 /** Read side of `cost_ledger` (migration 0002) for GET /admin/costs, over the shared ledger's summary. */
-export interface CostGroup {
-  operation: string
-  model: string
-  purpose: string | null
-  calls: number
-  promptTokens: number
-  completionTokens: number
-  trainedTokens: number
-  costUsd: number
-}
+export type CostGroup = CostSummaryRow
 
 export interface CostSummary {
   since: string
