@@ -1,29 +1,27 @@
 import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { createRedis } from '@loopdm/shared/redis'
 import { startRuntime } from '@loopdm/shared/runtime'
-import Fastify from 'fastify'
+import { createGateway } from './compose.js'
 
-// Composition root: config → logger → db/redis → app → listen.
+// Composition root: config → logger → db (migrated) → redis → repositories → services (compose.ts)
+// → hot-swap subscriber + reply worker → listen. SIGTERM/SIGINT: stop intake, finish in-flight
+// replies, close Redis and the pool.
 const { config, logger, db } = await startRuntime('gateway')
-const redis = createRedis({ url: config.redis.url, role: 'producer', logger })
-const app = Fastify({ loggerInstance: logger })
-app.get('/healthz', async () => ({ ok: true }))
-app.get('/readyz', async (_req, reply) => {
-  try {
-    await db.pool.query('select 1')
-    await redis.ping()
-    return { ok: true }
-  } catch (err) {
-    return reply.code(503).send({ ok: false, error: (err as Error).message })
-  }
-})
-await app.listen({ port: config.gateway.port, host: config.gateway.host })
+const gateway = createGateway({ config, logger, pool: db.pool })
+await gateway.start()
+await gateway.app.listen({ port: config.gateway.port, host: config.gateway.host })
+logger.info(
+  {
+    port: config.gateway.port,
+    activeModel: gateway.holder.current()?.model ?? null,
+    base: config.models.base,
+  },
+  'gateway listening',
+)
 
 onShutdown(
   closer(
     [
-      { name: 'http', close: () => app.close() },
-      { name: 'redis', close: () => redis.quit() },
+      { name: 'gateway', close: () => gateway.close() },
       { name: 'database', close: () => db.close() },
     ],
     logger,

@@ -1,0 +1,216 @@
+import type { Logger } from '@loopdm/shared/logger'
+import type { OpenAI } from '@loopdm/shared/openai'
+import type { DmMessagePayload, DmReactionPayload } from '@loopdm/shared/queues'
+import type { ActiveModel } from '@loopdm/shared/registry'
+import { UnrecoverableError } from 'bullmq'
+import type { GatewayMetrics } from '../metrics.js'
+import { type ConversationRepository, replyMessageId } from '../repositories/conversation.repository.js'
+import type { DmOrderRepository } from '../repositories/dm-order.repository.js'
+import { isDelivered, type OutboxRepository, type OutboxRow } from '../repositories/outbox.repository.js'
+import type { SignalsRepository } from '../repositories/signals.repository.js'
+import { GraphSendError, type GraphSender } from '../services/graph-sender.js'
+import { imageUrlOf } from '../services/instagram-webhook.js'
+import type { MemoryPort } from '../services/memory.port.js'
+import type { ModelRouter } from '../services/model-router.js'
+import { splitReply } from '../services/split-reply.js'
+
+/** What the reply pipeline needs; main.ts (or a test) builds it once. */
+export interface DmDeps {
+  conversations: ConversationRepository
+  outbox: OutboxRepository
+  signals: SignalsRepository
+  order: DmOrderRepository
+  memory: MemoryPort
+  router: ModelRouter
+  /** The active model at this instant (ActiveModelHolder.current). */
+  currentModel: () => ActiveModel | null
+  /** Undefined when IG_ACCESS_TOKEN is unset: replies are recorded as `logged`, not sent. */
+  sender: GraphSender | undefined
+  /** Loads the payload of another message's job (for answering an earlier pending message). */
+  loadPayload: (mid: string) => Promise<{ payload: DmMessagePayload; failed: boolean } | null>
+  systemPrompt: string
+  logger: Logger
+  metrics?: GatewayMetrics
+}
+
+export interface AttemptInfo {
+  /** True on the job's last attempt: a retryable send error then marks the part `failed`. */
+  finalAttempt: boolean
+}
+
+export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before'
+
+/**
+ * The reply pipeline for one customer message: store the user turn (idempotent) → under the
+ * user's lock, answer every earlier pending message of this user, then this one: memory recall →
+ * model router → completion → outbox (pending parts) → send each undelivered part → store the
+ * assistant turn. Re-running it for a mid whose parts are all delivered sends nothing.
+ */
+export async function processDmMessage(
+  payload: DmMessagePayload,
+  deps: DmDeps,
+  attempt: AttemptInfo = { finalAttempt: false },
+): Promise<ReplyOutcome> {
+  // Captured once: an in-flight reply finishes on the model it started with.
+  const active = deps.currentModel()
+  const turn = await storeUserTurn(payload, deps)
+  return deps.order.withUserLock(payload.igUserId, async () => {
+    for (const mid of await deps.order.pendingBefore(payload.igUserId, payload.mid)) {
+      const earlier = await deps.loadPayload(mid)
+      if (earlier && !earlier.failed) {
+        const earlierTurn = await storeUserTurn(earlier.payload, deps)
+        await answer(earlier.payload, earlierTurn.id, active, deps, { finalAttempt: false })
+      }
+      await deps.order.done(payload.igUserId, [mid])
+    }
+    const outcome = await answer(payload, turn.id, active, deps, attempt)
+    await deps.order.done(payload.igUserId, [payload.mid])
+    return outcome
+  })
+}
+
+async function storeUserTurn(p: DmMessagePayload, deps: DmDeps) {
+  const imageUrl = imageUrlOf(p)
+  const turn = await deps.conversations.insertTurn({
+    igMessageId: p.mid,
+    igUserId: p.igUserId,
+    role: 'user',
+    content: p.text,
+    hasImage: imageUrl !== undefined,
+    imageUrl: imageUrl ?? null,
+  })
+  if (turn.inserted)
+    deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'user', content: p.text })
+  return turn
+}
+
+async function answer(
+  p: DmMessagePayload,
+  userTurnId: number,
+  active: ActiveModel | null,
+  deps: DmDeps,
+  attempt: AttemptInfo,
+): Promise<ReplyOutcome> {
+  let rows = await deps.outbox.findByMid(p.mid)
+  if (rows.length > 0 && rows.every(isDelivered)) {
+    await storeAssistantTurn(p, rows, undefined, deps)
+    return 'already-answered'
+  }
+  if (rows.some((r) => r.status === 'failed')) return 'failed-before'
+  let fullText: string | undefined
+  if (rows.length === 0) {
+    const imageUrl = imageUrlOf(p)
+    const memory = await deps.memory.recall({ igUserId: p.igUserId, text: p.text, excludeIds: [userTurnId] })
+    deps.logger.info({ mid: p.mid, recalled: memory.recalled }, 'memory recalled')
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
+      { role: 'system', content: deps.systemPrompt },
+      ...memory.messages,
+      imageUrl
+        ? {
+            role: 'user',
+            content: [
+              ...(p.text ? [{ type: 'text' as const, text: p.text }] : []),
+              { type: 'image_url' as const, image_url: { url: imageUrl } },
+            ],
+          }
+        : { role: 'user', content: p.text || '(the customer sent an attachment)' },
+    ]
+    const completion = await deps.router.complete({
+      messages,
+      hasImage: imageUrl !== undefined,
+      active,
+      mid: p.mid,
+    })
+    fullText = completion.text
+    rows = await deps.outbox.insertParts({
+      mid: p.mid,
+      igUserId: p.igUserId,
+      igAccountId: p.igAccountId,
+      parts: splitReply(completion.text),
+      model: completion.model,
+    })
+  }
+  for (const row of rows) {
+    if (isDelivered(row)) continue
+    await deliver(row, p, deps, attempt)
+  }
+  await storeAssistantTurn(p, rows, fullText, deps)
+  deps.metrics?.dmLatency.observe(
+    { model: rows[0]?.model ?? 'unknown' },
+    Math.max(0, Date.now() - p.receivedAt) / 1000,
+  )
+  return 'answered'
+}
+
+async function deliver(row: OutboxRow, p: DmMessagePayload, deps: DmDeps, attempt: AttemptInfo) {
+  if (!deps.sender) {
+    await deps.outbox.markDelivered(row.id, 'logged', null)
+    deps.metrics?.sends.inc({ result: 'logged' })
+    deps.logger.info(
+      {
+        mid: p.mid,
+        igUserId: p.igUserId,
+        part: row.part,
+        parts: row.parts,
+        chars: row.text.length,
+        model: row.model,
+      },
+      'reply logged (no IG_ACCESS_TOKEN; not sent)',
+    )
+    return
+  }
+  try {
+    const res = await deps.sender.send({
+      igAccountId: row.igAccountId ?? p.igAccountId,
+      recipientId: p.igUserId,
+      text: row.text,
+    })
+    await deps.outbox.markDelivered(row.id, 'sent', res.messageId)
+    deps.metrics?.sends.inc({ result: 'sent' })
+  } catch (err) {
+    const retryable = !(err instanceof GraphSendError) || err.retryable
+    const final = !retryable || attempt.finalAttempt
+    await deps.outbox.markAttemptFailed(row.id, (err as Error).message, final)
+    deps.metrics?.sends.inc({ result: final ? 'failed' : 'retry' })
+    deps.logger.warn({ mid: p.mid, part: row.part, err: (err as Error).message, final }, 'reply send failed')
+    if (!retryable) throw new UnrecoverableError((err as Error).message)
+    throw err
+  }
+}
+
+async function storeAssistantTurn(
+  p: DmMessagePayload,
+  rows: OutboxRow[],
+  fullText: string | undefined,
+  deps: DmDeps,
+) {
+  const content = fullText ?? rows.map((r) => r.text).join('\n')
+  const turn = await deps.conversations.insertTurn({
+    igMessageId: replyMessageId(p.mid),
+    igUserId: p.igUserId,
+    role: 'assistant',
+    content,
+    model: rows[0]?.model ?? null,
+  })
+  if (turn.inserted) deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'assistant', content })
+}
+
+/** A reaction to a message: stored as a satisfaction signal with the model that wrote it, if ours. */
+export async function processDmReaction(
+  r: DmReactionPayload,
+  deps: Pick<DmDeps, 'outbox' | 'conversations' | 'signals' | 'logger'>,
+): Promise<boolean> {
+  const model =
+    (await deps.outbox.findModelBySentMid(r.mid)) ?? (await deps.conversations.findModelByMessageId(r.mid))
+  const stored = await deps.signals.insert({
+    igUserId: r.igUserId,
+    mid: r.mid,
+    action: r.action,
+    reaction: r.reaction,
+    emoji: r.emoji,
+    model,
+    eventTs: r.timestamp,
+  })
+  deps.logger.info({ mid: r.mid, action: r.action, model, stored }, 'reaction recorded')
+  return stored
+}

@@ -1,0 +1,37 @@
+import { createWorker } from '@loopdm/shared/bullmq'
+import type { Config } from '@loopdm/shared/config'
+import type { Logger } from '@loopdm/shared/logger'
+import { DM_JOB, DM_QUEUE, DmMessagePayloadSchema, DmReactionPayloadSchema } from '@loopdm/shared/queues'
+import { type Job, UnrecoverableError, type Worker } from 'bullmq'
+import { type DmDeps, processDmMessage, processDmReaction } from './dm.processor.js'
+
+/** Binds the `dm` processors to a BullMQ Worker (payload parsed first; bad input is unrecoverable). */
+export function createDmWorker(opts: {
+  config: Config
+  logger: Logger
+  deps: DmDeps
+  /** Jobs in flight; per-user order holds at any value. Default 4. */
+  concurrency?: number
+  autorun?: boolean
+}): Worker {
+  return createWorker(
+    DM_QUEUE,
+    async (job: Job) => {
+      if (job.name === DM_JOB.reaction) {
+        const r = DmReactionPayloadSchema.safeParse(job.data)
+        if (!r.success)
+          throw new UnrecoverableError(`invalid reaction payload: ${r.error.issues[0]?.message}`)
+        return processDmReaction(r.data, opts.deps)
+      }
+      const p = DmMessagePayloadSchema.safeParse(job.data)
+      if (!p.success) throw new UnrecoverableError(`invalid message payload: ${p.error.issues[0]?.message}`)
+      const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+      return processDmMessage(p.data, opts.deps, { finalAttempt })
+    },
+    {
+      config: opts.config,
+      logger: opts.logger,
+      workerOptions: { concurrency: opts.concurrency ?? 4, autorun: opts.autorun ?? false },
+    },
+  )
+}

@@ -1,0 +1,93 @@
+import type { Queue } from 'bullmq'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+
+/**
+ * The gateway's Prometheus metrics, on a registry of its own (never the global one), so several
+ * gateways in one test process do not collide.
+ */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry()
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'loopdm_gateway_' })
+  const queues: Queue[] = []
+  const m = {
+    registry,
+    webhookRequests: new Counter({
+      name: 'loopdm_webhook_requests_total',
+      help: 'Webhook requests by HTTP status',
+      labelNames: ['method', 'status'] as const,
+      registers: [registry],
+    }),
+    dmLatency: new Histogram({
+      name: 'loopdm_dm_reply_seconds',
+      help: 'Webhook receipt to last reply part delivered, by model',
+      labelNames: ['model'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    modelSelected: new Counter({
+      name: 'loopdm_model_selected_total',
+      help: 'Model router decisions by model and reason',
+      labelNames: ['model', 'reason'] as const,
+      registers: [registry],
+    }),
+    fallbacks: new Counter({
+      name: 'loopdm_model_fallbacks_total',
+      help: 'Replies retried on the base model after the selected model failed',
+      labelNames: ['from', 'to'] as const,
+      registers: [registry],
+    }),
+    activeModel: new Gauge({
+      name: 'loopdm_active_model',
+      help: 'The active model this instance uses (1 for the current one)',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    activeModelVersion: new Gauge({
+      name: 'loopdm_active_model_version',
+      help: 'Registry version of the active model this instance holds',
+      registers: [registry],
+    }),
+    modelSwaps: new Counter({
+      name: 'loopdm_model_swaps_total',
+      help: 'Hot swaps of the active model by source (message, reconcile, start)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    sends: new Counter({
+      name: 'loopdm_sends_total',
+      help: 'Reply parts by send result (sent, logged, retry, failed)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'loopdm_queue_depth',
+      help: 'Jobs per queue and state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+      async collect() {
+        await Promise.all(
+          queues.map(async (q) => {
+            try {
+              const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized')
+              for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n)
+            } catch {
+              // Redis down: keep the last values; /readyz reports the outage.
+            }
+          }),
+        )
+      },
+    }),
+    /** Queues whose depth /metrics reports. */
+    watchQueues(qs: Queue[]) {
+      queues.push(...qs)
+    },
+    setActiveModel(model: string | null, version: number) {
+      m.activeModel.reset()
+      if (model) m.activeModel.set({ model }, 1)
+      m.activeModelVersion.set(version)
+    },
+  }
+  return m
+}
+
+export type GatewayMetrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,28 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { AdminRouteOptions } from '../../app.js'
+import { adminAuthHook } from './auth.js'
+import { costsRoutes } from './costs.routes.js'
+import { jobsRoutes } from './jobs.routes.js'
+import { modelsRoutes } from './models.routes.js'
+import { queuesBoard } from './queues.routes.js'
+
+/**
+ * Every JSON admin route, mounted under /admin behind the bearer hook. Adding one is one line here
+ * (or pass it in `deps.adminRoutes`): the plugin receives `{ deps }` as options.
+ */
+export const ADMIN_ROUTES: FastifyPluginAsync<AdminRouteOptions>[] = [modelsRoutes, costsRoutes, jobsRoutes]
+
+export const adminPlugin: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+  // Bull Board in its own scope: bearer or basic auth (a browser can log in with the token).
+  await app.register(
+    async (board) => {
+      board.addHook('onRequest', adminAuthHook(deps.config.gateway.adminToken, { allowBasic: true }))
+      await board.register(queuesBoard, { deps })
+    },
+    { prefix: '/queues' },
+  )
+  await app.register(async (api) => {
+    api.addHook('onRequest', adminAuthHook(deps.config.gateway.adminToken))
+    for (const routes of [...ADMIN_ROUTES, ...(deps.adminRoutes ?? [])]) await api.register(routes, { deps })
+  })
+}

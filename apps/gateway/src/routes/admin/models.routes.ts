@@ -1,0 +1,62 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { AdminRouteOptions } from '../../app.js'
+
+/**
+ * GET /admin/models: the active model as THIS instance holds it (it may lag the registry by one
+ * message or reconcile interval), the registry's view, the rollback target, candidates, every
+ * registered model and the router's list (vision, base, active, candidates; open circuits).
+ */
+export const modelsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+  app.get(
+    '/models',
+    {
+      schema: {
+        response: {
+          200: {
+            type: 'object',
+            additionalProperties: true,
+            properties: {
+              active: {
+                type: ['object', 'null'],
+                properties: {
+                  model: { type: 'string' },
+                  version: { type: 'integer' },
+                  since: { type: 'string' },
+                },
+              },
+              registryActive: { type: ['object', 'null'], additionalProperties: true },
+              previous: { type: ['string', 'null'] },
+              base: { type: 'string' },
+              vision: { type: 'string' },
+              candidates: { type: 'array', items: { type: 'object', additionalProperties: true } },
+              models: { type: 'array', items: { type: 'object', additionalProperties: true } },
+              routing: { type: 'array', items: { type: 'object', additionalProperties: true } },
+            },
+          },
+        },
+      },
+    },
+    async () => {
+      const active = deps.holder.current()
+      const [registryActive, previous, candidates, models, routing] = await Promise.all([
+        deps.registry.findActive(),
+        deps.registry.findPrevious(),
+        deps.registry.listByStatus(['candidate', 'approved_pending']),
+        deps.registry.list(),
+        deps.router.getAllModels(active),
+      ])
+      return {
+        active: active
+          ? { model: active.model, version: active.version, since: active.since.toISOString() }
+          : null,
+        registryActive,
+        previous,
+        base: deps.config.models.base,
+        vision: deps.config.models.vision,
+        candidates,
+        models,
+        routing,
+      }
+    },
+  )
+}

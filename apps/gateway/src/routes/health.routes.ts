@@ -1,0 +1,63 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { AdminRouteOptions } from '../app.js'
+
+/** `/healthz` (process up), `/readyz` (db + redis + active model loaded), `/metrics` (Prometheus). */
+export const healthRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+  app.get(
+    '/healthz',
+    { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } },
+    async () => ({ ok: true }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        response: {
+          '2xx': {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              checks: { type: 'object', additionalProperties: { type: 'boolean' } },
+              activeModel: { type: ['string', 'null'] },
+            },
+          },
+          '5xx': {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              checks: { type: 'object', additionalProperties: { type: 'boolean' } },
+            },
+          },
+        },
+      },
+    },
+    async (_req, reply) => {
+      const timeout = <T>(p: Promise<T>) =>
+        Promise.race([
+          p,
+          new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref()),
+        ])
+      const [db, redis] = await Promise.all([
+        timeout(deps.pool.query('select 1')).then(
+          () => true,
+          () => false,
+        ),
+        timeout(deps.redis.ping()).then(
+          () => true,
+          () => false,
+        ),
+      ])
+      const checks = { db, redis, activeModelLoaded: deps.holder.loaded() }
+      const ok = Object.values(checks).every(Boolean)
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ ok, checks, activeModel: deps.holder.current()?.model ?? null })
+    },
+  )
+
+  app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
+    const text = await deps.metrics.registry.metrics()
+    return reply.type(deps.metrics.registry.contentType).send(text)
+  })
+}

@@ -1,0 +1,180 @@
+import type { Config } from '@loopdm/shared/config'
+import type { Logger } from '@loopdm/shared/logger'
+import type { AiClient, OpenAI } from '@loopdm/shared/openai'
+import type { ActiveModel, RegistryRepository } from '@loopdm/shared/registry'
+import type { GatewayMetrics } from '../metrics.js'
+
+export type RouteReason = 'image' | 'active' | 'base' | 'circuit-open' | 'fallback'
+
+export interface RouteDecision {
+  model: string
+  reason: RouteReason
+}
+
+export interface ModelRouterOptions {
+  config: Pick<Config, 'models' | 'openai'>
+  ai: AiClient
+  logger: Logger
+  registry: Pick<RegistryRepository, 'listByStatus'>
+  metrics?: GatewayMetrics
+  /** How long a failing model is skipped after an error; default 60 000 ms. */
+  circuitCooldownMs?: number
+  /** Timeout for a fine-tuned model's completion before falling back; default 20 000 ms. */
+  fineTunedTimeoutMs?: number
+  /** Reply length cap in tokens; default 400. */
+  maxTokens?: number
+  clock?: () => number
+}
+
+export interface CompletionResult {
+  text: string
+  model: string
+  reason: RouteReason
+  /** The model that failed before the fallback answered, if any. */
+  fellBackFrom?: string
+}
+
+export interface ListedModel {
+  model: string
+  role: 'vision' | 'base' | 'active' | 'candidate'
+  status?: string
+  circuitOpen: boolean
+}
+
+type Messages = OpenAI.Chat.ChatCompletionMessageParam[]
+
+/**
+ * Picks the model for each reply: an image goes to VISION_MODEL; otherwise the active model
+ * (captured by the caller at the start of the reply) when one is active and its circuit is
+ * closed, else BASE_MODEL. A failing active model (error, timeout, 404 after deletion) opens its
+ * circuit for a cool-down and the same reply is retried on BASE_MODEL, so the DM is still answered.
+ */
+export class ModelRouter {
+  private readonly openUntil = new Map<string, number>()
+  private readonly clock: () => number
+
+  constructor(private readonly opts: ModelRouterOptions) {
+    this.clock = opts.clock ?? Date.now
+  }
+
+  select(args: { hasImage: boolean; active: ActiveModel | null }): RouteDecision {
+    const { base, vision } = this.opts.config.models
+    let d: RouteDecision
+    if (args.hasImage) d = { model: vision, reason: 'image' }
+    else if (!args.active) d = { model: base, reason: 'base' }
+    else if (this.circuitOpen(args.active.model)) d = { model: base, reason: 'circuit-open' }
+    else d = { model: args.active.model, reason: 'active' }
+    this.logSelected(d, args.active)
+    return d
+  }
+
+  /** Completes `messages` on the selected model, falling back to BASE_MODEL if the active one fails. */
+  async complete(args: {
+    messages: Messages
+    hasImage: boolean
+    active: ActiveModel | null
+    mid?: string
+  }): Promise<CompletionResult> {
+    const d = this.select(args)
+    const base = this.opts.config.models.base
+    if (d.reason !== 'active' || d.model === base) {
+      return { text: await this.call(d.model, args.messages), ...d }
+    }
+    try {
+      return {
+        text: await this.call(d.model, args.messages, {
+          timeoutMs: this.opts.fineTunedTimeoutMs ?? 20_000,
+          maxRetries: 0,
+        }),
+        ...d,
+      }
+    } catch (err) {
+      this.openCircuit(d.model)
+      this.opts.metrics?.fallbacks.inc({ from: d.model, to: base })
+      this.opts.logger.warn(
+        { model: d.model, fallback: base, mid: args.mid, err: errorSummary(err) },
+        'model failed; falling back to the base model',
+      )
+      const fb: RouteDecision = { model: base, reason: 'fallback' }
+      this.logSelected(fb, args.active)
+      return { text: await this.call(base, args.messages), ...fb, fellBackFrom: d.model }
+    }
+  }
+
+  circuitOpen(model: string): boolean {
+    const until = this.openUntil.get(model)
+    if (until === undefined) return false
+    if (this.clock() >= until) {
+      this.openUntil.delete(model)
+      return false
+    }
+    return true
+  }
+
+  openCircuit(model: string): void {
+    this.openUntil.set(model, this.clock() + (this.opts.circuitCooldownMs ?? 60_000))
+  }
+
+  /** Vision, base, the active model and the candidates (registry), each once. */
+  async getAllModels(active: ActiveModel | null): Promise<ListedModel[]> {
+    const { base, vision } = this.opts.config.models
+    const out: ListedModel[] = [
+      { model: vision, role: 'vision', circuitOpen: this.circuitOpen(vision) },
+      { model: base, role: 'base', circuitOpen: this.circuitOpen(base) },
+    ]
+    if (active) out.push({ model: active.model, role: 'active', circuitOpen: this.circuitOpen(active.model) })
+    const candidates = await this.opts.registry.listByStatus(['candidate', 'approved_pending'])
+    for (const c of candidates)
+      out.push({
+        model: c.model,
+        role: 'candidate',
+        status: c.status,
+        circuitOpen: this.circuitOpen(c.model),
+      })
+    const seen = new Set<string>()
+    return out.filter((m) => {
+      const k = `${m.role}:${m.model}`
+      if (seen.has(k)) return false
+      seen.add(k)
+      return true
+    })
+  }
+
+  private logSelected(d: RouteDecision, active: ActiveModel | null) {
+    this.opts.metrics?.modelSelected.inc({ model: d.model, reason: d.reason })
+    this.opts.logger.info(
+      { model: d.model, reason: d.reason, activeVersion: active?.version ?? 0 },
+      'Selected Model',
+    )
+  }
+
+  private async call(
+    model: string,
+    messages: Messages,
+    meta: { timeoutMs?: number; maxRetries?: number } = {},
+  ): Promise<string> {
+    // Explicit values: the SDK rejects an `undefined` per-request timeout.
+    const res = await this.opts.ai.chat(
+      { model, messages, max_tokens: this.opts.maxTokens ?? 400 },
+      {
+        purpose: 'reply',
+        timeoutMs: meta.timeoutMs ?? this.opts.config.openai.timeoutMs,
+        maxRetries: meta.maxRetries ?? this.opts.config.openai.maxRetries,
+      },
+    )
+    const text = res.choices[0]?.message?.content?.trim() ?? ''
+    if (!text) throw new EmptyCompletionError(`model ${model} returned an empty reply`)
+    return text
+  }
+}
+
+export class EmptyCompletionError extends Error {
+  override name = 'EmptyCompletionError'
+}
+
+function errorSummary(err: unknown): string {
+  const e = err as { status?: number; message?: string; name?: string }
+  return e.status
+    ? `${e.status} ${e.message ?? ''}`.trim()
+    : `${e.name ?? 'Error'}: ${e.message ?? String(err)}`
+}

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestRedis, type TestRedis } from './support/redis-server.js'
+import { buildTestGateway, dmWebhookBody, igUser, type TestGateway } from './support/test-gateway.js'
+
+describe('webhook when Redis goes away', () => {
+  let redis: TestRedis
+  let sut: TestGateway
+  beforeAll(async () => {
+    redis = await startTestRedis()
+    sut = await buildTestGateway({ env: { REDIS_URL: redis.url } })
+  })
+  afterAll(async () => {
+    await redis?.start().catch(() => {})
+    await sut?.close()
+    await redis?.stop()
+  })
+
+  it('answers 503 while Redis is down, and each re-delivered DM is answered once after it returns', async () => {
+    const userA = igUser()
+    const userB = igUser()
+    const bodyA = dmWebhookBody({ user: userA, mid: `mid.a-${userA}`, text: 'first, before the outage' })
+    const bodyB = dmWebhookBody({ user: userB, mid: `mid.b-${userB}`, text: 'second, during the outage' })
+
+    expect((await sut.postWebhook(bodyA)).statusCode).toBe(200)
+    await sut.waitForReplies([`mid.a-${userA}`])
+    expect(sut.graph.sendsTo(userA).length).toBeGreaterThan(0)
+    const sentToA = sut.graph.sendsTo(userA).length
+
+    await redis.stop()
+    const during = await sut.postWebhook(bodyB)
+    expect(during.statusCode).toBe(503)
+    expect(during.json()).toEqual({ error: 'Service Unavailable' })
+    expect((await sut.postWebhook(bodyA)).statusCode).toBe(503)
+    const ready = await sut.gateway.app.inject({ url: '/readyz' })
+    expect(ready.statusCode).toBe(503)
+    expect(ready.json().checks.redis).toBe(false)
+
+    // Redis returns empty (no persistence): even the completed job id of A is gone, so only the
+    // outbox stands between a re-delivery of A and a second reply.
+    await redis.start()
+    const until = Date.now() + 20_000
+    let status = 0
+    while (Date.now() < until) {
+      status = (await sut.postWebhook(bodyB)).statusCode
+      if (status === 200) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    expect(status).toBe(200)
+    expect((await sut.postWebhook(bodyA)).statusCode).toBe(200)
+    expect((await sut.postWebhook(bodyB)).statusCode).toBe(200)
+
+    await sut.waitForReplies([`mid.b-${userB}`], 30_000)
+    // Let A's re-delivered job run to completion too.
+    const jobUntil = Date.now() + 15_000
+    while (Date.now() < jobUntil) {
+      const job = await sut.gateway.queues.dm.getJob(`dm-mid.a-${userA}`)
+      if (job && (await job.getState()) === 'completed') break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(await (await sut.gateway.queues.dm.getJob(`dm-mid.a-${userA}`))?.getState()).toBe('completed')
+    const rowsB = await sut.outbox.findByMid(`mid.b-${userB}`)
+    expect(sut.graph.sendsTo(userB)).toHaveLength(rowsB.length)
+    expect(sut.graph.sendsTo(userA)).toHaveLength(sentToA)
+    expect((await sut.gateway.app.inject({ url: '/readyz' })).statusCode).toBe(200)
+  })
+})

@@ -1,0 +1,107 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/**
+ * A fake Instagram Graph API on 127.0.0.1 (port 0): records every `POST /{ig-id}/messages` and
+ * answers `{recipient_id, message_id}` like Meta, with fault knobs (fail the next N sends).
+ */
+export interface GraphSend {
+  /** Arrival order at the fake, from 1. */
+  seq: number
+  igAccountId: string
+  recipientId: string
+  text: string
+  authorization: string | undefined
+  messageId: string
+  at: number
+}
+
+export interface FakeGraph {
+  /** e.g. `http://127.0.0.1:PORT/v21.0` — pass as IG_GRAPH_BASE_URL. */
+  baseUrl: string
+  sends: GraphSend[]
+  /** The next `n` sends answer `status` (429, 500 … or 400 for a permanent error). */
+  failNext(n: number, status: number): void
+  /** Delay every answer by `ms`. */
+  setLatency(ms: number): void
+  sendsTo(recipientId: string): GraphSend[]
+  reset(): void
+  close(): Promise<void>
+}
+
+export async function startFakeGraph(): Promise<FakeGraph> {
+  const sends: GraphSend[] = []
+  let failures = 0
+  let failStatus = 500
+  let latency = 0
+  let seq = 0
+  const server: Server = createServer(async (req, res) => {
+    const body = await readBody(req)
+    if (latency) await new Promise((r) => setTimeout(r, latency))
+    const m = /^\/v[\d.]+\/([^/]+)\/messages$/.exec(req.url ?? '')
+    if (req.method !== 'POST' || !m) {
+      res.writeHead(404, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { message: 'Unknown path', code: 100 } }))
+      return
+    }
+    if (failures > 0) {
+      failures--
+      res.writeHead(failStatus, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({
+          error: { message: `fake failure ${failStatus}`, code: failStatus === 429 ? 4 : 2 },
+        }),
+      )
+      return
+    }
+    let parsed: { recipient?: { id?: string }; message?: { text?: string } } = {}
+    try {
+      parsed = JSON.parse(body)
+    } catch {}
+    const messageId = `fake_m_${++seq}`
+    sends.push({
+      seq,
+      igAccountId: decodeURIComponent(m[1] as string),
+      recipientId: parsed.recipient?.id ?? '',
+      text: parsed.message?.text ?? '',
+      authorization: req.headers.authorization,
+      messageId,
+      at: Date.now(),
+    })
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ recipient_id: parsed.recipient?.id, message_id: messageId }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v21.0`,
+    sends,
+    failNext(n, status) {
+      failures = n
+      failStatus = status
+    },
+    setLatency(ms) {
+      latency = ms
+    },
+    sendsTo: (recipientId) => sends.filter((s) => s.recipientId === recipientId),
+    reset() {
+      sends.length = 0
+      failures = 0
+      latency = 0
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    req.on('error', reject)
+  })
+}
