@@ -76,7 +76,7 @@ afterAll(async () => {
       FINE_TUNE_OPERATION,
       refs,
     ])
-    await pool.query(`delete from models where model = any($1)`, [models])
+    await pool.query(`delete from models where model = any($1) or finetune_job_id = any($2)`, [models, refs])
   }
   await pool.end()
   await local.close()
@@ -328,8 +328,19 @@ describe('tune', () => {
       })
       expect(row.error).toMatch(/10/)
       expect(row.fineTunedModel).toBeNull()
-      const candidates = await deps.registry.list()
-      expect(candidates.some((m) => m.finetuneJobId === row.providerJobId)).toBe(false)
+      // No candidate; the registry (what GET /admin/models lists) shows the failure and its reason.
+      const rows = (await deps.registry.list()).filter((m) => m.finetuneJobId === row.providerJobId)
+      expect(rows).toEqual([
+        expect.objectContaining({
+          model: row.providerJobId,
+          status: 'rejected',
+          reason: `fine-tune failed: ${row.error}`,
+        }),
+      ])
+      expect(await deps.registry.listByStatus(['candidate', 'approved_pending'])).not.toContainEqual(
+        expect.objectContaining({ finetuneJobId: row.providerJobId }),
+      )
+      await pool.query('delete from models where model = $1', [row.providerJobId])
       const poll = await until(async () => {
         const s = await jobState(deps.tuneQueue, tunePollJobId(sha))
         return s.state === 'failed' ? s.job : null
