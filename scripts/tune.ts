@@ -46,7 +46,7 @@ function printResult(r: TuneResult): void {
     say(
       b.budgetUsd === null
         ? `budget         unlimited (FT_BUDGET_USD_MONTHLY unset); $${b.monthToDateUsd.toFixed(4)} spent this month`
-        : `budget         $${b.monthToDateUsd.toFixed(4)} spent + $${b.estimateUsd.toFixed(4)} = $${b.projectedUsd.toFixed(4)} of $${b.budgetUsd.toFixed(2)} (${Math.round((b.fraction ?? 0) * 100)}%)${b.alerts.length ? ` — alert ${b.alerts.at(-1)}%` : ''}`,
+        : `budget         $${b.monthToDateUsd.toFixed(4)} spent + $${b.estimateUsd.toFixed(4)} = $${b.projectedUsd.toFixed(4)} of $${b.budgetUsd.toFixed(4)} (${Math.round((b.fraction ?? 0) * 100)}%)${b.alerts.length ? ` — alert ${b.alerts.at(-1)}%` : ''}`,
     )
   }
   if (r.outcome === 'dry-run')

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import type { Pool } from '@loopdm/shared/db'
 import { createOpenAISdk, type OpenAI } from '@loopdm/shared/openai'
-import { testPool } from '@loopdm/shared/testing'
+import { testPool, uniqueId } from '@loopdm/shared/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runPoll } from '../src/jobs/poll.processor.js'
 import { runTune } from '../src/jobs/tune.processor.js'
@@ -148,7 +148,16 @@ describe('writeMonthlyReport', () => {
     const dir = tmpExportDir()
     const { logger, lines } = capturingLogger()
     const month = new Date().toISOString().slice(0, 7)
-    const sut = await writeMonthlyReport({ db: pool, config: deps.config, logger, month, dir })
+    const user = uniqueId('u')
+    const model = uniqueId('report-model')
+    await pool.query(
+      `insert into conversation_messages (ig_user_id, role, content, model, ig_message_id)
+       values ($1, 'user', 'hi', null, $3), ($1, 'assistant', 'hello', $2, $4)`,
+      [user, model, uniqueId('mid'), uniqueId('mid')],
+    )
+    const sut = await writeMonthlyReport({ db: pool, config: deps.config, logger, month, dir }).finally(() =>
+      pool.query('delete from conversation_messages where ig_user_id = $1', [user]),
+    )
     expect(sut.path).toBe(join(dir, `${month}.md`))
     expect(existsSync(sut.path)).toBe(true)
     const md = readFileSync(sut.path, 'utf8')
@@ -158,6 +167,10 @@ describe('writeMonthlyReport', () => {
     expect(md).toContain(models[0] as string)
     expect(md).toMatch(/### Retired \(\d+\)/)
     expect(md).toContain('## Evaluation')
+    expect(md).toMatch(/conversation completion \d+% \(\d+\/\d+ users' last turn answered\)/)
+    // Reactions, completion and fallbacks per model (the evaluator's quality signals).
+    expect(md).toContain('## Quality signals from production')
+    expect(md).toContain(`| ${model} | 1 |`)
     expect(sut.totals.finetunes).toBeGreaterThanOrEqual(4)
     expect(sut.totals.fineTuneUsd).toBeGreaterThan(0)
     expect(lines.some((l) => l.msg === 'monthly report written' && l.month === month)).toBe(true)

@@ -77,7 +77,7 @@ afterAll(async () => {
       FINE_TUNE_OPERATION,
       refs,
     ])
-    await pool.query(`delete from models where model = any($1)`, [models])
+    await pool.query(`delete from models where model = any($1) or finetune_job_id = any($2)`, [models, refs])
   }
   await pool.end()
   await local.close()
@@ -284,6 +284,39 @@ describe('tune', () => {
     })
   })
 
+  describe('when the upload keeps failing with 500 beyond the SDK retries', () => {
+    it('the BullMQ retry of the same job resumes and creates one provider job', async () => {
+      const dir = tmpExportDir()
+      const config = tunerTestConfig(local.baseURL, dir, { OPENAI_MAX_RETRIES: '1' })
+      const deps = makeDeps(config, pool)
+      const worker = createTuneWorker(deps)
+      const file = writeTrainingFile(dir, 12)
+      const sha = await sha256File(file)
+      shas.push(sha)
+      const before = await fileCount()
+      // 2 requests per attempt (1 SDK retry): attempts 1 and 2 fail, attempt 3 uploads.
+      local.faults.failNext(4, 500, { paths: '/files', retryAfterMs: 10 })
+      const job = await deps.tuneQueue.add(
+        TUNE_JOB.tune,
+        { file },
+        { attempts: 5, backoff: { type: 'fixed', delay: 50 }, jobId: tuneJobId(sha) },
+      )
+      const row = await until(async () => {
+        const r = await deps.finetunes.findBySha(sha)
+        return r?.status === 'succeeded' ? r : null
+      })
+      const done = await deps.tuneQueue.getJob(job.id as string)
+      expect(done?.attemptsMade).toBe(3)
+      expect(await fileCount()).toBe(before + 1)
+      expect(await providerJobsFor(file)).toHaveLength(1)
+      expect(row.fineTunedModel).toMatch(/^ft:/)
+      await worker.close()
+      await dropQueue(deps.tuneQueue)
+      await dropQueue(deps.evaluateQueue)
+      await deps.close()
+    })
+  })
+
   describe('when the provider fails the job', () => {
     it('records the reason, registers no candidate, and fails the poll job with the reason', async () => {
       const dir = tmpExportDir()
@@ -301,8 +334,19 @@ describe('tune', () => {
       })
       expect(row.error).toMatch(/10/)
       expect(row.fineTunedModel).toBeNull()
-      const candidates = await deps.registry.list()
-      expect(candidates.some((m) => m.finetuneJobId === row.providerJobId)).toBe(false)
+      // No candidate; the registry (what GET /admin/models lists) shows the failure and its reason.
+      const rows = (await deps.registry.list()).filter((m) => m.finetuneJobId === row.providerJobId)
+      expect(rows).toEqual([
+        expect.objectContaining({
+          model: row.providerJobId,
+          status: 'rejected',
+          reason: `fine-tune failed: ${row.error}`,
+        }),
+      ])
+      expect(await deps.registry.listByStatus(['candidate', 'approved_pending'])).not.toContainEqual(
+        expect.objectContaining({ finetuneJobId: row.providerJobId }),
+      )
+      await pool.query('delete from models where model = $1', [row.providerJobId])
       const poll = await until(async () => {
         const s = await jobState(deps.tuneQueue, tunePollJobId(sha))
         return s.state === 'failed' ? s.job : null

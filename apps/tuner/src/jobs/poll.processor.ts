@@ -43,6 +43,28 @@ const done = (row: FinetuneJobRow): PollResult => ({
 })
 
 /**
+ * A failed or cancelled fine-tune has no model, but operators look for it where they look for
+ * models: `GET /admin/models` lists every registry row. It is registered under its provider job id
+ * as `rejected` with the reason — never a candidate, so no router or evaluator ever picks it.
+ */
+async function recordFailureInRegistry(
+  row: FinetuneJobRow,
+  status: 'failed' | 'cancelled',
+  error: string,
+  deps: TunerDeps,
+): Promise<void> {
+  await deps.registry.upsertModel({
+    model: row.providerJobId as string,
+    kind: 'fine_tuned',
+    baseModel: row.baseModel,
+    status: 'rejected',
+    finetuneJobId: row.providerJobId,
+    trainingFile: row.filePath,
+    reason: `fine-tune ${status}: ${error}`,
+  })
+}
+
+/**
  * One step of the fine-tune state machine. Reads the provider job and its events, records them,
  * and either asks to be polled again (`done: false`, the worker re-delays the job) or settles a
  * terminal state: succeeded → ledger settled with the billed tokens, model registered as a
@@ -69,8 +91,9 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
   } catch (err) {
     if (isPermanentProviderError(err)) {
       const error = `provider lost the job: ${(err as Error).message}`
-      const r = await finetunes.recordPoll(row.id, { status: 'failed', events: [], error })
       await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
+      await recordFailureInRegistry(row, 'failed', error, deps)
+      const r = await finetunes.recordPoll(row.id, { status: 'failed', events: [], error })
       logger.error({ finetune: row.id, providerJobId: id, error }, 'fine-tuning job failed')
       return done(r)
     }
@@ -128,6 +151,7 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
       events.filter((e) => e.level === 'error').at(-1)?.message ??
       (status === 'cancelled' ? 'cancelled at the provider' : 'failed without a reason')
     await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
+    await recordFailureInRegistry(row, status, error, deps)
     const r = await finetunes.recordPoll(row.id, { status, events, error })
     logger.error({ finetune: row.id, providerJobId: id, status, error }, 'fine-tuning job did not succeed')
     return done(r)
@@ -143,6 +167,7 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
       if (!isPermanentProviderError(err)) throw err
     }
     await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
+    await recordFailureInRegistry(row, 'cancelled', error, deps)
     const r = await finetunes.recordPoll(row.id, { status: 'cancelled', events, error })
     logger.error({ finetune: row.id, providerJobId: id, error }, 'fine-tuning job cancelled')
     return done(r)

@@ -52,6 +52,9 @@ export function isPermanentProviderError(err: unknown): boolean {
   )
 }
 
+/** How long one trigger may hold a file's upload/create step before another may take over. */
+export const UPLOAD_LEASE_MS = 15 * 60_000
+
 /**
  * The `tune` job: pick the data, validate it, estimate and budget it, then (unless a dry run)
  * upload the file and create the provider job, recorded in `finetune_jobs` and the cost ledger, and
@@ -59,9 +62,6 @@ export function isPermanentProviderError(err: unknown): boolean {
  * sha256, and a retry resumes after the last recorded step (upload, job creation) instead of
  * creating a second provider job.
  */
-/** How long one trigger may hold a file's upload/create step before another may take over. */
-export const UPLOAD_LEASE_MS = 15 * 60_000
-
 export async function runTune(
   input: unknown,
   deps: TunerDeps,

@@ -105,7 +105,7 @@ export async function checkBudget(opts: {
   if (check.fraction >= 0.8) check.alerts.push(80)
   if (check.fraction >= 1) check.alerts.push(100)
   if (projectedUsd > budgetUsd)
-    check.refusal = `fine-tune estimated at $${opts.estimateUsd.toFixed(4)} would take this month's fine-tuning spend to $${projectedUsd.toFixed(4)}, over FT_BUDGET_USD_MONTHLY ($${budgetUsd.toFixed(2)}; spent $${monthToDateUsd.toFixed(4)} so far)`
+    check.refusal = `fine-tune estimated at $${opts.estimateUsd.toFixed(4)} would take this month's fine-tuning spend to $${projectedUsd.toFixed(4)}, over FT_BUDGET_USD_MONTHLY ($${budgetUsd.toFixed(4)}; spent $${monthToDateUsd.toFixed(4)} so far)`
   const top = check.alerts.at(-1)
   if (top && opts.sendAlerts !== false) {
     await sendBudgetAlert(
@@ -118,7 +118,7 @@ export async function checkBudget(opts: {
         refused: check.refusal !== null,
         message:
           check.refusal ??
-          `fine-tuning spend this month would reach ${Math.round((check.fraction ?? 0) * 100)}% of the $${budgetUsd.toFixed(2)} budget`,
+          `fine-tuning spend this month would reach ${Math.round((check.fraction ?? 0) * 100)}% of the $${budgetUsd.toFixed(4)} budget`,
       },
       opts,
     )

@@ -7,6 +7,7 @@ import type { Logger } from '@loopdm/shared/logger'
 import { createRegistryRepository } from '@loopdm/shared/registry'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 import { createTunerLedgerRepository, FINE_TUNE_OPERATION } from '../repositories/ledger.repository.js'
+import { evaluationSection, productionSection, table } from './report-sections.js'
 import type { RetirementResult } from './retirement.service.js'
 
 export interface MonthlyReportOptions {
@@ -31,31 +32,9 @@ export interface MonthlyReport {
 
 const poolOf = (db: MonthlyReportOptions['db']): Pool => ('pool' in db ? db.pool : db) as Pool
 const usd = (n: number) => `$${n.toFixed(4)}`
-const cell = (v: unknown) =>
-  String(v instanceof Date ? v.toISOString() : (v ?? ''))
-    .replace(/\|/g, '\\|')
-    .replace(/\n/g, ' ')
-function table(head: string[], rows: unknown[][]): string[] {
-  if (rows.length === 0) return ['_none_']
-  return [
-    `| ${head.join(' | ')} |`,
-    `|${head.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
-  ]
-}
-
 export function monthBounds(month: string): { from: Date; to: Date } {
   const [y, m] = month.split('-').map(Number) as [number, number]
   return { from: new Date(Date.UTC(y, m - 1, 1)), to: new Date(Date.UTC(y, m, 1)) }
-}
-
-async function tableExists(pool: Pool, name: string): Promise<string[] | null> {
-  const r = await pool.query<{ column_name: string }>(
-    `select column_name from information_schema.columns where table_schema = current_schema() and table_name = $1
-      order by ordinal_position`,
-    [name],
-  )
-  return r.rows.length ? r.rows.map((c) => c.column_name) : null
 }
 
 /**
@@ -100,20 +79,6 @@ export async function writeMonthlyReport(opts: MonthlyReportOptions): Promise<Mo
   const active = await registry.findActive()
   const previous = await registry.findPrevious()
   const pending = await registry.listByStatus(['candidate', 'approved_pending'])
-  const byModel = (
-    await pool.query<{ model: string | null; replies: number }>(
-      `select model, count(*)::int as replies from conversation_messages
-        where role = 'assistant' and created_at >= $1 and created_at < $2 group by model order by replies desc`,
-      [from, to],
-    )
-  ).rows
-  const userTurns = (
-    await pool.query<{ n: number; users: number }>(
-      `select count(*)::int as n, count(distinct ig_user_id)::int as users from conversation_messages
-        where role = 'user' and created_at >= $1 and created_at < $2`,
-      [from, to],
-    )
-  ).rows[0] ?? { n: 0, users: 0 }
 
   const md: string[] = [
     `# Loop DM monthly report — ${month}`,
@@ -182,42 +147,7 @@ export async function writeMonthlyReport(opts: MonthlyReportOptions): Promise<Mo
     '',
   ]
 
-  const evalCols = await tableExists(pool, 'eval_runs')
-  md.push('## Evaluation', '')
-  if (!evalCols) md.push('_no `eval_runs` table yet_', '')
-  else {
-    const timeCol = ['created_at', 'started_at', 'finished_at'].find((c) => evalCols.includes(c))
-    const r = await pool.query<Record<string, unknown>>(
-      timeCol
-        ? `select * from eval_runs where ${timeCol} >= $1 and ${timeCol} < $2 order by ${timeCol} limit 100`
-        : 'select * from eval_runs limit 100',
-      timeCol ? [from, to] : [],
-    )
-    const cols = evalCols.filter((c) =>
-      r.rows.every((row) => row[c] === null || typeof row[c] !== 'object' || row[c] instanceof Date),
-    )
-    md.push(
-      `${r.rows.length} evaluation run(s).`,
-      '',
-      ...table(
-        cols,
-        r.rows.map((row) => cols.map((c) => row[c])),
-      ),
-      '',
-    )
-  }
-
-  md.push(
-    '## Production',
-    '',
-    `${userTurns.n} customer message(s) from ${userTurns.users} user(s); replies by model:`,
-    '',
-    ...table(
-      ['model', 'replies'],
-      byModel.map((b) => [b.model ?? '(unknown)', b.replies]),
-    ),
-    '',
-  )
+  md.push(...(await evaluationSection(pool, from, to)), ...(await productionSection(pool, from, to)))
   // Quality signals from production (apps/evaluator): reactions, completion rate, fallbacks per model.
   const quality = await createQualityService({ db: pool, config: opts.config }).report({ from, to })
   md.push(formatQualityMarkdown(quality), '')
