@@ -1,36 +1,22 @@
-import { spawn } from 'node:child_process'
 import type { Pool } from '@loopdm/shared/db'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/shared/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROOT } from './lib/cli.js'
+import { runScript } from './lib/stack-proc.js'
 
 /** `npm run gdpr:erase -- <igUserId>` against the test database and Redis. */
 
 const config = testConfig()
 let pool: Pool
 
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/gdpr-erase.ts', ...args], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: testDatabaseUrl(),
-        REDIS_URL: config.redis.url,
-        QUEUE_PREFIX: config.redis.prefix,
-        LOG_LEVEL: 'silent',
-      },
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => {
-      out += d
-    })
-    child.stderr.on('data', (d) => {
-      err += d
-    })
-    child.on('exit', (code) => resolve({ code, out, err }))
+async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const r = await runScript('gdpr-erase', args, {
+    ...process.env,
+    DATABASE_URL: testDatabaseUrl(),
+    REDIS_URL: config.redis.url,
+    QUEUE_PREFIX: config.redis.prefix,
+    LOG_LEVEL: 'silent',
   })
+  return { code: r.code, out: r.stdout, err: r.stderr }
 }
 
 beforeAll(async () => {

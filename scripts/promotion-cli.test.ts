@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
@@ -7,7 +6,7 @@ import { createRegistryRepository } from '@loopdm/shared/registry'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/shared/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { trainModel } from '../apps/evaluator/test/support/cluster.js'
-import { ROOT } from './lib/cli.js'
+import { runScript } from './lib/stack-proc.js'
 
 /** `npm run evaluate -- --inline`, `npm run promote -- <model>` and `npm run rollback` as processes. */
 describe('evaluate / promote / rollback CLIs', () => {
@@ -17,32 +16,20 @@ describe('evaluate / promote / rollback CLIs', () => {
   let model: string
   let activeBefore: string | null
   let maxPromotion = 0
-  const run = (script: string, args: string[]) =>
-    new Promise<{ code: number | null; out: string }>((res) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`, ...args], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          DATABASE_URL: testDatabaseUrl(),
-          REDIS_URL: config.redis.url,
-          QUEUE_PREFIX: config.redis.prefix,
-          MODEL_CHANNEL: config.models.channel,
-          OPENAI_BASE_URL: openai.baseURL,
-          EVAL_HOLDOUT_SIZE: '0',
-          PROMOTE_PROBE_DEADLINE_MS: '2000',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let out = ''
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString()
-      })
-      child.stderr.on('data', (d: Buffer) => {
-        out += d.toString()
-      })
-      child.on('exit', (code) => res({ code, out }))
+  const run = async (script: string, args: string[]) => {
+    const r = await runScript(script, args, {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      DATABASE_URL: testDatabaseUrl(),
+      REDIS_URL: config.redis.url,
+      QUEUE_PREFIX: config.redis.prefix,
+      MODEL_CHANNEL: config.models.channel,
+      OPENAI_BASE_URL: openai.baseURL,
+      EVAL_HOLDOUT_SIZE: '0',
+      PROMOTE_PROBE_DEADLINE_MS: '2000',
     })
+    return { code: r.code, out: r.output }
+  }
 
   beforeAll(async () => {
     db = await testPool()

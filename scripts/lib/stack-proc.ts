@@ -65,3 +65,36 @@ export function spawnStack(
   })
   return { child, pgid: child.pid as number, port, dir, output: () => out }
 }
+
+export interface ScriptRun {
+  code: number | null
+  stdout: string
+  stderr: string
+  /** stdout and stderr interleaved in arrival order. */
+  output: string
+}
+
+/** Runs `scripts/<script>.ts` as its own process (as `npm run` would) and collects what it prints. */
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<ScriptRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const run: ScriptRun = { code: null, stdout: '', stderr: '', output: '' }
+    child.stdout?.on('data', (d) => {
+      run.stdout += d
+      run.output += d
+    })
+    child.stderr?.on('data', (d) => {
+      run.stderr += d
+      run.output += d
+    })
+    child.on('exit', (code) => resolve({ ...run, code }))
+  })
+}
