@@ -1,9 +1,5 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import type { Logger } from '@loopdm/shared/logger'
-import type { OpenAI } from '@loopdm/shared/openai'
 import { type MonthlyReport, writeMonthlyReport } from './report.service.js'
-import { type RetirementResult, retireModels } from './retirement.service.js'
+import { type RetireModelsOptions, type RetirementResult, retireModels } from './retirement.service.js'
 
 /**
  * What the `cleanup` queue's `retire-models` job runs (bound in the exporter's composition root,
@@ -11,17 +7,13 @@ import { type RetirementResult, retireModels } from './retirement.service.js'
  *
  *   retireModels: (o) => runModelCleanup({ db: db.pool, sdk, config, logger, ...o })
  */
-export async function runModelCleanup(opts: {
-  db: Pool | { pool: Pool }
-  sdk: OpenAI
-  config: Config
-  logger: Logger
-  dryRun?: boolean
-  now?: Date
-  /** Default `reports`. */
-  reportsDir?: string
-  month?: string
-}): Promise<{ retirement: RetirementResult; report: Pick<MonthlyReport, 'month' | 'path' | 'totals'> }> {
+export async function runModelCleanup(
+  opts: RetireModelsOptions & {
+    /** Default `reports`. */
+    reportsDir?: string
+    month?: string
+  },
+): Promise<{ retirement: RetirementResult; report: Pick<MonthlyReport, 'month' | 'path' | 'totals'> }> {
   const now = opts.now ?? new Date()
   const retirement = await retireModels({ ...opts, now })
   const r = await writeMonthlyReport({
