@@ -8,20 +8,16 @@ import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.s
 import { createQueue } from '@loopdm/shared/bullmq'
 import { loadConfigOrExit } from '@loopdm/shared/config'
 import { openDatabase } from '@loopdm/shared/database'
-import { createLogger } from '@loopdm/shared/logger'
 import { createAiClient } from '@loopdm/shared/openai'
 import { EVALUATE_JOB_OPTIONS, EVALUATE_QUEUE, safeJobId } from '@loopdm/shared/queues'
 import { assertRedis, createRedis } from '@loopdm/shared/redis'
 import { createRegistryRepository } from '@loopdm/shared/registry'
 import { QueueEvents } from 'bullmq'
-import { parseArgs, say } from './lib/cli.js'
+import { cliLogger, parseArgs, say } from './lib/cli.js'
 
 const { flags } = parseArgs(process.argv.slice(2))
 const config = loadConfigOrExit()
-const logger = createLogger({
-  level: config.log.level === 'info' ? 'warn' : config.log.level,
-  name: 'evaluate',
-})
+const logger = cliLogger(config, 'evaluate')
 try {
   await assertRedis(config.redis.url)
 } catch (err) {

@@ -11,10 +11,9 @@ import { createGdprService } from '@loopdm/gateway/services/gdpr.service'
 import { createQueue } from '@loopdm/shared/bullmq'
 import { loadConfigOrExit } from '@loopdm/shared/config'
 import { openDatabase } from '@loopdm/shared/database'
-import { createLogger } from '@loopdm/shared/logger'
 import { DM_QUEUE } from '@loopdm/shared/queues'
 import { assertRedis } from '@loopdm/shared/redis'
-import { parseArgs, say } from './lib/cli.js'
+import { cliLogger, parseArgs, say } from './lib/cli.js'
 import { exportEraser } from './lib/export-eraser.js'
 
 const { flags, positionals } = parseArgs(process.argv.slice(2))
@@ -26,10 +25,7 @@ if (!igUserId || positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,128}$/.test(igUse
 const actor = typeof flags.actor === 'string' ? flags.actor : `cli:${userInfo().username}`
 
 const config = loadConfigOrExit()
-const logger = createLogger({
-  level: config.log.level === 'info' ? 'warn' : config.log.level,
-  name: 'gdpr-erase',
-})
+const logger = cliLogger(config, 'gdpr-erase')
 try {
   await assertRedis(config.redis.url)
   const db = await openDatabase(config, { migrate: true, logger, applicationName: 'loopdm-gdpr-erase' })

@@ -1,5 +1,7 @@
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Config } from '@loopdm/shared/config'
+import { createLogger, type Logger } from '@loopdm/shared/logger'
 
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -45,4 +47,12 @@ export function parseArgs(argv: string[]): { flags: Record<string, string | true
 export function notImplemented(what: string): never {
   process.stderr.write(`${what}: not implemented yet: see README.md\n`)
   process.exit(2)
+}
+
+/**
+ * A command's logger: at the default `info` level it logs warnings only, so the command's own
+ * output stays readable; an explicit LOG_LEVEL (debug, …) is honoured.
+ */
+export function cliLogger(config: Config, name: string): Logger {
+  return createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, name })
 }

@@ -1,11 +1,10 @@
 import type { Config } from '@loopdm/shared/config'
 import { loadConfigOrExit } from '@loopdm/shared/config'
 import { openDatabase } from '@loopdm/shared/database'
-import { createLogger } from '@loopdm/shared/logger'
 import { createOpenAISdk } from '@loopdm/shared/openai'
 import type { PromotionDeps, PromotionResult } from '@loopdm/shared/promotion'
 import { assertRedis, createRedis } from '@loopdm/shared/redis'
-import { say } from './cli.js'
+import { cliLogger, say } from './cli.js'
 
 /**
  * Shared setup of `npm run promote` / `npm run rollback`: the database (the running stack's, or
@@ -15,10 +14,7 @@ export async function withPromotionDeps(
   fn: (deps: PromotionDeps, config: Config) => Promise<void>,
 ): Promise<void> {
   const config = loadConfigOrExit()
-  const logger = createLogger({
-    level: config.log.level === 'info' ? 'warn' : config.log.level,
-    name: 'promote',
-  })
+  const logger = cliLogger(config, 'promote')
   try {
     await assertRedis(config.redis.url)
   } catch (err) {
