@@ -22,7 +22,7 @@ describe('npm start with OPENAI_API_KEY set', () => {
   })
 
   it('starts the apps but never openai-local, and prints that OpenAI itself is the provider', async () => {
-    stack = spawnStack(
+    stack = await spawnStack(
       {
         OPENAI_API_KEY: 'sk-test-not-a-real-key',
         // A dead local address: nothing in this test may reach the network.

@@ -13,7 +13,7 @@ describe('npm start (the supervisor)', () => {
   describe('when started on a fresh data directory and interrupted', () => {
     it('serves /readyz, prints the URLs and generated token, and leaves no process behind', async () => {
       // Its own process group, like a terminal's foreground job, so Ctrl-C reaches every member.
-      stack = spawnStack()
+      stack = await spawnStack()
       const { child, pgid, port } = stack
       const out = () => stack?.output() ?? ''
       const up = await waitFor(() => Promise.resolve(out().includes('Ctrl-C stops everything')), 110_000)
@@ -46,7 +46,7 @@ describe('npm start (the supervisor)', () => {
 
   describe('when the supervisor itself is killed (SIGKILL, no chance to clean up)', () => {
     it('its apps notice they were orphaned and stop by themselves', async () => {
-      stack = spawnStack({ ADMIN_TOKEN: 'start-test-token' })
+      stack = await spawnStack({ ADMIN_TOKEN: 'start-test-token' })
       const { pgid } = stack
       const out = () => stack?.output() ?? ''
       const up = await waitFor(() => Promise.resolve(out().includes('Ctrl-C stops everything')), 110_000)

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './cli.js'
@@ -27,17 +28,41 @@ export interface StackProc {
   output(): string
 }
 
+/** Whether 127.0.0.1:`port` can be listened on right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer()
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+  })
+}
+
 /**
- * `npm start` (scripts/start.ts) in its own process group on random ports and a fresh temp dir,
+ * The first of `count` consecutive ports that are free on 127.0.0.1. Chosen below Linux's
+ * ephemeral range (32768–60999), where outgoing connections and port-0 listeners of other tests
+ * take their ports, so a port found free stays free until the stack binds it.
+ */
+export async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 15000 + Math.floor(Math.random() * 17000)
+    let ok = true
+    for (let i = 0; i < count && ok; i++) ok = await canListen(base + i)
+    if (ok) return base
+  }
+  throw new Error(`no ${count} consecutive free ports found between 15000 and 32767`)
+}
+
+/**
+ * `npm start` (scripts/start.ts) in its own process group on free ports and a fresh temp dir,
  * with no DATABASE_URL, ADMIN_TOKEN or provider settings from the caller's environment unless
  * `env` sets them.
  */
-export function spawnStack(
+export async function spawnStack(
   env: Record<string, string | undefined> = {},
   prefix = 'loopdm-start-',
-): StackProc {
+): Promise<StackProc> {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  const port = 20000 + Math.floor(Math.random() * 20000)
+  const port = await freePortRun(3)
   const full: Record<string, string | undefined> = {
     ...process.env,
     PORT: String(port),
