@@ -37,7 +37,7 @@ export interface GatewayOptions {
   usage?: UsageSink
   /** Outbound fetch for the Graph API (tests may pass their own). */
   fetch?: typeof fetch
-  /** Reply worker concurrency; default 4. */
+  /** Reply worker concurrency; default DM_CONCURRENCY. */
   workerConcurrency?: number
   /** Run the reply worker in this process; default true. */
   worker?: boolean

@@ -7,6 +7,7 @@ import { createAiClient } from '@loopdm/shared/openai'
 import { createRedis } from '@loopdm/shared/redis'
 import { createRegistryRepository } from '@loopdm/shared/registry'
 import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+import { countTokens } from '@loopdm/shared/tokens'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMetrics } from '../src/metrics.js'
 import { ModelRouter } from '../src/services/model-router.js'
@@ -112,6 +113,35 @@ describe('ModelRouter', () => {
       expect(r.model).toBe('gpt-4o-mini')
       expect((await metrics.fallbacks.get()).values[0]?.value).toBe(1)
       await deleteModel(openai.baseURL, model)
+    })
+  })
+
+  describe('when REPLY_MAX_TOKENS is set', () => {
+    it('caps every reply completion at that many tokens', async () => {
+      const calls: Array<{ model: string; completionTokens: number }> = []
+      const config = testConfig({ OPENAI_BASE_URL: openai.baseURL, REPLY_MAX_TOKENS: '16' })
+      const sut = new ModelRouter({
+        config,
+        ai: createAiClient({ config, usage: { record: (u) => void calls.push(u) } }),
+        logger: createLogger({ level: 'silent' }),
+        registry: createRegistryRepository(pool),
+      })
+      const model = await fineTuneModel(openai.baseURL, { suffix: 'replycap' })
+      try {
+        // A trained answer longer than 16 tokens comes back cut at the cap.
+        const [question, answer] = FT_PAIRS.find(([, a]) => countTokens(a) > 16) ?? []
+        const r = await sut.complete({
+          messages: userMsg(question ?? ''),
+          hasImage: false,
+          active: active(model),
+        })
+        expect(r.model).toBe(model)
+        expect(countTokens(r.text)).toBeLessThanOrEqual(16)
+        expect(answer?.startsWith(r.text)).toBe(true)
+        expect(calls).toEqual([expect.objectContaining({ model, completionTokens: 16 })])
+      } finally {
+        await deleteModel(openai.baseURL, model)
+      }
     })
   })
 

@@ -178,6 +178,40 @@ describe('per-user ordering', () => {
   })
 })
 
+describe('DM_CONCURRENCY', () => {
+  let sut: TestGateway
+  let inFlight = 0
+  let maxInFlight = 0
+  beforeAll(async () => {
+    // Every recall takes a while, so DMs of different users overlap as far as the worker lets them.
+    const slow: MemoryPort = {
+      async recall() {
+        maxInFlight = Math.max(maxInFlight, ++inFlight)
+        await new Promise((r) => setTimeout(r, 150))
+        inFlight--
+        return { messages: [], recalled: 0 }
+      },
+      afterStore() {},
+    }
+    sut = await buildTestGateway({ env: { DM_CONCURRENCY: '2' }, gateway: { memory: slow } })
+  })
+  afterAll(async () => {
+    await sut?.close()
+  })
+
+  it('bounds how many DMs one gateway answers at once', async () => {
+    const sent = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => sut.dm({ user: igUser(), text: `hi ${i}` })),
+    )
+    const rows = await sut.waitForReplies(
+      sent.map((s) => s.mid),
+      30_000,
+    )
+    expect(rows.every((r) => r.status === 'sent')).toBe(true)
+    expect(maxInFlight).toBe(2)
+  })
+})
+
 describe('a reply longer than 1000 characters', () => {
   let sut: TestGateway
   beforeAll(async () => {

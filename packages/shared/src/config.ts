@@ -207,6 +207,8 @@ const EnvSchema = z.object({
   ADMIN_TOKEN: optionalString,
   PORT: num(3000, { int: true, min: 0, max: 65535 }),
   HOST: z.string().optional().default('0.0.0.0'),
+  DM_CONCURRENCY: num(4, { int: true, min: 1, max: 64 }),
+  REPLY_MAX_TOKENS: num(400, { int: true, min: 16, max: 16_384 }),
   EXPORT_DIR: z.string().optional().default('exports'),
   EXPORT_MAX_BYTES: bytes('50MB'),
   EXPORT_OVERSIZE: oneOf(['refuse', 'split'] as const, 'refuse'),
@@ -287,7 +289,15 @@ function shape(e: z.output<typeof EnvSchema>) {
       graphBaseUrl:
         e.IG_GRAPH_BASE_URL ?? (e.IG_ACCESS_TOKEN ? 'https://graph.instagram.com/v21.0' : undefined),
     },
-    gateway: { port: e.PORT, host: e.HOST, adminToken: e.ADMIN_TOKEN },
+    gateway: {
+      port: e.PORT,
+      host: e.HOST,
+      adminToken: e.ADMIN_TOKEN,
+      /** DMs answered at once per gateway process; per-user order holds at any value. */
+      dmConcurrency: e.DM_CONCURRENCY,
+      /** `max_tokens` of every reply completion. */
+      replyMaxTokens: e.REPLY_MAX_TOKENS,
+    },
     export: {
       dir: e.EXPORT_DIR,
       maxBytes: e.EXPORT_MAX_BYTES,

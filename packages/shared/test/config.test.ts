@@ -15,7 +15,7 @@ describe('loadConfig', () => {
         ftBase: 'gpt-3.5-turbo-0125',
       })
       expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
-      expect(sut.gateway.port).toBe(3000)
+      expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
       expect(sut.export).toMatchObject({ dir: 'exports', maxBytes: 50 * 1024 * 1024 })
       expect(sut.finetune).toMatchObject({ minExamples: 10, nEpochs: 1, pricePer1kTokens: 0.008 })
       expect(sut.eval.autoPromote).toBe(false)
@@ -73,6 +73,8 @@ describe('loadConfig', () => {
       ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of fatal\|error/],
       ['EXPORT_OVERSIZE', 'shrink', /EXPORT_OVERSIZE: expected one of refuse\|split/],
       ['OPENAI_PRICES', '{bad', /OPENAI_PRICES: expected JSON/],
+      ['DM_CONCURRENCY', '0', /DM_CONCURRENCY: expected an integer in 1\.\.64, got "0"/],
+      ['REPLY_MAX_TOKENS', '8', /REPLY_MAX_TOKENS: expected an integer in 16\.\.16384, got "8"/],
     ]
     it.each(cases)('rejects %s=%s with a message naming it', (name, value, message) => {
       expect(() => loadConfig({ [name]: value })).toThrow(message)

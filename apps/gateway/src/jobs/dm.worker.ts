@@ -10,7 +10,7 @@ export function createDmWorker(opts: {
   config: Config
   logger: Logger
   deps: DmDeps
-  /** Jobs in flight; per-user order holds at any value. Default 4. */
+  /** Jobs in flight; per-user order holds at any value. Default DM_CONCURRENCY (4). */
   concurrency?: number
   autorun?: boolean
 }): Worker {
@@ -31,7 +31,10 @@ export function createDmWorker(opts: {
     {
       config: opts.config,
       logger: opts.logger,
-      workerOptions: { concurrency: opts.concurrency ?? 4, autorun: opts.autorun ?? false },
+      workerOptions: {
+        concurrency: opts.concurrency ?? opts.config.gateway.dmConcurrency,
+        autorun: opts.autorun ?? false,
+      },
     },
   )
 }

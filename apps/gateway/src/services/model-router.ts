@@ -12,7 +12,7 @@ export interface RouteDecision {
 }
 
 export interface ModelRouterOptions {
-  config: Pick<Config, 'models' | 'openai'>
+  config: Pick<Config, 'models' | 'openai' | 'gateway'>
   ai: AiClient
   logger: Logger
   registry: Pick<RegistryRepository, 'listByStatus'>
@@ -21,7 +21,7 @@ export interface ModelRouterOptions {
   circuitCooldownMs?: number
   /** Timeout for a fine-tuned model's completion before falling back; default 20 000 ms. */
   fineTunedTimeoutMs?: number
-  /** Reply length cap in tokens; default 400. */
+  /** Reply length cap in tokens; default REPLY_MAX_TOKENS (400). */
   maxTokens?: number
   clock?: () => number
 }
@@ -155,7 +155,7 @@ export class ModelRouter {
   ): Promise<string> {
     // Explicit values: the SDK rejects an `undefined` per-request timeout.
     const res = await this.opts.ai.chat(
-      { model, messages, max_tokens: this.opts.maxTokens ?? 400 },
+      { model, messages, max_tokens: this.opts.maxTokens ?? this.opts.config.gateway.replyMaxTokens },
       {
         purpose: 'reply',
         timeoutMs: meta.timeoutMs ?? this.opts.config.openai.timeoutMs,

@@ -96,7 +96,7 @@ export async function buildTestGateway(opts: TestGatewayOptions = {}): Promise<T
     config,
     logger,
     pool,
-    workerConcurrency: opts.workerConcurrency ?? 4,
+    workerConcurrency: opts.workerConcurrency,
     worker: opts.worker,
     ...opts.gateway,
   })
