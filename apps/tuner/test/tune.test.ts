@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
 import { promisify } from 'node:util'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
+import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/shared/cost-ledger'
 import type { Pool } from '@loopdm/shared/db'
 import { listFinetuneJobs } from '@loopdm/shared/finetune-jobs'
 import { createOpenAISdk, type OpenAI } from '@loopdm/shared/openai'
@@ -22,7 +23,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runPoll } from '../src/jobs/poll.processor.js'
 import { runTune } from '../src/jobs/tune.processor.js'
 import { createTuneWorker, resumePolls } from '../src/jobs/tune.worker.js'
-import { createTunerLedgerRepository, FINE_TUNE_OPERATION } from '../src/repositories/ledger.repository.js'
 import { sha256File } from '../src/services/training-data.service.js'
 import {
   capturingLogger,
@@ -392,7 +392,7 @@ describe('tune', () => {
       const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alert`
       const probe = makeDeps(tunerTestConfig(local.baseURL, dir), pool)
       const dry = await runTune({ file, dryRun: true }, probe)
-      const mtd = await createTunerLedgerRepository(pool).monthToDateUsd({ operation: FINE_TUNE_OPERATION })
+      const mtd = await createCostLedger({ db: pool }).monthToDateUsd(FINE_TUNE_OPERATION)
       // Room for half of this job.
       const budget = (mtd + dry.estimateUsd / 2).toFixed(6)
       const { logger, lines } = capturingLogger()
@@ -441,7 +441,7 @@ describe('tune', () => {
       const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alert`
       const probe = makeDeps(tunerTestConfig(local.baseURL, dir), pool)
       const dry = await runTune({ file, dryRun: true }, probe)
-      const mtd = await createTunerLedgerRepository(pool).monthToDateUsd({ operation: FINE_TUNE_OPERATION })
+      const mtd = await createCostLedger({ db: pool }).monthToDateUsd(FINE_TUNE_OPERATION)
       const budget = ((mtd + dry.estimateUsd) / 0.9).toFixed(6)
       const config = tunerTestConfig(local.baseURL, dir, {
         FT_BUDGET_USD_MONTHLY: budget,
@@ -455,7 +455,7 @@ describe('tune', () => {
       expect(posts).toHaveLength(1)
       expect(posts[0]).toMatchObject({ level: 80, refused: false })
       // The estimate now counts against the month.
-      const after = await createTunerLedgerRepository(pool).monthToDateUsd({ operation: FINE_TUNE_OPERATION })
+      const after = await createCostLedger({ db: pool }).monthToDateUsd(FINE_TUNE_OPERATION)
       expect(after).toBeCloseTo(mtd + dry.estimateUsd, 5)
       await dropQueue(deps.tuneQueue)
       await deps.close()

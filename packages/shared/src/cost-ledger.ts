@@ -6,9 +6,13 @@ import { createPriceTable, type ModelPrice, type PriceTable, roundUsd } from './
 /**
  * The cost ledger (table `cost_ledger`, migration 0002): one row per provider call that costs
  * money — tokens and the estimated USD at the time of the call. The OpenAI client writes every
- * successful call here (it is a `UsageSink`); the tuner records fine-tuning jobs; budgets read
- * `monthToDateUsd` and `GET /admin/costs` reads `summary`.
+ * successful call here (it is a `UsageSink`); the tuner records each fine-tuning job with its
+ * estimate when the provider job is created (so two jobs running in one month both count against
+ * the budget) and settles it to the billed cost when the job ends; budgets read `monthToDateUsd`,
+ * `GET /admin/costs` and the monthly report read `summary`.
  */
+export const FINE_TUNE_OPERATION = 'fine_tune'
+
 export interface CostLedgerOptions {
   db: Queryable
   /** A price table, or per-model overrides merged over the built-in one (config.openai.prices). */
@@ -54,8 +58,13 @@ export interface CostSummary {
 export interface CostLedger extends UsageSink {
   record(u: UsageRecord & { ref?: string }): Promise<void>
   recordFineTune(c: FineTuneCharge): Promise<void>
-  /** USD spent since the first instant of the current UTC month, optionally for one operation. */
-  monthToDateUsd(operation?: string): Promise<number>
+  /**
+   * Replaces a fine-tune's estimate with what the provider billed (0 for a failed or cancelled
+   * job); records it when no estimate was entered.
+   */
+  settleFineTune(c: FineTuneCharge & { ref: string; costUsd: number }): Promise<void>
+  /** USD spent since the first instant of `at`'s UTC month (default now), optionally for one operation. */
+  monthToDateUsd(operation?: string, at?: Date): Promise<number>
   /** Totals in [from, to), grouped by model, operation and purpose, most expensive first. */
   summary(range: { from: Date; to: Date }): Promise<CostSummary>
 }
@@ -85,7 +94,7 @@ export function createCostLedger(opts: CostLedgerOptions): CostLedger {
       [row.operation, row.model, row.purpose, row.prompt, row.completion, row.trained, row.costUsd, row.ref],
     )
 
-  return {
+  const ledger: CostLedger = {
     async record(u) {
       if (!prices.priceFor(u.model))
         opts.logger?.warn({ model: u.model }, 'no price for model; cost recorded as 0')
@@ -102,27 +111,26 @@ export function createCostLedger(opts: CostLedgerOptions): CostLedger {
     },
     async recordFineTune(c) {
       const per1k = prices.trainingPer1k(c.model) ?? opts.fallbackTrainingPer1k ?? 0.008
-      if (c.ref) {
-        // One row per fine-tuning job: a retried or duplicated record does not bill it twice.
-        const seen = await opts.db.query(
-          'select 1 from cost_ledger where operation = $1 and ref = $2 limit 1',
-          ['fine_tune', c.ref],
-        )
-        if ((seen.rowCount ?? 0) > 0) return
-      }
-      await insert({
-        operation: 'fine_tune',
-        model: c.model,
-        purpose: c.purpose ?? 'tune',
-        prompt: 0,
-        completion: 0,
-        trained: c.trainedTokens,
-        costUsd: roundUsd(c.costUsd ?? (c.trainedTokens / 1000) * per1k),
-        ref: c.ref ?? null,
-      })
+      const costUsd = roundUsd(c.costUsd ?? (c.trainedTokens / 1000) * per1k)
+      // One row per fine-tuning job: a retried or duplicated record does not bill it twice.
+      await opts.db.query(
+        `insert into cost_ledger (operation, model, purpose, trained_tokens, cost_usd, ref)
+         select $1, $2, $3, $4, $5, $6
+          where $6::text is null
+             or not exists (select 1 from cost_ledger where operation = $1 and ref = $6)`,
+        [FINE_TUNE_OPERATION, c.model, c.purpose ?? 'tune', c.trainedTokens, costUsd, c.ref ?? null],
+      )
     },
-    async monthToDateUsd(operation) {
-      const since = startOfUtcMonth(now())
+    async settleFineTune(c) {
+      const r = await opts.db.query(
+        `update cost_ledger set model = $2, trained_tokens = $3, cost_usd = $4
+          where operation = $5 and ref = $1`,
+        [c.ref, c.model, c.trainedTokens, roundUsd(c.costUsd), FINE_TUNE_OPERATION],
+      )
+      if (r.rowCount === 0) await ledger.recordFineTune(c)
+    },
+    async monthToDateUsd(operation, at) {
+      const since = startOfUtcMonth(at ?? now())
       const { rows } = await opts.db.query<{ usd: string | null }>(
         `select coalesce(sum(cost_usd), 0)::text as usd from cost_ledger
          where created_at >= $1 and ($2::text is null or operation = $2)`,
@@ -170,4 +178,5 @@ export function createCostLedger(opts: CostLedgerOptions): CostLedger {
       }
     },
   }
+  return ledger
 }

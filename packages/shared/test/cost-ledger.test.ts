@@ -72,6 +72,28 @@ describe('createCostLedger', () => {
     expect(rows).toEqual([{ trained_tokens: 50_000, ref, purpose: 'tune' }])
   })
 
+  it('settles a fine-tune estimate to the billed cost, once per job, and records one it never saw', async () => {
+    const sut = createCostLedger({ db: pool })
+    const base = model('gpt-4o-mini-2024-07-18')
+    const ref = `ftjob-${uniqueId()}`
+    await sut.recordFineTune({ model: base, trainedTokens: 20_000, costUsd: 0.06, ref })
+    await sut.settleFineTune({ model: base, trainedTokens: 18_000, costUsd: 0.054, ref })
+    await sut.settleFineTune({ model: base, trainedTokens: 18_000, costUsd: 0.054, ref })
+    const unseen = `ftjob-${uniqueId()}`
+    await sut.settleFineTune({ model: base, trainedTokens: 0, costUsd: 0, ref: unseen })
+    const { rows } = await pool.query(
+      'select ref, trained_tokens, cost_usd::float8 as usd from cost_ledger where model = $1 order by id',
+      [base],
+    )
+    expect(rows).toEqual([
+      { ref, trained_tokens: 18_000, usd: 0.054 },
+      { ref: unseen, trained_tokens: 0, usd: 0 },
+    ])
+    // The month is `at`'s: one that has not begun yet holds nothing.
+    expect(await sut.monthToDateUsd('fine_tune', new Date(Date.now() + 62 * 24 * 3600_000))).toBe(0)
+    expect(await sut.monthToDateUsd('fine_tune', new Date())).toBeGreaterThanOrEqual(0.054)
+  })
+
   it('summarises a range grouped by model, operation and purpose', async () => {
     const sut = createCostLedger({ db: pool })
     const from = new Date(Date.now() - 60_000)

@@ -1,10 +1,10 @@
 import type { Config } from '@loopdm/shared/config'
+import type { CostLedger } from '@loopdm/shared/cost-ledger'
 import type { Logger } from '@loopdm/shared/logger'
 import type { OpenAI } from '@loopdm/shared/openai'
 import type { RegistryRepository } from '@loopdm/shared/registry'
 import type { Queue } from 'bullmq'
 import type { FinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
-import type { TunerLedgerRepository } from '../repositories/ledger.repository.js'
 
 /** Everything the tune and poll processors need; main.ts, scripts and tests build it. */
 export interface TunerDeps {
@@ -13,7 +13,8 @@ export interface TunerDeps {
   /** The OpenAI SDK (`createOpenAISdk` / `createAiClient(...).sdk`): openai-local or OpenAI. */
   sdk: OpenAI
   finetunes: FinetuneJobsRepository
-  ledger: TunerLedgerRepository
+  /** The shared cost ledger (`createCostLedger`): fine-tunes are recorded and settled there. */
+  ledger: CostLedger
   registry: RegistryRepository
   /** Where poll jobs go (the `tune` queue). */
   tuneQueue: Queue

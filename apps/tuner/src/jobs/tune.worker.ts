@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import type { Config } from '@loopdm/shared/config'
+import { createCostLedger } from '@loopdm/shared/cost-ledger'
 import type { Pool } from '@loopdm/shared/db'
 import { LoopDmError } from '@loopdm/shared/errors'
 import type { Logger } from '@loopdm/shared/logger'
@@ -9,7 +10,6 @@ import { EVALUATE_QUEUE, TUNE_JOB, TUNE_QUEUE, tuneJobId } from '@loopdm/shared/
 import { createRegistryRepository } from '@loopdm/shared/registry'
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
-import { createTunerLedgerRepository } from '../repositories/ledger.repository.js'
 import { sha256File } from '../services/training-data.service.js'
 import type { TunerDeps } from './deps.js'
 import { type PollResult, runPoll } from './poll.processor.js'
@@ -47,7 +47,12 @@ export function createTunerDeps(opts: {
     logger: opts.logger,
     sdk: opts.sdk ?? createOpenAISdk({ config: opts.config, logger: opts.logger }),
     finetunes: createFinetuneJobsRepository(opts.pool),
-    ledger: createTunerLedgerRepository(opts.pool),
+    ledger: createCostLedger({
+      db: opts.pool,
+      prices: opts.config.openai.prices,
+      fallbackTrainingPer1k: opts.config.finetune.pricePer1kTokens,
+      logger: opts.logger,
+    }),
     registry: createRegistryRepository(opts.pool),
     tuneQueue,
     evaluateQueue,

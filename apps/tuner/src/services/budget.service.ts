@@ -1,8 +1,7 @@
 import type { Config } from '@loopdm/shared/config'
+import { type CostLedger, FINE_TUNE_OPERATION } from '@loopdm/shared/cost-ledger'
 import { BudgetExceededError } from '@loopdm/shared/errors'
 import type { Logger } from '@loopdm/shared/logger'
-import type { TunerLedgerRepository } from '../repositories/ledger.repository.js'
-import { FINE_TUNE_OPERATION } from '../repositories/ledger.repository.js'
 
 /** USD for training `tokens` for `epochs` at `pricePer1k` USD per 1K trained tokens. */
 export function estimateCostUsd(tokens: number, epochs: number, pricePer1k: number): number {
@@ -79,7 +78,7 @@ export async function sendBudgetAlert(
 export async function checkBudget(opts: {
   config: Config
   logger: Logger
-  ledger: TunerLedgerRepository
+  ledger: Pick<CostLedger, 'monthToDateUsd'>
   estimateUsd: number
   now?: Date
   enforce: boolean
@@ -88,7 +87,7 @@ export async function checkBudget(opts: {
   fetchImpl?: typeof fetch
 }): Promise<BudgetCheck> {
   const budgetUsd = opts.config.finetune.budgetUsdMonthly ?? null
-  const monthToDateUsd = await opts.ledger.monthToDateUsd({ operation: FINE_TUNE_OPERATION, now: opts.now })
+  const monthToDateUsd = await opts.ledger.monthToDateUsd(FINE_TUNE_OPERATION, opts.now)
   const projectedUsd = Math.round((monthToDateUsd + opts.estimateUsd) * 1e6) / 1e6
   const check: BudgetCheck = {
     budgetUsd,

@@ -2,11 +2,11 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createQualityService, formatQualityMarkdown } from '@loopdm/evaluator/services/quality.service'
 import type { Config } from '@loopdm/shared/config'
+import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/shared/cost-ledger'
 import type { Pool } from '@loopdm/shared/db'
 import type { Logger } from '@loopdm/shared/logger'
 import { createRegistryRepository } from '@loopdm/shared/registry'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
-import { createTunerLedgerRepository, FINE_TUNE_OPERATION } from '../repositories/ledger.repository.js'
 import { evaluationSection, productionSection, table } from './report-sections.js'
 import type { RetirementResult } from './retirement.service.js'
 
@@ -48,13 +48,14 @@ export async function writeMonthlyReport(opts: MonthlyReportOptions): Promise<Mo
   const now = opts.now ?? new Date()
   const month = opts.month ?? new Date(now.getTime() - 24 * 3600_000).toISOString().slice(0, 7)
   const { from, to } = monthBounds(month)
-  const ledger = createTunerLedgerRepository(pool)
+  const ledger = createCostLedger({ db: pool, prices: opts.config.openai.prices })
   const registry = createRegistryRepository(pool)
   const finetunes = createFinetuneJobsRepository(pool)
 
-  const spend = await ledger.spendBetween(from, to)
-  const totalUsd = spend.reduce((s, r) => s + r.usd, 0)
-  const fineTuneUsd = spend.filter((r) => r.operation === FINE_TUNE_OPERATION).reduce((s, r) => s + r.usd, 0)
+  const { rows: spend, totalUsd } = await ledger.summary({ from, to })
+  const fineTuneUsd = spend
+    .filter((r) => r.operation === FINE_TUNE_OPERATION)
+    .reduce((s, r) => s + r.costUsd, 0)
   const budget = opts.config.finetune.budgetUsdMonthly
   const jobs = await finetunes.listBetween(from, to)
   const promos = (
@@ -94,8 +95,15 @@ export async function writeMonthlyReport(opts: MonthlyReportOptions): Promise<Mo
     }.`,
     '',
     ...table(
-      ['operation', 'model', 'calls', 'tokens', 'USD'],
-      spend.map((r) => [r.operation, r.model, r.calls, r.tokens, usd(r.usd)]),
+      ['operation', 'purpose', 'model', 'calls', 'tokens', 'USD'],
+      spend.map((r) => [
+        r.operation,
+        r.purpose ?? '',
+        r.model,
+        r.calls,
+        r.promptTokens + r.completionTokens + r.trainedTokens,
+        usd(r.costUsd),
+      ]),
     ),
     '',
     '## Fine-tuning',
