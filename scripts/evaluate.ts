@@ -4,10 +4,12 @@
  * model on the gold set, prints the summary table and applies the gate. Without `--inline` the
  * job goes on the `evaluate` queue and this waits for the evaluator worker's result.
  */
+import type { EvaluateJobResult } from '@loopdm/evaluator/jobs/evaluate.processor'
 import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.service'
 import { createQueue } from '@loopdm/shared/bullmq'
 import { loadConfigOrExit } from '@loopdm/shared/config'
 import { openDatabase } from '@loopdm/shared/database'
+import { redactUrl } from '@loopdm/shared/db'
 import { createAiClient } from '@loopdm/shared/openai'
 import { EVALUATE_JOB_OPTIONS, EVALUATE_QUEUE, safeJobId } from '@loopdm/shared/queues'
 import { assertRedis, createRedis } from '@loopdm/shared/redis'
@@ -53,6 +55,13 @@ async function main(): Promise<number> {
     prefix: config.redis.prefix,
   })
   try {
+    // Nothing would take the job: say so now rather than after the timeout, and enqueue nothing.
+    if ((await queue.getWorkersCount()) === 0) {
+      say(
+        `✗ no evaluator is connected to the "${EVALUATE_QUEUE}" queue (prefix "${config.redis.prefix}" on ${redactUrl(config.redis.url)}): start the stack with \`npm start\`, or run this with --inline`,
+      )
+      return 1
+    }
     await events.waitUntilReady()
     const job = await queue.add(
       'evaluate',
@@ -65,13 +74,24 @@ async function main(): Promise<number> {
     )
     say(`• enqueued evaluate job ${job.id} for ${candidate}; waiting for the evaluator …`)
     const timeoutMs = Number(flags['timeout-ms'] ?? 600_000)
-    const result = (await job.waitUntilFinished(events, timeoutMs)) as Record<string, unknown>
-    say(`✓ ${JSON.stringify(result)}`)
+    let result: EvaluateJobResult
+    try {
+      result = (await job.waitUntilFinished(events, timeoutMs)) as EvaluateJobResult
+    } catch (err) {
+      say(`✗ the evaluate job ${job.id} failed: ${(err as Error).message}`)
+      return 1
+    }
+    if (result.skipped) {
+      say(`• ${result.candidate} was not evaluated: ${result.skipped}`)
+      return 0
+    }
+    const f = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(3))
+    say(
+      `✓ eval run ${result.runId}: ${result.candidate} scored ${f(result.score)} against ${f(result.currentScore)} for the current model (Δ ${f(result.delta)})`,
+    )
+    say(`decision: ${result.outcome}`)
     say('  (the full table is in the evaluator log; `--inline` prints it here)')
     return 0
-  } catch (err) {
-    say(`✗ ${(err as Error).message} — is the evaluator running (npm start)? Or use --inline.`)
-    return 1
   } finally {
     await events.close()
     await queue.close()

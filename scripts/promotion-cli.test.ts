@@ -1,7 +1,13 @@
+import { processEvaluate } from '@loopdm/evaluator/jobs/evaluate.processor'
+import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.service'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
+import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
-import { createOpenAISdk } from '@loopdm/shared/openai'
+import { createLogger } from '@loopdm/shared/logger'
+import { createAiClient, createOpenAISdk } from '@loopdm/shared/openai'
+import { EVALUATE_QUEUE } from '@loopdm/shared/queues'
+import { createRedis } from '@loopdm/shared/redis'
 import { createRegistryRepository } from '@loopdm/shared/registry'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/shared/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -61,6 +67,68 @@ describe('evaluate / promote / rollback CLIs', () => {
     expect(r.out).toMatch(/model\s+role\s+score\s+Δ vs current/)
     expect(r.out).toMatch(/decision: (approved_pending|rejected)/)
   }, 120_000)
+
+  describe('when evaluate enqueues the job (no --inline)', () => {
+    it('waits for the evaluator worker and prints its decision', async () => {
+      const logger = createLogger({ level: 'silent' })
+      const workerConfig = testConfig({
+        OPENAI_BASE_URL: openai.baseURL,
+        QUEUE_PREFIX: config.redis.prefix,
+        EVAL_HOLDOUT_SIZE: '0',
+      })
+      const redis = createRedis({ url: config.redis.url, role: 'producer' })
+      const registry = createRegistryRepository(db)
+      const evaluation = createEvaluationService({
+        db,
+        redis,
+        ai: createAiClient({ config: workerConfig }),
+        config: workerConfig,
+        logger,
+        registry,
+      })
+      const worker = createWorker(
+        EVALUATE_QUEUE,
+        (job) => processEvaluate(job.data, { evaluation, registry }),
+        { config: workerConfig, logger },
+      )
+      try {
+        await worker.waitUntilReady()
+        const r = await run('evaluate', ['--candidate', model])
+        expect(r.code, r.out).toBe(0)
+        expect(r.out).toMatch(/enqueued evaluate job \S+ for /)
+        expect(r.out).toMatch(/✓ eval run \d+: .* scored \d\.\d{3} against \d\.\d{3}/)
+        expect(r.out).toMatch(/decision: (approved_pending|rejected)/)
+        const runs = await db.query('select count(*)::int as n from eval_runs where candidate_model = $1', [
+          model,
+        ])
+        expect(runs.rows[0]?.n).toBeGreaterThanOrEqual(1)
+      } finally {
+        await worker.close()
+        redis.disconnect()
+      }
+    }, 120_000)
+
+    it('with no evaluator connected, says so at once and enqueues nothing', async () => {
+      const prefix = uniqueId('noeval')
+      const r = await runScript('evaluate', ['--candidate', model], {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        DATABASE_URL: testDatabaseUrl(),
+        REDIS_URL: config.redis.url,
+        QUEUE_PREFIX: prefix,
+        OPENAI_BASE_URL: openai.baseURL,
+      })
+      expect(r.code, r.output).toBe(1)
+      expect(r.output).toContain(`✗ no evaluator is connected to the "evaluate" queue (prefix "${prefix}"`)
+      expect(r.output).toContain('--inline')
+      const queue = createQueue(EVALUATE_QUEUE, { config: testConfig({ QUEUE_PREFIX: prefix }) })
+      try {
+        expect(await queue.count()).toBe(0)
+      } finally {
+        await queue.close()
+      }
+    }, 60_000)
+  })
 
   it('promotes a model, then rolls back', async () => {
     const p = await run('promote', [model, '--reason', 'cli test'])
