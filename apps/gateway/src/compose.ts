@@ -18,6 +18,7 @@ import { createConversationRepository } from './repositories/conversation.reposi
 import { createCostsRepository } from './repositories/costs.repository.js'
 import { createDmOrderRepository } from './repositories/dm-order.repository.js'
 import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
+import { createGdprRepository } from './repositories/gdpr.repository.js'
 import { createOutboxRepository } from './repositories/outbox.repository.js'
 import { createSignalsRepository } from './repositories/signals.repository.js'
 import { ActiveModelHolder } from './services/active-model.js'
@@ -134,6 +135,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     outbox,
     signals,
     order: workerOrder,
+    erasures: createGdprRepository(pool),
     memory: opts.memory ?? noMemory,
     router,
     currentModel: () => holder.current(),

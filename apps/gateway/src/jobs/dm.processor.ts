@@ -20,6 +20,8 @@ export interface DmDeps {
   outbox: OutboxRepository
   signals: SignalsRepository
   order: DmOrderRepository
+  /** GDPR: when the user was last erased (ms), so a DM that arrived before it is never stored. */
+  erasures: { lastErasedAt(igUserId: string): Promise<number | null> }
   memory: MemoryPort
   router: ModelRouter
   /** The active model at this instant (ActiveModelHolder.current). */
@@ -38,13 +40,15 @@ export interface AttemptInfo {
   finalAttempt: boolean
 }
 
-export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before'
+export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before' | 'erased'
 
 /**
- * The reply pipeline for one customer message: store the user turn (idempotent) → under the
- * user's lock, answer every earlier pending message of this user, then this one: memory recall →
+ * The reply pipeline for one customer message, under the user's lock: answer every earlier
+ * pending message of this user, then this one: store the user turn (idempotent) → memory recall →
  * model router → completion → outbox (pending parts) → send each undelivered part → store the
- * assistant turn. Re-running it for a mid whose parts are all delivered sends nothing.
+ * assistant turn. Re-running it for a mid whose parts are all delivered sends nothing. A message
+ * that arrived before its sender was GDPR-erased is dropped (the erase holds the same lock, so it
+ * either finds the reply complete and erases it, or ends before the message is looked at).
  */
 export async function processDmMessage(
   payload: DmMessagePayload,
@@ -53,16 +57,23 @@ export async function processDmMessage(
 ): Promise<ReplyOutcome> {
   // Captured once: an in-flight reply finishes on the model it started with.
   const active = deps.currentModel()
-  const turn = await storeUserTurn(payload, deps)
   return deps.order.withUserLock(payload.igUserId, async () => {
+    const erasedAt = await deps.erasures.lastErasedAt(payload.igUserId)
+    const erased = (p: DmMessagePayload) => erasedAt !== null && p.receivedAt <= erasedAt
     for (const mid of await deps.order.pendingBefore(payload.igUserId, payload.mid)) {
       const earlier = await deps.loadPayload(mid)
-      if (earlier && !earlier.failed) {
+      if (earlier && !earlier.failed && !erased(earlier.payload)) {
         const earlierTurn = await storeUserTurn(earlier.payload, deps)
         await answer(earlier.payload, earlierTurn.id, active, deps, { finalAttempt: false })
       }
       await deps.order.done(payload.igUserId, [mid])
     }
+    if (erased(payload)) {
+      await deps.order.done(payload.igUserId, [payload.mid])
+      deps.logger.info({ mid: payload.mid }, 'dm dropped: its sender was erased (GDPR) after it arrived')
+      return 'erased'
+    }
+    const turn = await storeUserTurn(payload, deps)
     const outcome = await answer(payload, turn.id, active, deps, attempt)
     await deps.order.done(payload.igUserId, [payload.mid])
     return outcome
@@ -198,8 +209,15 @@ async function storeAssistantTurn(
 /** A reaction to a message: stored as a satisfaction signal with the model that wrote it, if ours. */
 export async function processDmReaction(
   r: DmReactionPayload,
-  deps: Pick<DmDeps, 'outbox' | 'conversations' | 'signals' | 'logger'>,
+  deps: Pick<DmDeps, 'outbox' | 'conversations' | 'signals' | 'logger' | 'erasures'>,
+  /** When the webhook took the reaction (the job's timestamp); default Meta's timestamp. */
+  receivedAt: number = r.timestamp,
 ): Promise<boolean> {
+  const erasedAt = await deps.erasures.lastErasedAt(r.igUserId)
+  if (erasedAt !== null && receivedAt <= erasedAt) {
+    deps.logger.info({ mid: r.mid }, 'reaction dropped: its sender was erased (GDPR) after it arrived')
+    return false
+  }
   const model =
     (await deps.outbox.findModelBySentMid(r.mid)) ?? (await deps.conversations.findModelByMessageId(r.mid))
   const stored = await deps.signals.insert({

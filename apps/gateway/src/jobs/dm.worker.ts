@@ -17,11 +17,13 @@ export function createDmWorker(opts: {
   return createWorker(
     DM_QUEUE,
     async (job: Job) => {
+      // A GDPR erase scrubbed this job before it was answered: nothing to store or send.
+      if ((job.data as { erased?: unknown } | undefined)?.erased === true) return 'erased'
       if (job.name === DM_JOB.reaction) {
         const r = DmReactionPayloadSchema.safeParse(job.data)
         if (!r.success)
           throw new UnrecoverableError(`invalid reaction payload: ${r.error.issues[0]?.message}`)
-        return processDmReaction(r.data, opts.deps)
+        return processDmReaction(r.data, opts.deps, job.timestamp)
       }
       const p = DmMessagePayloadSchema.safeParse(job.data)
       if (!p.success) throw new UnrecoverableError(`invalid message payload: ${p.error.issues[0]?.message}`)

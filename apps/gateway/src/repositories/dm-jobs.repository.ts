@@ -1,12 +1,18 @@
+import type { Redis } from '@loopdm/shared/redis'
 import type { Queue } from 'bullmq'
-import { dmOrderKeys } from './dm-order.repository.js'
+import { createDmOrderRepository, dmOrderKeys } from './dm-order.repository.js'
 
 /**
  * The GDPR side of the `dm` queue: finished jobs are kept in Redis (completed ≥ 48 h so their id —
  * the Instagram mid — keeps de-duplicating Meta's re-deliveries; failed 7 days), and their payload
  * holds the user's id and words. Scrubbing replaces the payload with `{ erased: true }` and clears
- * the return value and job logs; the job itself stays, so its id still de-duplicates.
+ * the return value and job logs; the job itself stays, so its id still de-duplicates. Jobs not
+ * answered yet (waiting, delayed, active) are scrubbed too: the reply worker completes an erased
+ * job without storing or answering anything.
  */
+
+/** Every state a `dm` job can be in while it still holds a payload. */
+const SCRUB_STATES = ['completed', 'failed', 'waiting', 'prioritized', 'delayed', 'active'] as const
 
 const PAGE = 500
 
@@ -28,12 +34,27 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export function createDmJobsRepository(queue: Queue, opts: { connectTimeoutMs?: number } = {}) {
   const connectTimeoutMs = opts.connectTimeoutMs ?? 5000
   return {
+    /**
+     * Runs `fn` holding the user's reply lock (the one the reply worker answers under, see
+     * dm-order.repository), so no reply of this user is half-way through while `fn` runs. Fails fast
+     * when Redis is unreachable, before `fn` starts.
+     */
+    async withUserLock<T>(igUserId: string, fn: () => Promise<T>): Promise<T> {
+      await within(queue.getJobCountByTypes('completed'), connectTimeoutMs, 'Redis')
+      const order = createDmOrderRepository({
+        // BullMQ's connection is an ioredis client.
+        redis: (await queue.getBackend().client) as unknown as Redis,
+        prefix: queue.opts.prefix ?? 'bull',
+      })
+      return order.withUserLock(igUserId, fn)
+    },
+
     /** Returns how many jobs were scrubbed. Jobs already scrubbed do not match again. */
     async scrubUser(igUserId: string): Promise<number> {
       // Fail fast (before anything is erased anywhere) when Redis is unreachable.
       await within(queue.getJobCountByTypes('completed'), connectTimeoutMs, 'Redis')
       let scrubbed = 0
-      for (const state of ['completed', 'failed'] as const) {
+      for (const state of SCRUB_STATES) {
         const total = await queue.getJobCountByTypes(state)
         for (let start = 0; start < total; start += PAGE) {
           const jobs = await queue.getJobs([state], start, start + PAGE - 1, true)

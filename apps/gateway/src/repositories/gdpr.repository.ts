@@ -1,4 +1,5 @@
 import { type Pool, withTransaction } from '@loopdm/shared/db'
+import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 
 /**
  * SQL of the GDPR erase. The tables holding a user's rows are discovered, not listed: every base
@@ -73,6 +74,15 @@ export function createGdprRepository(db: Pool) {
         }
         return counts
       })
+    },
+
+    /** When the user was last erased (the audit row's time), or null. Indexed by (user_key, created_at). */
+    async lastErasedAt(igUserId: string): Promise<number | null> {
+      const r = await db.query<{ at: Date | null }>(
+        'select max(created_at) as at from gdpr_erasures where user_key = $1',
+        [pseudonymousUserKey(igUserId)],
+      )
+      return r.rows[0]?.at?.getTime() ?? null
     },
 
     async insertAudit(a: {

@@ -4,6 +4,7 @@ import { UnavailableError } from '@loopdm/shared/errors'
 import type { Logger } from '@loopdm/shared/logger'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
+import { UserLockTimeoutError } from '../repositories/dm-order.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
 import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
 
@@ -13,6 +14,10 @@ import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
  * in Redis, their lines in export files not yet uploaded — and writes one audit row that holds
  * only a pseudonymous key, the actor, the time and the counts. Idempotent: a second erase of the
  * same user removes nothing and reports zeros (and is audited too).
+ *
+ * It runs under the user's reply lock, so a reply being written when the erase starts is finished
+ * first and erased with the rest; a DM of the user that arrived before the erase ended but is
+ * answered after it is dropped by the reply worker (it checks the audit row), never stored.
  */
 
 export interface ErasureCounts {
@@ -55,47 +60,66 @@ export function createGdprService(opts: GdprOptions) {
   const exportEraser = opts.exportEraser ?? defaultExportEraser
   return {
     async eraseUser({ igUserId, actor }: { igUserId: string; actor: string }): Promise<ErasureResult> {
-      const userKey = pseudonymousUserKey(igUserId)
-      const started = performance.now()
-      // Redis first: if it is unreachable nothing is deleted yet and the caller can simply retry.
-      const jobs = await opts.dmJobs.scrubUser(igUserId).catch((err: Error) => {
-        throw new UnavailableError(`GDPR erase: Redis unavailable, nothing erased yet (${err.message})`, err)
-      })
-      const pendingEmbeddings = Number(opts.memory?.forget(igUserId) ?? 0)
-      const tables = await repo.deleteUserRows(igUserId)
-      const exported = await exportEraser({
-        exportDir: opts.config.export.dir,
-        igUserId,
-        logger: opts.logger,
-      })
-      const rows = Object.values(tables).reduce((a, b) => a + b, 0)
-      const counts: ErasureCounts = {
-        tables,
-        rows,
-        jobs,
-        exportFiles: exported.files,
-        exportLines: exported.lines,
-        exportUploadedFiles: exported.uploadedFiles,
-        pendingEmbeddings,
+      let began = false
+      try {
+        return await opts.dmJobs.withUserLock(igUserId, () => {
+          began = true
+          return erase(igUserId, actor)
+        })
+      } catch (err) {
+        if (began) throw err
+        // Nothing is deleted before the lock is held: the caller can simply retry.
+        if (err instanceof UserLockTimeoutError)
+          throw new UnavailableError('GDPR erase: a reply to this user is still being written; retry', err)
+        throw new UnavailableError(
+          `GDPR erase: Redis unavailable, nothing erased yet (${(err as Error).message})`,
+          err as Error,
+        )
       }
-      const audit = await repo.insertAudit({ userKey, actor, counts })
-      const empty = rows === 0 && jobs === 0 && exported.lines === 0
-      opts.logger?.info(
-        {
-          userKey,
-          actor,
-          erasureId: audit.id,
-          rows,
-          tables,
-          jobs,
-          exportLines: exported.lines,
-          empty,
-          ms: Math.round(performance.now() - started),
-        },
-        'gdpr: user erased',
-      )
-      return { erasureId: audit.id, userKey, actor, at: audit.createdAt, counts, empty }
     },
+  }
+
+  async function erase(igUserId: string, actor: string): Promise<ErasureResult> {
+    const userKey = pseudonymousUserKey(igUserId)
+    const started = performance.now()
+    // Redis first: if it is unreachable nothing is deleted yet and the caller can simply retry.
+    const jobs = await opts.dmJobs.scrubUser(igUserId).catch((err: Error) => {
+      throw new UnavailableError(`GDPR erase: Redis unavailable, nothing erased yet (${err.message})`, err)
+    })
+    const pendingEmbeddings = Number(opts.memory?.forget(igUserId) ?? 0)
+    const tables = await repo.deleteUserRows(igUserId)
+    const exported = await exportEraser({
+      exportDir: opts.config.export.dir,
+      igUserId,
+      logger: opts.logger,
+    })
+    const rows = Object.values(tables).reduce((a, b) => a + b, 0)
+    const counts: ErasureCounts = {
+      tables,
+      rows,
+      jobs,
+      exportFiles: exported.files,
+      exportLines: exported.lines,
+      exportUploadedFiles: exported.uploadedFiles,
+      pendingEmbeddings,
+    }
+    const audit = await repo.insertAudit({ userKey, actor, counts })
+    const empty = rows === 0 && jobs === 0 && exported.lines === 0
+    opts.logger?.info(
+      {
+        userKey,
+        actor,
+        erasureId: audit.id,
+        rows,
+        tables,
+        jobs,
+        exportLines: exported.lines,
+        empty,
+        ms: Math.round(performance.now() - started),
+      },
+      'gdpr: user erased',
+    )
+    return { erasureId: audit.id, userKey, actor, at: audit.createdAt, counts, empty }
   }
 }
 
