@@ -3,6 +3,7 @@ import { closer, onShutdown } from '@loopdm/shared/lifecycle'
 import { createAiClient, createOpenAISdk } from '@loopdm/shared/openai'
 import { seedRegistry } from '@loopdm/shared/promotion'
 import { createRedis } from '@loopdm/shared/redis'
+import { tryWithRedisLock } from '@loopdm/shared/redis-lock'
 import { startRuntime } from '@loopdm/shared/runtime'
 import { createGateway } from './compose.js'
 import { createUsersRoutes } from './routes/admin/users.routes.js'
@@ -21,7 +22,16 @@ const { config, logger, db } = await startRuntime('gateway')
 // Memory: embeddings off the reply path (batched, back-filled), recall into the prompt.
 // Embedding calls are billed too: the memory's client writes to the cost ledger like the replies'.
 const usage = createCostLedger({ db: db.pool, prices: config.openai.prices, logger })
-const memory = createMemory({ db: db.pool, ai: createAiClient({ config, logger, usage }), config, logger })
+// One gateway at a time runs the back-fill sweep (a Redis lease), so replicas don't pay twice.
+const memoryRedis = createRedis({ url: config.redis.url, role: 'producer', logger, connectionName: 'memory' })
+const memory = createMemory({
+  db: db.pool,
+  ai: createAiClient({ config, logger, usage }),
+  config,
+  logger,
+  sweepLock: (sweep) =>
+    tryWithRedisLock(memoryRedis, `${config.redis.prefix}:memory-backfill`, sweep, { ttlMs: 60_000 }),
+})
 const gateway = createGateway({
   config,
   logger,
@@ -49,6 +59,7 @@ onShutdown(
     [
       { name: 'gateway', close: () => gateway.close() },
       { name: 'memory', close: () => memory.close() },
+      { name: 'memory redis', close: () => memoryRedis.quit() },
       { name: 'database', close: () => db.close() },
     ],
     logger,

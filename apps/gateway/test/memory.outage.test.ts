@@ -3,6 +3,8 @@ import { createQueue } from '@loopdm/shared/bullmq'
 import type { Pool } from '@loopdm/shared/db'
 import { createAiClient } from '@loopdm/shared/openai'
 import { DM_QUEUE } from '@loopdm/shared/queues'
+import { createRedis } from '@loopdm/shared/redis'
+import { tryWithRedisLock } from '@loopdm/shared/redis-lock'
 import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
 import type { Queue } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -202,5 +204,60 @@ describe('memory after a GDPR erase', () => {
     expect(r).toEqual({ messages: [], recalled: 0 })
     const next = await sut.recall({ igUserId: user, text: 'and the shipping cost?' })
     expect(next.messages.map((m) => m.content)).toEqual([PARAPHRASE])
+  })
+})
+
+describe('memory back-fill on several gateways', () => {
+  it('one sweeps while the others skip, so no turn is embedded (and paid for) twice', async () => {
+    // Earlier tests' memories sweep on a timer: stop them, so only these replicas back-fill.
+    for (const m of open.splice(0)) await m.close()
+    const server = await startOpenAILocal({ port: 0 })
+    servers.push(server)
+    const user = uniqueId('mem-sweep')
+    const ids: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const r = await pool.query<{ id: number }>(
+        `insert into conversation_messages (ig_user_id, role, content, ig_message_id)
+         values ($1, 'user', $2, $3) returning id`,
+        [user, `question ${i} about my order`, uniqueId('mid')],
+      )
+      ids.push(Number(r.rows[0]?.id))
+    }
+    const redis = createRedis({ url: testConfig().redis.url, role: 'producer' })
+    if (redis.status !== 'ready') await new Promise((r) => redis.once('ready', r))
+    const key = uniqueId('sweep-lock')
+    const replicas = [0, 1, 2].map(() => {
+      const config = testConfig({ OPENAI_BASE_URL: server.baseURL, OPENAI_MAX_RETRIES: '0' })
+      const ai = createAiClient({ config })
+      const counted = { embedded: 0 }
+      const sut = createMemory({
+        db: pool,
+        ai: {
+          embed: (texts, o) => {
+            counted.embedded += texts.length
+            return ai.embed(texts, o)
+          },
+        },
+        config,
+        backfillIntervalMs: 0,
+        sweepLock: (sweep) => tryWithRedisLock(redis, key, sweep),
+      })
+      open.push(sut)
+      return { sut, counted }
+    })
+    try {
+      // A slow provider keeps the first sweep busy while the others try.
+      server.faults.setLatency(300)
+      const swept = await Promise.all(replicas.map((r) => r.sut.backfill()))
+      server.faults.reset()
+      const sweepers = replicas.filter((r) => r.counted.embedded > 0)
+      expect(sweepers).toHaveLength(1)
+      expect(swept.filter((n) => n === 0)).toHaveLength(2)
+      for (const id of ids) expect(await embedded(id)).toBe(true)
+      // The lease was released: the next sweep runs (and finds nothing of this user left).
+      expect(await redis.exists(key)).toBe(0)
+    } finally {
+      redis.disconnect()
+    }
   })
 })

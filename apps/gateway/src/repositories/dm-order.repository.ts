@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import type { Redis } from '@loopdm/shared/redis'
+import { LockTimeoutError, withRedisLock } from '@loopdm/shared/redis-lock'
 
 /**
  * Per-user arrival order and per-user mutual exclusion for the reply worker, in Redis (so it holds
@@ -36,12 +36,8 @@ local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not s then return {} end
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. s)`
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`
-
-export class UserLockTimeoutError extends Error {
-  override name = 'UserLockTimeoutError'
-}
+/** A user's lock stayed busy past the wait (the job is retried later). */
+export { LockTimeoutError as UserLockTimeoutError }
 
 export interface DmOrderOptions {
   redis: Redis
@@ -95,24 +91,11 @@ export function createDmOrderRepository(opts: DmOrderOptions) {
 
     /** Runs `fn` holding the user's lock (waits for it; renews it; always releases it). */
     async withUserLock<T>(igUserId: string, fn: () => Promise<T>): Promise<T> {
-      const key = dmOrderKeys(prefix, igUserId).lock
-      const token = randomBytes(8).toString('hex')
-      const deadline = Date.now() + lockWaitMs
-      let wait = 5
-      while ((await redis.set(key, token, 'PX', lockTtlMs, 'NX')) !== 'OK') {
-        if (Date.now() > deadline) throw new UserLockTimeoutError(`user ${igUserId} is busy; retrying later`)
-        await new Promise((r) => setTimeout(r, wait))
-        wait = Math.min(wait * 2, 100)
-      }
-      const renew = setInterval(() => {
-        redis.eval(RENEW, 1, key, token, lockTtlMs).catch(() => {})
-      }, lockTtlMs / 3)
-      try {
-        return await fn()
-      } finally {
-        clearInterval(renew)
-        await redis.eval(RELEASE, 1, key, token).catch(() => {})
-      }
+      return withRedisLock(redis, dmOrderKeys(prefix, igUserId).lock, fn, {
+        ttlMs: lockTtlMs,
+        waitMs: lockWaitMs,
+        busyMessage: `user ${igUserId} is busy; retrying later`,
+      })
     },
   }
 }

@@ -31,6 +31,12 @@ export interface MemoryOptions {
   breakerMs?: number
   /** Back-fill sweep period; 0 disables the timer (backfill() still works). Default 60 s. */
   backfillIntervalMs?: number
+  /**
+   * Runs a sweep only when no other gateway is sweeping (returns undefined when one is), so
+   * replicas do not embed — and pay for — the same turns twice. Default: no coordination.
+   * main.ts passes a Redis lease (`tryWithRedisLock`).
+   */
+  sweepLock?: (sweep: () => Promise<number>) => Promise<number | undefined>
   /** Batcher tuning (see memory.batcher.ts). */
   batchSize?: number
   flushMs?: number
@@ -236,8 +242,14 @@ export function createMemory(opts: MemoryOptions): Memory {
 
     backfill() {
       if (!mc.enabled || closed) return Promise.resolve(0)
-      sweeping ??= runBackfill()
+      if (sweeping) return sweeping
+      const sweep = opts.sweepLock ? opts.sweepLock(runBackfill) : runBackfill()
+      sweeping = sweep
         .then((n) => {
+          if (n === undefined) {
+            logger?.debug('memory: another gateway is back-filling; skipped this sweep')
+            return 0
+          }
           if (n > 0) logger?.info({ embedded: n }, 'memory: back-filled embeddings')
           return n
         })
