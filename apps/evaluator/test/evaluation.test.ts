@@ -14,7 +14,7 @@ import { processEvaluate } from '../src/jobs/evaluate.processor.js'
 import { createEvalRepository } from '../src/repositories/eval.repository.js'
 import { createEvaluationService } from '../src/services/evaluation.service.js'
 import { type GoldItem, parseGold } from '../src/services/gold.js'
-import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js'
+import { type FakeOpenAI, type Responder, startFakeOpenAI } from './support/fake-openai.js'
 import { snapshotRegistry } from './support/registry-fixture.js'
 
 const GOLD = parseGold(
@@ -81,6 +81,13 @@ describe('evaluation service', () => {
   const good = `ft:gpt-3.5-turbo-0125:loopdm::${uniqueId('good')}`
   const bad = `ft:gpt-3.5-turbo-0125:loopdm::${uniqueId('bad')}`
   const leaky = `ft:gpt-3.5-turbo-0125:loopdm::${uniqueId('leaky')}`
+  const defaultResponder: Responder = (model, messages) => {
+    const prompt = lastUser(messages)
+    if (model === good) return idealFor(prompt)
+    if (model === leaky)
+      return prompt.startsWith('Hello') ? 'Hi! Write to mira.k@example.com' : idealFor(prompt)
+    return GENERIC
+  }
 
   const build = (overrides: Record<string, string> = {}) => {
     config = testConfig({
@@ -99,13 +106,7 @@ describe('evaluation service', () => {
     db = await testPool()
     registryState = await snapshotRegistry(db)
     await registryState.clearActive()
-    fake = await startFakeOpenAI((model, messages) => {
-      const prompt = lastUser(messages)
-      if (model === good) return idealFor(prompt)
-      if (model === leaky)
-        return prompt.startsWith('Hello') ? 'Hi! Write to mira.k@example.com' : idealFor(prompt)
-      return GENERIC
-    })
+    fake = await startFakeOpenAI(defaultResponder)
     redis = createRedis({ url: testConfig().redis.url })
   })
   beforeEach(() => {
@@ -142,6 +143,99 @@ describe('evaluation service', () => {
       expect(r.table).toContain(good)
       expect(r.table).toContain('decision: approved_pending')
       process.stdout.write(`${r.table}\n`)
+    })
+  })
+
+  describe('when EVAL_JUDGE_MODEL is set', () => {
+    const JUDGE = 'gpt-4o-judge'
+    const inventive = `ft:gpt-3.5-turbo-0125:loopdm::${uniqueId('inventive')}`
+    const judgeCalls: Array<Array<{ role: string; content: string }>> = []
+    // A judge that reads the rubric's MESSAGE / IDEAL / REPLY sections: 5 for the ideal reply, 1 for
+    // an invented policy, 2 otherwise — plus, for one gold item, an answer it cannot parse.
+    const judged =
+      (answer: (m: string) => string) =>
+      (model: string, messages: Array<{ role: string; content: string }>) => {
+        const prompt = lastUser(messages)
+        if (model === JUDGE) {
+          judgeCalls.push(messages)
+          const reply = /\nREPLY:\n([\s\S]*)$/.exec(prompt)?.[1] ?? ''
+          const ideal = /\nIDEAL:\n([\s\S]*?)\n\nREPLY:/.exec(prompt)?.[1] ?? ''
+          if (prompt.includes('Are you open on Saturday?')) return 'Looks fine to me.'
+          if (reply.includes('closing forever')) return '{"score": 1}'
+          return reply === ideal ? '{"score": 5}' : '{"score": 2}'
+        }
+        return answer(prompt)
+      }
+    afterAll(() => {
+      created.push(inventive)
+    })
+
+    it('judges every reply, stores the scores, shows them and gates on them', async () => {
+      judgeCalls.length = 0
+      fake.setResponder((model, messages) =>
+        judged(() => (model === good ? idealFor(lastUser(messages)) : GENERIC))(model, messages),
+      )
+      try {
+        const sut = build({ EVAL_JUDGE_MODEL: JUDGE })
+        const r = await sut.evaluate({ candidate: good })
+        // Candidate and current × 6 items (the current model is the base one here, scored once),
+        // with the rubric as the system turn.
+        expect(r.current).toBe(config.models.base)
+        expect(judgeCalls).toHaveLength(12)
+        expect(judgeCalls[0]?.[0]).toMatchObject({ role: 'system' })
+        expect(judgeCalls[0]?.[0]?.content).toContain('Answer with JSON only: {"score": <1-5>}')
+        // The unparseable answer is no judgment (null), not a zero: 5 judged items each.
+        expect(r.summaries.candidate.judge).toBe(1)
+        expect(r.summaries.current.judge).toBe(0.25)
+        expect(r.decision.gates.find((g) => g.gate === 'judge')).toMatchObject({ pass: true })
+        expect(r.table).toMatch(/judge/)
+        expect(r.table).toContain('1.000')
+        const items = await db.query<{ judge_score: number | null }>(
+          `select judge_score from eval_items where run_id = $1 and model = $2 order by id`,
+          [r.runId, good],
+        )
+        expect(items.rows.map((x) => x.judge_score)).toEqual([1, 1, null, 1, 1, 1])
+      } finally {
+        fake.setResponder(defaultResponder)
+      }
+    })
+
+    it('rejects a candidate the judge finds worse even when its similarity is higher', async () => {
+      fake.setResponder((model, messages) =>
+        judged(() =>
+          model === inventive ? `${idealFor(lastUser(messages))} Also, we are closing forever.` : GENERIC,
+        )(model, messages),
+      )
+      try {
+        const sut = build({ EVAL_JUDGE_MODEL: JUDGE })
+        const r = await sut.evaluate({ candidate: inventive })
+        expect(r.summaries.candidate.similarity).toBeGreaterThan(r.summaries.current.similarity)
+        expect(r.summaries.candidate.judge).toBe(0)
+        expect(r.outcome).toBe('rejected')
+        expect(r.decision.gates.find((g) => g.gate === 'judge')?.pass).toBe(false)
+        expect(r.decision.reason).toMatch(/judge/)
+      } finally {
+        fake.setResponder(defaultResponder)
+      }
+    })
+
+    it('scores without the judge when the judge model fails', async () => {
+      fake.setResponder((model, messages) =>
+        model === JUDGE
+          ? { status: 500, message: 'judge exploded' }
+          : model === good
+            ? idealFor(lastUser(messages))
+            : GENERIC,
+      )
+      try {
+        const sut = build({ EVAL_JUDGE_MODEL: JUDGE })
+        const r = await sut.evaluate({ candidate: good })
+        expect(r.summaries.candidate.judge).toBeNull()
+        expect(r.decision.gates.some((g) => g.gate === 'judge')).toBe(false)
+        expect(r.outcome).toBe('approved_pending')
+      } finally {
+        fake.setResponder(defaultResponder)
+      }
     })
   })
 
