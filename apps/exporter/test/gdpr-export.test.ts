@@ -1,9 +1,10 @@
-import { createReadStream, createWriteStream, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createReadStream, createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
 import type { Pool } from '@loopdm/shared/db'
 import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+import { pickTrainingData } from '@loopdm/tuner/services/training-data.service'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createExportService } from '../src/services/export.service.js'
 import { MASTER_FILE } from '../src/services/export-files.js'
@@ -100,6 +101,45 @@ describe('eraseUserFromExports', () => {
       expect(JSON.stringify(plan.rows[0]?.plan ?? {})).not.toContain(carol)
       expect(await eraseUserFromExportState({ db: pool, igUserId: carol })).toEqual({ pending: 1 })
       expect(await eraseUserFromExportState({ db: pool, igUserId: carol })).toEqual({ pending: 0 })
+    })
+  })
+
+  describe('when the tuner concatenated daily exports into a since-last training file', () => {
+    it("removes the user's lines from it too (its manifest comes with it)", async () => {
+      const dir = tempDir()
+      const carol = uniqueId('gdprC')
+      const dave = uniqueId('gdprD')
+      try {
+        const config = testConfig({ EXPORT_DIR: dir.dir, FT_TRAINING_DATA: 'since-last' })
+        const exporter = createExportService({ db: pool, config, logger: silentLogger() })
+        const base = Date.now() - 1800_000
+        for (const [i, date] of ['2031-05-01', '2031-05-02'].entries()) {
+          await seed(
+            pool,
+            [
+              { user: carol, role: 'user', content: `carol q${i}`, at: i * 10 },
+              { user: carol, role: 'assistant', content: `c${i}`, at: i * 10 + 1 },
+              { user: dave, role: 'user', content: `dave q${i}`, at: i * 10 + 2 },
+              { user: dave, role: 'assistant', content: `d${i}`, at: i * 10 + 3 },
+            ],
+            base,
+          )
+          await exporter.run({ trigger: 'manual', dryRun: false, date })
+        }
+        const training = await pickTrainingData({ config, lastDataThrough: '2031-04-30' })
+        expect(training.path).toContain(join('tune', 'since_2031-05-01_2031-05-02.jsonl'))
+        expect(readFileSync(training.path, 'utf8')).toContain('carol q1')
+
+        const r = await eraseUserFromExports({ exportDir: dir.dir, igUserId: carol, logger: silentLogger() })
+        expect(r.files).toBe(4) // two dailies, the master, the training file
+        const left = readFileSync(training.path, 'utf8')
+        expect(left).not.toContain('carol')
+        expect(left).toContain('dave q0')
+        expect(left).toContain('dave q1')
+      } finally {
+        await removeUsers(pool, [carol, dave])
+        dir.cleanup()
+      }
     })
   })
 

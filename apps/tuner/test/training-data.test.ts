@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { manifestPath, pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import { testConfig } from '@loopdm/shared/testing'
 import { describe, expect, it } from 'vitest'
 import { pickTrainingData } from '../src/services/training-data.service.js'
@@ -13,11 +14,18 @@ const line = (s: string) =>
     ],
   })}\n`
 
+/** A daily export as the exporter writes it: data plus its manifest (user key per line). */
+function daily(dir: string, date: string, users: string[]) {
+  const file = join(dir, `fine_tune_${date}.jsonl`)
+  writeFileSync(file, users.map(line).join(''))
+  writeFileSync(manifestPath(file), users.map((u) => `${pseudonymousUserKey(u)}\t${date}\n`).join(''))
+}
+
 function exportsFixture(): string {
   const dir = tmpExportDir()
-  writeFileSync(join(dir, 'fine_tune_2026-01-01.jsonl'), line('a'))
-  writeFileSync(join(dir, 'fine_tune_2026-01-02.jsonl'), line('b'))
-  writeFileSync(join(dir, 'fine_tune_2026-01-03.jsonl'), line('c') + line('d'))
+  daily(dir, '2026-01-01', ['a'])
+  daily(dir, '2026-01-02', ['b'])
+  daily(dir, '2026-01-03', ['c', 'd'])
   writeFileSync(join(dir, 'master_fine_tune.jsonl'), line('a') + line('b') + line('c') + line('d'))
   return dir
 }
@@ -46,8 +54,25 @@ describe('pickTrainingData', () => {
       expect(sut.source).toBe('since-last')
       expect(sut.dataThrough).toBe('2026-01-03')
       expect(readFileSync(sut.path, 'utf8')).toBe(line('b') + line('c') + line('d'))
+      // Its manifest is the dailies' manifests in the same order, so a GDPR erase finds the lines.
+      expect(readFileSync(manifestPath(sut.path), 'utf8')).toBe(
+        ['b\t2026-01-02', 'c\t2026-01-03', 'd\t2026-01-03']
+          .map((l) => `${pseudonymousUserKey(l.split('\t')[0] as string)}\t${l.split('\t')[1]}\n`)
+          .join(''),
+      )
       const again = await pickTrainingData({ config, lastDataThrough: '2026-01-01' })
       expect(again.path).toBe(sut.path)
+    })
+
+    it('refuses dailies without a manifest, naming them', async () => {
+      const dir = exportsFixture()
+      rmSync(manifestPath(join(dir, 'fine_tune_2026-01-02.jsonl')))
+      const config = testConfig({ EXPORT_DIR: dir, FT_TRAINING_DATA: 'since-last' })
+      await expect(pickTrainingData({ config, lastDataThrough: '2026-01-01' })).rejects.toThrow(
+        /daily exports fine_tune_2026-01-02\.jsonl have no manifest/,
+      )
+      expect(existsSync(join(dir, 'tune'))).toBe(true)
+      expect(readdirSync(join(dir, 'tune'))).toEqual([])
     })
 
     it('uses the master file when nothing was tuned yet, and refuses when nothing is new', async () => {

@@ -12,6 +12,7 @@ import { mkdir, open } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import type { Config } from '@loopdm/shared/config'
 import { tokenLimitFor, validateFtFile } from '@loopdm/shared/ft-format'
+import { manifestPath } from '@loopdm/shared/pseudonym'
 import { TrainingDataRefusedError } from '../errors.js'
 
 /** What `npm run tune` prints and the tune job returns: the data, before any money is spent. */
@@ -62,6 +63,16 @@ export function dailyExportDates(
     .sort((a, b) => a.date.localeCompare(b.date) || a.part - b.part)
 }
 
+/** Writes `text` to `path` atomically (temp, fsync, rename). */
+async function writeSynced(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  writeFileSync(tmp, text)
+  const fh = await open(tmp, 'r+')
+  await fh.sync()
+  await fh.close()
+  renameSync(tmp, path)
+}
+
 /**
  * Which file to train on. An explicit file wins; else `FT_TRAINING_DATA`: `master` (the whole
  * master file) or `since-last` (the daily exports newer than the last succeeded job's
@@ -98,16 +109,18 @@ export async function pickTrainingData(opts: {
     const outDir = join(dir, 'tune')
     await mkdir(outDir, { recursive: true })
     const path = join(outDir, `since_${first}_${last}.jsonl`)
-    const parts = fresh.map((d) => {
-      const s = readFileSync(d.file, 'utf8')
+    const lines = (file: string) => {
+      const s = readFileSync(file, 'utf8')
       return s.length === 0 || s.endsWith('\n') ? s : `${s}\n`
-    })
-    const tmp = `${path}.tmp-${process.pid}`
-    writeFileSync(tmp, parts.join(''))
-    const fh = await open(tmp, 'r+')
-    await fh.sync()
-    await fh.close()
-    renameSync(tmp, path)
+    }
+    // The manifests are concatenated alongside, so a GDPR erase finds the user's lines here too.
+    const missing = fresh.filter((d) => !existsSync(manifestPath(d.file)))
+    if (missing.length > 0)
+      throw new TrainingDataRefusedError(
+        `daily exports ${missing.map((d) => basename(d.file)).join(', ')} have no manifest (${basename(manifestPath(missing[0]?.file ?? ''))}), so a GDPR erase could not find their lines in the training file; re-export them or pass --file`,
+      )
+    await writeSynced(manifestPath(path), fresh.map((d) => lines(manifestPath(d.file))).join(''))
+    await writeSynced(path, fresh.map((d) => lines(d.file)).join(''))
     return { path, source: 'since-last', dataThrough: last }
   }
   const master = join(dir, MASTER_FILE)
