@@ -11,6 +11,7 @@ import { createGdprService } from '@loopdm/gateway/services/gdpr.service'
 import { createQueue } from '@loopdm/shared/bullmq'
 import { loadConfigOrExit } from '@loopdm/shared/config'
 import { openDatabase } from '@loopdm/shared/database'
+import { createOpenAISdk } from '@loopdm/shared/openai'
 import { DM_QUEUE } from '@loopdm/shared/queues'
 import { assertRedis } from '@loopdm/shared/redis'
 import { cliLogger, parseArgs, say } from './lib/cli.js'
@@ -37,6 +38,7 @@ try {
       dmJobs: createDmJobsRepository(queue),
       exportEraser: await exportEraser(),
       logger,
+      sdk: createOpenAISdk({ config, logger }),
     })
     const r = await gdpr.eraseUser({ igUserId, actor })
     const c = r.counts
@@ -45,7 +47,9 @@ try {
       `${r.empty ? 'nothing left to erase' : 'erased'}: ${c.rows} rows (${Object.entries(c.tables)
         .map(([t, n]) => `${t} ${n}`)
         .join(', ')}), ${c.jobs} dm jobs scrubbed, ${c.exportLines} export lines in ${c.exportFiles} files` +
-        (c.exportUploadedFiles ? `, ${c.exportUploadedFiles} already-uploaded files held their lines` : '') +
+        (c.exportUploadedFiles
+          ? `, ${c.exportUploadedFiles} already-uploaded files held their lines (provider copies: ${c.providerFilesDeleted} deleted, ${c.providerFilesDeferred} deleted when their fine-tune ends, ${c.providerFilesKept} to delete by hand — see the log)`
+          : '') +
         ` — audit row ${r.erasureId}`,
     )
   } finally {

@@ -1,15 +1,24 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { createExportService } from '@loopdm/exporter/services/export.service'
+import { MASTER_FILE } from '@loopdm/exporter/services/export-files'
+import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { createQueue, createWorker } from '@loopdm/shared/bullmq'
 import type { Pool } from '@loopdm/shared/db'
 import { createLogger } from '@loopdm/shared/logger'
+import { createOpenAISdk } from '@loopdm/shared/openai'
+import {
+  deleteDeferredProviderCopy,
+  readUploadedMarker,
+  writeUploadedMarker,
+} from '@loopdm/shared/provider-copies'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/shared/queues'
 import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
 import type { Queue, Worker } from 'bullmq'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { toFile } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppDeps } from '../src/app.js'
 import { createDmJobsRepository } from '../src/repositories/dm-jobs.repository.js'
@@ -271,6 +280,110 @@ describe('gdpr eraseUser with real export files', () => {
       expect(again.empty).toBe(true)
     } finally {
       await pool.query('delete from conversation_messages where ig_user_id = any($1)', [[erin, frank]])
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('gdpr eraseUser and the provider’s copies of uploaded training files', () => {
+  it('deletes an idle copy at once and marks one a running fine-tune reads for deletion when it ends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopdm-mem-gdpr-provider-'))
+    const openai = await startOpenAILocal({ port: 0 })
+    const cfg = testConfig({ EXPORT_DIR: dir, OPENAI_BASE_URL: openai.baseURL })
+    const sdk = createOpenAISdk({ config: cfg })
+    const gina = uniqueId('gina')
+    const sha = uniqueId('sha')
+    try {
+      for (const [i, [role, content]] of (
+        [
+          ['user', 'gina asks about the wool coat'],
+          ['assistant', 'gina gets an answer'],
+        ] as const
+      ).entries())
+        await pool.query(
+          `insert into conversation_messages (ig_user_id, role, content, created_at)
+           values ($1, $2, $3, timestamptz '2002-03-04T05:06:00Z' + make_interval(secs => $4))`,
+          [gina, role, content, i],
+        )
+      await createExportService({ db: pool, config: cfg, logger: createLogger({ level: 'silent' }) }).run({
+        trigger: 'manual',
+        dryRun: false,
+        since: '2002-03-04T05:00:00Z',
+        until: '2002-03-04T06:00:00Z',
+      })
+      const daily = join(dir, readdirSync(dir).find((f) => /^fine_tune_.*\.jsonl$/.test(f)) ?? 'missing')
+      // A second data file (with its manifest) holding the same lines, as the master would.
+      const master = join(dir, MASTER_FILE)
+      copyFileSync(daily, master)
+      copyFileSync(`${daily}.manifest`, `${master}.manifest`)
+      // Both were uploaded by the tuner; a fine-tune still reads the master's copy.
+      const upload = async (file: string) => {
+        const f = await sdk.files.create({
+          file: await toFile(readFileSync(file), basename(file)),
+          purpose: 'fine-tune',
+        })
+        writeUploadedMarker(file, { fileId: f.id, sha256: 'as-uploaded', at: new Date().toISOString() })
+        return f.id
+      }
+      const idle = await upload(daily)
+      const busy = await upload(master)
+      await pool.query(
+        `insert into finetune_jobs (file_sha256, file_path, base_model, n_epochs, examples, tokens,
+                                    estimated_cost_usd, status, provider_file_id, deadline_at)
+         values ($1, $2, 'gpt-4o-mini', 1, 1, 10, 0, 'running', $3, now() + interval '1 day')`,
+        [sha, master, busy],
+      )
+
+      const svc = createGdprService({ db: pool, config: cfg, dmJobs: createDmJobsRepository(queue), sdk })
+      const r = await svc.eraseUser({ igUserId: gina, actor: 'test' })
+      expect(r.counts).toMatchObject({
+        exportUploadedFiles: 2,
+        providerFilesDeleted: 1,
+        providerFilesDeferred: 1,
+        providerFilesKept: 0,
+      })
+      await expect(sdk.files.retrieve(idle)).rejects.toMatchObject({ status: 404 })
+      expect(existsSync(`${daily}.uploaded`)).toBe(false)
+      expect((await sdk.files.retrieve(busy)).id).toBe(busy)
+      expect(readUploadedMarker(master)).toMatchObject({ fileId: busy, deleteWhenDone: true })
+
+      // The fine-tune ends: the tuner's terminal step deletes the copy it was asked to.
+      expect(await deleteDeferredProviderCopy(sdk, master, busy, createLogger({ level: 'silent' }))).toBe(
+        true,
+      )
+      await expect(sdk.files.retrieve(busy)).rejects.toMatchObject({ status: 404 })
+      expect(existsSync(`${master}.uploaded`)).toBe(false)
+    } finally {
+      await pool.query('delete from finetune_jobs where file_sha256 = $1', [sha])
+      await pool.query('delete from conversation_messages where ig_user_id = $1', [gina])
+      await openai.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('without provider access it keeps the copies and says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loopdm-mem-gdpr-noprovider-'))
+    const cfg = testConfig({ EXPORT_DIR: dir })
+    const file = join(dir, 'fine_tune_2002-01-01.jsonl')
+    const svc = createGdprService({
+      db: pool,
+      config: cfg,
+      dmJobs: createDmJobsRepository(queue),
+      exportEraser: async () => ({
+        files: 1,
+        lines: 2,
+        uploadedFiles: 1,
+        uploaded: [{ file, fileId: 'file-x' }],
+      }),
+    })
+    try {
+      const r = await svc.eraseUser({ igUserId: uniqueId('hank'), actor: 'test' })
+      expect(r.counts).toMatchObject({
+        providerFilesDeleted: 0,
+        providerFilesDeferred: 0,
+        providerFilesKept: 1,
+      })
+    } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   })

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
@@ -9,6 +9,7 @@ import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/shared/cost-ledge
 import type { Pool } from '@loopdm/shared/db'
 import { listFinetuneJobs } from '@loopdm/shared/finetune-jobs'
 import { createOpenAISdk, type OpenAI } from '@loopdm/shared/openai'
+import { readUploadedMarker, type UploadedMarker, writeUploadedMarker } from '@loopdm/shared/provider-copies'
 import {
   EVALUATE_QUEUE,
   evaluateJobId,
@@ -460,6 +461,37 @@ describe('tune', () => {
       await dropQueue(deps.tuneQueue)
       await deps.close()
       await probe.close()
+    })
+  })
+
+  describe('when a GDPR erase asked for the provider copy to go once the job ends', () => {
+    it('deletes the training file at the provider on the terminal poll', async () => {
+      const dir = tmpExportDir()
+      const deps = makeDeps(tunerTestConfig(local.baseURL, dir), pool)
+      const file = writeTrainingFile(dir, 12)
+      const sha = await sha256File(file)
+      shas.push(sha)
+      await runTune({ file }, deps)
+      const row = await deps.finetunes.findBySha(sha)
+      const fileId = row?.providerFileId as string
+      expect((await deps.sdk.files.retrieve(fileId)).id).toBe(fileId)
+      // What the erase writes while the job still reads the file (gateway gdpr.service).
+      const marker = readUploadedMarker(file)
+      expect(marker?.fileId).toBe(fileId)
+      writeUploadedMarker(file, { ...(marker as UploadedMarker), deleteWhenDone: true })
+      let r = await runPoll({ finetuneJobId: row?.providerJobId }, deps)
+      while (!r.done) {
+        // Still running: the copy stays until the job is over.
+        expect((await deps.sdk.files.retrieve(fileId)).id).toBe(fileId)
+        await new Promise((res) => setTimeout(res, 30))
+        r = await runPoll({ finetuneJobId: row?.providerJobId }, deps)
+      }
+      expect(r.status).toBe('succeeded')
+      await expect(deps.sdk.files.retrieve(fileId)).rejects.toMatchObject({ status: 404 })
+      expect(existsSync(`${file}.uploaded`)).toBe(false)
+      await dropQueue(deps.tuneQueue)
+      await dropQueue(deps.evaluateQueue)
+      await deps.close()
     })
   })
 

@@ -43,3 +43,23 @@ export async function listFinetuneJobs(
     throw err
   }
 }
+
+/** Statuses after which the provider no longer reads a job's training file. */
+export const FINETUNE_TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled'] as const
+
+/**
+ * Whether a fine-tuning job that is not over yet still uses the provider file `fileId` (a GDPR
+ * erase then keeps the provider's copy until the job ends, rather than breaking it).
+ */
+export async function providerFileInUse(q: Queryable, fileId: string): Promise<boolean> {
+  try {
+    const r = await q.query(
+      'select 1 from finetune_jobs where provider_file_id = $1 and not (status = any($2)) limit 1',
+      [fileId, FINETUNE_TERMINAL_STATUSES],
+    )
+    return (r.rowCount ?? 0) > 0
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return false // table not migrated yet
+    throw err
+  }
+}

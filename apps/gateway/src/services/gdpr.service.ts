@@ -1,12 +1,21 @@
+import { basename } from 'node:path'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
 import { UnavailableError } from '@loopdm/shared/errors'
+import { providerFileInUse } from '@loopdm/shared/finetune-jobs'
 import type { Logger } from '@loopdm/shared/logger'
+import type { OpenAI } from '@loopdm/shared/openai'
+import {
+  deleteProviderFile,
+  readUploadedMarker,
+  removeUploadedMarker,
+  writeUploadedMarker,
+} from '@loopdm/shared/provider-copies'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
 import { UserLockTimeoutError } from '../repositories/dm-order.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
-import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
+import { defaultExportEraser, type ExportEraser, type UploadedCopy } from './export-eraser.js'
 
 /**
  * GDPR erase ("right to be forgotten"): removes everything that holds a user's id or words —
@@ -30,6 +39,12 @@ export interface ErasureCounts {
   exportLines: number
   /** Export files that held the user's lines but were already uploaded to the provider. */
   exportUploadedFiles: number
+  /** Provider copies of those files deleted now. */
+  providerFilesDeleted: number
+  /** Provider copies a running fine-tune still reads: the tuner deletes them when it ends. */
+  providerFilesDeferred: number
+  /** Provider copies that could not be deleted (no provider access, unknown id, error): see the log. */
+  providerFilesKept: number
   /** Turns dropped from this process's embedding queue. */
   pendingEmbeddings: number
 }
@@ -52,6 +67,8 @@ export interface GdprOptions {
   exportEraser?: ExportEraser
   /** The local memory, so queued embeddings and cached vectors of the user go too. */
   memory?: { forget(igUserId: string): number } | undefined
+  /** The provider's files API (the OpenAI SDK), to delete uploaded copies; without it they are kept. */
+  sdk?: Pick<OpenAI, 'files'> | undefined
   repository?: GdprRepository
 }
 
@@ -93,6 +110,7 @@ export function createGdprService(opts: GdprOptions) {
       igUserId,
       logger: opts.logger,
     })
+    const provider = await eraseProviderCopies(exported.uploaded ?? [])
     const rows = Object.values(tables).reduce((a, b) => a + b, 0)
     const counts: ErasureCounts = {
       tables,
@@ -101,6 +119,9 @@ export function createGdprService(opts: GdprOptions) {
       exportFiles: exported.files,
       exportLines: exported.lines,
       exportUploadedFiles: exported.uploadedFiles,
+      providerFilesDeleted: provider.deleted,
+      providerFilesDeferred: provider.deferred,
+      providerFilesKept: provider.kept,
       pendingEmbeddings,
     }
     const audit = await repo.insertAudit({ userKey, actor, counts })
@@ -120,6 +141,51 @@ export function createGdprService(opts: GdprOptions) {
       'gdpr: user erased',
     )
     return { erasureId: audit.id, userKey, actor, at: audit.createdAt, counts, empty }
+  }
+
+  /**
+   * The provider's copies of export files that held the user's lines (the local files are clean by
+   * now): deleted at once, or — while a fine-tune still reads one — marked so the tuner deletes it
+   * when that job ends. A fine-tuned model already trained on them cannot be un-trained: the README
+   * says what to do about that.
+   */
+  async function eraseProviderCopies(uploaded: UploadedCopy[]) {
+    const out = { deleted: 0, deferred: 0, kept: 0 }
+    for (const u of uploaded) {
+      const marker = readUploadedMarker(u.file)
+      const fileId = u.fileId ?? marker?.fileId ?? null
+      if (!fileId || !opts.sdk) {
+        out.kept++
+        opts.logger?.warn(
+          { file: basename(u.file), fileId },
+          opts.sdk
+            ? 'gdpr: uploaded file has no provider id; delete its copy by hand'
+            : 'gdpr: no provider access; delete the uploaded copy by hand',
+        )
+        continue
+      }
+      try {
+        if (await providerFileInUse(opts.db, fileId)) {
+          if (marker) writeUploadedMarker(u.file, { ...marker, deleteWhenDone: true })
+          out.deferred++
+          opts.logger?.info(
+            { fileId },
+            'gdpr: provider copy is still read by a fine-tune; deleted when it ends',
+          )
+          continue
+        }
+        await deleteProviderFile(opts.sdk, fileId)
+        removeUploadedMarker(u.file)
+        out.deleted++
+      } catch (err) {
+        out.kept++
+        opts.logger?.warn(
+          { fileId, err: (err as Error).message },
+          'gdpr: could not delete the provider copy; delete it by hand',
+        )
+      }
+    }
+    return out
   }
 }
 

@@ -1,4 +1,5 @@
 import type { OpenAI } from '@loopdm/shared/openai'
+import { deleteDeferredProviderCopy } from '@loopdm/shared/provider-copies'
 import {
   EVALUATE_JOB_OPTIONS,
   evaluateJobId,
@@ -81,6 +82,11 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
   if (!row) throw new Error(`no finetune_jobs row for provider job ${payload.finetuneJobId}`)
   if (isTerminal(row.status)) return done(row)
   const id = payload.finetuneJobId
+  // Every terminal path: a GDPR erase may have asked for the training file's provider copy to go.
+  const finish = async (r: FinetuneJobRow) => {
+    await deleteDeferredProviderCopy(sdk, row.filePath, row.providerFileId, logger)
+    return done(r)
+  }
 
   let job: OpenAI.FineTuning.FineTuningJob
   let events: FinetuneEvent[]
@@ -95,7 +101,7 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
       await recordFailureInRegistry(row, 'failed', error, deps)
       const r = await finetunes.recordPoll(row.id, { status: 'failed', events: [], error })
       logger.error({ finetune: row.id, providerJobId: id, error }, 'fine-tuning job failed')
-      return done(r)
+      return finish(r)
     }
     await finetunes.recordPollError(row.id)
     const nextDelayMs = Math.min(interval * 2 ** Math.min(row.pollErrors, 5), Math.max(interval, 300_000))
@@ -143,7 +149,7 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
       { finetune: row.id, providerJobId: id, model, trainedTokens, costUsd },
       'fine-tune succeeded; candidate registered, evaluate enqueued',
     )
-    return done(r)
+    return finish(r)
   }
   if (status === 'failed' || status === 'cancelled') {
     const error =
@@ -154,7 +160,7 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
     await recordFailureInRegistry(row, status, error, deps)
     const r = await finetunes.recordPoll(row.id, { status, events, error })
     logger.error({ finetune: row.id, providerJobId: id, status, error }, 'fine-tuning job did not succeed')
-    return done(r)
+    return finish(r)
   }
 
   const now = deps.now?.() ?? new Date()
@@ -170,7 +176,7 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
     await recordFailureInRegistry(row, 'cancelled', error, deps)
     const r = await finetunes.recordPoll(row.id, { status: 'cancelled', events, error })
     logger.error({ finetune: row.id, providerJobId: id, error }, 'fine-tuning job cancelled')
-    return done(r)
+    return finish(r)
   }
   const r = await finetunes.recordPoll(row.id, { status, events, trainedTokens: job.trained_tokens })
   logger.debug(

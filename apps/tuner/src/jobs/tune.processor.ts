@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { OpenAI } from '@loopdm/shared/openai'
+import { writeUploadedMarker } from '@loopdm/shared/provider-copies'
 import { type TunePayload, TunePayloadSchema } from '@loopdm/shared/queues'
 import { toFile } from 'openai'
 import { FineTuneFailedError, TrainingDataRefusedError } from '../errors.js'
@@ -180,10 +181,7 @@ export async function runTune(
  */
 function markUploaded(filePath: string, fileId: string, sha256: string, deps: TunerDeps): void {
   try {
-    writeFileSync(
-      `${filePath}.uploaded`,
-      `${JSON.stringify({ fileId, sha256, at: new Date().toISOString() })}\n`,
-    )
+    writeUploadedMarker(filePath, { fileId, sha256, at: new Date().toISOString() })
   } catch (err) {
     deps.logger.warn({ err: (err as Error).message, fileId }, 'could not write the .uploaded marker')
   }

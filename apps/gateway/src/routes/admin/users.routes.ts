@@ -1,3 +1,4 @@
+import { createOpenAISdk } from '@loopdm/shared/openai'
 import { DM_QUEUE } from '@loopdm/shared/queues'
 import type { FastifyPluginAsync } from 'fastify'
 import type { AdminRouteOptions } from '../../app.js'
@@ -35,6 +36,8 @@ export function createUsersRoutes(opts: UsersRoutesOptions = {}): FastifyPluginA
         dmJobs: createDmJobsRepository(deps.queues[DM_QUEUE]),
         exportEraser: opts.exportEraser ?? defaultExportEraser,
         memory: opts.memory,
+        // Deletes the provider's copies of uploaded training files that held the user's lines.
+        sdk: createOpenAISdk({ config: deps.config, logger: deps.logger }),
       })
     app.delete<{ Params: { igUserId: string }; Headers: { 'x-loopdm-actor'?: string } }>(
       '/users/:igUserId',
