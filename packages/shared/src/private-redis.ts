@@ -34,6 +34,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     url,
     port,
     async start() {
+      // Already running: a second redis-server could not bind the port, and stop() would then
+      // lose track of the first one (left running after the test).
+      if (child && child.exitCode === null && child.signalCode === null) return
       child = spawn(
         'redis-server',
         ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { UnavailableError } from '../src/errors.js'
+import { startPrivateRedis } from '../src/private-redis.js'
 import { assertRedis, createRedis } from '../src/redis.js'
 
 describe('assertRedis', () => {
@@ -27,6 +28,18 @@ describe('createRedis', () => {
       await expect(sut.ping()).rejects.toThrow()
       expect(Date.now() - started).toBeLessThan(5000)
       sut.disconnect()
+    })
+  })
+})
+
+describe('startPrivateRedis', () => {
+  describe('when start() is called while it already runs', () => {
+    it('keeps the one server, and stop() leaves nothing listening', async () => {
+      const sut = await startPrivateRedis()
+      await sut.start()
+      await expect(assertRedis(sut.url, 1000)).resolves.toBeUndefined()
+      await sut.stop()
+      await expect(assertRedis(sut.url, 500)).rejects.toBeInstanceOf(UnavailableError)
     })
   })
 })
