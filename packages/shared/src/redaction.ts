@@ -110,6 +110,26 @@ const BARE_DOMAIN_RE = new RegExp(
   'gi',
 )
 
+/**
+ * Spelled-out addresses: "anna dot schmidt at gmail dot com", "paul punkt meier at gmx punkt de",
+ * "nina.k @ gmail.com". " at " is an everyday word ("look at zara.com"), so a match only counts when
+ * the local part has a separator (dot, punkt, '.', '_') or the domain is a mail provider.
+ */
+const SPELLED_DOT = String.raw`\s(?:dot|punkt)\s`
+const SPELLED_EMAIL_RE = new RegExp(
+  String.raw`(?<![\w.%+-])([a-z][a-z0-9._%+-]*(?:${SPELLED_DOT}[a-z0-9_%+-]+)*)\s(?:at|@)\s([a-z0-9-]+)(?:(?:${SPELLED_DOT}|\.)[a-z0-9-]+)*(?:${SPELLED_DOT}|\.)(?:${TLDS})(?![\w-]|\.[a-z0-9])`,
+  'gi',
+)
+const SPELLED_GATE_RE = /\s(?:at|@)\s/i
+const LOCAL_SEP_RE = /[._]|\s(?:dot|punkt)\s/i
+const MAIL_PROVIDERS = new Set(
+  (
+    'gmail googlemail gmx web yahoo ymail hotmail outlook live msn icloud aol t-online posteo proton ' +
+    'protonmail mailbox freenet arcor online orange free sfr laposte wanadoo libero virgilio tiscali ' +
+    'alice ziggo kpnmail telenet skynet bluewin hispeed yandex zoho'
+  ).split(' '),
+)
+
 /** Instagram usernames: letters, digits, '.', '_', at most 30; at least one letter or '_'. */
 const HANDLE_RE = /(?<![\w@.])@(?=[A-Za-z0-9._]*[A-Za-z_])[A-Za-z0-9._]{1,30}(?![\w@])/g
 const TIME_LIKE_RE = /^@\d{1,2}(?::\d{2})?(?:am|pm|h|uhr)?$/i
@@ -120,10 +140,23 @@ const IBAN_RE =
 const CARD_RE =
   /(?<![\d+-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -]?)\d{6}\2\d{5}|\d{13,19})(?!\d)/g
 
-/** A run of digits with phone separators, optionally led by '+' or '('. */
-const PHONE_CANDIDATE_RE = /(?<![\w,/+-])(?:\+|\(\+?)?\d(?:[ .\-/]{0,2}\(?\d\)?)+/g
+/** A Luhn-valid digit run right after "EAN", "SKU", "Sendungsnummer" … is a code, not a card. */
+const NOT_CARD_CONTEXT_RE =
+  /(?:ean|gtin|upc|isbn|barcode|sku|art(?:ikel)?\.?[ -]?nr\.?|artikelnummer|tracking|sendung\w*|paket\w*|parcel|colis|order|bestell\w*)\W{0,4}$/i
+
+/**
+ * A run of digits with phone separators, optionally led by '+' or '('; " - " and " / " too
+ * ("0211 - 55 66 77", "0152 / 345 678 12").
+ */
+const PHONE_CANDIDATE_RE = /(?<![\w,/+-])(?:\+|\(\+?)?\d(?:(?:[ .\-/]{0,2}| [-/] )\(?\d\)?)+/g
+const SPACED_SEP_RE = / [-/] /
+const SPACED_SEP_SPLIT_RE = / ([-/]) /g
+/** Phone words; whole words only, so "bestellungen" is no "tel" and "Bestellnummer" no "nummer". */
 const PHONE_KEYWORD_RE =
-  /(?:phone|tel|telefon|call|ring|whats ?app|mobile|mobil|cell|handy|sms|text me|reach me|my number|number is|nummer|numéro|appelle)\W{0,4}(?:\w+\W{1,3}){0,2}$/i
+  /(?<![A-Za-zÀ-ÿ])(?:phone|tel|telefon\w*|call|ring|whats ?app|mobile|mobil\w*|cell|handy\w*|natel|sms|text me|reach me|my number|number is|(?:ruf|kontakt|festnetz)?nummer|numéro|appelle)\W{0,4}(?:\w+\W{1,3}){0,2}$/i
+/** "meine Nr", "my no." — a possessive number is a phone number, not an order number. */
+const MY_NUMBER_RE =
+  /(?<![A-Za-zÀ-ÿ])(?:my|meine?|mi|mon|mijn)\s+(?:nr|no|nummer|number|numéro|número|numero)\.?\s*:?\s*$/i
 const NOT_PHONE_CONTEXT_RE =
   /(?:(?:order|invoice|tracking|ref|reference|#|no\.|nr\.?|bestell\w*|rechnung\w*|sendung\w*|article|art\.|sku|item|size|code|postcode|zip)\s*(?:number|no\.?|nr\.?|#|id)?|(?:customer|kunden|account)\s*(?:number|no\.?|nr\.?|#|id|nummer))\s*[:#]?\s*$/i
 const DATE_LIKE_RE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$/
@@ -169,12 +202,19 @@ function digitCount(s: string): number {
   return n
 }
 
-function isPhone(cand: string, before: string): boolean {
+function isPhone(raw: string, before: string): boolean {
+  let cand = raw
+  if (SPACED_SEP_RE.test(raw)) {
+    // "01.03.26 - 05.03.26" is a date range, not one number.
+    if (raw.split(SPACED_SEP_SPLIT_RE).some((p) => DATE_LIKE_RE.test(p))) return false
+    cand = raw.replace(SPACED_SEP_SPLIT_RE, '$1')
+  }
   if (SEP_RUN_RE.test(cand)) return false
   const digits = digitCount(cand)
   if (digits < 7 || digits > 15) return false
   if (DATE_LIKE_RE.test(cand)) return false
   const context = before.slice(-40)
+  if (MY_NUMBER_RE.test(context)) return true
   if (NOT_PHONE_CONTEXT_RE.test(context)) return false
   const bare = cand.replace(/^\(?\+?/, '')
   if (cand.startsWith('+') || cand.startsWith('(+')) return digits >= 8 && !bare.startsWith('0')
@@ -215,9 +255,13 @@ const replaceIban = (m: string) => {
   }
   return m
 }
-const replaceCard = (m: string) => {
+const replaceCard = (m: string, ...rest: unknown[]) => {
   const digits = m.replace(/[ -]/g, '')
   if (digits.length < 13 || digits.length > 19 || !luhn(digits)) return m
+  // (match, group 1, group 2, offset, whole)
+  const offset = rest[2] as number
+  const whole = rest[3] as string
+  if (NOT_CARD_CONTEXT_RE.test(whole.slice(Math.max(0, offset - 20), offset))) return m
   bump('CARD')
   return '[CARD]'
 }
@@ -225,9 +269,51 @@ const replacePhone = (m: string, offset: number, whole: string) => {
   // A candidate ends on a digit or ')'; drop a dangling ')' we did not open.
   let cand = m
   if (cand.endsWith(')') && !cand.slice(0, -1).includes('(')) cand = cand.slice(0, -1)
-  if (!isPhone(cand, whole.slice(Math.max(0, offset - 40), offset))) return m
-  bump('PHONE')
-  return `[PHONE]${m.slice(cand.length)}`
+  const tail = m.slice(cand.length)
+  if (!SPACED_SEP_RE.test(cand)) {
+    if (!isPhone(cand, whole.slice(Math.max(0, offset - 40), offset))) return m
+    bump('PHONE')
+    return `[PHONE]${tail}`
+  }
+  // Pieces joined by " - " / " / ": one number ("0211 - 55 66 77"), two ("030 1234567 - 0172 9988776")
+  // or none ("01.03.26 - 05.03.26"). From each piece on, the longest run of up to 3 pieces that is a
+  // phone wins (at most 15 digits), so this stays linear.
+  const parts = cand.split(SPACED_SEP_SPLIT_RE) // [piece, sep, piece, sep, …, piece]
+  let out = ''
+  let pos = offset
+  let i = 0
+  while (i < parts.length) {
+    const before = whole.slice(Math.max(0, pos - 40), pos)
+    let joined = ''
+    let digits = 0
+    let best = -1
+    for (let j = i; j < parts.length && j <= i + 4; j += 2) {
+      joined = j === i ? (parts[j] as string) : `${joined} ${parts[j - 1]} ${parts[j]}`
+      digits += digitCount(parts[j] as string)
+      if (digits > 15) break
+      if (digits >= 7 && isPhone(joined, before)) best = j
+    }
+    const last = best < 0 ? i : best
+    let span = parts[i] as string
+    for (let j = i + 2; j <= last; j += 2) span += ` ${parts[j - 1]} ${parts[j]}`
+    if (best < 0) out += span
+    else {
+      bump('PHONE')
+      out += '[PHONE]'
+    }
+    pos += span.length
+    if (last + 1 < parts.length) {
+      out += ` ${parts[last + 1]} `
+      pos += 3
+    }
+    i = last + 2
+  }
+  return out + tail
+}
+const replaceSpelledEmail = (m: string, local: string, domain: string) => {
+  if (!LOCAL_SEP_RE.test(local) && !MAIL_PROVIDERS.has(domain.toLowerCase())) return m
+  bump('EMAIL')
+  return '[EMAIL]'
 }
 const replaceHandle = (m: string) => {
   let h = m
@@ -248,6 +334,7 @@ export function redactPII(text: string): RedactionResult {
   const hasDotWord = DOT_LETTER_RE.test(out)
   if (hasAt && hasDotWord) out = out.replace(EMAIL_RE, replaceEmail)
   if (out.includes('at)') || out.includes('at]')) out = out.replace(EMAIL_OBFUSCATED_RE, replaceEmail)
+  if (SPELLED_GATE_RE.test(out)) out = out.replace(SPELLED_EMAIL_RE, replaceSpelledEmail)
   if (hasDotWord) out = out.replace(SCHEME_URL_RE, replaceUrl)
   // Phones need ≥ 7 digits, cards ≥ 13, IBANs ≥ 12 (in 15+ characters): count once, skip the rest.
   const digits = digitCount(out)
