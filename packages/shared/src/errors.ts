@@ -77,3 +77,10 @@ export class ModelNotCallableError extends LoopDmError {
     super(message, { code: 'MODEL_NOT_CALLABLE', statusCode: 422, cause })
   }
 }
+
+/** A Redis lease (shared/redis-lock) stayed busy past the wait: retry later (HTTP 503). */
+export class LockTimeoutError extends LoopDmError {
+  constructor(message: string) {
+    super(message, { code: 'LOCK_TIMEOUT', statusCode: 503 })
+  }
+}

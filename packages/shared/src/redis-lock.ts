@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { LockTimeoutError } from './errors.js'
 import type { Redis } from './redis.js'
+
+export { LockTimeoutError }
 
 /**
  * A lease in Redis: `SET key token PX ttl NX`, renewed every third of the TTL while held, released
@@ -9,10 +12,6 @@ import type { Redis } from './redis.js'
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`
-
-export class LockTimeoutError extends Error {
-  override name = 'LockTimeoutError'
-}
 
 export interface RedisLockOptions {
   /** Lease length, renewed while held; default 30 000 ms. */
