@@ -19,10 +19,11 @@ import { defaultExportEraser, type ExportEraser, type UploadedCopy } from './exp
 
 /**
  * GDPR erase ("right to be forgotten"): removes everything that holds a user's id or words —
- * their rows in every table with an `ig_user_id` column, the payloads of their finished `dm` jobs
- * in Redis, their lines in export files not yet uploaded — and writes one audit row that holds
- * only a pseudonymous key, the actor, the time and the counts. Idempotent: a second erase of the
- * same user removes nothing and reports zeros (and is audited too).
+ * their rows in every table with an `ig_user_id` column, the payloads of their `dm` jobs in Redis,
+ * their lines in export files and the provider's copies of the files already uploaded — and writes
+ * one audit row that holds only a pseudonymous key, the actor, the time and the counts.
+ * Idempotent: a second erase of the same user removes nothing and reports zeros (and is audited
+ * too).
  *
  * It runs under the user's reply lock, so a reply being written when the erase starts is finished
  * first and erased with the rest; a DM of the user that arrived before the erase ended but is
@@ -166,7 +167,9 @@ export function createGdprService(opts: GdprOptions) {
       }
       try {
         if (await providerFileInUse(opts.db, fileId)) {
-          if (marker) writeUploadedMarker(u.file, { ...marker, deleteWhenDone: true })
+          if (!marker)
+            throw new Error('a fine-tune still reads it and there is no .uploaded marker to defer to')
+          writeUploadedMarker(u.file, { ...marker, deleteWhenDone: true })
           out.deferred++
           opts.logger?.info(
             { fileId },
