@@ -1,18 +1,24 @@
 import { describe, expect, it } from 'vitest'
 import { addPiiCounts, redactPII } from '../src/redaction.js'
-import { REDACTION_CORPUS } from './redaction.corpus.js'
+import { REDACTION_CORPUS, type RedactionCase } from './redaction.corpus.js'
 import { REDACTION_HELDOUT } from './redaction.heldout.js'
 import { scoreRedaction } from './redaction.score.js'
 
 describe('redactPII', () => {
+  /** Scores `corpus`, printing the figures and every miss or false alarm. */
+  const scored = (name: string, corpus: RedactionCase[]) => {
+    const sut = scoreRedaction(corpus)
+    console.log(
+      `redaction ${name}: ${sut.cases} cases, ${sut.tp + sut.fn} PII spans — recall ${sut.recall.toFixed(3)}, precision ${sut.precision.toFixed(3)} (tp ${sut.tp}, fp ${sut.fp}, fn ${sut.fn})`,
+    )
+    for (const f of sut.failures)
+      console.log(`  miss/false alarm: ${JSON.stringify(f.text)} → ${JSON.stringify(f.got)}`)
+    return sut
+  }
+
   describe('on the labelled corpus', () => {
     it('scores recall ≥ 0.98 and precision ≥ 0.97', () => {
-      const sut = scoreRedaction(REDACTION_CORPUS)
-      console.log(
-        `redaction corpus: ${sut.cases} cases, ${sut.tp + sut.fn} PII spans — recall ${sut.recall.toFixed(3)}, precision ${sut.precision.toFixed(3)} (tp ${sut.tp}, fp ${sut.fp}, fn ${sut.fn})`,
-      )
-      for (const f of sut.failures)
-        console.log(`  miss/false alarm: ${JSON.stringify(f.text)} → ${JSON.stringify(f.got)}`)
+      const sut = scored('corpus', REDACTION_CORPUS)
       expect(REDACTION_CORPUS.length).toBeGreaterThanOrEqual(100)
       expect(sut.recall).toBeGreaterThanOrEqual(0.98)
       expect(sut.precision).toBeGreaterThanOrEqual(0.97)
@@ -21,12 +27,7 @@ describe('redactPII', () => {
 
   describe('on the held-out corpus (written without looking at the rules)', () => {
     it('scores recall ≥ 0.98 and precision ≥ 0.98', () => {
-      const sut = scoreRedaction(REDACTION_HELDOUT)
-      console.log(
-        `redaction held-out: ${sut.cases} cases, ${sut.tp + sut.fn} PII spans — recall ${sut.recall.toFixed(3)}, precision ${sut.precision.toFixed(3)} (tp ${sut.tp}, fp ${sut.fp}, fn ${sut.fn})`,
-      )
-      for (const f of sut.failures)
-        console.log(`  miss/false alarm: ${JSON.stringify(f.text)} → ${JSON.stringify(f.got)}`)
+      const sut = scored('held-out', REDACTION_HELDOUT)
       expect(REDACTION_HELDOUT.length).toBeGreaterThanOrEqual(120)
       expect(sut.recall).toBeGreaterThanOrEqual(0.98)
       expect(sut.precision).toBeGreaterThanOrEqual(0.98)
