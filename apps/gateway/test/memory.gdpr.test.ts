@@ -365,6 +365,8 @@ describe('gdpr eraseUser and the provider’s copies of uploaded training files'
     const dir = mkdtempSync(join(tmpdir(), 'loopdm-mem-gdpr-noprovider-'))
     const cfg = testConfig({ EXPORT_DIR: dir })
     const file = join(dir, 'fine_tune_2002-01-01.jsonl')
+    // Uploaded, with its provider id, but this service has no SDK to delete it with.
+    writeUploadedMarker(file, { fileId: 'file-x', sha256: 'as-uploaded', at: new Date().toISOString() })
     const svc = createGdprService({
       db: pool,
       config: cfg,
@@ -373,7 +375,7 @@ describe('gdpr eraseUser and the provider’s copies of uploaded training files'
         files: 1,
         lines: 2,
         uploadedFiles: 1,
-        uploaded: [{ file, fileId: 'file-x' }],
+        uploaded: [file],
       }),
     })
     try {

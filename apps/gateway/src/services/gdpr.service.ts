@@ -15,7 +15,7 @@ import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
 import { UserLockTimeoutError } from '../repositories/dm-order.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
-import { defaultExportEraser, type ExportEraser, type UploadedCopy } from './export-eraser.js'
+import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
 
 /**
  * GDPR erase ("right to be forgotten"): removes everything that holds a user's id or words —
@@ -150,26 +150,24 @@ export function createGdprService(opts: GdprOptions) {
    * when that job ends. A fine-tuned model already trained on them cannot be un-trained: the README
    * says what to do about that.
    */
-  async function eraseProviderCopies(uploaded: UploadedCopy[]) {
+  async function eraseProviderCopies(uploaded: string[]) {
     const out = { deleted: 0, deferred: 0, kept: 0 }
-    for (const u of uploaded) {
-      const marker = readUploadedMarker(u.file)
-      const fileId = u.fileId ?? marker?.fileId ?? null
-      if (!fileId || !opts.sdk) {
+    for (const file of uploaded) {
+      const marker = readUploadedMarker(file)
+      if (!marker || !opts.sdk) {
         out.kept++
         opts.logger?.warn(
-          { file: basename(u.file), fileId },
+          { file: basename(file), fileId: marker?.fileId ?? null },
           opts.sdk
             ? 'gdpr: uploaded file has no provider id; delete its copy by hand'
             : 'gdpr: no provider access; delete the uploaded copy by hand',
         )
         continue
       }
+      const { fileId } = marker
       try {
         if (await providerFileInUse(opts.db, fileId)) {
-          if (!marker)
-            throw new Error('a fine-tune still reads it and there is no .uploaded marker to defer to')
-          writeUploadedMarker(u.file, { ...marker, deleteWhenDone: true })
+          writeUploadedMarker(file, { ...marker, deleteWhenDone: true })
           out.deferred++
           opts.logger?.info(
             { fileId },
@@ -178,7 +176,7 @@ export function createGdprService(opts: GdprOptions) {
           continue
         }
         await deleteProviderFile(opts.sdk, fileId)
-        removeUploadedMarker(u.file)
+        removeUploadedMarker(file)
         out.deleted++
       } catch (err) {
         out.kept++
