@@ -2,8 +2,6 @@ import { randomBytes } from 'node:crypto'
 import { LockTimeoutError } from './errors.js'
 import type { Redis } from './redis.js'
 
-export { LockTimeoutError }
-
 /**
  * A lease in Redis: `SET key token PX ttl NX`, renewed every third of the TTL while held, released
  * only by its holder (compare-and-delete). Holds across processes and gateway replicas; a holder

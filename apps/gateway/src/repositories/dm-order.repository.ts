@@ -1,5 +1,5 @@
 import type { Redis } from '@loopdm/shared/redis'
-import { LockTimeoutError, withRedisLock } from '@loopdm/shared/redis-lock'
+import { withRedisLock } from '@loopdm/shared/redis-lock'
 
 /**
  * Per-user arrival order and per-user mutual exclusion for the reply worker, in Redis (so it holds
@@ -35,9 +35,6 @@ const PENDING_BEFORE = `
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not s then return {} end
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. s)`
-
-/** A user's lock stayed busy past the wait (the job is retried later). */
-export { LockTimeoutError as UserLockTimeoutError }
 
 export interface DmOrderOptions {
   redis: Redis

@@ -1,7 +1,7 @@
 import { basename } from 'node:path'
 import type { Config } from '@loopdm/shared/config'
 import type { Pool } from '@loopdm/shared/db'
-import { UnavailableError } from '@loopdm/shared/errors'
+import { LockTimeoutError, UnavailableError } from '@loopdm/shared/errors'
 import { providerFileInUse } from '@loopdm/shared/finetune-jobs'
 import type { Logger } from '@loopdm/shared/logger'
 import type { OpenAI } from '@loopdm/shared/openai'
@@ -13,7 +13,6 @@ import {
 } from '@loopdm/shared/provider-copies'
 import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
-import { UserLockTimeoutError } from '../repositories/dm-order.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
 import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
 
@@ -87,7 +86,7 @@ export function createGdprService(opts: GdprOptions) {
       } catch (err) {
         if (began) throw err
         // Nothing is deleted before the lock is held: the caller can simply retry.
-        if (err instanceof UserLockTimeoutError)
+        if (err instanceof LockTimeoutError)
           throw new UnavailableError('GDPR erase: a reply to this user is still being written; retry', err)
         throw new UnavailableError(
           `GDPR erase: Redis unavailable, nothing erased yet (${(err as Error).message})`,
