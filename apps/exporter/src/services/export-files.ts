@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path'
  */
 
 export const MASTER_FILE = 'master_fine_tune.jsonl'
+export { fsyncDir } from '@loopdm/shared/fs-atomic'
 export { manifestPath } from '@loopdm/shared/pseudonym'
 export const manifestLine = (key: string, date: string) => `${key}\t${date}\n`
 export const DAILY_RE = /^fine_tune_(\d{4}-\d{2}-\d{2})(?:\.part(\d+))?\.jsonl(\.gz)?$/
@@ -75,17 +76,6 @@ export async function copyInto(src: string, dst: BufferedFile, lines: number): P
     await dst.write(chunk.toString('utf8'), 0)
   }
   dst.lines += lines
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r')
-  try {
-    await fh.sync()
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic.
-  } finally {
-    await fh.close()
-  }
 }
 
 export async function fileSize(path: string): Promise<number> {
@@ -156,20 +146,6 @@ export async function appendRange(
   } finally {
     await fh.close()
   }
-}
-
-/** Replaces `path` with `data` atomically: temp file in the same dir, fsync, rename, fsync dir. */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`)
-  const fh = await fsp.open(tmp, 'w')
-  try {
-    await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await fsp.rename(tmp, path)
-  await fsyncDir(dirname(path))
 }
 
 /** Daily files (and parts, gzipped or not) present in `dir`. */

@@ -1,16 +1,9 @@
 import { createHash } from 'node:crypto'
-import {
-  createReadStream,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
-import { mkdir, open } from 'node:fs/promises'
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import type { Config } from '@loopdm/shared/config'
+import { writeFileAtomic } from '@loopdm/shared/fs-atomic'
 import { tokenLimitFor, validateFtFile } from '@loopdm/shared/ft-format'
 import { manifestPath } from '@loopdm/shared/pseudonym'
 import { TrainingDataRefusedError } from '../errors.js'
@@ -63,16 +56,6 @@ export function dailyExportDates(
     .sort((a, b) => a.date.localeCompare(b.date) || a.part - b.part)
 }
 
-/** Writes `text` to `path` atomically (temp, fsync, rename). */
-async function writeSynced(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, text)
-  const fh = await open(tmp, 'r+')
-  await fh.sync()
-  await fh.close()
-  renameSync(tmp, path)
-}
-
 /**
  * Which file to train on. An explicit file wins; else `FT_TRAINING_DATA`: `master` (the whole
  * master file) or `since-last` (the daily exports newer than the last succeeded job's
@@ -119,8 +102,8 @@ export async function pickTrainingData(opts: {
       throw new TrainingDataRefusedError(
         `daily exports ${missing.map((d) => basename(d.file)).join(', ')} have no manifest (${basename(manifestPath(missing[0]?.file ?? ''))}), so a GDPR erase could not find their lines in the training file; re-export them or pass --file`,
       )
-    await writeSynced(manifestPath(path), fresh.map((d) => lines(manifestPath(d.file))).join(''))
-    await writeSynced(path, fresh.map((d) => lines(d.file)).join(''))
+    await writeFileAtomic(manifestPath(path), fresh.map((d) => lines(manifestPath(d.file))).join(''))
+    await writeFileAtomic(path, fresh.map((d) => lines(d.file)).join(''))
     return { path, source: 'since-last', dataThrough: last }
   }
   const master = join(dir, MASTER_FILE)
