@@ -3,7 +3,13 @@
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY packages/shared/package.json packages/shared/
+COPY packages/platform/package.json packages/platform/
+COPY packages/db/package.json packages/db/
+COPY packages/redis/package.json packages/redis/
+COPY packages/queues/package.json packages/queues/
+COPY packages/models/package.json packages/models/
+COPY packages/training-data/package.json packages/training-data/
+COPY packages/testing/package.json packages/testing/
 COPY apps/gateway/package.json apps/gateway/
 COPY apps/exporter/package.json apps/exporter/
 COPY apps/tuner/package.json apps/tuner/

@@ -4,8 +4,8 @@
  */
 import { PGlite } from '@electric-sql/pglite'
 import { vector } from '@electric-sql/pglite-pgvector'
-import { createPool } from '@loopdm/shared/db'
-import { startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
+import { startEmbeddedPostgres } from '@loopdm/db/embedded'
+import { createPool } from '@loopdm/db/pool'
 import { type BenchRow, percentile, timeMany } from './harness.js'
 
 export default async function dbBench(): Promise<BenchRow[]> {

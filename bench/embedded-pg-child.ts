@@ -4,7 +4,7 @@
  * closes or it gets SIGTERM/SIGINT.
  */
 import { fstatSync } from 'node:fs'
-import { startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
+import { startEmbeddedPostgres } from '@loopdm/db/embedded'
 
 const pg = await startEmbeddedPostgres({ port: 0 })
 process.stdout.write(`URL ${pg.url}\n`)

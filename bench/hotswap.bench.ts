@@ -6,14 +6,14 @@
  * the publish.
  */
 import { randomBytes } from 'node:crypto'
+import { startEmbeddedPostgres } from '@loopdm/db/embedded'
+import { runMigrations } from '@loopdm/db/migrate'
+import { createPool } from '@loopdm/db/pool'
+import { promoteModel } from '@loopdm/models/promotion'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
-import { loadConfig } from '@loopdm/shared/config'
-import { createPool } from '@loopdm/shared/db'
-import { startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
-import { runMigrations } from '@loopdm/shared/migrate'
-import { createOpenAISdk } from '@loopdm/shared/openai'
-import { promoteModel } from '@loopdm/shared/promotion'
-import { createRedis } from '@loopdm/shared/redis'
+import { loadConfig } from '@loopdm/platform/config'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { createRedis } from '@loopdm/redis/client'
 import { type GatewayProc, spawnGateway, trainModel } from '../apps/evaluator/test/support/cluster.js'
 import { type BenchRow, percentile } from './harness.js'
 

@@ -13,9 +13,10 @@
  * BENCH_HNSW_M / BENCH_HNSW_EFC (default 8 / 24) and prints them; recall@5 with the production
  * parameters is at least as good.
  */
-import { createPool, toVector } from '@loopdm/shared/db'
-import { startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
-import { runMigrations } from '@loopdm/shared/migrate'
+
+import { startEmbeddedPostgres } from '@loopdm/db/embedded'
+import { runMigrations } from '@loopdm/db/migrate'
+import { createPool, toVector } from '@loopdm/db/pool'
 import { createMemoryRepository } from '../apps/gateway/src/repositories/memory.repository.js'
 import { type BenchRow, percentile, timeMany } from './harness.js'
 

@@ -6,7 +6,7 @@ create index if not exists conversation_messages_unembedded_idx
   on conversation_messages (id) where embedding is null;
 
 -- One audit row per erase request: who asked, when, and how much was removed — never the user's
--- id (only its pseudonymous key, see packages/shared/src/pseudonym.ts) and never any content.
+-- id (only its pseudonymous key, see packages/training-data/src/pseudonym.ts) and never any content.
 create table if not exists gdpr_erasures (
   id          bigserial primary key,
   user_key    text not null,

@@ -3,10 +3,11 @@
  * model retirement (fine-tunes older than 90 days, never the active or rollback model), the
  * monthly report (reports/YYYY-MM.md) and the exporter's data retention.
  */
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { createLogger } from '@loopdm/shared/logger'
-import { createOpenAISdk } from '@loopdm/shared/openai'
+
+import { openDatabase } from '@loopdm/db/open-database'
+import { loadConfigOrExit } from '@loopdm/platform/config'
+import { createLogger } from '@loopdm/platform/logger'
+import { createOpenAISdk } from '@loopdm/platform/openai'
 import { runModelCleanup } from '@loopdm/tuner/services/model-cleanup.service'
 import { parseArgs, say } from './lib/cli.js'
 

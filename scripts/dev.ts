@@ -7,10 +7,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { resolveDatabaseUrl } from '@loopdm/db/open-database'
+import { createPool } from '@loopdm/db/pool'
 import { signBody } from '@loopdm/gateway/services/signature'
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { resolveDatabaseUrl } from '@loopdm/shared/database'
-import { createPool } from '@loopdm/shared/db'
+import { loadConfigOrExit } from '@loopdm/platform/config'
 import { parseArgs, ROOT, say, waitFor } from './lib/cli.js'
 
 const { flags } = parseArgs(process.argv.slice(2))

@@ -4,16 +4,17 @@
  * model on the gold set, prints the summary table and applies the gate. Without `--inline` the
  * job goes on the `evaluate` queue and this waits for the evaluator worker's result.
  */
+
+import { openDatabase } from '@loopdm/db/open-database'
+import { redactUrl } from '@loopdm/db/pool'
 import type { EvaluateJobResult } from '@loopdm/evaluator/jobs/evaluate.processor'
 import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.service'
-import { createQueue } from '@loopdm/shared/bullmq'
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { redactUrl } from '@loopdm/shared/db'
-import { createAiClient } from '@loopdm/shared/openai'
-import { EVALUATE_JOB_OPTIONS, EVALUATE_QUEUE, safeJobId } from '@loopdm/shared/queues'
-import { assertRedis, createRedis } from '@loopdm/shared/redis'
-import { createRegistryRepository } from '@loopdm/shared/registry'
+import { createRegistryRepository } from '@loopdm/models/registry'
+import { loadConfigOrExit } from '@loopdm/platform/config'
+import { createAiClient } from '@loopdm/platform/openai'
+import { createQueue } from '@loopdm/queues/bullmq'
+import { EVALUATE_JOB_OPTIONS, EVALUATE_QUEUE, safeJobId } from '@loopdm/queues/contracts'
+import { assertRedis, createRedis } from '@loopdm/redis/client'
 import { QueueEvents } from 'bullmq'
 import { cliLogger, parseArgs, say } from './lib/cli.js'
 

@@ -3,13 +3,14 @@
  * export job and waits for its result (the exporter app must be running), or with --inline runs
  * the export in this process (starting the embedded database if no stack runs).
  */
+
+import { openDatabase } from '@loopdm/db/open-database'
 import { CliUsageError, EXPORT_USAGE, formatExportSummary, parseExportCli } from '@loopdm/exporter/export-cli'
 import type { ExportResult } from '@loopdm/exporter/services/export.service'
 import { createExportService } from '@loopdm/exporter/services/export.service'
-import { createQueue } from '@loopdm/shared/bullmq'
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { createLogger } from '@loopdm/shared/logger'
+import { loadConfigOrExit } from '@loopdm/platform/config'
+import { createLogger } from '@loopdm/platform/logger'
+import { createQueue } from '@loopdm/queues/bullmq'
 import {
   EXPORT_JOB_OPTIONS,
   EXPORT_QUEUE,
@@ -18,8 +19,8 @@ import {
   TUNE_JOB_OPTIONS,
   TUNE_QUEUE,
   tuneAfterExportJobId,
-} from '@loopdm/shared/queues'
-import { assertRedis, createRedis } from '@loopdm/shared/redis'
+} from '@loopdm/queues/contracts'
+import { assertRedis, createRedis } from '@loopdm/redis/client'
 import { type ConnectionOptions, QueueEvents } from 'bullmq'
 import { parseArgs, say } from './lib/cli.js'
 

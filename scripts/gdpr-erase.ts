@@ -6,14 +6,14 @@
  * Postgres: the table deletes are one transaction).
  */
 import { userInfo } from 'node:os'
+import { openDatabase } from '@loopdm/db/open-database'
 import { createDmJobsRepository } from '@loopdm/gateway/repositories/dm-jobs.repository'
 import { createGdprService } from '@loopdm/gateway/services/gdpr.service'
-import { createQueue } from '@loopdm/shared/bullmq'
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { createOpenAISdk } from '@loopdm/shared/openai'
-import { DM_QUEUE } from '@loopdm/shared/queues'
-import { assertRedis } from '@loopdm/shared/redis'
+import { loadConfigOrExit } from '@loopdm/platform/config'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { createQueue } from '@loopdm/queues/bullmq'
+import { DM_QUEUE } from '@loopdm/queues/contracts'
+import { assertRedis } from '@loopdm/redis/client'
 import { cliLogger, parseArgs, say } from './lib/cli.js'
 import { exportEraser } from './lib/export-eraser.js'
 

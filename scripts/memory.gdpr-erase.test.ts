@@ -1,5 +1,5 @@
-import type { Pool } from '@loopdm/shared/db'
-import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/shared/testing'
+import type { Pool } from '@loopdm/db/pool'
+import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runScript } from './lib/stack-proc.js'
 

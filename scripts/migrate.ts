@@ -1,8 +1,9 @@
 /** `npm run db:migrate`: applies migrations/ (idempotent). */
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { redactUrl } from '@loopdm/shared/db'
-import { runMigrations } from '@loopdm/shared/migrate'
+
+import { runMigrations } from '@loopdm/db/migrate'
+import { openDatabase } from '@loopdm/db/open-database'
+import { redactUrl } from '@loopdm/db/pool'
+import { loadConfigOrExit } from '@loopdm/platform/config'
 import { say } from './lib/cli.js'
 
 const config = loadConfigOrExit()

@@ -2,8 +2,8 @@
  * `npm run promote -- <model | registry id> [--reason "…"] [--actor name]`: probes the model,
  * flips the registry's active row in one transaction and publishes the swap to every gateway.
  */
-import { approveCandidate, promoteModel } from '@loopdm/shared/promotion'
-import { createRegistryRepository } from '@loopdm/shared/registry'
+import { approveCandidate, promoteModel } from '@loopdm/models/promotion'
+import { createRegistryRepository } from '@loopdm/models/registry'
 import { parseArgs, say } from './lib/cli.js'
 import { describePromotion, withPromotionDeps } from './lib/promotion-cli.js'
 

@@ -2,7 +2,7 @@
  * `npm run rollback [-- --reason "…"]`: promotes the previously active model (the same probe →
  * transaction → publish path as a promotion; BASE_MODEL when nothing earlier is on record).
  */
-import { rollbackModel } from '@loopdm/shared/promotion'
+import { rollbackModel } from '@loopdm/models/promotion'
 import { parseArgs, say } from './lib/cli.js'
 import { describePromotion, withPromotionDeps } from './lib/promotion-cli.js'
 

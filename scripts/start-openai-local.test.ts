@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs'
-import { portAnswers } from '@loopdm/shared/embedded-db'
+import { portAnswers } from '@loopdm/db/embedded'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from './lib/cli.js'
 import { pidsOf, type StackProc, spawnStack } from './lib/stack-proc.js'

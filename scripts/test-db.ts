@@ -4,10 +4,10 @@
  * Exits non-zero naming the first check that failed.
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { redactUrl } from '@loopdm/shared/db'
-import { checksum, MIGRATIONS_DIR } from '@loopdm/shared/migrate'
+import { checksum, MIGRATIONS_DIR } from '@loopdm/db/migrate'
+import { openDatabase } from '@loopdm/db/open-database'
+import { redactUrl } from '@loopdm/db/pool'
+import { loadConfigOrExit } from '@loopdm/platform/config'
 import { say } from './lib/cli.js'
 
 const config = loadConfigOrExit()

@@ -9,11 +9,11 @@
  * run that would be refused).
  */
 
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { createLogger } from '@loopdm/shared/logger'
-import { TUNE_JOB, TUNE_JOB_OPTIONS, TUNE_QUEUE, tuneJobId, tunePollJobId } from '@loopdm/shared/queues'
-import { createRedis } from '@loopdm/shared/redis'
+import { openDatabase } from '@loopdm/db/open-database'
+import { loadConfigOrExit } from '@loopdm/platform/config'
+import { createLogger } from '@loopdm/platform/logger'
+import { TUNE_JOB, TUNE_JOB_OPTIONS, TUNE_QUEUE, tuneJobId, tunePollJobId } from '@loopdm/queues/contracts'
+import { createRedis } from '@loopdm/redis/client'
 import type { PollResult } from '@loopdm/tuner/jobs/poll.processor'
 import { runPoll } from '@loopdm/tuner/jobs/poll.processor'
 import { runTune, type TuneResult } from '@loopdm/tuner/jobs/tune.processor'

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { createPool } from '@loopdm/shared/db'
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '@loopdm/shared/embedded-db'
-import { runMigrations } from '@loopdm/shared/migrate'
-import { assertRedis } from '@loopdm/shared/redis'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@loopdm/db/embedded'
+import { runMigrations } from '@loopdm/db/migrate'
+import { createPool } from '@loopdm/db/pool'
+import { assertRedis } from '@loopdm/redis/client'
 import type { TestProject } from 'vitest/node'
-import '@loopdm/shared/testing'
+import '@loopdm/testing/fixtures'
 
 /**
  * Real services for the whole run: DATABASE_URL when set (a pgvector Postgres), else an in-memory

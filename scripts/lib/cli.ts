@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Config } from '@loopdm/shared/config'
-import { createLogger, type Logger } from '@loopdm/shared/logger'
+import type { Config } from '@loopdm/platform/config'
+import { createLogger, type Logger } from '@loopdm/platform/logger'
 
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')

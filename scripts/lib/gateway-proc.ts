@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { signBody } from '@loopdm/gateway/services/signature'
-import { freePort, startPrivateRedis } from '@loopdm/shared/private-redis'
+import { freePort, startPrivateRedis } from '@loopdm/redis/private-redis'
 import { ROOT } from './cli.js'
 
 /**

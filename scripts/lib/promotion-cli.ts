@@ -1,9 +1,9 @@
-import type { Config } from '@loopdm/shared/config'
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { openDatabase } from '@loopdm/shared/database'
-import { createOpenAISdk } from '@loopdm/shared/openai'
-import type { PromotionDeps, PromotionResult } from '@loopdm/shared/promotion'
-import { assertRedis, createRedis } from '@loopdm/shared/redis'
+import { openDatabase } from '@loopdm/db/open-database'
+import type { PromotionDeps, PromotionResult } from '@loopdm/models/promotion'
+import type { Config } from '@loopdm/platform/config'
+import { loadConfigOrExit } from '@loopdm/platform/config'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { assertRedis, createRedis } from '@loopdm/redis/client'
 import { cliLogger, say } from './cli.js'
 
 /**

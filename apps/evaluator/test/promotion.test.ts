@@ -1,8 +1,5 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import { ConflictError, ModelNotCallableError } from '@loopdm/shared/errors'
-import { type ActiveModelMessage, decodeActiveModelMessage } from '@loopdm/shared/hotswap'
-import { createOpenAISdk } from '@loopdm/shared/openai'
+import type { Pool } from '@loopdm/db/pool'
+import { type ActiveModelMessage, decodeActiveModelMessage } from '@loopdm/models/hotswap'
 import {
   approveCandidate,
   type PromotionDeps,
@@ -10,10 +7,13 @@ import {
   rejectCandidate,
   rollbackModel,
   seedRegistry,
-} from '@loopdm/shared/promotion'
-import { createRedis, type Redis } from '@loopdm/shared/redis'
-import { createRegistryRepository } from '@loopdm/shared/registry'
-import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+} from '@loopdm/models/promotion'
+import { createRegistryRepository } from '@loopdm/models/registry'
+import type { Config } from '@loopdm/platform/config'
+import { ConflictError, ModelNotCallableError } from '@loopdm/platform/errors'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { createRedis, type Redis } from '@loopdm/redis/client'
+import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js'
 import { snapshotRegistry } from './support/registry-fixture.js'

@@ -1,5 +1,5 @@
-import type { Pool } from '@loopdm/shared/db'
-import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+import type { Pool } from '@loopdm/db/pool'
+import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createQualityService, formatQualityMarkdown } from '../src/services/quality.service.js'
 import { snapshotRegistry } from './support/registry-fixture.js'

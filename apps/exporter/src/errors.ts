@@ -1,4 +1,4 @@
-import { LoopDmError } from '@loopdm/shared/errors'
+import { LoopDmError } from '@loopdm/platform/errors'
 
 /** An export file would exceed EXPORT_MAX_BYTES (with EXPORT_OVERSIZE=refuse). Permanent. */
 export class ExportTooLargeError extends LoopDmError {

@@ -1,4 +1,4 @@
-import { type ExportPayload, ExportPayloadSchema } from '@loopdm/shared/queues'
+import { type ExportPayload, ExportPayloadSchema } from '@loopdm/queues/contracts'
 import type { ExportResult } from './services/export.service.js'
 
 export interface ExportCliOptions {

@@ -1,6 +1,7 @@
-import { createQueue, createWorker } from '@loopdm/shared/bullmq'
-import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { createOpenAISdk } from '@loopdm/shared/openai'
+import { startRuntime } from '@loopdm/db/runtime'
+import { closer, onShutdown } from '@loopdm/platform/lifecycle'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import {
   CLEANUP_QUEUE,
   EXPORT_QUEUE,
@@ -8,8 +9,7 @@ import {
   TUNE_JOB_OPTIONS,
   TUNE_QUEUE,
   tuneAfterExportJobId,
-} from '@loopdm/shared/queues'
-import { startRuntime } from '@loopdm/shared/runtime'
+} from '@loopdm/queues/contracts'
 import { runModelCleanup } from '@loopdm/tuner/services/model-cleanup.service'
 import { processCleanup } from './jobs/cleanup.processor.js'
 import { processExport } from './jobs/export.processor.js'

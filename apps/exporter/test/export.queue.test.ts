@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { join, resolve } from 'node:path'
-import { createQueue, createWorker } from '@loopdm/shared/bullmq'
-import type { Pool } from '@loopdm/shared/db'
+import type { Pool } from '@loopdm/db/pool'
+import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import {
   CLEANUP_QUEUE,
   EXPORT_JOB_OPTIONS,
@@ -11,9 +11,9 @@ import {
   TUNE_JOB,
   TUNE_QUEUE,
   tuneAfterExportJobId,
-} from '@loopdm/shared/queues'
-import { createRedis } from '@loopdm/shared/redis'
-import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+} from '@loopdm/queues/contracts'
+import { createRedis } from '@loopdm/redis/client'
+import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { type ConnectionOptions, QueueEvents } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CliUsageError, parseExportCli } from '../src/export-cli.js'

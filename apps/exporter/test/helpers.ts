@@ -2,9 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import type { Pool } from '@loopdm/shared/db'
-import { createLogger, type Logger } from '@loopdm/shared/logger'
-import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
+import type { Pool } from '@loopdm/db/pool'
+import { createLogger, type Logger } from '@loopdm/platform/logger'
+import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 
 export interface SeedRow {
   user: string

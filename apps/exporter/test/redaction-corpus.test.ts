@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { REDACTION_CORPUS } from '../../../packages/shared/test/redaction.corpus.js'
-import { scoreRedaction } from '../../../packages/shared/test/redaction.score.js'
+import { REDACTION_CORPUS } from '../../../packages/training-data/test/redaction.corpus.js'
+import { scoreRedaction } from '../../../packages/training-data/test/redaction.score.js'
 
-// The same corpus and scorer as packages/shared/test/redaction.test.ts, so `npm run test:export`
+// The same corpus and scorer as packages/training-data/test/redaction.test.ts, so `npm run test:export`
 // shows the acceptance figures too.
 describe('PII redaction used by the export', () => {
   it('scores recall ≥ 0.98 and precision ≥ 0.97 on the labelled corpus', () => {

@@ -1,10 +1,10 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import { LoopDmError } from '@loopdm/shared/errors'
-import type { Logger } from '@loopdm/shared/logger'
-import type { QueueName } from '@loopdm/shared/queues'
-import type { Redis } from '@loopdm/shared/redis'
-import type { RegistryRepository } from '@loopdm/shared/registry'
+import type { Pool } from '@loopdm/db/pool'
+import type { RegistryRepository } from '@loopdm/models/registry'
+import type { Config } from '@loopdm/platform/config'
+import { LoopDmError } from '@loopdm/platform/errors'
+import type { Logger } from '@loopdm/platform/logger'
+import type { QueueName } from '@loopdm/queues/contracts'
+import type { Redis } from '@loopdm/redis/client'
 import type { Queue } from 'bullmq'
 import Fastify, {
   type FastifyBaseLogger,

@@ -1,21 +1,21 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
+import type { Pool } from '@loopdm/db/pool'
 import { createExportService } from '@loopdm/exporter/services/export.service'
 import { MASTER_FILE } from '@loopdm/exporter/services/export-files'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
-import { createQueue, createWorker } from '@loopdm/shared/bullmq'
-import type { Pool } from '@loopdm/shared/db'
-import { createLogger } from '@loopdm/shared/logger'
-import { createOpenAISdk } from '@loopdm/shared/openai'
+import { createLogger } from '@loopdm/platform/logger'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { createQueue, createWorker } from '@loopdm/queues/bullmq'
+import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
+import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import {
   deleteDeferredProviderCopy,
   readUploadedMarker,
   writeUploadedMarker,
-} from '@loopdm/shared/provider-copies'
-import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
-import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/shared/queues'
-import { testConfig, testPool, uniqueId } from '@loopdm/shared/testing'
+} from '@loopdm/training-data/provider-copies'
+import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { Queue, Worker } from 'bullmq'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { toFile } from 'openai'
@@ -94,7 +94,7 @@ beforeAll(async () => {
       if ((job.data as { fail?: boolean }).fail) throw new Error('provider exploded')
       return { replyText: 'thanks, noted', igUserId: (job.data as { igUserId: string }).igUserId }
     },
-    { config, logger: (await import('@loopdm/shared/logger')).createLogger({ level: 'silent' }) },
+    { config, logger: (await import('@loopdm/platform/logger')).createLogger({ level: 'silent' }) },
   )
   sut = createGdprService({
     db: pool,

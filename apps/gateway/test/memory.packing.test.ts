@@ -1,4 +1,4 @@
-import { countTokens } from '@loopdm/shared/tokens'
+import { countTokens } from '@loopdm/platform/tokens'
 import { describe, expect, it } from 'vitest'
 import { type MemoryTurn, messageTokens, packTurns, summarise } from '../src/services/memory.packing.js'
 

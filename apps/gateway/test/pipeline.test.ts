@@ -1,5 +1,5 @@
-import { encodeActiveModelMessage } from '@loopdm/shared/hotswap'
-import { createRedis } from '@loopdm/shared/redis'
+import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
+import { createRedis } from '@loopdm/redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MemoryPort } from '../src/services/memory.port.js'
 import { FT_PAIRS, fineTuneModel } from './support/fine-tune.js'

@@ -1,5 +1,5 @@
-import { encodeActiveModelMessage } from '@loopdm/shared/hotswap'
-import { createRedis } from '@loopdm/shared/redis'
+import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
+import { createRedis } from '@loopdm/redis/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestRedis, type TestRedis } from './support/redis-server.js'
 import { buildTestGateway, dmWebhookBody, igUser, type TestGateway } from './support/test-gateway.js'

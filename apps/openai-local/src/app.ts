@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import multipart from '@fastify/multipart'
-import type { Logger } from '@loopdm/shared/logger'
+import type { Logger } from '@loopdm/platform/logger'
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify'
 import { OpenAIApiError } from './errors.js'
 import { createFaults, FAULT_MESSAGES, type FaultInjector } from './faults.js'

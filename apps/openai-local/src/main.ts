@@ -1,6 +1,6 @@
-import { loadConfigOrExit } from '@loopdm/shared/config'
-import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { createLogger } from '@loopdm/shared/logger'
+import { loadConfigOrExit } from '@loopdm/platform/config'
+import { closer, onShutdown } from '@loopdm/platform/lifecycle'
+import { createLogger } from '@loopdm/platform/logger'
 import { startOpenAILocal } from './server.js'
 
 // Composition root of the offline OpenAI-compatible API.

@@ -1,4 +1,4 @@
-import { countTokens } from '@loopdm/shared/tokens'
+import { countTokens } from '@loopdm/platform/tokens'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cosine } from '../src/model/embedding.js'

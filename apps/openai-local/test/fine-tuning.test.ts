@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { countChatTokens } from '@loopdm/shared/tokens'
+import { countChatTokens } from '@loopdm/platform/tokens'
 import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_REPLY } from '../src/model/reply-policy.js'

@@ -1,4 +1,4 @@
-import { LoopDmError } from '@loopdm/shared/errors'
+import { LoopDmError } from '@loopdm/platform/errors'
 
 /**
  * The training data cannot be tuned on (too few examples, too large, invalid lines, missing file).

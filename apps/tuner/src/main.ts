@@ -1,6 +1,6 @@
-import { closer, onShutdown } from '@loopdm/shared/lifecycle'
-import { SCHEDULERS, TUNE_JOB, TUNE_JOB_OPTIONS } from '@loopdm/shared/queues'
-import { startRuntime } from '@loopdm/shared/runtime'
+import { startRuntime } from '@loopdm/db/runtime'
+import { closer, onShutdown } from '@loopdm/platform/lifecycle'
+import { SCHEDULERS, TUNE_JOB, TUNE_JOB_OPTIONS } from '@loopdm/queues/contracts'
 import { createTunerDeps, createTuneWorker, resumePolls } from './jobs/tune.worker.js'
 
 // Composition root: config → logger → db/redis → deps → worker on `tune` (tune + poll) → the

@@ -4,12 +4,11 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
 import { promisify } from 'node:util'
+import type { Pool } from '@loopdm/db/pool'
+import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/models/cost-ledger'
+import { listFinetuneJobs } from '@loopdm/models/finetune-jobs'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
-import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/shared/cost-ledger'
-import type { Pool } from '@loopdm/shared/db'
-import { listFinetuneJobs } from '@loopdm/shared/finetune-jobs'
-import { createOpenAISdk, type OpenAI } from '@loopdm/shared/openai'
-import { readUploadedMarker, type UploadedMarker, writeUploadedMarker } from '@loopdm/shared/provider-copies'
+import { createOpenAISdk, type OpenAI } from '@loopdm/platform/openai'
 import {
   EVALUATE_QUEUE,
   evaluateJobId,
@@ -17,8 +16,13 @@ import {
   TUNE_JOB_OPTIONS,
   tuneJobId,
   tunePollJobId,
-} from '@loopdm/shared/queues'
-import { testPool } from '@loopdm/shared/testing'
+} from '@loopdm/queues/contracts'
+import { testPool } from '@loopdm/testing/fixtures'
+import {
+  readUploadedMarker,
+  type UploadedMarker,
+  writeUploadedMarker,
+} from '@loopdm/training-data/provider-copies'
 import type { Worker } from 'bullmq'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runPoll } from '../src/jobs/poll.processor.js'

@@ -1,7 +1,7 @@
-import { ConflictError, NotFoundError } from '@loopdm/shared/errors'
-import type { Logger } from '@loopdm/shared/logger'
-import { type EvaluatePayload, EvaluatePayloadSchema } from '@loopdm/shared/queues'
-import type { RegistryRepository } from '@loopdm/shared/registry'
+import type { RegistryRepository } from '@loopdm/models/registry'
+import { ConflictError, NotFoundError } from '@loopdm/platform/errors'
+import type { Logger } from '@loopdm/platform/logger'
+import { type EvaluatePayload, EvaluatePayloadSchema } from '@loopdm/queues/contracts'
 import { UnrecoverableError } from 'bullmq'
 import type { EvaluationOutcome, EvaluationService } from '../services/evaluation.service.js'
 

@@ -1,4 +1,4 @@
-import type { Pool } from '@loopdm/shared/db'
+import type { Pool } from '@loopdm/db/pool'
 
 /** SQL for `eval_runs` and `eval_items` (migration 0008). */
 export interface EvalItemRow {

@@ -1,4 +1,4 @@
-import type { Pool } from '@loopdm/shared/db'
+import type { Pool } from '@loopdm/db/pool'
 
 /**
  * Production quality signals, per model, over a period [from, to):

@@ -1,12 +1,12 @@
 import { isAbsolute, resolve } from 'node:path'
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import { ConflictError } from '@loopdm/shared/errors'
-import type { Logger } from '@loopdm/shared/logger'
-import type { AiClient } from '@loopdm/shared/openai'
-import { type ProbeOptions, type PromotionResult, probeModel, promoteModel } from '@loopdm/shared/promotion'
-import type { Redis } from '@loopdm/shared/redis'
-import { createRegistryRepository, type RegistryRepository } from '@loopdm/shared/registry'
+import type { Pool } from '@loopdm/db/pool'
+import { type ProbeOptions, type PromotionResult, probeModel, promoteModel } from '@loopdm/models/promotion'
+import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
+import type { Config } from '@loopdm/platform/config'
+import { ConflictError } from '@loopdm/platform/errors'
+import type { Logger } from '@loopdm/platform/logger'
+import type { AiClient } from '@loopdm/platform/openai'
+import type { Redis } from '@loopdm/redis/client'
 import {
   createEvalRepository,
   type EvalItemRow,

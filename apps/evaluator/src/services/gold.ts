@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { ValidationError } from '@loopdm/shared/errors'
+import { ValidationError } from '@loopdm/platform/errors'
 import { z } from 'zod'
 
 /**

@@ -1,4 +1,4 @@
-import type { AiClient } from '@loopdm/shared/openai'
+import type { AiClient } from '@loopdm/platform/openai'
 
 /** The LLM judge's rubric (used only when EVAL_JUDGE_MODEL is set). */
 export const JUDGE_RUBRIC = `You grade replies of a small shop's Instagram DM assistant.

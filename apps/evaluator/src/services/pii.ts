@@ -1,8 +1,8 @@
-import { redactPII } from '@loopdm/shared/redaction'
+import { redactPII } from '@loopdm/training-data/redaction'
 
 /**
  * PII in model output, by the same rules the exporter redacts training data with
- * (packages/shared/src/redaction.ts): the kinds found, empty when the reply is clean.
+ * (packages/training-data/src/redaction.ts): the kinds found, empty when the reply is clean.
  */
 export function detectPII(text: string): string[] {
   const { counts } = redactPII(text)

@@ -1,5 +1,5 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
+import type { Pool } from '@loopdm/db/pool'
+import type { Config } from '@loopdm/platform/config'
 import { createQualityRepository, type ModelQualityRow } from '../repositories/quality.repository.js'
 
 /**

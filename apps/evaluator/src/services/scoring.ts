@@ -5,7 +5,7 @@
 /** Instagram's DM text limit. */
 export const MAX_REPLY_CHARS = 1000
 
-export { cosine } from '@loopdm/shared/vectors'
+export { cosine } from '@loopdm/db/vectors'
 
 /** Lowercase, one kind of dash and space, so "3–5 days" matches the fact "3-5 days". */
 export function normalizeForFacts(s: string): string {

@@ -1,4 +1,4 @@
-import type { Pool } from '@loopdm/shared/db'
+import type { Pool } from '@loopdm/db/pool'
 
 /**
  * The registry's active model is a global singleton in the shared test database. Suites that

@@ -1,7 +1,7 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import type { Logger } from '@loopdm/shared/logger'
-import { CLEANUP_JOB, CleanupPayloadSchema } from '@loopdm/shared/queues'
+import type { Pool } from '@loopdm/db/pool'
+import type { Config } from '@loopdm/platform/config'
+import type { Logger } from '@loopdm/platform/logger'
+import { CLEANUP_JOB, CleanupPayloadSchema } from '@loopdm/queues/contracts'
 import { type Job, UnrecoverableError } from 'bullmq'
 import { type RetentionResult, runRetention } from '../services/retention.service.js'
 

@@ -1,5 +1,5 @@
-import type { Config } from '@loopdm/shared/config'
-import { type ExportPayload, ExportPayloadSchema } from '@loopdm/shared/queues'
+import type { Config } from '@loopdm/platform/config'
+import { type ExportPayload, ExportPayloadSchema } from '@loopdm/queues/contracts'
 import { type Job, UnrecoverableError } from 'bullmq'
 import { ExportTooLargeError } from '../errors.js'
 import { type ExportResult, type ExportService, exportDate } from '../services/export.service.js'

@@ -1,5 +1,5 @@
-import type { Pool } from '@loopdm/shared/db'
-import type { PiiCounts } from '@loopdm/shared/redaction'
+import type { Pool } from '@loopdm/db/pool'
+import type { PiiCounts } from '@loopdm/training-data/redaction'
 import type { Position } from './messages.repository.js'
 
 export type RunKind = 'nightly' | 'backfill'

@@ -1,4 +1,4 @@
-import type { Queryable } from '@loopdm/shared/db'
+import type { Queryable } from '@loopdm/db/pool'
 
 /** A (created_at, id) keyset position. `createdAt` is Postgres's own text (microseconds kept). */
 export interface Position {

@@ -8,8 +8,8 @@ import { basename, dirname, join } from 'node:path'
  */
 
 export const MASTER_FILE = 'master_fine_tune.jsonl'
-export { fsyncDir } from '@loopdm/shared/fs-atomic'
-export { manifestPath } from '@loopdm/shared/pseudonym'
+export { fsyncDir } from '@loopdm/training-data/fs-atomic'
+export { manifestPath } from '@loopdm/training-data/pseudonym'
 export const manifestLine = (key: string, date: string) => `${key}\t${date}\n`
 export const DAILY_RE = /^fine_tune_(\d{4}-\d{2}-\d{2})(?:\.part(\d+))?\.jsonl(\.gz)?$/
 export const dailyName = (date: string, part: number) =>

@@ -1,4 +1,4 @@
-import { addPiiCounts, type PiiCounts, redactPII } from '@loopdm/shared/redaction'
+import { addPiiCounts, type PiiCounts, redactPII } from '@loopdm/training-data/redaction'
 import type { PendingTurn } from '../repositories/export-runs.repository.js'
 import type { MessageRow, Position } from '../repositories/messages.repository.js'
 

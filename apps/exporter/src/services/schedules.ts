@@ -1,5 +1,5 @@
-import type { Config } from '@loopdm/shared/config'
-import { CLEANUP_JOB, CLEANUP_JOB_OPTIONS, EXPORT_JOB_OPTIONS, SCHEDULERS } from '@loopdm/shared/queues'
+import type { Config } from '@loopdm/platform/config'
+import { CLEANUP_JOB, CLEANUP_JOB_OPTIONS, EXPORT_JOB_OPTIONS, SCHEDULERS } from '@loopdm/queues/contracts'
 import type { Queue } from 'bullmq'
 
 /**

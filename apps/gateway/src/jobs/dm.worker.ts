@@ -1,7 +1,7 @@
-import { createWorker } from '@loopdm/shared/bullmq'
-import type { Config } from '@loopdm/shared/config'
-import type { Logger } from '@loopdm/shared/logger'
-import { DM_JOB, DM_QUEUE, DmMessagePayloadSchema, DmReactionPayloadSchema } from '@loopdm/shared/queues'
+import type { Config } from '@loopdm/platform/config'
+import type { Logger } from '@loopdm/platform/logger'
+import { createWorker } from '@loopdm/queues/bullmq'
+import { DM_JOB, DM_QUEUE, DmMessagePayloadSchema, DmReactionPayloadSchema } from '@loopdm/queues/contracts'
 import { type Job, UnrecoverableError, type Worker } from 'bullmq'
 import { type DmDeps, processDmMessage, processDmReaction } from './dm.processor.js'
 

@@ -1,4 +1,4 @@
-import type { Pool, Queryable } from '@loopdm/shared/db'
+import type { Pool, Queryable } from '@loopdm/db/pool'
 
 /** Turns in `conversation_messages` (migration 0001). Embeddings are back-filled by memory, not here. */
 export interface TurnInput {

@@ -1,5 +1,5 @@
-import { type CostSummaryRow, createCostLedger } from '@loopdm/shared/cost-ledger'
-import type { Pool } from '@loopdm/shared/db'
+import type { Pool } from '@loopdm/db/pool'
+import { type CostSummaryRow, createCostLedger } from '@loopdm/models/cost-ledger'
 
 /** Read side of `cost_ledger` (migration 0002) for GET /admin/costs, over the shared ledger's summary. */
 export type CostGroup = CostSummaryRow

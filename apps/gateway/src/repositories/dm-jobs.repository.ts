@@ -1,4 +1,4 @@
-import type { Redis } from '@loopdm/shared/redis'
+import type { Redis } from '@loopdm/redis/client'
 import type { Queue } from 'bullmq'
 import { createDmOrderRepository, dmOrderKeys } from './dm-order.repository.js'
 

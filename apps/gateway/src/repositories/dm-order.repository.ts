@@ -1,5 +1,5 @@
-import type { Redis } from '@loopdm/shared/redis'
-import { withRedisLock } from '@loopdm/shared/redis-lock'
+import type { Redis } from '@loopdm/redis/client'
+import { withRedisLock } from '@loopdm/redis/lock'
 
 /**
  * Per-user arrival order and per-user mutual exclusion for the reply worker, in Redis (so it holds

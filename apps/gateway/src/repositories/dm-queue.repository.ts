@@ -6,7 +6,7 @@ import {
   type DmReactionPayload,
   dmJobId,
   dmReactionJobId,
-} from '@loopdm/shared/queues'
+} from '@loopdm/queues/contracts'
 import type { Queue } from 'bullmq'
 import type { DmOrderRepository } from './dm-order.repository.js'
 

@@ -1,5 +1,5 @@
-import { type Pool, withTransaction } from '@loopdm/shared/db'
-import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
+import { type Pool, withTransaction } from '@loopdm/db/pool'
+import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 
 /**
  * SQL of the GDPR erase. The tables holding a user's rows are discovered, not listed: every base

@@ -1,4 +1,4 @@
-import { type Pool, toVector, withTransaction } from '@loopdm/shared/db'
+import { type Pool, toVector, withTransaction } from '@loopdm/db/pool'
 import type { MemoryTurn } from '../services/memory.packing.js'
 
 /**

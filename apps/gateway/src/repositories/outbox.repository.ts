@@ -1,4 +1,4 @@
-import type { Pool, Queryable } from '@loopdm/shared/db'
+import type { Pool, Queryable } from '@loopdm/db/pool'
 
 /** The reply outbox (migration 0004): one row per part of the reply to one customer message. */
 export type OutboxStatus = 'pending' | 'sent' | 'failed' | 'logged'

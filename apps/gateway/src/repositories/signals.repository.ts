@@ -1,4 +1,4 @@
-import type { Pool, Queryable } from '@loopdm/shared/db'
+import type { Pool, Queryable } from '@loopdm/db/pool'
 
 /** Reactions (satisfaction signals) in `message_signals` (migration 0004). */
 export interface SignalInput {

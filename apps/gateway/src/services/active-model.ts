@@ -1,7 +1,7 @@
-import { decodeActiveModelMessage } from '@loopdm/shared/hotswap'
-import type { Logger } from '@loopdm/shared/logger'
-import type { Redis } from '@loopdm/shared/redis'
-import type { ActiveModel, RegistryRepository } from '@loopdm/shared/registry'
+import { decodeActiveModelMessage } from '@loopdm/models/hotswap'
+import type { ActiveModel, RegistryRepository } from '@loopdm/models/registry'
+import type { Logger } from '@loopdm/platform/logger'
+import type { Redis } from '@loopdm/redis/client'
 import type { GatewayMetrics } from '../metrics.js'
 
 export interface ActiveModelHolderOptions {

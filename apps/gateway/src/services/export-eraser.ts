@@ -1,5 +1,5 @@
 import { eraseUserFromExports } from '@loopdm/exporter/services/gdpr-export.service'
-import { createLogger, type Logger } from '@loopdm/shared/logger'
+import { createLogger, type Logger } from '@loopdm/platform/logger'
 
 /**
  * The seam to the exporter's GDPR hook (`eraseUserFromExports` in

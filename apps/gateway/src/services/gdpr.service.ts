@@ -1,17 +1,17 @@
 import { basename } from 'node:path'
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import { LockTimeoutError, UnavailableError } from '@loopdm/shared/errors'
-import { providerFileInUse } from '@loopdm/shared/finetune-jobs'
-import type { Logger } from '@loopdm/shared/logger'
-import type { OpenAI } from '@loopdm/shared/openai'
+import type { Pool } from '@loopdm/db/pool'
+import { providerFileInUse } from '@loopdm/models/finetune-jobs'
+import type { Config } from '@loopdm/platform/config'
+import { LockTimeoutError, UnavailableError } from '@loopdm/platform/errors'
+import type { Logger } from '@loopdm/platform/logger'
+import type { OpenAI } from '@loopdm/platform/openai'
 import {
   deleteProviderFile,
   readUploadedMarker,
   removeUploadedMarker,
   writeUploadedMarker,
-} from '@loopdm/shared/provider-copies'
-import { pseudonymousUserKey } from '@loopdm/shared/pseudonym'
+} from '@loopdm/training-data/provider-copies'
+import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
 import { defaultExportEraser, type ExportEraser } from './export-eraser.js'

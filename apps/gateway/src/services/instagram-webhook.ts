@@ -1,4 +1,8 @@
-import { type DmMessagePayload, DmMessagePayloadSchema, type DmReactionPayload } from '@loopdm/shared/queues'
+import {
+  type DmMessagePayload,
+  DmMessagePayloadSchema,
+  type DmReactionPayload,
+} from '@loopdm/queues/contracts'
 import { z } from 'zod'
 
 /**

@@ -1,4 +1,4 @@
-import type { Logger } from '@loopdm/shared/logger'
+import type { Logger } from '@loopdm/platform/logger'
 import { summarise } from './memory.packing.js'
 
 /**

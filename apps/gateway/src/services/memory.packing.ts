@@ -1,4 +1,4 @@
-import { countTokens } from '@loopdm/shared/tokens'
+import { countTokens } from '@loopdm/platform/tokens'
 
 /**
  * Pure parts of memory: the bounded extract stored as `content_summary`, and packing recalled and

@@ -1,7 +1,7 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Logger } from '@loopdm/shared/logger'
-import type { AiClient, OpenAI } from '@loopdm/shared/openai'
-import type { ActiveModel, RegistryRepository } from '@loopdm/shared/registry'
+import type { ActiveModel, RegistryRepository } from '@loopdm/models/registry'
+import type { Config } from '@loopdm/platform/config'
+import type { Logger } from '@loopdm/platform/logger'
+import type { AiClient, OpenAI } from '@loopdm/platform/openai'
 import type { GatewayMetrics } from '../metrics.js'
 
 export type RouteReason = 'image' | 'active' | 'base' | 'circuit-open' | 'fallback'

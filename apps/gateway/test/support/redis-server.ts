@@ -2,4 +2,4 @@
 export {
   type PrivateRedis as TestRedis,
   startPrivateRedis as startTestRedis,
-} from '@loopdm/shared/private-redis'
+} from '@loopdm/redis/private-redis'

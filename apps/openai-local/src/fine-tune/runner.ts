@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Logger } from '@loopdm/shared/logger'
+import type { Logger } from '@loopdm/platform/logger'
 import { baseModel, fineTunedId, ORG, parseFineTunedId } from '../model/catalog.js'
 import {
   type JobEvent,

@@ -1,4 +1,4 @@
-import { countChatTokens } from '@loopdm/shared/tokens'
+import { countChatTokens } from '@loopdm/platform/tokens'
 import type { TrainingPair } from '../state/store.js'
 
 /**

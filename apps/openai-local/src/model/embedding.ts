@@ -95,7 +95,7 @@ export function embed(text: string): number[] {
   return Array.from(v, (x) => x / norm)
 }
 
-export { cosine } from '@loopdm/shared/vectors'
+export { cosine } from '@loopdm/db/vectors'
 
 /** Little-endian float32 bytes, base64 — OpenAI's `encoding_format: "base64"`. */
 export function toBase64(vector: number[]): string {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { countChatTokens, countTokens } from '@loopdm/shared/tokens'
+import { countChatTokens, countTokens } from '@loopdm/platform/tokens'
 import type { FastifyInstance } from 'fastify'
 import { decode, encode } from 'gpt-tokenizer'
 import { invalidRequest } from '../errors.js'

@@ -1,4 +1,4 @@
-import type { Logger } from '@loopdm/shared/logger'
+import type { Logger } from '@loopdm/platform/logger'
 import { modelNotFound, OpenAIApiError } from '../errors.js'
 import type { FaultInjector } from '../faults.js'
 import { baseModel, parseFineTunedId } from '../model/catalog.js'

@@ -1,4 +1,4 @@
-import { countTokens } from '@loopdm/shared/tokens'
+import { countTokens } from '@loopdm/platform/tokens'
 import type { FastifyInstance } from 'fastify'
 import { decode } from 'gpt-tokenizer'
 import { invalidRequest, modelNotFound } from '../errors.js'

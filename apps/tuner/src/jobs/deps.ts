@@ -1,8 +1,8 @@
-import type { Config } from '@loopdm/shared/config'
-import type { CostLedger } from '@loopdm/shared/cost-ledger'
-import type { Logger } from '@loopdm/shared/logger'
-import type { OpenAI } from '@loopdm/shared/openai'
-import type { RegistryRepository } from '@loopdm/shared/registry'
+import type { CostLedger } from '@loopdm/models/cost-ledger'
+import type { RegistryRepository } from '@loopdm/models/registry'
+import type { Config } from '@loopdm/platform/config'
+import type { Logger } from '@loopdm/platform/logger'
+import type { OpenAI } from '@loopdm/platform/openai'
 import type { Queue } from 'bullmq'
 import type { FinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 

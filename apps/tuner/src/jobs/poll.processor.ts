@@ -1,11 +1,11 @@
-import type { OpenAI } from '@loopdm/shared/openai'
-import { deleteDeferredProviderCopy } from '@loopdm/shared/provider-copies'
+import type { OpenAI } from '@loopdm/platform/openai'
 import {
   EVALUATE_JOB_OPTIONS,
   evaluateJobId,
   type TunePollPayload,
   TunePollPayloadSchema,
-} from '@loopdm/shared/queues'
+} from '@loopdm/queues/contracts'
+import { deleteDeferredProviderCopy } from '@loopdm/training-data/provider-copies'
 import {
   type FinetuneEvent,
   type FinetuneJobRow,

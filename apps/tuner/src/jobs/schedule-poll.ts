@@ -1,4 +1,4 @@
-import { TUNE_JOB, type TunePollPayload, tunePollJobId } from '@loopdm/shared/queues'
+import { TUNE_JOB, type TunePollPayload, tunePollJobId } from '@loopdm/queues/contracts'
 import type { JobsOptions, Queue } from 'bullmq'
 import type { FinetuneJobRow } from '../repositories/finetune-jobs.repository.js'
 

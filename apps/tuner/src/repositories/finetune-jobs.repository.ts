@@ -1,4 +1,4 @@
-import type { Pool, Queryable } from '@loopdm/shared/db'
+import type { Pool, Queryable } from '@loopdm/db/pool'
 
 /**
  * `finetune_jobs` (migration 0007): one row per training file, advanced by the poll state machine.

@@ -1,7 +1,7 @@
-import type { Config } from '@loopdm/shared/config'
-import { type CostLedger, FINE_TUNE_OPERATION } from '@loopdm/shared/cost-ledger'
-import { BudgetExceededError } from '@loopdm/shared/errors'
-import type { Logger } from '@loopdm/shared/logger'
+import { type CostLedger, FINE_TUNE_OPERATION } from '@loopdm/models/cost-ledger'
+import type { Config } from '@loopdm/platform/config'
+import { BudgetExceededError } from '@loopdm/platform/errors'
+import type { Logger } from '@loopdm/platform/logger'
 
 /** USD for training `tokens` for `epochs` at `pricePer1k` USD per 1K trained tokens. */
 export function estimateCostUsd(tokens: number, epochs: number, pricePer1k: number): number {

@@ -1,4 +1,4 @@
-import type { Pool } from '@loopdm/shared/db'
+import type { Pool } from '@loopdm/db/pool'
 
 /**
  * The monthly report's evaluation and production sections. They read tables other apps own

@@ -1,8 +1,8 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import type { Logger } from '@loopdm/shared/logger'
-import { OpenAI } from '@loopdm/shared/openai'
-import { createRegistryRepository, type ModelRow } from '@loopdm/shared/registry'
+import type { Pool } from '@loopdm/db/pool'
+import { createRegistryRepository, type ModelRow } from '@loopdm/models/registry'
+import type { Config } from '@loopdm/platform/config'
+import type { Logger } from '@loopdm/platform/logger'
+import { OpenAI } from '@loopdm/platform/openai'
 
 /** Fine-tuned models older than this are deleted at the provider (unless protected). */
 export const RETIRE_AFTER_DAYS = 90

@@ -1,4 +1,4 @@
-import { ValidationError } from '@loopdm/shared/errors'
+import { ValidationError } from '@loopdm/platform/errors'
 import type { FastifyPluginAsync } from 'fastify'
 import type { AdminRouteOptions } from '../../app.js'
 

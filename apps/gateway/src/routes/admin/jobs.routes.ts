@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { ValidationError } from '@loopdm/shared/errors'
+import { ValidationError } from '@loopdm/platform/errors'
 import {
   CLEANUP_JOB,
   CLEANUP_JOB_OPTIONS,
@@ -13,7 +13,7 @@ import {
   TUNE_JOB,
   TUNE_JOB_OPTIONS,
   TunePayloadSchema,
-} from '@loopdm/shared/queues'
+} from '@loopdm/queues/contracts'
 import type { JobsOptions } from 'bullmq'
 import type { FastifyPluginAsync } from 'fastify'
 import type { z } from 'zod'

@@ -1,4 +1,4 @@
-import { listFinetuneJobs } from '@loopdm/shared/finetune-jobs'
+import { listFinetuneJobs } from '@loopdm/models/finetune-jobs'
 import type { FastifyPluginAsync } from 'fastify'
 import type { AdminRouteOptions } from '../../app.js'
 

@@ -1,16 +1,16 @@
-import type { Config } from '@loopdm/shared/config'
-import type { Pool } from '@loopdm/shared/db'
-import type { Logger } from '@loopdm/shared/logger'
-import { createOpenAISdk } from '@loopdm/shared/openai'
+import type { Pool } from '@loopdm/db/pool'
 import {
   approveCandidate,
   type PromotionDeps,
   promoteModel,
   rejectCandidate,
   rollbackModel,
-} from '@loopdm/shared/promotion'
-import type { Redis } from '@loopdm/shared/redis'
-import type { RegistryRepository } from '@loopdm/shared/registry'
+} from '@loopdm/models/promotion'
+import type { RegistryRepository } from '@loopdm/models/registry'
+import type { Config } from '@loopdm/platform/config'
+import type { Logger } from '@loopdm/platform/logger'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import type { Redis } from '@loopdm/redis/client'
 import type { FastifyPluginAsync } from 'fastify'
 
 /**
@@ -20,7 +20,7 @@ import type { FastifyPluginAsync } from 'fastify'
  * - `POST /admin/candidates/:id/approve` — approve a gated candidate, i.e. promote it
  * - `POST /admin/candidates/:id/reject` — reject it with a reason
  * Bodies are optional: `{ "reason": "…", "actor": "…" }`. Every change reaches all gateways via
- * the registry + the hot-swap channel (packages/shared/src/promotion.ts).
+ * the registry + the hot-swap channel (packages/models/src/promotion.ts).
  */
 export interface PromotionRouteOptions {
   deps: {

@@ -1,5 +1,5 @@
-import { createOpenAISdk } from '@loopdm/shared/openai'
-import { DM_QUEUE } from '@loopdm/shared/queues'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { DM_QUEUE } from '@loopdm/queues/contracts'
 import type { FastifyPluginAsync } from 'fastify'
 import type { AdminRouteOptions } from '../../app.js'
 import { createDmJobsRepository } from '../../repositories/dm-jobs.repository.js'

@@ -1,0 +1,124 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { join, resolve } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { vector } from '@electric-sql/pglite-pgvector'
+import { EmbeddedDbOwnedError } from '@loopdm/platform/errors'
+import { serveWire, type WireServer } from './pglite-wire.js'
+
+/**
+ * The embedded Postgres: PGlite (real Postgres compiled to WASM) with pgvector, served over the
+ * Postgres wire protocol on 127.0.0.1 so every app and test talks plain `pg` to it.
+ *
+ * PGlite runs every connection's queries through one engine: an open transaction blocks the other
+ * connections until it ends. Exactly one process may own a data directory; the owner writes
+ * `loopdm-owner.json` into it and a second owner gets EmbeddedDbOwnedError.
+ */
+export interface EmbeddedPostgresOptions {
+  /** Data directory; `memory://` (or undefined) keeps everything in memory. */
+  dataDir?: string | undefined
+  /** TCP port on 127.0.0.1; 0 picks a free one. Default 5433. */
+  port?: number
+  host?: string
+  /** Concurrent wire connections the multiplexer accepts. Default 200. */
+  maxConnections?: number
+}
+
+export interface EmbeddedPostgres {
+  url: string
+  port: number
+  close(): Promise<void>
+}
+
+const OWNER_FILE = 'loopdm-owner.json'
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export function embeddedUrl(port: number, host = '127.0.0.1'): string {
+  return `postgres://postgres:postgres@${host}:${port}/postgres?sslmode=disable`
+}
+
+/** Reads the owner file of a data dir, if a live process owns it. */
+export function embeddedOwner(dataDir: string): { pid: number; port: number; url: string } | undefined {
+  const f = join(resolve(dataDir), OWNER_FILE)
+  if (!existsSync(f)) return undefined
+  try {
+    const o = JSON.parse(readFileSync(f, 'utf8')) as { pid: number; port: number; url: string }
+    return pidAlive(o.pid) ? o : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
+  const host = opts.host ?? '127.0.0.1'
+  const persistent = opts.dataDir !== undefined && !opts.dataDir.startsWith('memory://')
+  const dataDir = persistent ? resolve(opts.dataDir as string) : undefined
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true })
+    const owner = embeddedOwner(dataDir)
+    if (owner && owner.pid !== process.pid) {
+      throw new EmbeddedDbOwnedError(
+        `The embedded Postgres in ${dataDir} is already owned by process ${owner.pid} (serving ${owner.url}). ` +
+          `Use DATABASE_URL=${owner.url} to share it, stop that process, or set PGLITE_DATA_DIR to another directory.`,
+      )
+    }
+  }
+  const db = await PGlite.create({ dataDir, extensions: { vector } })
+  await db.exec('create extension if not exists vector')
+  let server: WireServer
+  try {
+    server = await serveWire(db, {
+      host,
+      port: opts.port ?? 5433,
+      maxConnections: opts.maxConnections ?? 200,
+    })
+  } catch (err) {
+    await db.close().catch(() => {})
+    const e = err as NodeJS.ErrnoException
+    if (e.code === 'EADDRINUSE') {
+      throw new EmbeddedDbOwnedError(
+        `Port ${opts.port} on ${host} is in use, so the embedded Postgres cannot listen there. Set EMBEDDED_DB_PORT to a free port or DATABASE_URL to the server using it.`,
+      )
+    }
+    throw err
+  }
+  const port = server.port
+  const url = embeddedUrl(port, host)
+  const ownerFile = dataDir ? join(dataDir, OWNER_FILE) : undefined
+  if (ownerFile) writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port, url }))
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    port,
+    close() {
+      closing ??= (async () => {
+        await server.close().catch(() => {})
+        await db.close().catch(() => {})
+        if (ownerFile) rmSync(ownerFile, { force: true })
+      })()
+      return closing
+    },
+  }
+}
+
+/** True when something accepts TCP connections on host:port within `timeoutMs`. */
+export function portAnswers(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolveP) => {
+    const s = net.connect({ port, host })
+    const done = (ok: boolean) => {
+      s.destroy()
+      resolveP(ok)
+    }
+    s.setTimeout(timeoutMs, () => done(false))
+    s.once('connect', () => done(true))
+    s.once('error', () => done(false))
+  })
+}

@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type EmbeddedPostgres, embeddedOwner, startEmbeddedPostgres } from '@loopdm/db/embedded'
+import { EmbeddedDbOwnedError } from '@loopdm/platform/errors'
+import pg from 'pg'
+import { afterAll, describe, expect, it } from 'vitest'
+
+describe('startEmbeddedPostgres', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loopdm-pg-'))
+  let sut: EmbeddedPostgres | undefined
+  afterAll(async () => {
+    await sut?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  describe('when started on a data directory', () => {
+    it('serves pgvector over the wire and persists across restarts', async () => {
+      sut = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
+      const c = new pg.Client({ connectionString: sut.url })
+      await c.connect()
+      await c.query('create table kept (v vector(3))')
+      await c.query("insert into kept values ('[1,2,3]')")
+      await c.end()
+      expect(embeddedOwner(dir)?.pid).toBe(process.pid)
+      await sut.close()
+      expect(embeddedOwner(dir)).toBeUndefined()
+
+      sut = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
+      const c2 = new pg.Client({ connectionString: sut.url })
+      await c2.connect()
+      const r = await c2.query('select v::text from kept')
+      await c2.end()
+      expect(r.rows[0].v).toBe('[1,2,3]')
+    }, 60_000)
+  })
+
+  describe('when another process already owns the directory', () => {
+    it('refuses with an error naming the owner and how to share it', async () => {
+      const { spawn } = await import('node:child_process')
+      await sut?.close()
+      sut = undefined
+      // A real second process takes ownership first.
+      const script = `import { startEmbeddedPostgres } from './packages/db/src/embedded.ts';
+        const s = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: 0 });
+        process.stdout.write('ready\\n'); process.on('SIGTERM', async () => { await s.close(); process.exit(0) });`
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d) => String(d).includes('ready') && resolve())
+        child.once('exit', (code) => reject(new Error(`owner exited ${code}`)))
+      })
+      try {
+        const err = await startEmbeddedPostgres({ dataDir: dir, port: 0 }).catch((e) => e)
+        expect(err).toBeInstanceOf(EmbeddedDbOwnedError)
+        expect(err.message).toMatch(new RegExp(`already owned by process ${child.pid}`))
+        expect(err.message).toMatch(/DATABASE_URL=postgres:\/\//)
+      } finally {
+        child.kill('SIGTERM')
+        await new Promise((r) => child.once('exit', r))
+      }
+    }, 60_000)
+  })
+})

@@ -1,0 +1,260 @@
+import type { Pool } from '@loopdm/db/pool'
+import type { Config } from '@loopdm/platform/config'
+import { ConflictError, ModelNotCallableError, NotFoundError } from '@loopdm/platform/errors'
+import type { Logger } from '@loopdm/platform/logger'
+import type { Redis } from '@loopdm/redis/client'
+import type OpenAI from 'openai'
+import { encodeActiveModelMessage } from './hotswap.js'
+import { createRegistryRepository, type ModelKind, type RegistryRepository } from './registry.js'
+
+/**
+ * Promotion, rollback and approval: the only code that changes which model answers users.
+ * Order matters: probe the model (it must answer) → one registry transaction (flip the active
+ * row, append `model_promotions`) → PUBLISH the new version on `config.models.channel`. A failed
+ * probe changes nothing; a failed publish is healed by every gateway's periodic reconcile.
+ */
+export interface PromotionDeps {
+  db: Pool
+  /** A client that can PUBLISH (not a subscriber-mode connection). */
+  redis: Redis
+  sdk: OpenAI
+  config: Config
+  logger?: Logger | undefined
+  registry?: RegistryRepository
+  /** Probe tuning; defaults from config.models.probeDeadlineMs. */
+  probe?: ProbeOptions
+}
+
+export interface ProbeOptions {
+  /** Give up after this many ms (0 = one attempt). Default config.models.probeDeadlineMs. */
+  deadlineMs?: number
+  /** First back-off delay (ms), doubled per attempt up to maxDelayMs. Default 250. */
+  initialDelayMs?: number
+  maxDelayMs?: number
+  /** Per-attempt timeout (ms). Default 15 000. */
+  attemptTimeoutMs?: number
+}
+
+export interface PromotionResult {
+  model: string
+  version: number
+  from: string | null
+  at: string
+  /** False when the model already was the active one (nothing changed, nothing published). */
+  changed: boolean
+  /** False when the PUBLISH failed; gateways converge on their reconcile interval. */
+  published: boolean
+  probeAttempts: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function status(err: unknown): number | undefined {
+  const s = (err as { status?: unknown }).status
+  return typeof s === 'number' ? s : undefined
+}
+
+/**
+ * Asks `model` for a one-token completion until it answers or the deadline passes. A fresh
+ * fine-tune answers 404 for a while; 404/408/409/429/5xx and network errors are retried with
+ * exponential back-off, other 4xx (bad request, auth) fail at once.
+ * @returns the number of attempts made.
+ * @throws ModelNotCallableError naming the model and the last error.
+ */
+export async function probeModel(
+  sdk: OpenAI,
+  model: string,
+  opts: ProbeOptions & { logger?: Logger | undefined } = {},
+): Promise<number> {
+  const deadline = Date.now() + (opts.deadlineMs ?? 120_000)
+  let delay = opts.initialDelayMs ?? 250
+  let attempts = 0
+  for (;;) {
+    attempts++
+    try {
+      await sdk.chat.completions.create(
+        { model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
+        { maxRetries: 0, timeout: opts.attemptTimeoutMs ?? 15_000 },
+      )
+      return attempts
+    } catch (err) {
+      const s = status(err)
+      const retryable = s === undefined || s === 404 || s === 408 || s === 409 || s === 429 || s >= 500
+      const left = deadline - Date.now()
+      if (!retryable || left <= 0) {
+        throw new ModelNotCallableError(
+          `model ${model} is not callable (${s ?? 'no response'}: ${(err as Error).message}) after ${attempts} probe attempt(s); nothing was changed`,
+          err,
+        )
+      }
+      opts.logger?.info(
+        { model, attempt: attempts, status: s, retryInMs: Math.min(delay, left) },
+        'probe failed; retrying',
+      )
+      await sleep(Math.min(delay, left))
+      delay = Math.min(delay * 2, opts.maxDelayMs ?? 5_000)
+    }
+  }
+}
+
+function kindOf(model: string, config: Config): ModelKind {
+  if (model.startsWith('ft:')) return 'fine_tuned'
+  if (model === config.models.vision) return 'vision'
+  return 'base'
+}
+
+/**
+ * Makes `ref` (a registry id or a model id) the active model on every gateway. A model the
+ * registry lacks but the provider serves is registered on the fly, after the probe.
+ */
+export async function promoteModel(
+  deps: PromotionDeps & {
+    ref: string | number
+    actor: string
+    reason: string
+    metrics?: Record<string, unknown> | undefined
+  },
+): Promise<PromotionResult> {
+  const registry = deps.registry ?? createRegistryRepository(deps.db)
+  const row = await registry.findByIdOrModel(deps.ref)
+  if (!row && (typeof deps.ref === 'number' || /^\d+$/.test(deps.ref))) {
+    throw new NotFoundError(`no model with registry id ${deps.ref}`)
+  }
+  if (row?.status === 'retired') {
+    throw new ConflictError(`model ${row.model} is retired and cannot be promoted`)
+  }
+  const model = row?.model ?? String(deps.ref)
+  const probeAttempts = await probeModel(deps.sdk, model, {
+    deadlineMs: deps.config.models.probeDeadlineMs,
+    ...deps.probe,
+    logger: deps.logger,
+  })
+  if (!row) {
+    await registry.upsertModel({
+      model,
+      kind: kindOf(model, deps.config),
+      status: 'inactive',
+      reason: `registered on promotion by ${deps.actor}`,
+    })
+    deps.logger?.info({ model }, 'model registered on the fly')
+  }
+  const active = await registry.findActive()
+  if (active?.model === model) {
+    return {
+      model,
+      version: Number(active.version),
+      from: model,
+      at: new Date(active.since).toISOString(),
+      changed: false,
+      published: false,
+      probeAttempts,
+    }
+  }
+  const p = await registry.promote({ model, actor: deps.actor, reason: deps.reason, metrics: deps.metrics })
+  const at = new Date(p.at).toISOString()
+  let published = true
+  try {
+    await deps.redis.publish(
+      deps.config.models.channel,
+      encodeActiveModelMessage({ model, version: p.version, at, reason: deps.reason }),
+    )
+  } catch (err) {
+    published = false
+    deps.logger?.warn(
+      { model, version: p.version, err: (err as Error).message },
+      'hot-swap publish failed; gateways converge on their reconcile interval',
+    )
+  }
+  deps.logger?.info(
+    { model, from: p.from, version: p.version, actor: deps.actor, published },
+    'model promoted',
+  )
+  return { model, version: p.version, from: p.from, at, changed: true, published, probeAttempts }
+}
+
+/**
+ * Promotes the model that was active before the current one (the same probe → transaction →
+ * publish path). With no earlier model on record, rolls back to BASE_MODEL.
+ */
+export async function rollbackModel(
+  deps: PromotionDeps & { actor: string; reason?: string },
+): Promise<PromotionResult> {
+  const registry = deps.registry ?? createRegistryRepository(deps.db)
+  const active = await registry.findActive()
+  if (!active) throw new ConflictError('there is no active model to roll back from')
+  const previous = (await registry.findPrevious()) ?? deps.config.models.base
+  if (previous === active.model) throw new ConflictError(`nothing to roll back to: ${previous} is active`)
+  return promoteModel({
+    ...deps,
+    registry,
+    ref: previous,
+    reason: deps.reason ?? `rollback from ${active.model}`,
+  })
+}
+
+/** Approves a candidate awaiting review (`approved_pending` or `candidate`) and promotes it. */
+export async function approveCandidate(
+  deps: PromotionDeps & { ref: string | number; actor: string; reason?: string },
+): Promise<PromotionResult> {
+  const registry = deps.registry ?? createRegistryRepository(deps.db)
+  const row = await registry.findByIdOrModel(deps.ref)
+  if (!row) throw new NotFoundError(`no candidate ${deps.ref} in the registry`)
+  if (row.status !== 'approved_pending' && row.status !== 'candidate') {
+    throw new ConflictError(`model ${row.model} is ${row.status}, not awaiting approval`)
+  }
+  return promoteModel({
+    ...deps,
+    registry,
+    ref: row.model,
+    reason: deps.reason ?? `approved by ${deps.actor}`,
+    metrics: row.metrics ?? undefined,
+  })
+}
+
+/** Rejects a candidate awaiting review; it stays in the registry with the reason. */
+export async function rejectCandidate(deps: {
+  db: Pool
+  registry?: RegistryRepository
+  ref: string | number
+  actor: string
+  reason?: string
+}): Promise<{ model: string; status: 'rejected'; reason: string }> {
+  const registry = deps.registry ?? createRegistryRepository(deps.db)
+  const row = await registry.findByIdOrModel(deps.ref)
+  if (!row) throw new NotFoundError(`no candidate ${deps.ref} in the registry`)
+  if (row.status !== 'approved_pending' && row.status !== 'candidate') {
+    throw new ConflictError(`model ${row.model} is ${row.status}, not awaiting approval`)
+  }
+  const reason = deps.reason ?? `rejected by ${deps.actor}`
+  await registry.setStatus(row.model, 'rejected', { reason })
+  return { model: row.model, status: 'rejected', reason }
+}
+
+/**
+ * `LOOP_DM_FT_MODEL` seeds the registry once: when it is set and no model is active, it is
+ * registered and activated (after the probe). Never overrides a registry that already has an
+ * active model, and never re-activates a model the registry has seen promoted before. A failed
+ * probe is logged, not thrown: a gateway must still start (it answers with BASE_MODEL).
+ */
+export async function seedRegistry(deps: PromotionDeps): Promise<PromotionResult | null> {
+  const seed = deps.config.models.seedFineTuned
+  if (!seed) return null
+  const registry = deps.registry ?? createRegistryRepository(deps.db)
+  if (await registry.findActive()) return null
+  const history = await registry.promotions(1000)
+  if (history.some((p) => p.toModel === seed)) return null
+  try {
+    return await promoteModel({
+      ...deps,
+      // An app's start must not wait minutes: a seed model is expected to be callable already.
+      probe: deps.probe ?? { deadlineMs: Math.min(10_000, deps.config.models.probeDeadlineMs) },
+      registry,
+      ref: seed,
+      actor: 'seed',
+      reason: 'LOOP_DM_FT_MODEL seed',
+    })
+  } catch (err) {
+    deps.logger?.warn({ model: seed, err: (err as Error).message }, 'LOOP_DM_FT_MODEL seed skipped')
+    return null
+  }
+}

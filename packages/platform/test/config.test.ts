@@ -1,0 +1,108 @@
+import { loadConfig, parseBytes } from '@loopdm/platform/config'
+import { ConfigError } from '@loopdm/platform/errors'
+import { describe, expect, it } from 'vitest'
+
+describe('loadConfig', () => {
+  describe('when nothing is set', () => {
+    it('applies every documented default', () => {
+      const sut = loadConfig({})
+      expect(sut.db.url).toBeUndefined()
+      expect(sut.db.embedded).toEqual({ dataDir: '.data/pg', port: 5433 })
+      expect(sut.redis.url).toBe('redis://127.0.0.1:6379')
+      expect(sut.models).toMatchObject({
+        base: 'gpt-4o-mini',
+        vision: 'gpt-4o',
+        ftBase: 'gpt-3.5-turbo-0125',
+      })
+      expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
+      expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
+      expect(sut.export).toMatchObject({ dir: 'exports', maxBytes: 50 * 1024 * 1024 })
+      expect(sut.finetune).toMatchObject({ minExamples: 10, nEpochs: 1, pricePer1kTokens: 0.008 })
+      expect(sut.eval.autoPromote).toBe(false)
+      expect(sut.schedules).toMatchObject({
+        exportCron: '0 2 * * *',
+        tuneCron: '0 3 * * 0',
+        cleanupCron: '0 4 1 * *',
+      })
+      expect(sut.openai.local).toBe(true)
+      expect(sut.openai.baseURL).toBe('http://127.0.0.1:8787/v1')
+    })
+
+    it('is frozen', () => {
+      const sut = loadConfig({})
+      expect(Object.isFrozen(sut)).toBe(true)
+      expect(Object.isFrozen(sut.memory)).toBe(true)
+    })
+  })
+
+  describe('when values are given', () => {
+    it('coerces numbers, booleans, sizes and keeps strings', () => {
+      const sut = loadConfig({
+        PORT: '8080',
+        MEMORY_ENABLED: 'false',
+        EXPORT_MAX_BYTES: '10KB',
+        EVAL_AUTO_PROMOTE: 'yes',
+        OPENAI_API_KEY: 'sk-test',
+        FT_BUDGET_USD_MONTHLY: '25',
+      })
+      expect(sut.gateway.port).toBe(8080)
+      expect(sut.memory.enabled).toBe(false)
+      expect(sut.export.maxBytes).toBe(10 * 1024)
+      expect(sut.eval.autoPromote).toBe(true)
+      expect(sut.openai.local).toBe(false)
+      expect(sut.openai.baseURL).toBeUndefined()
+      expect(sut.finetune.budgetUsdMonthly).toBe(25)
+    })
+  })
+
+  describe('when a value is bad', () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['PORT', 'abc', /PORT: expected an integer/],
+      ['PORT', '70000', /PORT: expected an integer in 0\.\.65535/],
+      ['MEMORY_ENABLED', 'maybe', /MEMORY_ENABLED: expected true or false, got "maybe"/],
+      ['MEMORY_MAX_TOKENS', '-5', /MEMORY_MAX_TOKENS: expected an integer/],
+      ['MEMORY_MIN_SCORE', '2', /MEMORY_MIN_SCORE: expected a number in -1\.\.1/],
+      ['DATABASE_URL', 'mysql://x', /DATABASE_URL: expected a postgres\/postgresql URL/],
+      ['REDIS_URL', 'not a url', /REDIS_URL: expected a redis\/rediss URL/],
+      ['OPENAI_BASE_URL', 'ftp://x', /OPENAI_BASE_URL: expected a http\/https URL/],
+      ['EXPORT_MAX_BYTES', 'lots', /EXPORT_MAX_BYTES: expected a size such as 52428800 or 50MB/],
+      ['FT_N_EPOCHS', '0', /FT_N_EPOCHS: expected an integer in 1\.\.50/],
+      ['FT_BUDGET_USD_MONTHLY', '-1', /FT_BUDGET_USD_MONTHLY: expected a number/],
+      ['EXPORT_CRON', 'every night', /EXPORT_CRON: expected a cron expression/],
+      ['TZ', 'Mars/Olympus', /TZ: expected an IANA time zone/],
+      ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of fatal\|error/],
+      ['EXPORT_OVERSIZE', 'shrink', /EXPORT_OVERSIZE: expected one of refuse\|split/],
+      ['OPENAI_PRICES', '{bad', /OPENAI_PRICES: expected JSON/],
+      ['DM_CONCURRENCY', '0', /DM_CONCURRENCY: expected an integer in 1\.\.64, got "0"/],
+      ['REPLY_MAX_TOKENS', '8', /REPLY_MAX_TOKENS: expected an integer in 16\.\.16384, got "8"/],
+    ]
+    it.each(cases)('rejects %s=%s with a message naming it', (name, value, message) => {
+      expect(() => loadConfig({ [name]: value })).toThrow(message)
+    })
+
+    it('lists every bad variable, one line each', () => {
+      try {
+        loadConfig({ PORT: 'x', MEMORY_ENABLED: 'perhaps', FT_MIN_EXAMPLES: '0' })
+        expect.unreachable()
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError)
+        const e = err as ConfigError
+        expect(e.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+          'FT_MIN_EXAMPLES',
+          'MEMORY_ENABLED',
+          'PORT',
+        ])
+        expect(e.message.split('\n')).toHaveLength(4)
+      }
+    })
+  })
+})
+
+describe('parseBytes', () => {
+  it('reads plain numbers and binary units', () => {
+    expect(parseBytes('52428800')).toBe(52428800)
+    expect(parseBytes('50MB')).toBe(52428800)
+    expect(parseBytes('1 gb')).toBe(1024 ** 3)
+    expect(parseBytes('12 parsecs')).toBeUndefined()
+  })
+})
