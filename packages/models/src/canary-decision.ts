@@ -7,6 +7,14 @@
  */
 import { createHash } from 'node:crypto'
 import {
+  type ArmCounts,
+  type ArmSummary,
+  type CanaryGuard,
+  checkGuards,
+  pct,
+  summariseArm,
+} from './canary-arms.js'
+import {
   type DifferenceEstimate,
   estimateDifference,
   fixedHalfWidth,
@@ -14,24 +22,9 @@ import {
   mixtureLogLR,
 } from './canary-stats.js'
 
-export type CanaryArm = 'canary' | 'control'
+export type { ArmCounts, ArmSummary, CanaryGuard } from './canary-arms.js'
 
-/** Cumulative counts of one arm since the canary started. Every rate is per bot reply. */
-export interface ArmCounts {
-  /** Bot replies produced by this arm (the denominator of every rate). */
-  replies: number
-  /** Bad outcomes: a human takeover within 30 min of a bot reply, or a negative reaction. */
-  badOutcomes: number
-  positiveReactions: number
-  /** Replies that were the fallback answer. */
-  fallbacks: number
-  /** Replies that failed to send. */
-  sendFailures: number
-  /** p99 reply latency so far, ms (0 or omitted when unknown). */
-  p99LatencyMs?: number
-  /** Mean cost per reply, USD (omitted when unknown). */
-  costPerReplyUsd?: number
-}
+export type CanaryArm = 'canary' | 'control'
 
 export interface CanaryInput {
   control: ArmCounts
@@ -71,19 +64,6 @@ export interface CanaryConfig {
 }
 
 export type CanaryDecisionKind = 'continue' | 'rollback' | 'promote' | 'keep' | 'stop'
-export type CanaryGuard = 'sendFailureRate' | 'fallbackRate' | 'p99LatencyMs' | 'costPerReplyUsd'
-
-export interface ArmSummary {
-  replies: number
-  badOutcomes: number
-  badRate: number
-  positiveRate: number
-  fallbackRate: number
-  sendFailureRate: number
-  p99LatencyMs: number | null
-  costPerReplyUsd: number | null
-}
-
 export interface CanaryTestResult {
   method: 'normal-mixture-confidence-sequence' | 'fixed-sample-wald'
   /** Observed canary bad rate − control bad rate. */
@@ -185,8 +165,13 @@ function resolveConfig(config: CanaryConfig): ResolvedConfig {
   return c
 }
 
-function decide(input: CanaryInput, c: ResolvedConfig, method: CanaryTestResult['method'], halfWidth: HalfWidth): CanaryDecision {
-  const arms = { control: summarise(input.control), canary: summarise(input.canary) }
+function decide(
+  input: CanaryInput,
+  c: ResolvedConfig,
+  method: CanaryTestResult['method'],
+  halfWidth: HalfWidth,
+): CanaryDecision {
+  const arms = { control: summariseArm(input.control), canary: summariseArm(input.canary) }
   const base = { elapsedHours: input.elapsedHours, arms, config: c }
   const tripped = checkGuards(arms.canary, c)
   if (tripped) return { ...base, decision: 'stop', reason: tripped.reason, guard: tripped.guard, test: null }
@@ -219,17 +204,26 @@ function decide(input: CanaryInput, c: ResolvedConfig, method: CanaryTestResult[
   if (c.promoteWhen === 'nonInferior' && test.upper < c.margin) {
     return out('promote', `promote: canary not worse than control + ${pct(c.margin)}, ${diff}, ${bounds}`)
   }
-  if (c.promoteWhen === 'superior' && test.upper < 0) return out('promote', `promote: canary better, ${diff}, ${bounds}`)
+  if (c.promoteWhen === 'superior' && test.upper < 0)
+    return out('promote', `promote: canary better, ${diff}, ${bounds}`)
   if (c.promoteWhen === 'superior' && test.upper < c.margin && test.lower > -c.margin) {
     return out('keep', `keep current: canary equal within ±${pct(c.margin)}, not better, ${diff}, ${bounds}`)
   }
   if (timedOut) {
-    return out('keep', `keep current: not better after ${n} replies per arm (${fmtHours(input.elapsedHours)}), ${diff}, ${bounds}`)
+    return out(
+      'keep',
+      `keep current: not better after ${n} replies per arm (${fmtHours(input.elapsedHours)}), ${diff}, ${bounds}`,
+    )
   }
   return out('continue', `continue: undecided after ${n} replies per arm, ${diff}, ${bounds}`)
 }
 
-function buildTest(est: DifferenceEstimate, c: ResolvedConfig, method: CanaryTestResult['method'], halfWidth: HalfWidth): CanaryTestResult {
+function buildTest(
+  est: DifferenceEstimate,
+  c: ResolvedConfig,
+  method: CanaryTestResult['method'],
+  halfWidth: HalfWidth,
+): CanaryTestResult {
   const logLR = mixtureLogLR(est, 0, c.mixtureSd)
   return {
     method,
@@ -248,38 +242,6 @@ function buildTest(est: DifferenceEstimate, c: ResolvedConfig, method: CanaryTes
   }
 }
 
-function summarise(a: ArmCounts): ArmSummary {
-  const n = a.replies
-  return {
-    replies: a.replies,
-    badOutcomes: a.badOutcomes,
-    badRate: perReply(a.badOutcomes, n),
-    positiveRate: perReply(a.positiveReactions, n),
-    fallbackRate: perReply(a.fallbacks, n),
-    sendFailureRate: perReply(a.sendFailures, n),
-    p99LatencyMs: a.p99LatencyMs ? a.p99LatencyMs : null,
-    costPerReplyUsd: a.costPerReplyUsd ?? null,
-  }
-}
-
-/** Hard guards on the canary arm alone: absolute thresholds, checked before any statistics. */
-function checkGuards(s: ArmSummary, c: ResolvedConfig): { guard: CanaryGuard; reason: string } | null {
-  if (s.replies < c.guardMinReplies) return null
-  if (s.sendFailureRate > c.maxSendFailureRate) {
-    return { guard: 'sendFailureRate', reason: `stop: canary send-failure rate ${pct(s.sendFailureRate)} > ${pct(c.maxSendFailureRate)}` }
-  }
-  if (s.fallbackRate > c.maxFallbackRate) {
-    return { guard: 'fallbackRate', reason: `stop: canary fallback rate ${pct(s.fallbackRate)} > ${pct(c.maxFallbackRate)}` }
-  }
-  if (s.p99LatencyMs !== null && s.p99LatencyMs > c.maxP99LatencyMs) {
-    return { guard: 'p99LatencyMs', reason: `stop: canary p99 latency ${s.p99LatencyMs} ms > ${c.maxP99LatencyMs} ms` }
-  }
-  if (c.maxCostPerReplyUsd !== null && s.costPerReplyUsd !== null && s.costPerReplyUsd > c.maxCostPerReplyUsd) {
-    return { guard: 'costPerReplyUsd', reason: `stop: canary cost per reply $${s.costPerReplyUsd} > $${c.maxCostPerReplyUsd}` }
-  }
-  return null
-}
-
 /**
  * Which arm a customer is on: sha256(salt ‖ key) → first 4 bytes as uint32 / 2^32 < percent/100.
  * Stable for a given salt (one per canary), so a customer stays on one side for the whole canary
@@ -289,7 +251,8 @@ function checkGuards(s: ArmSummary, c: ResolvedConfig): { guard: CanaryGuard; re
  * @param salt per-canary salt, e.g. the candidate id
  */
 export function canaryArm(pseudonymousKey: string, percent: number, salt: string): CanaryArm {
-  if (!(percent >= 0 && percent <= 100)) throw new RangeError(`canaryArm: percent must be in [0, 100], got ${percent}`)
+  if (!(percent >= 0 && percent <= 100))
+    throw new RangeError(`canaryArm: percent must be in [0, 100], got ${percent}`)
   const digest = createHash('sha256').update(salt).update('\u0000').update(pseudonymousKey).digest()
   return digest.readUInt32BE(0) / 2 ** 32 < percent / 100 ? 'canary' : 'control'
 }
@@ -298,10 +261,5 @@ function inUnit(x: number): boolean {
   return x > 0 && x < 1
 }
 
-function perReply(x: number, replies: number): number {
-  return replies > 0 ? x / replies : 0
-}
-
-const pct = (x: number) => `${(x * 100).toFixed(1)}%`
 const signedPct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}pt`
 const fmtHours = (h: number) => `${Math.round(h * 10) / 10} h`

@@ -66,7 +66,13 @@ export function simulateCanary(rule: DecisionRule, o: SimulationOptions): Simula
   const maxLooks = o.maxLooks ?? 100
   const config: CanaryConfig = { ...o.config, maxHours: Number.POSITIVE_INFINITY }
   const random = seededRandom(o.seed)
-  const counts: Record<CanaryDecisionKind, number> = { continue: 0, rollback: 0, promote: 0, keep: 0, stop: 0 }
+  const counts: Record<CanaryDecisionKind, number> = {
+    continue: 0,
+    rollback: 0,
+    promote: 0,
+    keep: 0,
+    stop: 0,
+  }
   const decidedAt: number[] = []
   for (let r = 0; r < o.runs; r++) {
     const control = arm()
@@ -83,8 +89,11 @@ export function simulateCanary(rule: DecisionRule, o: SimulationOptions): Simula
     if (decision !== 'continue') decidedAt.push(canary.replies)
   }
   decidedAt.sort((a, b) => a - b)
-  const rates = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / o.runs])) as SimulationResult['rates']
-  const mid = decidedAt.length === 0 ? Number.NaN : (decidedAt[Math.floor((decidedAt.length - 1) / 2)] as number)
+  const rates = Object.fromEntries(
+    Object.entries(counts).map(([k, v]) => [k, v / o.runs]),
+  ) as SimulationResult['rates']
+  const mid =
+    decidedAt.length === 0 ? Number.NaN : (decidedAt[Math.floor((decidedAt.length - 1) / 2)] as number)
   return { runs: o.runs, rates, medianRepliesToDecision: mid }
 }
 

@@ -50,7 +50,10 @@ export function estimateDifference(control: RateCounts, canary: RateCounts): Dif
  */
 export function mixtureHalfWidth(variance: number, alpha: number, mixtureSd: number): number {
   const tau2 = mixtureSd * mixtureSd
-  return Math.sqrt(((variance * (variance + tau2)) / tau2) * (Math.log((variance + tau2) / variance) + 2 * Math.log(1 / alpha)))
+  return Math.sqrt(
+    ((variance * (variance + tau2)) / tau2) *
+      (Math.log((variance + tau2) / variance) + 2 * Math.log(1 / alpha)),
+  )
 }
 
 /**
@@ -76,9 +79,15 @@ export function fixedHalfWidth(variance: number, alpha: number): number {
  */
 export function normalQuantile(p: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`)
-  const a = [-39.69683028665376, 220.9460984245205, -275.928510446969, 138.357751867269, -30.66479806614716, 2.506628277459239]
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.928510446969, 138.357751867269, -30.66479806614716,
+    2.506628277459239,
+  ]
   const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572]
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783]
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+    2.938163982698783,
+  ]
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416]
   const poly = (k: number[], x: number) => k.reduce((acc, ki) => acc * x + ki, 0)
   const low = 0.02425

@@ -5,8 +5,8 @@ import {
   decideCanary,
   naiveFixedSampleDecision,
 } from '@loopdm/models/canary-decision'
-import { fixedHalfWidth, mixtureHalfWidth, normalQuantile } from '@loopdm/models/canary-stats'
 import { binomial, seededRandom, simulateCanary } from '@loopdm/models/canary-sim'
+import { fixedHalfWidth, mixtureHalfWidth, normalQuantile } from '@loopdm/models/canary-stats'
 import { describe, expect, it } from 'vitest'
 
 const arm = (overrides: Partial<ArmCounts> = {}): ArmCounts => ({
@@ -38,7 +38,7 @@ describe('canaryArm', () => {
     for (const percent of [10, 50]) {
       const share = keys.filter((k) => canaryArm(k, percent, 'cand-42') === 'canary').length / keys.length
       // 4 standard errors of a binomial share over 10k keys: ±1.2 pt at 10 %, ±2 pt at 50 %.
-      const tolerance = 4 * Math.sqrt((percent / 100) * (1 - percent / 100) / keys.length)
+      const tolerance = 4 * Math.sqrt(((percent / 100) * (1 - percent / 100)) / keys.length)
       expect(Math.abs(share - percent / 100)).toBeLessThan(tolerance)
     }
   })
@@ -73,15 +73,20 @@ describe('decideCanary', () => {
 
   describe('when both arms are equal', () => {
     it('promotes under the default non-inferiority rule once the upper bound is below the margin', () => {
-      const sut = decideCanary(input({ replies: 6000, badOutcomes: 600 }, { replies: 6000, badOutcomes: 600 }))
+      const sut = decideCanary(
+        input({ replies: 6000, badOutcomes: 600 }, { replies: 6000, badOutcomes: 600 }),
+      )
       expect(sut.decision).toBe('promote')
       expect(sut.test?.upper).toBeLessThan(0.02)
     })
 
     it('keeps current under the superior rule (equal within ±margin, not better)', () => {
-      const sut = decideCanary(input({ replies: 6000, badOutcomes: 600 }, { replies: 6000, badOutcomes: 600 }), {
-        promoteWhen: 'superior',
-      })
+      const sut = decideCanary(
+        input({ replies: 6000, badOutcomes: 600 }, { replies: 6000, badOutcomes: 600 }),
+        {
+          promoteWhen: 'superior',
+        },
+      )
       expect(sut.decision).toBe('keep')
       expect(sut.reason).toMatch(/^keep current: canary equal/)
     })
@@ -150,7 +155,8 @@ describe('canary-stats', () => {
   })
 
   it('the confidence sequence is wider than the one-look interval, and both shrink with data', () => {
-    for (const v of [1e-3, 1e-4, 1e-5]) expect(mixtureHalfWidth(v, 0.05, 0.03)).toBeGreaterThan(fixedHalfWidth(v, 0.05))
+    for (const v of [1e-3, 1e-4, 1e-5])
+      expect(mixtureHalfWidth(v, 0.05, 0.03)).toBeGreaterThan(fixedHalfWidth(v, 0.05))
     expect(mixtureHalfWidth(1e-5, 0.05, 0.03)).toBeLessThan(mixtureHalfWidth(1e-4, 0.05, 0.03))
   })
 
