@@ -48,7 +48,11 @@ const TLDS = (
   'vc la nu cx xxx shop store online site website app dev link xyz page blog club fashion boutique ' +
   'travel news media studio design art live life world today tech cloud digital agency email network ' +
   'space top vip wiki one pro name mobi asia tel museum jobs berlin hamburg wien koeln nyc london ' +
-  'paris tokyo ninja guru rocks social academy global gallery events photography market'
+  'paris tokyo ninja guru rocks social academy global gallery events photography market stream style ' +
+  'beauty clothing jewelry shoes fitness yoga cafe restaurant hotel tours holiday company business ' +
+  'solutions services support tools systems center city photos pics video film music games casino ' +
+  'poker finance insurance capital legal health clinic dental school college university education ' +
+  'training science energy auto cars taxi moda golf bio eco'
 )
   .split(' ')
   .sort((a, b) => b.length - a.length)
@@ -59,13 +63,14 @@ const CC_SLD = '(?:co|com|net|org|gov|gob|edu|ac|or|ne|go|nic|mil|ltd|plc|sch)\\
 const IDN_TLDS =
   '中国|中國|香港|台灣|台湾|新加坡|澳門|みんな|コム|世界|公司|网络|網絡|在线|网站|商城|移动|我爱你|中文网|рф|укр|бел|срб|мкд|қаз|онлайн|сайт|орг|ком|москва|дети|한국|닷컴|ไทย|ελ|ευ|xn--[a-z0-9-]{2,59}'
 export const RISKY_TLDS = new Set(['so', 'xxx'])
-/** Words that end a sentence glued to the next by a full stop ("ok.so", "love you.xxx"). */
-export const GLUE_WORDS = new Set(
-  (
-    'ok okay and but or yes yeah no nope so well thanks thank thx ty fine good great cool nice sure ' +
-    'lol haha me you it this that there here then now love bye hugs kisses x xx'
-  ).split(' '),
-)
+/**
+ * "ok.so", "love you guys.xxx" are words glued to a full stop. A bare "name.so" / "name.xxx" is a
+ * domain only with a sign of one: a digit or hyphen in the name, a path, a subdomain, or a word
+ * that introduces a link right before it ("on notion.so", "website: x.so").
+ */
+export const DOMAIN_SIGN_RE = /[\d-]|^[^/]*\.[^/]*\.|[/:?#]/
+export const LINK_WORD_RE =
+  /(?<![A-Za-zÀ-ÿ])(?:on|at|auf|unter|bei|sur|su|op|visit|see|site|website|web|homepage|page|link|check|via|from|url|domain|go to|is|was)\W{0,3}$/i
 
 export const BARE_DOMAIN_RE = new RegExp(
   `(?<![\\w@.\\-/${UNI}])(?:${LABEL}\\.)+(?:${CC_SLD}|${TLDS}|${IDN_TLDS})(?![\\w\\-${UNI}]|\\.[a-z0-9${UNI}])(?::\\d{2,5})?(?:[/?#]${URL_CHARS}*)?`,
@@ -94,10 +99,11 @@ export const MAIL_PROVIDERS = new Set(
 
 /**
  * @handles: letters (any script), digits, '.', '_', at most 30, at least one letter or '_'. Not after
- * a word character or a symbol that censors a word ("f!@kn", "$#@!", "sh*@t").
+ * a word character or a symbol that censors a word ("f!@kn", "$#@!", "sh*@t"); not before '/'
+ * ("@types/node" is a package scope).
  */
 export const HANDLE_RE = new RegExp(
-  `(?<![\\w@.!#$%&*+=?^~\\\\${UNI}])@(?=[A-Za-z0-9._${UNI}]*[A-Za-z_${UNI}])[A-Za-z0-9._${UNI}]{1,30}(?![\\w@${UNI}])`,
+  `(?<![\\w@.!#$%&*+=?^~\\\\${UNI}])@(?=[A-Za-z0-9._${UNI}]*[A-Za-z_${UNI}])[A-Za-z0-9._${UNI}]{1,30}(?![\\w@/${UNI}])`,
   'g',
 )
 export const TIME_LIKE_RE = /^@\d{1,2}(?::\d{2})?(?:am|pm|h|uhr)?$/i
@@ -115,14 +121,15 @@ const MAESTRO_RE = /^(?:5[06-9]|6)/
 export const NOT_CARD_CONTEXT_RE =
   /(?:ean|gtin|upc|isbn|barcode|sku|art(?:ikel)?\.?[ -]?nr\.?|artikelnummer|tracking|sendung\w*|paket\w*|parcel|colis|order|bestell\w*)\W{0,4}$/i
 
-const EXT = String.raw`,? ?(?:ext|extension|x|durchwahl|dw|poste|nebenstelle)\.? ?(?:no\.? ?)?\d{1,7}`
+const EXT = String.raw`,? ?(?:ext|extension|x|durchwahl|dw|poste|nebenstelle)[.:]? ?(?:no\.? ?)?\d{1,7}`
 /**
  * A run of digits with phone separators, optionally led by '+' or '('; " - " and " / " too
  * ("0211 - 55 66 77", "0152 / 345 678 12"), and an extension ("x12", "ext. 7246433"). A letter may
- * precede it ("is415-555-0132"; judged in replacePhone), another digit, '/', '+' or '-' may not.
+ * precede it ("is415-555-0132") and so may a comma ("…4567,555-…"), both judged in replacePhone;
+ * another digit, '/', '+' or '-' may not.
  */
 export const PHONE_CANDIDATE_RE = new RegExp(
-  String.raw`(?<![\d_/+-]|\d,)(?:\+|\(\+?)?\d(?:(?:[ .\-/]{0,2}| [-/] )\(?\d\)?)+(?:${EXT})?`,
+  String.raw`(?<![\d_/+-])(?:\+|\(\+?)?\d(?:(?:[ .\-/]{0,2}| [-/] )\(?\d\)?)+(?:${EXT})?`,
   'gi',
 )
 export const EXT_TAIL_RE = new RegExp(`${EXT}$`, 'i')
@@ -134,8 +141,8 @@ export const SEPARATOR_RE = /[ .\-/()]/
 /** Phone words; whole words only, so "bestellungen" is no "tel" and "Bestellnummer" no "nummer". */
 const PHONE_KEYWORD_RE =
   /(?<![A-Za-zÀ-ÿ])(?:phone|telephone|t[ée]l[ée]phone|tel[ée]fono|telefone|tel|telefon\w*|fax|telefax|fon|call|ring|whats ?app|mobile|mob|mobil\w*|m[óo]vil|cell|cel|celular|handy\w*|natel|tlf|tfn|sms|text me|reach me|my number|number is|(?:ruf|kontakt|festnetz)?nummer|numéro|appelle)\W{0,4}(?:\w+\W{1,3}){0,2}$/i
-/** A one-letter label ("T: …", "F. …") counts right before the number, with its colon or dot. */
-const ONE_LETTER_LABEL_RE = /(?<![A-Za-zÀ-ÿ])[tfmph] ?[:.]\s*$/i
+/** A one-letter label ("T: …", "F. …", "Ph: …") counts right before the number, with its colon or dot. */
+const ONE_LETTER_LABEL_RE = /(?<![A-Za-zÀ-ÿ])(?:[tfmp]|ph) ?[:.]\s*$/i
 /** "meine Nr", "my no." — a possessive number is a phone number, not an order number. */
 const MY_NUMBER_RE =
   /(?<![A-Za-zÀ-ÿ])(?:my|meine?|mi|mon|mijn)\s+(?:nr|no|nummer|number|numéro|número|numero)\.?\s*:?\s*$/i

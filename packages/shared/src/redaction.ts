@@ -21,17 +21,18 @@ export interface RedactionResult {
 import {
   BARE_DOMAIN_RE,
   CARD_RE,
+  DOMAIN_SIGN_RE,
   DOT_LETTER_RE,
   digitCount,
   EMAIL_OBFUSCATED_RE,
   EMAIL_RE,
   EXT_TAIL_RE,
-  GLUE_WORDS,
   HANDLE_RE,
   IBAN_RE,
   ibanValid,
   isCard,
   isPhone,
+  LINK_WORD_RE,
   LOCAL_SEP_RE,
   MAIL_PROVIDERS,
   NOT_CARD_CONTEXT_RE,
@@ -54,7 +55,7 @@ const bump = (t: PiiType) => {
 }
 const TRAIL_RE = /[.,;:!?'"]+$/
 const AREA_PAREN_RE = /^\(\+?\d{1,5}\)/
-const LETTER_BEFORE_RE = /[A-Za-z\u00C0-\u024F\u0370-\u052F,]/
+const LETTER_BEFORE_RE = /[A-Za-z\u00C0-\u024F\u0370-\u052F]/
 
 /** Where a URL ends: before a closing bracket it did not open ("(see x.com/a)"), then trailing punctuation. */
 function urlLength(m: string): number {
@@ -85,12 +86,12 @@ const replaceUrl = (m: string) => {
   bump('URL')
   return `[URL]${m.slice(n)}`
 }
-/** "ok.so", "love you.xxx": a word glued to a full stop, not a domain (only for RISKY_TLDS). */
-const replaceBareUrl = (m: string) => {
-  const dot = m.indexOf('.')
-  const tldEnd = m.slice(dot + 1).search(/[^A-Za-z]/)
-  const tld = (tldEnd < 0 ? m.slice(dot + 1) : m.slice(dot + 1, dot + 1 + tldEnd)).toLowerCase()
-  if (tldEnd < 0 && RISKY_TLDS.has(tld) && GLUE_WORDS.has(m.slice(0, dot).toLowerCase())) return m
+/** "ok.so", "love you guys.xxx": for RISKY_TLDS, a bare name needs a sign of a domain. */
+const replaceBareUrl = (m: string, offset: number, whole: string) => {
+  const tld = m.slice(m.lastIndexOf('.') + 1).toLowerCase()
+  if (RISKY_TLDS.has(tld) && !DOMAIN_SIGN_RE.test(m)) {
+    if (!LINK_WORD_RE.test(whole.slice(Math.max(0, offset - 20), offset))) return m
+  }
   return replaceUrl(m)
 }
 const replaceIban = (m: string) => {
@@ -120,7 +121,8 @@ const replaceCard = (m: string, ...rest: unknown[]) => {
  * Numbers in a row ("415-555-0132 415-555-0133", "order 12345 555-123-4567", "030 1234567 - 0172
  * 9988776"): from each piece on, the longest run of pieces that is a phone (≤ 15 digits) is one. A
  * run counts if all pieces are phones, or it has a shape that is a phone anywhere ("+…", US, ES),
- * or " - " / " / " set it apart; so a long code ("0034 0434 1612 3456 7890") stays whole.
+ * or " - " / " / " set it apart, or the pieces beside it are short numbers; so a long code
+ * ("0034 0434 1612 3456 7890") stays whole.
  */
 function segmentPhones(cand: string, offset: number, whole: string): string {
   const parts = cand.split(PIECE_SPLIT_RE) // [piece, sep, piece, sep, …, piece]
@@ -152,13 +154,20 @@ function segmentPhones(cand: string, offset: number, whole: string): string {
   }
   const all = segs.every((s, k) => k % 2 === 1 || s.phone)
   let out = ''
-  for (const s of segs) {
-    if (s.phone && (all || s.ok)) {
+  for (let k = 0; k < segs.length; k++) {
+    const s = segs[k] as (typeof segs)[number]
+    if (s.phone && (all || s.ok || (smallNeighbour(segs, k, -1) && smallNeighbour(segs, k, 1)))) {
       bump('PHONE')
       out += '[PHONE]'
     } else out += s.span
   }
   return out
+}
+/** The piece beside a run across a plain space, if any, is a short number ("room 12 0151 2345678"). */
+function smallNeighbour(segs: Array<{ span: string; phone: boolean }>, k: number, dir: 1 | -1): boolean {
+  const sep = segs[k + dir]
+  const next = segs[k + 2 * dir]
+  return sep?.span !== ' ' || !next || next.phone || digitCount(next.span) <= 3
 }
 
 const replacePhone = (m: string, offset: number, whole: string) => {
@@ -171,8 +180,10 @@ const replacePhone = (m: string, offset: number, whole: string) => {
   const close = cand.endsWith(')') && cand.lastIndexOf('(') < 0 ? ')' : ''
   if (close) cand = cand.slice(0, -1)
   const rest = close + (ext ? ext[0] : '')
-  // Glued to a word ("is415-555-0132") or a list comma, only a number with separators is a phone.
+  // Glued to a word ("is415-555-0132") only a number with separators is a phone; after a comma only
+  // one with a phone shape ("…4567,555-987-6543", not "1,2345678").
   const prev = offset > 0 ? whole.charAt(offset - 1) : ''
+  if (prev === ',' && !strongPhoneShape(cand)) return m
   if (prev && LETTER_BEFORE_RE.test(prev) && !SEPARATOR_RE.test(cand)) return m
   const before = whole.slice(Math.max(0, offset - 40), offset)
   if (isPhone(cand, before)) {
