@@ -121,7 +121,7 @@ const MAESTRO_RE = /^(?:5[06-9]|6)/
 export const NOT_CARD_CONTEXT_RE =
   /(?:ean|gtin|upc|isbn|barcode|sku|art(?:ikel)?\.?[ -]?nr\.?|artikelnummer|tracking|sendung\w*|paket\w*|parcel|colis|order|bestell\w*)\W{0,4}$/i
 
-const EXT = String.raw`,? ?(?:ext|extension|x|durchwahl|dw|poste|nebenstelle)[.:]? ?(?:no\.? ?)?\d{1,7}`
+const EXT = String.raw`,? ?(?:[Ee]xt|[Ee]xtension|EXT|[xX]|[Dd]urchwahl|DW|[Pp]oste|[Nn]ebenstelle)[.:]? ?(?:[Nn]o\.? ?)?\d{1,7}`
 /**
  * A run of digits with phone separators, optionally led by '+' or '('; " - " and " / " too
  * ("0211 - 55 66 77", "0152 / 345 678 12"), and an extension ("x12", "ext. 7246433"). A letter may
@@ -129,10 +129,9 @@ const EXT = String.raw`,? ?(?:ext|extension|x|durchwahl|dw|poste|nebenstelle)[.:
  * another digit, '/', '+' or '-' may not.
  */
 export const PHONE_CANDIDATE_RE = new RegExp(
-  String.raw`(?<![\d_/+-])(?:\+|\(\+?)?\d(?:(?:[ .\-/]{0,2}| [-/] )\(?\d\)?)+(?:${EXT})?`,
-  'gi',
+  String.raw`(?<![\d_/+-])(?:\+|\(\+?)?\d(?:(?:[ .\-/]{0,2}| [-/] )\(?\d\)?)+(${EXT})?`,
+  'g',
 )
-export const EXT_TAIL_RE = new RegExp(`${EXT}$`, 'i')
 export const SPACED_SEP_RE = / [-/] /
 export const SPACED_SEP_SPLIT_RE = / ([-/]) /g
 /** Splits a candidate into pieces and the separators between them: [piece, sep, piece, …]. */

@@ -26,7 +26,6 @@ import {
   digitCount,
   EMAIL_OBFUSCATED_RE,
   EMAIL_RE,
-  EXT_TAIL_RE,
   HANDLE_RE,
   IBAN_RE,
   ibanValid,
@@ -170,16 +169,17 @@ function smallNeighbour(segs: Array<{ span: string; phone: boolean }>, k: number
   return sep?.span !== ' ' || !next || next.phone || digitCount(next.span) <= 3
 }
 
-const replacePhone = (m: string, offset: number, whole: string) => {
-  const ext = EXT_TAIL_RE.exec(m)
-  let cand = ext ? m.slice(0, ext.index) : m
+const replacePhone = (m: string, ext: string | undefined, offset: number, whole: string) => {
+  // Most candidates are short runs (sizes, prices, dates): a phone has at least 7 digits.
+  if (m.length < 7 || digitCount(m) < 7) return m
+  let cand = ext ? m.slice(0, m.length - ext.length) : m
   // A candidate may start with '(' that encloses it rather than an area code, and end on a ')'
   // it did not open: both stay text.
   const lead = cand.startsWith('(') && !AREA_PAREN_RE.test(cand) ? '(' : ''
   cand = cand.slice(lead.length)
   const close = cand.endsWith(')') && cand.lastIndexOf('(') < 0 ? ')' : ''
   if (close) cand = cand.slice(0, -1)
-  const rest = close + (ext ? ext[0] : '')
+  const rest = close + (ext ?? '')
   // Glued to a word ("is415-555-0132") only a number with separators is a phone; after a comma only
   // one with a phone shape ("…4567,555-987-6543", not "1,2345678").
   const prev = offset > 0 ? whole.charAt(offset - 1) : ''
