@@ -197,8 +197,26 @@ export function digitCount(s: string): number {
   return n
 }
 
-function hasPhoneKeyword(context: string): boolean {
-  return PHONE_KEYWORD_RE.test(context) || ONE_LETTER_LABEL_RE.test(context)
+// The context judgement of the last `before` seen: segmentPhones asks about many runs after the
+// same context, and these regexes are the costly part of isPhone.
+let lastBefore: string | undefined
+let lastMine = false
+let lastNot = false
+let lastKeyword = -1
+function judgeContext(before: string): void {
+  if (before === lastBefore) return
+  lastBefore = before
+  const context = before.slice(-40)
+  lastMine = MY_NUMBER_RE.test(context)
+  lastNot = !lastMine && NOT_PHONE_CONTEXT_RE.test(context)
+  lastKeyword = -1
+}
+function hasPhoneKeyword(before: string): boolean {
+  if (lastKeyword < 0) {
+    const context = before.slice(-40)
+    lastKeyword = PHONE_KEYWORD_RE.test(context) || ONE_LETTER_LABEL_RE.test(context) ? 1 : 0
+  }
+  return lastKeyword === 1
 }
 
 /** A shape that is a phone number wherever it stands: "+…", US "(415) 555-0132", ES "612 345 678". */
@@ -218,13 +236,13 @@ export function isPhone(raw: string, before: string): boolean {
   const digits = digitCount(cand)
   if (digits < 7 || digits > 15) return false
   if (DATE_LIKE_RE.test(cand)) return false
-  const context = before.slice(-40)
-  if (MY_NUMBER_RE.test(context)) return true
-  if (NOT_PHONE_CONTEXT_RE.test(context)) return false
+  judgeContext(before)
+  if (lastMine) return true
+  if (lastNot) return false
   const bare = cand.replace(/^\(?\+?/, '')
   if (cand.startsWith('+') || cand.startsWith('(+')) return digits >= 8 && !bare.startsWith('0')
   if (cand.startsWith('00')) return digits >= 10
   if (cand.startsWith('0') || cand.startsWith('(0')) return digits >= 9 && digits <= 13
   if (US_SHAPE_RE.test(cand) || ES_SHAPE_RE.test(cand)) return true
-  return hasPhoneKeyword(context)
+  return hasPhoneKeyword(before)
 }
