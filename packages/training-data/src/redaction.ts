@@ -18,211 +18,33 @@ export interface RedactionResult {
   counts: PiiCounts
 }
 
-const EMAIL_RE =
-  /(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w-])/g
-
-/** "name(at)domain.de", "name [at] domain [dot] de": obfuscated addresses are still addresses. */
-const EMAIL_OBFUSCATED_RE =
-  /(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*\s?[[(]at[\])]\s?[A-Za-z0-9-]+(?:(?:\.|\s?[[(]dot[\])]\s?)[A-Za-z0-9-]+)*(?:\.|\s?[[(]dot[\])]\s?)[A-Za-z]{2,24}(?![\w-])/gi
-
-const SCHEME_URL_RE = /\b(?:https?|ftp):\/\/[^\s<>"'`]+|(?<![\w@.-])www\.[^\s<>"'`]+/gi
-
-/**
- * TLDs recognised in bare domains ("shop.de", "bit.ly/x"). Deliberately leaves out TLDs that are
- * also file extensions or words glued to a full stop (zip, mov, md, py, rs, sh, to, is, so, no, us,
- * ai …): "invoice.pdf" and "readme.md" must survive. With a scheme or www. every TLD is caught.
- */
-const TLDS = [
-  'com',
-  'net',
-  'org',
-  'info',
-  'biz',
-  'edu',
-  'gov',
-  'io',
-  'co',
-  'co.uk',
-  'uk',
-  'de',
-  'at',
-  'ch',
-  'fr',
-  'it',
-  'es',
-  'nl',
-  'be',
-  'eu',
-  'pl',
-  'pt',
-  'se',
-  'dk',
-  'fi',
-  'ie',
-  'cz',
-  'gr',
-  'hu',
-  'ro',
-  'ru',
-  'ua',
-  'tr',
-  'ca',
-  'au',
-  'nz',
-  'br',
-  'mx',
-  'ar',
-  'jp',
-  'cn',
-  'kr',
-  'in',
-  'me',
-  'tv',
-  'ly',
-  'gl',
-  'gg',
-  'ee',
-  'lt',
-  'lv',
-  'li',
-  'lu',
-  'shop',
-  'store',
-  'online',
-  'site',
-  'website',
-  'app',
-  'dev',
-  'link',
-  'xyz',
-  'page',
-  'blog',
-  'club',
-  'fashion',
-  'boutique',
-]
-  .sort((a, b) => b.length - a.length)
-  .map((t) => t.replace('.', '\\.'))
-  .join('|')
-
-const BARE_DOMAIN_RE = new RegExp(
-  `(?<![\\w@.\\-/\\[])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS})(?![\\w-]|\\.[a-z0-9])(?::\\d{2,5})?(?:/[^\\s<>"'\`]*)?`,
-  'gi',
-)
-
-/**
- * Spelled-out addresses: "anna dot schmidt at gmail dot com", "paul punkt meier at gmx punkt de",
- * "nina.k @ gmail.com". " at " is an everyday word ("look at zara.com"), so a match only counts when
- * the local part has a separator (dot, punkt, '.', '_') or the domain is a mail provider.
- */
-const SPELLED_DOT = String.raw`\s(?:dot|punkt)\s`
-const SPELLED_EMAIL_RE = new RegExp(
-  String.raw`(?<![\w.%+-])([a-z][a-z0-9._%+-]*(?:${SPELLED_DOT}[a-z0-9_%+-]+)*)\s(?:at|@)\s([a-z0-9-]+)(?:(?:${SPELLED_DOT}|\.)[a-z0-9-]+)*(?:${SPELLED_DOT}|\.)(?:${TLDS})(?![\w-]|\.[a-z0-9])`,
-  'gi',
-)
-const SPELLED_GATE_RE = /\s(?:at|@)\s/i
-const LOCAL_SEP_RE = /[._]|\s(?:dot|punkt)\s/i
-const MAIL_PROVIDERS = new Set(
-  (
-    'gmail googlemail gmx web yahoo ymail hotmail outlook live msn icloud aol t-online posteo proton ' +
-    'protonmail mailbox freenet arcor online orange free sfr laposte wanadoo libero virgilio tiscali ' +
-    'alice ziggo kpnmail telenet skynet bluewin hispeed yandex zoho'
-  ).split(' '),
-)
-
-/** Instagram usernames: letters, digits, '.', '_', at most 30; at least one letter or '_'. */
-const HANDLE_RE = /(?<![\w@.])@(?=[A-Za-z0-9._]*[A-Za-z_])[A-Za-z0-9._]{1,30}(?![\w@])/g
-const TIME_LIKE_RE = /^@\d{1,2}(?::\d{2})?(?:am|pm|h|uhr)?$/i
-
-const IBAN_RE =
-  /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9])/g
-
-const CARD_RE =
-  /(?<![\d+-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -]?)\d{6}\2\d{5}|\d{13,19})(?!\d)/g
-
-/** A Luhn-valid digit run right after "EAN", "SKU", "Sendungsnummer" … is a code, not a card. */
-const NOT_CARD_CONTEXT_RE =
-  /(?:ean|gtin|upc|isbn|barcode|sku|art(?:ikel)?\.?[ -]?nr\.?|artikelnummer|tracking|sendung\w*|paket\w*|parcel|colis|order|bestell\w*)\W{0,4}$/i
-
-/**
- * A run of digits with phone separators, optionally led by '+' or '('; " - " and " / " too
- * ("0211 - 55 66 77", "0152 / 345 678 12").
- */
-const PHONE_CANDIDATE_RE = /(?<![\w,/+-])(?:\+|\(\+?)?\d(?:(?:[ .\-/]{0,2}| [-/] )\(?\d\)?)+/g
-const SPACED_SEP_RE = / [-/] /
-const SPACED_SEP_SPLIT_RE = / ([-/]) /g
-/** Phone words; whole words only, so "bestellungen" is no "tel" and "Bestellnummer" no "nummer". */
-const PHONE_KEYWORD_RE =
-  /(?<![A-Za-zÀ-ÿ])(?:phone|tel|telefon\w*|call|ring|whats ?app|mobile|mobil\w*|cell|handy\w*|natel|sms|text me|reach me|my number|number is|(?:ruf|kontakt|festnetz)?nummer|numéro|appelle)\W{0,4}(?:\w+\W{1,3}){0,2}$/i
-/** "meine Nr", "my no." — a possessive number is a phone number, not an order number. */
-const MY_NUMBER_RE =
-  /(?<![A-Za-zÀ-ÿ])(?:my|meine?|mi|mon|mijn)\s+(?:nr|no|nummer|number|numéro|número|numero)\.?\s*:?\s*$/i
-const NOT_PHONE_CONTEXT_RE =
-  /(?:(?:order|invoice|tracking|ref|reference|#|no\.|nr\.?|bestell\w*|rechnung\w*|sendung\w*|article|art\.|sku|item|size|code|postcode|zip)\s*(?:number|no\.?|nr\.?|#|id)?|(?:customer|kunden|account)\s*(?:number|no\.?|nr\.?|#|id|nummer))\s*[:#]?\s*$/i
-const DATE_LIKE_RE = /^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$/
-const US_SHAPE_RE = /^(?:\+?1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]\d{4}$/
-const ES_SHAPE_RE = /^[6-9]\d{2}[ .-]\d{3}[ .-]\d{3}$/
-const SEP_RUN_RE = /[ .\-/]{3,}/
-
-function luhn(digits: string): boolean {
-  let sum = 0
-  let double = false
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48
-    if (double) {
-      d *= 2
-      if (d > 9) d -= 9
-    }
-    sum += d
-    double = !double
-  }
-  return sum % 10 === 0
-}
-
-function ibanValid(raw: string): boolean {
-  const s = raw.replace(/ /g, '').toUpperCase()
-  if (s.length < 15 || s.length > 34) return false
-  const re = s.slice(4) + s.slice(0, 4)
-  let rem = 0
-  for (let i = 0; i < re.length; i++) {
-    const c = re.charCodeAt(i)
-    if (c >= 48 && c <= 57) rem = (rem * 10 + (c - 48)) % 97
-    else if (c >= 65 && c <= 90) rem = (rem * 100 + (c - 55)) % 97
-    else return false
-  }
-  return rem === 1
-}
-
-function digitCount(s: string): number {
-  let n = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c >= 48 && c <= 57) n++
-  }
-  return n
-}
-
-function isPhone(raw: string, before: string): boolean {
-  let cand = raw
-  if (SPACED_SEP_RE.test(raw)) {
-    // "01.03.26 - 05.03.26" is a date range, not one number.
-    if (raw.split(SPACED_SEP_SPLIT_RE).some((p) => DATE_LIKE_RE.test(p))) return false
-    cand = raw.replace(SPACED_SEP_SPLIT_RE, '$1')
-  }
-  if (SEP_RUN_RE.test(cand)) return false
-  const digits = digitCount(cand)
-  if (digits < 7 || digits > 15) return false
-  if (DATE_LIKE_RE.test(cand)) return false
-  const context = before.slice(-40)
-  if (MY_NUMBER_RE.test(context)) return true
-  if (NOT_PHONE_CONTEXT_RE.test(context)) return false
-  const bare = cand.replace(/^\(?\+?/, '')
-  if (cand.startsWith('+') || cand.startsWith('(+')) return digits >= 8 && !bare.startsWith('0')
-  if (cand.startsWith('00')) return digits >= 10
-  if (cand.startsWith('0') || cand.startsWith('(0')) return digits >= 9 && digits <= 13
-  if (US_SHAPE_RE.test(cand) || ES_SHAPE_RE.test(cand)) return true
-  return PHONE_KEYWORD_RE.test(context)
-}
+import {
+  BARE_DOMAIN_RE,
+  CARD_RE,
+  DOMAIN_SIGN_RE,
+  DOT_LETTER_RE,
+  digitCount,
+  EMAIL_OBFUSCATED_RE,
+  EMAIL_RE,
+  HANDLE_RE,
+  IBAN_RE,
+  ibanValid,
+  isCard,
+  isPhone,
+  LINK_WORD_RE,
+  LOCAL_SEP_RE,
+  MAIL_PROVIDERS,
+  NOT_CARD_CONTEXT_RE,
+  PHONE_CANDIDATE_RE,
+  PIECE_SPLIT_RE,
+  RISKY_TLDS,
+  SCHEME_URL_RE,
+  SEPARATOR_RE,
+  SPELLED_EMAIL_RE,
+  SPELLED_GATE_RE,
+  strongPhoneShape,
+  TIME_LIKE_RE,
+} from './redaction-patterns.js'
 
 // Replacers live at module scope (no closures per call: this runs on millions of messages);
 // `counts` is the current call's tally.
@@ -230,34 +52,62 @@ let counts: PiiCounts = {}
 const bump = (t: PiiType) => {
   counts[t] = (counts[t] ?? 0) + 1
 }
-const TRAIL_RE = /[.,;:!?)\]'"]+$/
-const DOT_LETTER_RE = /\.[A-Za-z]/
+const TRAIL_RE = /[.,;:!?'"]+$/
+const AREA_PAREN_RE = /^\(\+?\d{1,5}\)/
+const LETTER_BEFORE_RE = /[A-Za-z\u00C0-\u024F\u0370-\u052F]/
+
+/** Where a URL ends: before a closing bracket it did not open ("(see x.com/a)"), then trailing punctuation. */
+function urlLength(m: string): number {
+  let depth = 0
+  let n = m.length
+  for (let i = 0; i < m.length; i++) {
+    const c = m.charCodeAt(i)
+    if (c === 40 || c === 91 || c === 123) depth++
+    else if (c === 41 || c === 93 || c === 125) {
+      if (depth === 0) {
+        n = i
+        break
+      }
+      depth--
+    }
+  }
+  const trail = TRAIL_RE.exec(m.slice(0, n))
+  return trail ? n - trail[0].length : n
+}
 
 const replaceEmail = () => {
   bump('EMAIL')
   return '[EMAIL]'
 }
 const replaceUrl = (m: string) => {
-  const trail = TRAIL_RE.exec(m)?.[0] ?? ''
+  const n = urlLength(m)
+  if (n === 0) return m
   bump('URL')
-  return `[URL]${trail}`
+  return `[URL]${m.slice(n)}`
+}
+/** "ok.so", "love you guys.xxx": for RISKY_TLDS, a bare name needs a sign of a domain. */
+const replaceBareUrl = (m: string, offset: number, whole: string) => {
+  const tld = m.slice(m.lastIndexOf('.') + 1).toLowerCase()
+  if (RISKY_TLDS.has(tld) && !DOMAIN_SIGN_RE.test(m)) {
+    if (!LINK_WORD_RE.test(whole.slice(Math.max(0, offset - 20), offset))) return m
+  }
+  return replaceUrl(m)
 }
 const replaceIban = (m: string) => {
   // A trailing word may have been taken as a group: shrink group by group until valid.
   let cand = m
-  while (cand.replace(/ /g, '').length >= 15) {
+  while (cand.replace(/[ -]/g, '').length >= 15) {
     if (ibanValid(cand)) {
       bump('IBAN')
       return `[IBAN]${m.slice(cand.length)}`
     }
-    const cut = Math.max(cand.lastIndexOf(' '), cand.length - 4)
-    cand = cand.slice(0, cut).trimEnd()
+    const cut = Math.max(cand.lastIndexOf(' '), cand.lastIndexOf('-'), cand.length - 4)
+    cand = cand.slice(0, cut).replace(/[ -]+$/, '')
   }
   return m
 }
 const replaceCard = (m: string, ...rest: unknown[]) => {
-  const digits = m.replace(/[ -]/g, '')
-  if (digits.length < 13 || digits.length > 19 || !luhn(digits)) return m
+  if (!isCard(m.replace(/[ -]/g, ''))) return m
   // (match, group 1, group 2, offset, whole)
   const offset = rest[2] as number
   const whole = rest[3] as string
@@ -265,21 +115,17 @@ const replaceCard = (m: string, ...rest: unknown[]) => {
   bump('CARD')
   return '[CARD]'
 }
-const replacePhone = (m: string, offset: number, whole: string) => {
-  // A candidate ends on a digit or ')'; drop a dangling ')' we did not open.
-  let cand = m
-  if (cand.endsWith(')') && !cand.slice(0, -1).includes('(')) cand = cand.slice(0, -1)
-  const tail = m.slice(cand.length)
-  if (!SPACED_SEP_RE.test(cand)) {
-    if (!isPhone(cand, whole.slice(Math.max(0, offset - 40), offset))) return m
-    bump('PHONE')
-    return `[PHONE]${tail}`
-  }
-  // Pieces joined by " - " / " / ": one number ("0211 - 55 66 77"), two ("030 1234567 - 0172 9988776")
-  // or none ("01.03.26 - 05.03.26"). From each piece on, the longest run of up to 3 pieces that is a
-  // phone wins (at most 15 digits), so this stays linear.
-  const parts = cand.split(SPACED_SEP_SPLIT_RE) // [piece, sep, piece, sep, …, piece]
-  let out = ''
+
+/**
+ * Numbers in a row ("415-555-0132 415-555-0133", "order 12345 555-123-4567", "030 1234567 - 0172
+ * 9988776"): from each piece on, the longest run of pieces that is a phone (≤ 15 digits) is one. A
+ * run counts if all pieces are phones, or it has a shape that is a phone anywhere ("+…", US, ES),
+ * or " - " / " / " set it apart, or the pieces beside it are short numbers; so a long code
+ * ("0034 0434 1612 3456 7890") stays whole.
+ */
+function segmentPhones(cand: string, offset: number, whole: string): string {
+  const parts = cand.split(PIECE_SPLIT_RE) // [piece, sep, piece, sep, …, piece]
+  const segs: Array<{ span: string; phone: boolean; ok: boolean }> = []
   let pos = offset
   let i = 0
   while (i < parts.length) {
@@ -287,28 +133,66 @@ const replacePhone = (m: string, offset: number, whole: string) => {
     let joined = ''
     let digits = 0
     let best = -1
-    for (let j = i; j < parts.length && j <= i + 4; j += 2) {
-      joined = j === i ? (parts[j] as string) : `${joined} ${parts[j - 1]} ${parts[j]}`
+    let span = ''
+    for (let j = i; j < parts.length && j <= i + 10; j += 2) {
+      joined = j === i ? (parts[j] as string) : `${joined}${parts[j - 1]}${parts[j]}`
       digits += digitCount(parts[j] as string)
       if (digits > 15) break
-      if (digits >= 7 && isPhone(joined, before)) best = j
+      if (digits >= 7 && isPhone(joined, before)) {
+        best = j
+        span = joined
+      }
     }
     const last = best < 0 ? i : best
-    let span = parts[i] as string
-    for (let j = i + 2; j <= last; j += 2) span += ` ${parts[j - 1]} ${parts[j]}`
-    if (best < 0) out += span
-    else {
-      bump('PHONE')
-      out += '[PHONE]'
-    }
-    pos += span.length
-    if (last + 1 < parts.length) {
-      out += ` ${parts[last + 1]} `
-      pos += 3
-    }
+    if (best < 0) span = parts[i] as string
+    const bounded = (i === 0 || parts[i - 1] !== ' ') && (last + 1 >= parts.length || parts[last + 1] !== ' ')
+    segs.push({ span, phone: best >= 0, ok: bounded || strongPhoneShape(span) })
+    if (last + 1 < parts.length) segs.push({ span: parts[last + 1] as string, phone: false, ok: true })
+    pos += span.length + (parts[last + 1]?.length ?? 0)
     i = last + 2
   }
-  return out + tail
+  const all = segs.every((s, k) => k % 2 === 1 || s.phone)
+  let out = ''
+  for (let k = 0; k < segs.length; k++) {
+    const s = segs[k] as (typeof segs)[number]
+    if (s.phone && (all || s.ok || (smallNeighbour(segs, k, -1) && smallNeighbour(segs, k, 1)))) {
+      bump('PHONE')
+      out += '[PHONE]'
+    } else out += s.span
+  }
+  return out
+}
+/** The piece beside a run across a plain space, if any, is a short number ("room 12 0151 2345678"). */
+function smallNeighbour(segs: Array<{ span: string; phone: boolean }>, k: number, dir: 1 | -1): boolean {
+  const sep = segs[k + dir]
+  const next = segs[k + 2 * dir]
+  return sep?.span !== ' ' || !next || next.phone || digitCount(next.span) <= 3
+}
+
+const replacePhone = (m: string, ext: string | undefined, offset: number, whole: string) => {
+  // Most candidates are short runs (sizes, prices, dates): a phone has at least 7 digits.
+  if (m.length < 7 || digitCount(m) < 7) return m
+  let cand = ext ? m.slice(0, m.length - ext.length) : m
+  // A candidate may start with '(' that encloses it rather than an area code, and end on a ')'
+  // it did not open: both stay text.
+  const lead = cand.startsWith('(') && !AREA_PAREN_RE.test(cand) ? '(' : ''
+  cand = cand.slice(lead.length)
+  const close = cand.endsWith(')') && cand.lastIndexOf('(') < 0 ? ')' : ''
+  if (close) cand = cand.slice(0, -1)
+  const rest = close + (ext ?? '')
+  // Glued to a word ("is415-555-0132") only a number with separators is a phone; after a comma only
+  // one with a phone shape ("…4567,555-987-6543", not "1,2345678").
+  const prev = offset > 0 ? whole.charAt(offset - 1) : ''
+  if (prev === ',' && !strongPhoneShape(cand)) return m
+  if (prev && LETTER_BEFORE_RE.test(prev) && !SEPARATOR_RE.test(cand)) return m
+  const before = whole.slice(Math.max(0, offset - 40), offset)
+  if (isPhone(cand, before)) {
+    bump('PHONE')
+    return `${lead}[PHONE]${ext && !close ? '' : rest}`
+  }
+  if (!cand.includes(' ') || digitCount(cand) < 7) return m
+  const out = segmentPhones(cand, offset + lead.length, whole)
+  return lead + out + (ext && !close && out.endsWith('[PHONE]') ? '' : rest)
 }
 const replaceSpelledEmail = (m: string, local: string, domain: string) => {
   if (!LOCAL_SEP_RE.test(local) && !MAIL_PROVIDERS.has(domain.toLowerCase())) return m
@@ -345,7 +229,7 @@ export function redactPII(text: string): RedactionResult {
     }
     out = out.replace(PHONE_CANDIDATE_RE, replacePhone)
   }
-  if (hasDotWord) out = out.replace(BARE_DOMAIN_RE, replaceUrl)
+  if (hasDotWord) out = out.replace(BARE_DOMAIN_RE, replaceBareUrl)
   if (hasAt) out = out.replace(HANDLE_RE, replaceHandle)
   result.text = out
   return result

@@ -2,6 +2,7 @@ import { addPiiCounts, redactPII } from '@loopdm/training-data/redaction'
 import { describe, expect, it } from 'vitest'
 import { REDACTION_CORPUS, type RedactionCase } from './redaction.corpus.js'
 import { REDACTION_HELDOUT } from './redaction.heldout.js'
+import { type HeldoutClass, REDACTION_HELDOUT2 } from './redaction.heldout2.js'
 import { scoreRedaction } from './redaction.score.js'
 
 describe('redactPII', () => {
@@ -31,6 +32,21 @@ describe('redactPII', () => {
       expect(REDACTION_HELDOUT.length).toBeGreaterThanOrEqual(120)
       expect(sut.recall).toBeGreaterThanOrEqual(0.98)
       expect(sut.precision).toBeGreaterThanOrEqual(0.98)
+    })
+  })
+
+  describe('on the second held-out corpus, class by class', () => {
+    /** The text with every labelled span replaced by its placeholder, in order. */
+    const expected = (c: RedactionCase) => c.pii.reduce((t, [type, v]) => t.replace(v, `[${type}]`), c.text)
+    const classes = Object.entries(REDACTION_HELDOUT2) as Array<[HeldoutClass, RedactionCase[]]>
+    it('holds at least 60 sentences', () => {
+      expect(classes.reduce((n, [, cs]) => n + cs.length, 0)).toBeGreaterThanOrEqual(60)
+    })
+    it.each(classes)('%s: every span replaced by its type, nothing else changed', (name, cases) => {
+      const sut = scored(`held-out 2 / ${name}`, cases)
+      expect(sut.fn).toBe(0)
+      expect(sut.fp).toBe(0)
+      for (const c of cases) expect(redactPII(c.text).text, c.text).toBe(expected(c))
     })
   })
 
