@@ -8,11 +8,12 @@ import type { Logger } from '@loopdm/platform/logger'
 import { type AiClient, createAiClient, type UsageSink } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
 import { ALL_QUEUES, DM_QUEUE, type QueueName } from '@loopdm/queues/contracts'
-import { createRedis, type Redis } from '@loopdm/redis/client'
+import type { Redis } from '@loopdm/redis/client'
 import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
+import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
@@ -32,6 +33,8 @@ import { createGraphSender } from './services/graph-sender.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
 import { createMemory, type Memory } from './services/memory.service.js'
 import { ModelRouter } from './services/model-router.js'
+
+export type { GatewayConnections } from './connections.js'
 
 export interface GatewayOptions {
   config: Config
@@ -65,18 +68,6 @@ export interface GatewayOptions {
   adminRoutes?: FastifyPluginAsync<GatewayRouteOptions>[]
 }
 
-/**
- * The process's Redis connections, each for one job: `producer` fails fast (the webhook answers
- * 503; queues, readiness, promotion publish, the memory lease), `worker` waits out short outages
- * (per-user order and reply lock), `subscriber` is in subscriber mode (hot swap). BullMQ's Worker
- * opens its own blocking connection (packages/queues/src/bullmq.ts).
- */
-export interface GatewayConnections {
-  producer: Redis
-  worker: Redis
-  subscriber: Redis
-}
-
 export interface Gateway {
   app: FastifyInstance
   holder: ActiveModelHolder
@@ -94,17 +85,6 @@ export interface Gateway {
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
   close(): Promise<void>
-}
-
-/** Opens the named connections of one gateway process. */
-export function createConnections(config: Config, logger: Logger): GatewayConnections {
-  const open = (role: 'producer' | 'worker' | 'subscriber', connectionName: string) =>
-    createRedis({ url: config.redis.url, role, logger, connectionName })
-  return {
-    producer: open('producer', 'gateway-producer'),
-    worker: open('worker', 'gateway-order'),
-    subscriber: open('subscriber', 'gateway-hotswap'),
-  }
 }
 
 /** One producer Queue per queue name, all on the producer connection, watched by the metrics. */
@@ -198,6 +178,32 @@ function createModelServices(
   return { holder, router }
 }
 
+/** Stops intake first (http, reply worker), then memory and hot swap, then queues and connections. */
+function closeInOrder(parts: {
+  logger: Logger
+  app: FastifyInstance
+  worker: Worker | undefined
+  memory: Memory | undefined
+  holder: ActiveModelHolder
+  queues: Record<QueueName, Queue>
+  connections: GatewayConnections
+}): () => Promise<void> {
+  const { app, worker, memory, holder, queues, connections } = parts
+  return closer(
+    [
+      { name: 'http', close: () => app.close() },
+      { name: 'reply worker', close: () => worker?.close() },
+      { name: 'memory', close: () => memory?.close() },
+      { name: 'hot-swap subscriber', close: () => holder.close() },
+      ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
+      { name: 'redis subscriber', close: () => connections.subscriber.quit() },
+      { name: 'redis worker', close: () => connections.worker.quit() },
+      { name: 'redis producer', close: () => connections.producer.quit() },
+    ],
+    parts.logger,
+  )
+}
+
 /**
  * The gateway's one wiring module: Redis connections → repositories → services (one AI client,
  * memory, GDPR, promotion) → app + reply worker + hot-swap subscriber. main.ts adds the runtime
@@ -206,7 +212,7 @@ function createModelServices(
 export function createGateway(opts: GatewayOptions): Gateway {
   const { config, logger, pool } = opts
   const metrics = opts.metrics ?? createMetrics()
-  const connections = createConnections(config, logger)
+  const connections = createConnections({ config, logger })
   const { producer } = connections
   const queues = createQueues(opts, producer, metrics)
   const registry = createRegistryRepository(pool)
@@ -259,19 +265,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     adminRoutes: opts.adminRoutes,
   })
 
-  const close = closer(
-    [
-      { name: 'http', close: () => app.close() },
-      { name: 'reply worker', close: () => worker?.close() },
-      { name: 'memory', close: () => ownMemory?.close() },
-      { name: 'hot-swap subscriber', close: () => holder.close() },
-      ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
-      { name: 'redis subscriber', close: () => connections.subscriber.quit() },
-      { name: 'redis worker', close: () => connections.worker.quit() },
-      { name: 'redis producer', close: () => producer.quit() },
-    ],
-    logger,
-  )
+  const close = closeInOrder({ logger, app, worker, memory: ownMemory, holder, queues, connections })
 
   async function start() {
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
