@@ -1,38 +1,56 @@
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
-import { createRegistryRepository } from '@loopdm/models/registry'
+import { type PromotionDeps, seedRegistry } from '@loopdm/models/promotion'
+import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
 import { closer } from '@loopdm/platform/lifecycle'
 import type { Logger } from '@loopdm/platform/logger'
 import { type AiClient, createAiClient, type UsageSink } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
 import { ALL_QUEUES, DM_QUEUE, type QueueName } from '@loopdm/queues/contracts'
-import { createRedis } from '@loopdm/redis/client'
+import type { Redis } from '@loopdm/redis/client'
+import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
-import { type AdminRouteOptions, buildApp } from './app.js'
+import { buildApp } from './app.js'
+import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createConversationRepository } from './repositories/conversation.repository.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
+import { createDmJobsRepository } from './repositories/dm-jobs.repository.js'
 import { createDmOrderRepository } from './repositories/dm-order.repository.js'
-import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
+import { createDmQueueRepository, type DmQueueRepository } from './repositories/dm-queue.repository.js'
 import { createGdprRepository } from './repositories/gdpr.repository.js'
 import { createOutboxRepository } from './repositories/outbox.repository.js'
 import { createSignalsRepository } from './repositories/signals.repository.js'
+import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
+import type { ExportEraser } from './services/export-eraser.js'
+import { createGdprService, type GdprService } from './services/gdpr.service.js'
 import { createGraphSender } from './services/graph-sender.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
+import { createMemory, type Memory } from './services/memory.service.js'
 import { ModelRouter } from './services/model-router.js'
+
+export type { GatewayConnections } from './connections.js'
 
 export interface GatewayOptions {
   config: Config
   logger: Logger
   pool: Pool
-  /** Memory recall/back-fill; default `noMemory` (empty context). */
+  /** Memory recall/back-fill; default `noMemory` (empty context), or the real memory with `memoryService`. */
   memory?: MemoryPort
-  /** Default: createAiClient over config (openai-local when no OPENAI_API_KEY). */
+  /**
+   * When `memory` is not given: build the real memory (embeddings off the reply path, recall, a
+   * back-fill sweep under a Redis lease) over this process's AI client, and start/close it with the
+   * gateway. Default false; main.ts sets it.
+   */
+  memoryService?: boolean
+  /** Seed the registry from LOOP_DM_FT_MODEL in `start()` (no-op when unset or one is active). Default false; main.ts sets it. */
+  seedRegistry?: boolean
+  /** The process's one AI client (router, memory, promotion probe, GDPR, seeding). Default: createAiClient over config. */
   ai?: AiClient
   /** Where completion usage goes when `ai` is not given; default the shared cost ledger. */
   usage?: UsageSink
@@ -45,7 +63,9 @@ export interface GatewayOptions {
   /** Router circuit cool-down; default 60 s. */
   circuitCooldownMs?: number
   metrics?: GatewayMetrics
-  adminRoutes?: FastifyPluginAsync<AdminRouteOptions>[]
+  /** Removes a user's lines from export files on a GDPR erase; default the exporter's hook. */
+  exportEraser?: ExportEraser
+  adminRoutes?: FastifyPluginAsync<GatewayRouteOptions>[]
 }
 
 export interface Gateway {
@@ -57,99 +77,177 @@ export interface Gateway {
   metrics: GatewayMetrics
   /** The reply pipeline's dependencies (benchmarks and tests call processDmMessage with them). */
   dmDeps: DmDeps
-  /** Loads the active model, subscribes to hot swaps, starts the reply worker. */
+  ai: AiClient
+  memory: MemoryPort
+  gdpr: GdprService
+  connections: GatewayConnections
+  /** Seeds the registry (if asked), loads the active model, subscribes to hot swaps, starts the reply worker and memory. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
   close(): Promise<void>
 }
 
-/**
- * Wires the gateway: Redis connections → repositories → services → app + reply worker + hot-swap
- * subscriber. main.ts adds config, logger, database and listen; tests call it directly.
- */
-export function createGateway(opts: GatewayOptions): Gateway {
-  const { config, logger, pool } = opts
-  const metrics = opts.metrics ?? createMetrics()
-  // Producer: fails fast (the webhook answers 503). Worker-side: waits out short outages.
-  const producer = createRedis({
-    url: config.redis.url,
-    role: 'producer',
-    logger,
-    connectionName: 'gateway-producer',
-  })
-  const workerRedis = createRedis({
-    url: config.redis.url,
-    role: 'worker',
-    logger,
-    connectionName: 'gateway-order',
-  })
-  const subscriber = createRedis({
-    url: config.redis.url,
-    role: 'subscriber',
-    logger,
-    connectionName: 'gateway-hotswap',
-  })
-
+/** One producer Queue per queue name, all on the producer connection, watched by the metrics. */
+function createQueues(opts: GatewayOptions, producer: Redis, metrics: GatewayMetrics) {
+  const { config, logger } = opts
   const queues = Object.fromEntries(
     ALL_QUEUES.map((name) => [name, createQueue(name, { config, logger, connection: producer })]),
   ) as Record<QueueName, Queue>
   metrics.watchQueues(Object.values(queues))
+  return queues
+}
 
-  const registry = createRegistryRepository(pool)
-  const conversations = createConversationRepository(pool)
-  const outbox = createOutboxRepository(pool)
-  const signals = createSignalsRepository(pool)
-  const costs = createCostsRepository(pool)
-  const webhookOrder = createDmOrderRepository({ redis: producer, prefix: config.redis.prefix })
-  const workerOrder = createDmOrderRepository({ redis: workerRedis, prefix: config.redis.prefix })
-  const dmQueue = createDmQueueRepository({ queue: queues[DM_QUEUE], order: webhookOrder })
-
-  // Every completion's tokens and estimated cost go to the cost ledger (GET /admin/costs, budgets).
-  const usage = opts.usage ?? createCostLedger({ db: pool, prices: config.openai.prices, logger })
-  const ai = opts.ai ?? createAiClient({ config, logger, usage })
-  const holder = new ActiveModelHolder({
-    registry,
-    subscriber,
-    channel: config.models.channel,
-    reconcileIntervalMs: config.models.reconcileIntervalMs,
-    logger,
-    metrics,
-  })
-  const router = new ModelRouter({
-    config,
+/** The real memory: the shared AI client; one gateway at a time back-fills (a Redis lease), so replicas don't pay twice. */
+function createMemoryService(opts: GatewayOptions, ai: AiClient, producer: Redis): Memory {
+  const { config, logger } = opts
+  return createMemory({
+    db: opts.pool,
     ai,
+    config,
     logger,
-    registry,
-    metrics,
-    circuitCooldownMs: opts.circuitCooldownMs,
+    sweepLock: (sweep) =>
+      tryWithRedisLock(producer, `${config.redis.prefix}:memory-backfill`, sweep, { ttlMs: 60_000 }),
   })
+}
+
+/** The memory's GDPR side (drop the user's queued embeddings and cached vectors), when the port has one. */
+function forgetterOf(memory: MemoryPort): Pick<Memory, 'forget'> | undefined {
+  return 'forget' in memory && typeof memory.forget === 'function'
+    ? (memory as Pick<Memory, 'forget'>)
+    : undefined
+}
+
+/** The reply pipeline's dependencies: repositories on the worker connection, router, memory, sender. */
+function createDmDeps(
+  opts: GatewayOptions,
+  parts: {
+    order: Redis
+    dmQueue: DmQueueRepository
+    memory: MemoryPort
+    router: ModelRouter
+    holder: ActiveModelHolder
+    metrics: GatewayMetrics
+  },
+): DmDeps {
+  const { config, logger, pool } = opts
   const { accessToken, graphBaseUrl } = config.instagram
   const sender =
     accessToken && graphBaseUrl
       ? createGraphSender({ graphBaseUrl, accessToken, fetch: opts.fetch })
       : undefined
   if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
-
-  const dmDeps: DmDeps = {
-    conversations,
-    outbox,
-    signals,
-    order: workerOrder,
+  return {
+    conversations: createConversationRepository(pool),
+    outbox: createOutboxRepository(pool),
+    signals: createSignalsRepository(pool),
+    order: createDmOrderRepository({ redis: parts.order, prefix: config.redis.prefix }),
     erasures: createGdprRepository(pool),
-    memory: opts.memory ?? noMemory,
-    router,
-    currentModel: () => holder.current(),
+    memory: parts.memory,
+    router: parts.router,
+    currentModel: () => parts.holder.current(),
     sender,
-    loadPayload: (mid) => dmQueue.loadPayload(mid),
+    loadPayload: (mid) => parts.dmQueue.loadPayload(mid),
     systemPrompt: config.models.systemPrompt,
     logger,
-    metrics,
+    metrics: parts.metrics,
   }
+}
+
+/** Hot-swap holder (subscriber connection) and the model router over the shared AI client. */
+function createModelServices(
+  opts: GatewayOptions,
+  deps: { ai: AiClient; registry: RegistryRepository; subscriber: Redis; metrics: GatewayMetrics },
+) {
+  const { config, logger } = opts
+  const holder = new ActiveModelHolder({
+    registry: deps.registry,
+    subscriber: deps.subscriber,
+    channel: config.models.channel,
+    reconcileIntervalMs: config.models.reconcileIntervalMs,
+    logger,
+    metrics: deps.metrics,
+  })
+  const router = new ModelRouter({
+    config,
+    ai: deps.ai,
+    logger,
+    registry: deps.registry,
+    metrics: deps.metrics,
+    circuitCooldownMs: opts.circuitCooldownMs,
+  })
+  return { holder, router }
+}
+
+/** Stops intake first (http, reply worker), then memory and hot swap, then queues and connections. */
+function closeInOrder(parts: {
+  logger: Logger
+  app: FastifyInstance
+  worker: Worker | undefined
+  memory: Memory | undefined
+  holder: ActiveModelHolder
+  queues: Record<QueueName, Queue>
+  connections: GatewayConnections
+}): () => Promise<void> {
+  const { app, worker, memory, holder, queues, connections } = parts
+  return closer(
+    [
+      { name: 'http', close: () => app.close() },
+      { name: 'reply worker', close: () => worker?.close() },
+      { name: 'memory', close: () => memory?.close() },
+      { name: 'hot-swap subscriber', close: () => holder.close() },
+      ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
+      { name: 'redis subscriber', close: () => connections.subscriber.quit() },
+      { name: 'redis worker', close: () => connections.worker.quit() },
+      { name: 'redis producer', close: () => connections.producer.quit() },
+    ],
+    parts.logger,
+  )
+}
+
+/**
+ * The gateway's one wiring module: Redis connections → repositories → services (one AI client,
+ * memory, GDPR, promotion) → app + reply worker + hot-swap subscriber. main.ts adds the runtime
+ * (config, logger, database) and listen; tests and benches call it directly.
+ */
+export function createGateway(opts: GatewayOptions): Gateway {
+  const { config, logger, pool } = opts
+  const metrics = opts.metrics ?? createMetrics()
+  const connections = createConnections({ config, logger })
+  const { producer } = connections
+  const queues = createQueues(opts, producer, metrics)
+  const registry = createRegistryRepository(pool)
+  const webhookOrder = createDmOrderRepository({ redis: producer, prefix: config.redis.prefix })
+  const dmQueue = createDmQueueRepository({ queue: queues[DM_QUEUE], order: webhookOrder })
+
+  // Every completion's and embedding's tokens and estimated cost go to the cost ledger.
+  const usage = opts.usage ?? createCostLedger({ db: pool, prices: config.openai.prices, logger })
+  const ai = opts.ai ?? createAiClient({ config, logger, usage })
+  const ownMemory = !opts.memory && opts.memoryService ? createMemoryService(opts, ai, producer) : undefined
+  const memory = opts.memory ?? ownMemory ?? noMemory
+  const { holder, router } = createModelServices(opts, {
+    ai,
+    registry,
+    subscriber: connections.subscriber,
+    metrics,
+  })
+  // Promotion publishes on the producer and probes through the process's one SDK.
+  const promotion: PromotionDeps = { db: pool, redis: producer, sdk: ai.sdk, config, logger, registry }
+  const gdpr = createGdprService({
+    db: pool,
+    config,
+    logger,
+    dmJobs: createDmJobsRepository(queues[DM_QUEUE]),
+    exportEraser: opts.exportEraser,
+    memory: forgetterOf(memory),
+    // Deletes the provider's copies of uploaded training files that held the user's lines.
+    sdk: ai.sdk,
+  })
+
+  const dmDeps = createDmDeps(opts, { order: connections.worker, dmQueue, memory, router, holder, metrics })
   const worker =
     opts.worker === false
       ? undefined
       : createDmWorker({ config, logger, concurrency: opts.workerConcurrency, deps: dmDeps })
-
   const app = buildApp({
     config,
     logger,
@@ -160,39 +258,25 @@ export function createGateway(opts: GatewayOptions): Gateway {
     holder,
     router,
     registry,
-    costs,
+    costs: createCostsRepository(pool),
     metrics,
+    gdpr,
+    promotion,
     adminRoutes: opts.adminRoutes,
   })
 
-  const close = closer(
-    [
-      { name: 'http', close: () => app.close() },
-      { name: 'reply worker', close: () => worker?.close() },
-      { name: 'hot-swap subscriber', close: () => holder.close() },
-      ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
-      { name: 'redis subscriber', close: () => subscriber.quit() },
-      { name: 'redis worker', close: () => workerRedis.quit() },
-      { name: 'redis producer', close: () => producer.quit() },
-    ],
-    logger,
-  )
+  const close = closeInOrder({ logger, app, worker, memory: ownMemory, holder, queues, connections })
 
-  return {
-    app,
-    holder,
-    router,
-    worker,
-    queues,
-    metrics,
-    dmDeps,
-    async start() {
-      await holder.start()
-      if (worker) {
-        worker.run().catch((err) => logger.error({ err: (err as Error).message }, 'reply worker stopped'))
-        await worker.waitUntilReady()
-      }
-    },
-    close,
+  async function start() {
+    // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
+    if (opts.seedRegistry) await seedRegistry(promotion)
+    await holder.start()
+    if (worker) {
+      worker.run().catch((err) => logger.error({ err: (err as Error).message }, 'reply worker stopped'))
+      await worker.waitUntilReady()
+    }
+    ownMemory?.start()
   }
+
+  return { app, holder, router, worker, queues, metrics, dmDeps, ai, memory, gdpr, connections, start, close }
 }

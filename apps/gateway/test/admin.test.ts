@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AdminRouteOptions } from '../src/app.js'
+import type { GatewayRouteOptions } from '../src/routes/route-deps.js'
 import { buildTestGateway, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
 
-const extraRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app) => {
+const extraRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app) => {
   app.get('/boom', { schema: {} }, async () => {
     throw new Error('database password is hunter2')
   })

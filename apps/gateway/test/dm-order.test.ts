@@ -32,8 +32,6 @@ describe('dm order repository', () => {
     await sut.done(u, ['a'])
     expect(await sut.pendingBefore(u, 'c')).toEqual(['b'])
     expect(await redis.pttl(dmOrderKeys(prefix, u).order)).toBeGreaterThan(0)
-    expect(await sut.forgetUser(u)).toBe(1)
-    expect(await redis.exists(dmOrderKeys(prefix, u).order)).toBe(0)
   })
 
   it('is erased with the user (GDPR scrub of the dm queue)', async () => {

@@ -6,7 +6,6 @@ import { DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
 import { testConfig, testPool } from '@loopdm/testing/fixtures'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createUsersRoutes } from '../src/routes/admin/users.routes.js'
 import { createMemory, type Memory } from '../src/services/memory.service.js'
 import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
 
@@ -76,7 +75,8 @@ beforeAll(async () => {
   sut = await buildTestGateway({
     openai,
     env: { MEMORY_MIN_SCORE: '0.3' },
-    gateway: { memory, adminRoutes: [createUsersRoutes({ memory })] },
+    // The gateway's GDPR erase drops the user's queued embeddings from this memory too.
+    gateway: { memory },
   })
   memory.start()
 })

@@ -5,7 +5,6 @@ import { DM_JOB, DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/queues/contra
 import { uniqueId } from '@loopdm/testing/fixtures'
 import { Job, type Queue } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createUsersRoutes } from '../src/routes/admin/users.routes.js'
 import type { MemoryPort } from '../src/services/memory.port.js'
 import {
   buildTestGateway,
@@ -44,8 +43,8 @@ describe('GDPR erase while the user’s DMs are being answered', () => {
     }
     sut = await buildTestGateway({
       env: { EXPORT_DIR: exportDir },
-      // The admin erase route as main.ts mounts it.
-      gateway: { memory, adminRoutes: [createUsersRoutes()] },
+      // Every gateway mounts the admin erase route (DELETE /admin/users/:igUserId).
+      gateway: { memory },
     })
     queue = sut.gateway.queues[DM_QUEUE]
   })

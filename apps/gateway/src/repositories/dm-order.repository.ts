@@ -77,11 +77,6 @@ export function createDmOrderRepository(opts: DmOrderOptions) {
       return (await redis.eval(PENDING_BEFORE, 1, dmOrderKeys(prefix, igUserId).order, mid)) as string[]
     },
 
-    /** GDPR erase: drops the user's pending-arrival set (mids keyed by their id). Returns keys removed. */
-    async forgetUser(igUserId: string): Promise<number> {
-      return redis.del(dmOrderKeys(prefix, igUserId).order)
-    },
-
     async done(igUserId: string, mids: string[]): Promise<void> {
       if (mids.length) await redis.zrem(dmOrderKeys(prefix, igUserId).order, ...mids)
     },

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminRouteOptions } from '../app.js'
+import type { GatewayRouteOptions } from './route-deps.js'
 
 /** `/healthz` (process up), `/readyz` (db + redis + active model loaded), `/metrics` (Prometheus). */
-export const healthRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+export const healthRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   app.get(
     '/healthz',
     { schema: { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } },

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminRouteOptions } from '../app.js'
 import { parseWebhook, WebhookShapeError } from '../services/instagram-webhook.js'
 import { safeEqual, verifySignature } from '../services/signature.js'
+import type { GatewayRouteOptions } from './route-deps.js'
 
 /**
  * Meta's webhook. GET: subscription verification. POST: HMAC-SHA256 of the raw body checked in
@@ -9,7 +9,7 @@ import { safeEqual, verifySignature } from '../services/signature.js'
  * and reaction enqueued on `dm` before the 200 — no database round trip; Redis down → 503 so Meta
  * retries and no message is lost.
  */
-export const webhookRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+export const webhookRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   const { appSecret, verifyToken } = deps.config.instagram
   if (!appSecret) deps.logger.warn('IG_APP_SECRET is unset: every webhook POST will be refused (401)')
 

@@ -110,7 +110,7 @@ export function createGdprService(opts: GdprOptions) {
       igUserId,
       logger: opts.logger,
     })
-    const provider = await eraseProviderCopies(exported.uploaded ?? [])
+    const provider = await eraseProviderCopies(opts, exported.uploaded ?? [])
     const rows = Object.values(tables).reduce((a, b) => a + b, 0)
     const counts: ErasureCounts = {
       tables,
@@ -142,51 +142,54 @@ export function createGdprService(opts: GdprOptions) {
     )
     return { erasureId: audit.id, userKey, actor, at: audit.createdAt, counts, empty }
   }
+}
 
-  /**
-   * The provider's copies of export files that held the user's lines (the local files are clean by
-   * now): deleted at once, or — while a fine-tune still reads one — marked so the tuner deletes it
-   * when that job ends. A fine-tuned model already trained on them cannot be un-trained: the README
-   * says what to do about that.
-   */
-  async function eraseProviderCopies(uploaded: string[]) {
-    const out = { deleted: 0, deferred: 0, kept: 0 }
-    for (const file of uploaded) {
-      const marker = readUploadedMarker(file)
-      if (!marker || !opts.sdk) {
-        out.kept++
-        opts.logger?.warn(
-          { file: basename(file), fileId: marker?.fileId ?? null },
-          opts.sdk
-            ? 'gdpr: uploaded file has no provider id; delete its copy by hand'
-            : 'gdpr: no provider access; delete the uploaded copy by hand',
+/**
+ * The provider's copies of export files that held the user's lines (the local files are clean by
+ * now): deleted at once, or — while a fine-tune still reads one — marked so the tuner deletes it
+ * when that job ends. A fine-tuned model already trained on them cannot be un-trained: the README
+ * says what to do about that.
+ */
+async function eraseProviderCopies(
+  opts: Pick<GdprOptions, 'db' | 'sdk' | 'logger'>,
+  uploaded: string[],
+): Promise<{ deleted: number; deferred: number; kept: number }> {
+  const out = { deleted: 0, deferred: 0, kept: 0 }
+  for (const file of uploaded) {
+    const marker = readUploadedMarker(file)
+    if (!marker || !opts.sdk) {
+      out.kept++
+      opts.logger?.warn(
+        { file: basename(file), fileId: marker?.fileId ?? null },
+        opts.sdk
+          ? 'gdpr: uploaded file has no provider id; delete its copy by hand'
+          : 'gdpr: no provider access; delete the uploaded copy by hand',
+      )
+      continue
+    }
+    const { fileId } = marker
+    try {
+      if (await providerFileInUse(opts.db, fileId)) {
+        writeUploadedMarker(file, { ...marker, deleteWhenDone: true })
+        out.deferred++
+        opts.logger?.info(
+          { fileId },
+          'gdpr: provider copy is still read by a fine-tune; deleted when it ends',
         )
         continue
       }
-      const { fileId } = marker
-      try {
-        if (await providerFileInUse(opts.db, fileId)) {
-          writeUploadedMarker(file, { ...marker, deleteWhenDone: true })
-          out.deferred++
-          opts.logger?.info(
-            { fileId },
-            'gdpr: provider copy is still read by a fine-tune; deleted when it ends',
-          )
-          continue
-        }
-        await deleteProviderFile(opts.sdk, fileId)
-        removeUploadedMarker(file)
-        out.deleted++
-      } catch (err) {
-        out.kept++
-        opts.logger?.warn(
-          { fileId, err: (err as Error).message },
-          'gdpr: could not delete the provider copy; delete it by hand',
-        )
-      }
+      await deleteProviderFile(opts.sdk, fileId)
+      removeUploadedMarker(file)
+      out.deleted++
+    } catch (err) {
+      out.kept++
+      opts.logger?.warn(
+        { fileId, err: (err as Error).message },
+        'gdpr: could not delete the provider copy; delete it by hand',
+      )
     }
-    return out
   }
+  return out
 }
 
 export type GdprService = ReturnType<typeof createGdprService>

@@ -2,11 +2,11 @@ import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import type { AiClient } from '@loopdm/platform/openai'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import { createMemoryRepository, type MemoryRepository } from '../repositories/memory.repository.js'
-import { createEmbeddingBatcher, embeddingInput } from './memory.batcher.js'
-import { type MemoryTurn, packTurns, summarise } from './memory.packing.js'
+import { createEmbeddingBatcher, type EmbeddingBatcher, embeddingInput } from './memory.batcher.js'
+import { summarise } from './memory.packing.js'
 import type { MemoryPort } from './memory.port.js'
+import { createRecall, createVectorCache, type VectorCache } from './memory.recall.js'
 
 /**
  * Memory: every stored turn is embedded off the reply path (batched, retried, back-filled), and
@@ -55,54 +55,50 @@ export type Memory = MemoryPort & {
   forget(igUserId: string): number
 }
 
-/** Recently computed query vectors, so the batcher does not embed the same live turn twice. */
-function createVectorCache(max = 256, ttlMs = 60_000) {
-  const m = new Map<string, { v: number[]; at: number }>()
-  const key = (user: string, text: string) => `${user}\u0000${text}`
-  return {
-    get(user: string, text: string): number[] | undefined {
-      const e = m.get(key(user, text))
-      if (!e || Date.now() - e.at > ttlMs) return undefined
-      return e.v
-    },
-    set(user: string, text: string, v: number[]) {
-      m.delete(key(user, text))
-      m.set(key(user, text), { v, at: Date.now() })
-      if (m.size > max) m.delete(m.keys().next().value as string)
-    },
-    forget(user: string) {
-      for (const k of m.keys()) if (k.startsWith(`${user}\u0000`)) m.delete(k)
-    },
+/** Embeds every turn still `embedding is null`, in id order; stops between batches once closed. */
+async function sweepUnembedded(deps: {
+  repo: MemoryRepository
+  ai: Pick<AiClient, 'embed'>
+  batcher: EmbeddingBatcher
+  batchSize: number
+  isClosed: () => boolean
+}): Promise<number> {
+  const { repo, batcher, batchSize, isClosed } = deps
+  let total = 0
+  let afterId = 0
+  // Stops between batches once close() was called, so shutdown never waits for a long sweep.
+  while (!isClosed()) {
+    const rows = await repo.findUnembedded(afterId, 256)
+    if (rows.length === 0) break
+    afterId = rows[rows.length - 1]?.id ?? afterId
+    const todo = rows.filter((r) => !batcher.has(r.id))
+    for (let i = 0; i < todo.length && !isClosed(); i += batchSize) {
+      const chunk = todo.slice(i, i + batchSize)
+      const vectors = await deps.ai.embed(
+        chunk.map((r) => embeddingInput(r.content)),
+        { purpose: 'memory', maxRetries: 1 },
+      )
+      total += await repo.setEmbeddings(
+        chunk.map((r, j) => ({
+          id: r.id,
+          embedding: vectors[j] as number[],
+          summary: summarise(r.content),
+        })),
+      )
+    }
   }
+  return total
 }
 
-class RecallTimeout extends Error {
-  override name = 'RecallTimeout'
-}
-
-export function createMemory(opts: MemoryOptions): Memory {
-  const { config, logger } = opts
-  const mc = config.memory
-  const repo = opts.repository ?? createMemoryRepository(opts.db)
-  const exactScanMaxTurns = opts.exactScanMaxTurns ?? 1000
-  const efSearch = opts.efSearch ?? 400
-  const recallTimeoutMs = opts.recallTimeoutMs ?? 2000
-  const breakerMs = opts.breakerMs ?? 5000
-  const backfillIntervalMs = opts.backfillIntervalMs ?? 60_000
-  const cache = createVectorCache()
-  let breakerUntil = 0
-  let sweepTimer: NodeJS.Timeout | undefined
-  let sweeping: Promise<number> | undefined
-  let closed = false
-
-  const batcher = createEmbeddingBatcher({
-    logger,
+/** The embedding batcher, reusing the vector recall computed for the live turn a moment ago. */
+function createCachedBatcher(opts: MemoryOptions, repo: MemoryRepository, cache: VectorCache) {
+  return createEmbeddingBatcher({
+    logger: opts.logger,
     batchSize: opts.batchSize,
     flushMs: opts.flushMs,
     maxAttempts: opts.maxAttempts,
     backoffBaseMs: opts.backoffBaseMs,
     async embed(texts, turns) {
-      // Reuse the vector recall computed for the live turn a moment ago.
       const cached = turns.map((t, i) => cache.get(t.igUserId, texts[i] as string))
       const missing = texts.filter((_, i) => !cached[i])
       const fresh = missing.length ? await opts.ai.embed(missing, { purpose: 'memory', maxRetries: 0 }) : []
@@ -112,113 +108,48 @@ export function createMemory(opts: MemoryOptions): Memory {
     write: (rows) => repo.setEmbeddings(rows),
     writeSummaries: (rows) => repo.setSummaries(rows),
   })
+}
 
-  async function embedQuery(igUserId: string, text: string): Promise<number[]> {
-    const input = embeddingInput(text)
-    const hit = cache.get(igUserId, input)
-    if (hit) return hit
-    let timer: NodeJS.Timeout | undefined
-    try {
-      const [v] = await Promise.race([
-        opts.ai.embed([input], { purpose: 'memory', maxRetries: 0, timeoutMs: recallTimeoutMs }),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new RecallTimeout(`embedding took over ${recallTimeoutMs} ms`)),
-            recallTimeoutMs,
-          )
-        }),
-      ])
-      if (!v) throw new Error('no embedding returned')
-      cache.set(igUserId, input, v)
-      return v
-    } finally {
-      clearTimeout(timer)
+/** Logs a sweep's outcome; `undefined` means another gateway held the lease. */
+function sweepOutcome(logger: Logger | undefined) {
+  return (n: number | undefined) => {
+    if (n === undefined) {
+      logger?.debug('memory: another gateway is back-filling; skipped this sweep')
+      return 0
     }
+    if (n > 0) logger?.info({ embedded: n }, 'memory: back-filled embeddings')
+    return n
   }
+}
 
-  async function searchRelevant(igUserId: string, vector: number[], excludeIds: number[]) {
-    const n = await repo.countEmbedded(igUserId, exactScanMaxTurns + 1)
-    const args = { igUserId, vector, k: mc.topK, minScore: mc.minScore, excludeIds }
-    if (n === 0) return { turns: [] as MemoryTurn[], strategy: 'none' }
-    if (n <= exactScanMaxTurns) return { turns: await repo.searchExact(args), strategy: 'exact' }
-    return { turns: await repo.searchIndexed({ ...args, efSearch }), strategy: 'hnsw' }
-  }
+export function createMemory(opts: MemoryOptions): Memory {
+  const { config, logger } = opts
+  const mc = config.memory
+  const repo = opts.repository ?? createMemoryRepository(opts.db)
+  const backfillIntervalMs = opts.backfillIntervalMs ?? 60_000
+  const cache = createVectorCache()
+  let sweepTimer: NodeJS.Timeout | undefined
+  let sweeping: Promise<number> | undefined
+  let closed = false
 
-  async function runBackfill(): Promise<number> {
-    let total = 0
-    let afterId = 0
-    // Stops between batches once close() was called, so shutdown never waits for a long sweep.
-    while (!closed) {
-      const rows = await repo.findUnembedded(afterId, 256)
-      if (rows.length === 0) break
-      afterId = rows[rows.length - 1]?.id ?? afterId
-      const todo = rows.filter((r) => !batcher.has(r.id))
-      for (let i = 0; i < todo.length && !closed; i += opts.batchSize ?? 64) {
-        const chunk = todo.slice(i, i + (opts.batchSize ?? 64))
-        const vectors = await opts.ai.embed(
-          chunk.map((r) => embeddingInput(r.content)),
-          { purpose: 'memory', maxRetries: 1 },
-        )
-        total += await repo.setEmbeddings(
-          chunk.map((r, j) => ({
-            id: r.id,
-            embedding: vectors[j] as number[],
-            summary: summarise(r.content),
-          })),
-        )
-      }
-    }
-    return total
-  }
+  const batcher = createCachedBatcher(opts, repo, cache)
+
+  const recall = createRecall({
+    config,
+    logger,
+    ai: opts.ai,
+    repo,
+    cache,
+    exactScanMaxTurns: opts.exactScanMaxTurns ?? 1000,
+    efSearch: opts.efSearch ?? 400,
+    recallTimeoutMs: opts.recallTimeoutMs ?? 2000,
+    breakerMs: opts.breakerMs ?? 5000,
+  })
+  const runBackfill = () =>
+    sweepUnembedded({ repo, ai: opts.ai, batcher, batchSize: opts.batchSize ?? 64, isClosed: () => closed })
 
   const memory: Memory = {
-    async recall({ igUserId, text, excludeIds = [] }) {
-      if (!mc.enabled || mc.maxTokens <= 0) return { messages: [], recalled: 0 }
-      const started = performance.now()
-      const userKey = pseudonymousUserKey(igUserId)
-      let recent: MemoryTurn[] = []
-      let relevant: MemoryTurn[] = []
-      let strategy = 'skipped'
-      try {
-        const wantVector = text.trim() !== '' && Date.now() >= breakerUntil
-        const [recentRows, vector] = await Promise.all([
-          repo.recentTurns(igUserId, mc.recentTurns, excludeIds),
-          wantVector
-            ? embedQuery(igUserId, text).catch((err: Error) => {
-                breakerUntil = Date.now() + breakerMs
-                logger?.warn(
-                  { err: err.message, userKey, breakerMs },
-                  'memory: query embedding failed; answering without recall',
-                )
-                return undefined
-              })
-            : undefined,
-        ])
-        recent = recentRows
-        if (vector) {
-          const exclude = [...excludeIds, ...recent.map((t) => t.id)]
-          const found = await searchRelevant(igUserId, vector, exclude)
-          relevant = found.turns
-          strategy = found.strategy
-        }
-      } catch (err) {
-        logger?.warn({ err: (err as Error).message, userKey }, 'memory: recall failed; answering without it')
-      }
-      const packed = packTurns({ recent, recalled: relevant, maxTokens: mc.maxTokens })
-      logger?.info(
-        {
-          userKey,
-          recalled: packed.recalled,
-          candidates: relevant.length,
-          recent: packed.recent,
-          tokens: packed.tokens,
-          strategy,
-          ms: Math.round(performance.now() - started),
-        },
-        'memory recall',
-      )
-      return { messages: packed.messages, recalled: packed.recalled }
-    },
+    recall,
 
     afterStore(turn) {
       if (!mc.enabled || closed) return
@@ -244,18 +175,9 @@ export function createMemory(opts: MemoryOptions): Memory {
       if (!mc.enabled || closed) return Promise.resolve(0)
       if (sweeping) return sweeping
       const sweep = opts.sweepLock ? opts.sweepLock(runBackfill) : runBackfill()
-      sweeping = sweep
-        .then((n) => {
-          if (n === undefined) {
-            logger?.debug('memory: another gateway is back-filling; skipped this sweep')
-            return 0
-          }
-          if (n > 0) logger?.info({ embedded: n }, 'memory: back-filled embeddings')
-          return n
-        })
-        .finally(() => {
-          sweeping = undefined
-        })
+      sweeping = sweep.then(sweepOutcome(logger)).finally(() => {
+        sweeping = undefined
+      })
       return sweeping
     },
 

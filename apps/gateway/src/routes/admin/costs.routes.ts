@@ -1,9 +1,9 @@
 import { ValidationError } from '@loopdm/platform/errors'
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminRouteOptions } from '../../app.js'
+import type { GatewayRouteOptions } from '../route-deps.js'
 
 /** GET /admin/costs?since&until (ISO-8601; default: this calendar month so far, UTC) from `cost_ledger`. */
-export const costsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+export const costsRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   app.get<{ Querystring: { since?: string; until?: string } }>(
     '/costs',
     {

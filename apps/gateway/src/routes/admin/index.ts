@@ -1,24 +1,26 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminRouteOptions } from '../../app.js'
+import type { GatewayRouteOptions } from '../route-deps.js'
 import { adminAuthHook } from './auth.js'
 import { costsRoutes } from './costs.routes.js'
 import { jobsRoutes } from './jobs.routes.js'
 import { modelsRoutes } from './models.routes.js'
 import { promotionRoutes } from './promotion.routes.js'
 import { queuesBoard } from './queues.routes.js'
+import { usersRoutes } from './users.routes.js'
 
 /**
  * Every JSON admin route, mounted under /admin behind the bearer hook. Adding one is one line here
  * (or pass it in `deps.adminRoutes`): the plugin receives `{ deps }` as options.
  */
-export const ADMIN_ROUTES: FastifyPluginAsync<AdminRouteOptions>[] = [
+export const ADMIN_ROUTES: FastifyPluginAsync<GatewayRouteOptions>[] = [
   modelsRoutes,
   costsRoutes,
   jobsRoutes,
   promotionRoutes,
+  usersRoutes,
 ]
 
-export const adminPlugin: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+export const adminPlugin: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   // Bull Board in its own scope: bearer or basic auth (a browser can log in with the token).
   await app.register(
     async (board) => {

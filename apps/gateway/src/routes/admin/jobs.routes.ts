@@ -17,7 +17,7 @@ import {
 import type { JobsOptions } from 'bullmq'
 import type { FastifyPluginAsync } from 'fastify'
 import type { z } from 'zod'
-import type { AdminRouteOptions } from '../../app.js'
+import type { GatewayRouteOptions } from '../route-deps.js'
 
 interface ManualJobSpec {
   schema: z.ZodType
@@ -51,7 +51,7 @@ export const MANUAL_JOBS: Record<'export' | 'tune' | 'evaluate' | 'cleanup', Man
  * payload, validated by the queue's shared zod schema (`trigger` defaults to `manual`); `?name=`
  * picks the job name where a queue has several (cleanup: retention | retire-models).
  */
-export const jobsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+export const jobsRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   app.post<{ Params: { queue: keyof typeof MANUAL_JOBS }; Querystring: { name?: string }; Body: unknown }>(
     '/jobs/:queue',
     {

@@ -1,6 +1,6 @@
 import { listFinetuneJobs } from '@loopdm/models/finetune-jobs'
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminRouteOptions } from '../../app.js'
+import type { GatewayRouteOptions } from '../route-deps.js'
 
 /**
  * GET /admin/models: the active model as THIS instance holds it (it may lag the registry by one
@@ -8,7 +8,7 @@ import type { AdminRouteOptions } from '../../app.js'
  * registered model, the router's list (vision, base, active, candidates; open circuits) and the
  * recent fine-tuning jobs (failed ones with their reason).
  */
-export const modelsRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+export const modelsRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   app.get(
     '/models',
     {

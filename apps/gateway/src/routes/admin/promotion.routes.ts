@@ -1,17 +1,6 @@
-import type { Pool } from '@loopdm/db/pool'
-import {
-  approveCandidate,
-  type PromotionDeps,
-  promoteModel,
-  rejectCandidate,
-  rollbackModel,
-} from '@loopdm/models/promotion'
-import type { RegistryRepository } from '@loopdm/models/registry'
-import type { Config } from '@loopdm/platform/config'
-import type { Logger } from '@loopdm/platform/logger'
-import { createOpenAISdk } from '@loopdm/platform/openai'
-import type { Redis } from '@loopdm/redis/client'
+import { approveCandidate, promoteModel, rejectCandidate, rollbackModel } from '@loopdm/models/promotion'
 import type { FastifyPluginAsync } from 'fastify'
+import type { GatewayRouteOptions } from '../route-deps.js'
 
 /**
  * Promotion admin API (mounted under /admin behind the bearer hook):
@@ -20,18 +9,9 @@ import type { FastifyPluginAsync } from 'fastify'
  * - `POST /admin/candidates/:id/approve` — approve a gated candidate, i.e. promote it
  * - `POST /admin/candidates/:id/reject` — reject it with a reason
  * Bodies are optional: `{ "reason": "…", "actor": "…" }`. Every change reaches all gateways via
- * the registry + the hot-swap channel (packages/models/src/promotion.ts).
+ * the registry + the hot-swap channel (packages/models/src/promotion.ts). The routes receive
+ * `deps.promotion` (pool, producer connection, the process's OpenAI SDK for the probe, registry).
  */
-export interface PromotionRouteOptions {
-  deps: {
-    config: Config
-    logger: Logger
-    pool: Pool
-    /** A publishing (non-subscriber) connection. */
-    redis: Redis
-    registry: RegistryRepository
-  }
-}
 
 const BodySchema = {
   type: ['object', 'null'],
@@ -49,16 +29,7 @@ const IdParams = {
 
 type Body = { reason?: string; actor?: string } | null | undefined
 
-export const promotionRoutes: FastifyPluginAsync<PromotionRouteOptions> = async (app, { deps }) => {
-  const sdk = createOpenAISdk({ config: deps.config, logger: deps.logger })
-  const base = (): PromotionDeps => ({
-    db: deps.pool,
-    redis: deps.redis,
-    sdk,
-    config: deps.config,
-    logger: deps.logger,
-    registry: deps.registry,
-  })
+export const promotionRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   const actorOf = (b: Body) => b?.actor ?? 'admin-api'
 
   app.post<{ Params: { id: string }; Body: Body }>(
@@ -67,7 +38,7 @@ export const promotionRoutes: FastifyPluginAsync<PromotionRouteOptions> = async 
     async (req) => {
       const actor = actorOf(req.body)
       return promoteModel({
-        ...base(),
+        ...deps.promotion,
         ref: req.params.id,
         actor,
         reason: req.body?.reason ?? `manual promotion by ${actor}`,
@@ -76,14 +47,19 @@ export const promotionRoutes: FastifyPluginAsync<PromotionRouteOptions> = async 
   )
 
   app.post<{ Body: Body }>('/models/rollback', { schema: { body: BodySchema } }, async (req) =>
-    rollbackModel({ ...base(), actor: actorOf(req.body), reason: req.body?.reason }),
+    rollbackModel({ ...deps.promotion, actor: actorOf(req.body), reason: req.body?.reason }),
   )
 
   app.post<{ Params: { id: string }; Body: Body }>(
     '/candidates/:id/approve',
     { schema: { params: IdParams, body: BodySchema } },
     async (req) =>
-      approveCandidate({ ...base(), ref: req.params.id, actor: actorOf(req.body), reason: req.body?.reason }),
+      approveCandidate({
+        ...deps.promotion,
+        ref: req.params.id,
+        actor: actorOf(req.body),
+        reason: req.body?.reason,
+      }),
   )
 
   app.post<{ Params: { id: string }; Body: Body }>(
@@ -91,7 +67,7 @@ export const promotionRoutes: FastifyPluginAsync<PromotionRouteOptions> = async 
     { schema: { params: IdParams, body: BodySchema } },
     async (req) =>
       rejectCandidate({
-        db: deps.pool,
+        db: deps.promotion.db,
         registry: deps.registry,
         ref: req.params.id,
         actor: actorOf(req.body),

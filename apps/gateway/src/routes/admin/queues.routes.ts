@@ -2,10 +2,10 @@ import { createBullBoard } from '@bull-board/api'
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter'
 import { FastifyAdapter } from '@bull-board/fastify'
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminRouteOptions } from '../../app.js'
+import type { GatewayRouteOptions } from '../route-deps.js'
 
 /** Bull Board over every queue at /admin/queues (the caller's scope holds the auth hook). */
-export const queuesBoard: FastifyPluginAsync<AdminRouteOptions> = async (app, { deps }) => {
+export const queuesBoard: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   const serverAdapter = new FastifyAdapter()
   createBullBoard({
     // bull-board's adapter is typed against its own bullmq copy; the runtime API is the same.

@@ -1,10 +1,6 @@
-import { createOpenAISdk } from '@loopdm/platform/openai'
-import { DM_QUEUE } from '@loopdm/queues/contracts'
 import type { FastifyPluginAsync } from 'fastify'
-import type { AdminRouteOptions } from '../../app.js'
-import { createDmJobsRepository } from '../../repositories/dm-jobs.repository.js'
-import { defaultExportEraser, type ExportEraser } from '../../services/export-eraser.js'
-import { createGdprService, type GdprService } from '../../services/gdpr.service.js'
+import type { GdprService } from '../../services/gdpr.service.js'
+import type { GatewayRouteOptions } from '../route-deps.js'
 
 /**
  * `DELETE /admin/users/:igUserId` — GDPR erase (see README "GDPR erase"). Mounted by the admin
@@ -14,31 +10,16 @@ import { createGdprService, type GdprService } from '../../services/gdpr.service
  * names the operator in the audit row (default `admin-api`).
  */
 export interface UsersRoutesOptions {
-  /** Default: built from the admin deps (pool, config, the `dm` queue). */
+  /** Default: the gateway's GDPR service (`deps.gdpr`, built by compose.ts). */
   gdpr?: Pick<GdprService, 'eraseUser'>
-  /** This process's memory, so the user's queued embeddings are dropped too. */
-  memory?: { forget(igUserId: string): number }
-  /** Default: the exporter's hook (removes the user's lines from export files). */
-  exportEraser?: ExportEraser
 }
 
 /** Instagram-scoped ids are digits; test and other channels' ids may use letters, `_`, `-`, `.`. */
 export const IG_USER_ID_PATTERN = '^[A-Za-z0-9_.-]{1,128}$'
 
-export function createUsersRoutes(opts: UsersRoutesOptions = {}): FastifyPluginAsync<AdminRouteOptions> {
+export function createUsersRoutes(opts: UsersRoutesOptions = {}): FastifyPluginAsync<GatewayRouteOptions> {
   return async (app, { deps }) => {
-    const gdpr =
-      opts.gdpr ??
-      createGdprService({
-        db: deps.pool,
-        config: deps.config,
-        logger: deps.logger,
-        dmJobs: createDmJobsRepository(deps.queues[DM_QUEUE]),
-        exportEraser: opts.exportEraser ?? defaultExportEraser,
-        memory: opts.memory,
-        // Deletes the provider's copies of uploaded training files that held the user's lines.
-        sdk: createOpenAISdk({ config: deps.config, logger: deps.logger }),
-      })
+    const gdpr = opts.gdpr ?? deps.gdpr
     app.delete<{ Params: { igUserId: string }; Headers: { 'x-loopdm-actor'?: string } }>(
       '/users/:igUserId',
       {
@@ -68,3 +49,6 @@ export function createUsersRoutes(opts: UsersRoutesOptions = {}): FastifyPluginA
     )
   }
 }
+
+/** The route as every gateway mounts it (in ADMIN_ROUTES), over `deps.gdpr`. */
+export const usersRoutes: FastifyPluginAsync<GatewayRouteOptions> = createUsersRoutes()
