@@ -1,9 +1,10 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { testConfig } from '@loopdm/testing/fixtures'
-import { manifestPath, pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { manifestPath } from '@loopdm/training-data/export-layout'
+import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { pickTrainingData } from '@loopdm/training-data/training-file'
 import { describe, expect, it } from 'vitest'
-import { pickTrainingData } from '../src/services/training-data.service.js'
 import { tmpExportDir } from './helpers.js'
 
 const line = (s: string) =>
