@@ -5,6 +5,7 @@
  */
 
 import { openDatabase } from '@loopdm/db/open-database'
+import { runRetention } from '@loopdm/exporter/services/retention.service'
 import { loadConfigOrExit } from '@loopdm/platform/config'
 import { createLogger } from '@loopdm/platform/logger'
 import { createOpenAISdk } from '@loopdm/platform/openai'
@@ -51,15 +52,8 @@ try {
     `monthly report ${report.path} (spend $${report.totals.usd.toFixed(4)}, fine-tunes ${report.totals.finetunes})`,
   )
 
-  // Data retention belongs to the exporter; call it when that module exists.
-  const spec = '@loopdm/exporter/services/retention.service'
-  const retention = await import(spec).catch(() => null)
-  if (retention && typeof retention.runRetention === 'function') {
-    const out = await retention.runRetention({ db: db.pool, config, logger, dryRun, now })
-    say(`data retention${dryRun ? ' (dry run)' : ''}: ${JSON.stringify(out)}`)
-  } else {
-    say("data retention: handled by the exporter's cleanup job (its module is not installed here)")
-  }
+  const out = await runRetention({ db: db.pool, config, logger, dryRun, now })
+  say(`data retention${dryRun ? ' (dry run)' : ''}: ${JSON.stringify(out)}`)
 } catch (err) {
   say(`cleanup:models: ${(err as Error).message}`)
   code = 1

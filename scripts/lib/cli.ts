@@ -43,12 +43,6 @@ export function parseArgs(argv: string[]): { flags: Record<string, string | true
   return { flags, positionals }
 }
 
-/** For scripts whose feature has not landed yet. */
-export function notImplemented(what: string): never {
-  process.stderr.write(`${what}: not implemented yet: see README.md\n`)
-  process.exit(2)
-}
-
 /**
  * A command's logger: at the default `info` level it logs warnings only, so the command's own
  * output stays readable; an explicit LOG_LEVEL (debug, …) is honoured.

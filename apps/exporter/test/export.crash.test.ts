@@ -3,10 +3,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExportPausePoint } from '../src/services/export.service.js'
 import { createExportService } from '../src/services/export.service.js'
-import { MASTER_FILE } from '../src/services/export-files.js'
 import { pairsOf, readLines, removeUsers, type SeedRow, seed, silentLogger, tempDir } from './helpers.js'
 
 const ROOT = resolve(import.meta.dirname, '../../..')

@@ -2,12 +2,12 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { validateFtFile } from '@loopdm/training-data/ft-format'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ExportTooLargeError } from '../src/errors.js'
 import { createExportRunsRepository } from '../src/repositories/export-runs.repository.js'
 import { createExportService } from '../src/services/export.service.js'
-import { MASTER_FILE } from '../src/services/export-files.js'
 import { pairsOf, readLines, removeUsers, type SeedRow, seed, silentLogger, tempDir } from './helpers.js'
 
 describe('export size limit, dry run and backfill', () => {

@@ -3,10 +3,11 @@ import { join, resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import {
-  CLEANUP_QUEUE,
   EXPORT_JOB_OPTIONS,
   EXPORT_QUEUE,
   exportJobId,
+  RETENTION_JOB,
+  RETENTION_QUEUE,
   SCHEDULERS,
   TUNE_JOB,
   TUNE_QUEUE,
@@ -32,7 +33,7 @@ describe('export job on the queue', () => {
   const logger = silentLogger()
   const exportQueue = createQueue(EXPORT_QUEUE, { config, logger })
   const tuneQueue = createQueue(TUNE_QUEUE, { config, logger })
-  const cleanupQueue = createQueue(CLEANUP_QUEUE, { config, logger })
+  const retentionQueue = createQueue(RETENTION_QUEUE, { config, logger })
 
   beforeAll(async () => {
     pool = await testPool()
@@ -47,7 +48,7 @@ describe('export job on the queue', () => {
     await seed(pool, rows, Date.now() - 3600_000)
   })
   afterAll(async () => {
-    for (const q of [exportQueue, tuneQueue, cleanupQueue]) {
+    for (const q of [exportQueue, tuneQueue, retentionQueue]) {
       await q.obliterate({ force: true }).catch(() => {})
       await q.close()
     }
@@ -118,13 +119,14 @@ describe('export job on the queue', () => {
 
   describe('schedules', () => {
     it('upserts one scheduler per name, idempotently across replicas', async () => {
-      await upsertExporterSchedules({ exportQueue, cleanupQueue, config })
-      await upsertExporterSchedules({ exportQueue, cleanupQueue, config })
+      await upsertExporterSchedules({ exportQueue, retentionQueue, config })
+      await upsertExporterSchedules({ exportQueue, retentionQueue, config })
       const exp = await exportQueue.getJobSchedulers()
-      const cln = await cleanupQueue.getJobSchedulers()
+      const ret = await retentionQueue.getJobSchedulers()
       expect(exp.map((s) => [s.key, s.pattern])).toEqual([[SCHEDULERS.export, config.schedules.exportCron]])
-      expect(cln.map((s) => s.key).sort()).toEqual([SCHEDULERS.retireModels, SCHEDULERS.retention].sort())
-      expect(cln.map((s) => s.name).sort()).toEqual(['retention', 'retire-models'])
+      expect(ret.map((s) => [s.key, s.name, s.pattern])).toEqual([
+        [SCHEDULERS.retention, RETENTION_JOB.retention, config.schedules.cleanupCron],
+      ])
     })
   })
 })

@@ -2,10 +2,10 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { validateFtFile } from '@loopdm/training-data/ft-format'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createExportService } from '../src/services/export.service.js'
-import { MASTER_FILE } from '../src/services/export-files.js'
 import { pairsOf, readLines, removeUsers, seed, silentLogger, tempDir } from './helpers.js'
 
 const byQ = <T extends { q: string }>(xs: T[]) => [...xs].sort((a, b) => a.q.localeCompare(b.q))

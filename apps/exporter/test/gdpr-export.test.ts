@@ -4,11 +4,12 @@ import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
 import type { Pool } from '@loopdm/db/pool'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
-import { pickTrainingData } from '@loopdm/tuner/services/training-data.service'
+import { eraseUserFromExports } from '@loopdm/training-data/export-erase'
+import { MASTER_FILE } from '@loopdm/training-data/export-layout'
+import { pickTrainingData } from '@loopdm/training-data/training-file'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createExportRunsRepository } from '../src/repositories/export-runs.repository.js'
 import { createExportService } from '../src/services/export.service.js'
-import { MASTER_FILE } from '../src/services/export-files.js'
-import { eraseUserFromExportState, eraseUserFromExports } from '../src/services/gdpr-export.service.js'
 import { pairsOf, readLines, removeUsers, seed, silentLogger, tempDir } from './helpers.js'
 
 describe('eraseUserFromExports', () => {
@@ -99,8 +100,9 @@ describe('eraseUserFromExports', () => {
       const r = await sut.run({ trigger: 'manual', dryRun: false, date: '2031-04-03' })
       const plan = await pool.query('select plan from export_runs where id = $1', [r.runId])
       expect(JSON.stringify(plan.rows[0]?.plan ?? {})).not.toContain(carol)
-      expect(await eraseUserFromExportState({ db: pool, igUserId: carol })).toEqual({ pending: 1 })
-      expect(await eraseUserFromExportState({ db: pool, igUserId: carol })).toEqual({ pending: 0 })
+      const runs = createExportRunsRepository(pool)
+      expect(await runs.deletePendingFor(carol)).toBe(1)
+      expect(await runs.deletePendingFor(carol)).toBe(0)
     })
   })
 

@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
-import { CLEANUP_JOB } from '@loopdm/queues/contracts'
+import { RETENTION_JOB } from '@loopdm/queues/contracts'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { eraseUserFromExports } from '@loopdm/training-data/export-erase'
+import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { UnrecoverableError } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { processCleanup } from '../src/jobs/cleanup.processor.js'
+import { processRetention } from '../src/jobs/retention.processor.js'
 import { createExportService } from '../src/services/export.service.js'
-import { MASTER_FILE } from '../src/services/export-files.js'
-import { eraseUserFromExports } from '../src/services/gdpr-export.service.js'
 import { runRetention } from '../src/services/retention.service.js'
 import { pairsOf, removeUsers, seed, silentLogger, tempDir } from './helpers.js'
 
@@ -126,35 +126,21 @@ describe('runRetention', () => {
     })
   })
 
-  describe('the cleanup processor', () => {
-    it('dispatches retention by job name', async () => {
-      const r = await processCleanup(
-        { name: CLEANUP_JOB.retention, data: { dryRun: true }, id: 'x' },
+  describe('the retention processor', () => {
+    it('runs retention for its job name', async () => {
+      const r = await processRetention(
+        { name: RETENTION_JOB.retention, data: { dryRun: true }, id: 'x' },
         { db: pool, config, logger: silentLogger() },
       )
       expect(r).toMatchObject({ dryRun: true })
     })
-    it('no-ops model retirement until the tuner wires it, and calls it once injected', async () => {
-      const job = { name: CLEANUP_JOB.retireModels, data: { dryRun: true }, id: 'y' }
-      expect(await processCleanup(job, { db: pool, config, logger: silentLogger() })).toEqual({
-        skipped: 'model retirement not available yet',
-      })
-      const calls: unknown[] = []
-      await processCleanup(job, {
-        db: pool,
-        config,
-        logger: silentLogger(),
-        retireModels: async (o) => calls.push(o),
-      })
-      expect(calls).toHaveLength(1)
-    })
     it('rejects an unknown job name as unrecoverable', async () => {
-      const err = (await processCleanup(
+      const err = (await processRetention(
         { name: 'nope', data: {}, id: 'z' },
         { db: pool, config, logger: silentLogger() },
       ).catch((e) => e)) as Error
       expect(err).toBeInstanceOf(UnrecoverableError)
-      expect(err.message).toMatch(/unknown cleanup job "nope"/)
+      expect(err.message).toMatch(/unknown retention job "nope"/)
     })
   })
 })

@@ -149,6 +149,29 @@ describe('admin API', () => {
         headers: auth,
       })
       expect(cl.json()).toMatchObject({ queue: 'cleanup', name: 'retire-models' })
+      expect(cl.json().jobs).toEqual([
+        expect.objectContaining({ queue: 'retirement', name: 'retire-models' }),
+      ])
+    })
+
+    it('keeps cleanup as an alias that enqueues retention and retirement', async () => {
+      const res = await inject({ method: 'POST', url: '/admin/jobs/cleanup', payload: {}, headers: auth })
+      expect(res.statusCode).toBe(202)
+      const jobs = res.json().jobs as Array<{
+        queue: 'retention' | 'retirement'
+        name: string
+        jobId: string
+      }>
+      expect(jobs.map((j) => [j.queue, j.name])).toEqual([
+        ['retention', 'retention'],
+        ['retirement', 'retire-models'],
+      ])
+      for (const j of jobs) {
+        const job = await sut.gateway.queues[j.queue].getJob(j.jobId)
+        expect(job?.data).toEqual({ trigger: 'manual', dryRun: false })
+      }
+      const one = await inject({ method: 'POST', url: '/admin/jobs/retention', payload: {}, headers: auth })
+      expect(one.json()).toMatchObject({ queue: 'retention', name: 'retention' })
     })
 
     it('answers 400 for an unknown queue, job name or an invalid payload', async () => {
@@ -183,7 +206,7 @@ describe('admin API', () => {
       const api = await inject({ url: '/admin/queues/api/queues', headers: auth })
       expect(api.statusCode).toBe(200)
       const names = (api.json().queues as Array<{ name: string }>).map((q) => q.name).sort()
-      expect(names).toEqual(['cleanup', 'dm', 'evaluate', 'export', 'tune'])
+      expect(names).toEqual(['dm', 'evaluate', 'export', 'retention', 'retirement', 'tune'])
     })
   })
 

@@ -109,7 +109,7 @@ describe('npm run cleanup:models -- --dry-run', () => {
     expect(stdout).toContain('model retirement (dry run)')
     expect(stdout).toMatch(/would delete: /)
     expect(stdout).toContain(`monthly report ${join(dir, '2026-01.md')}`)
-    expect(stdout).toMatch(/data retention/)
+    expect(stdout).toContain('data retention (dry run)')
     expect(existsSync(join(dir, '2026-01.md'))).toBe(true)
     expect(readFileSync(join(dir, '2026-01.md'), 'utf8')).toContain('# Loop DM monthly report — 2026-01')
   })

@@ -84,3 +84,13 @@ export class LockTimeoutError extends LoopDmError {
     super(message, { code: 'LOCK_TIMEOUT', statusCode: 503 })
   }
 }
+
+/**
+ * The training data cannot be tuned on (too few examples, too large, invalid lines, missing file).
+ * Permanent: retrying the same data gives the same answer.
+ */
+export class TrainingDataRefusedError extends LoopDmError {
+  constructor(message: string) {
+    super(message, { code: 'TRAINING_DATA_REFUSED', statusCode: 422 })
+  }
+}

@@ -67,6 +67,7 @@ export const ExportPayloadSchema = z.object({
     .optional(),
 })
 export type ExportPayload = z.infer<typeof ExportPayloadSchema>
+export const EXPORT_JOB = { export: 'export' } as const
 export const exportJobId = (date: string, suffix = '') => safeJobId('export', date + suffix)
 export const EXPORT_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
@@ -108,6 +109,7 @@ export const EvaluatePayloadSchema = z.object({
   candidate: z.string().min(1),
 })
 export type EvaluatePayload = z.infer<typeof EvaluatePayloadSchema>
+export const EVALUATE_JOB = { evaluate: 'evaluate' } as const
 export const evaluateJobId = (candidate: string) => safeJobId('evaluate', candidate)
 export const EVALUATE_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
@@ -116,29 +118,61 @@ export const EVALUATE_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 90 * 24 * 3600 },
 }
 
-// ── cleanup (exporter: data retention; tuner: model retirement) ─────────────
-export const CLEANUP_QUEUE = 'cleanup'
-export const CLEANUP_JOB = { retention: 'retention', retireModels: 'retire-models' } as const
-export const CleanupPayloadSchema = z.object({
+// ── retention (exporter: data retention of the export directory) ─────────────
+export const RETENTION_QUEUE = 'retention'
+export const RETENTION_JOB = { retention: 'retention' } as const
+export const RetentionPayloadSchema = z.object({
   trigger: z.enum(['cron', 'manual']).default('manual'),
+  /** List what would go; change nothing. */
   dryRun: z.boolean().default(false),
 })
-export type CleanupPayload = z.infer<typeof CleanupPayloadSchema>
-export const cleanupJobId = (kind: string, period: string) => safeJobId('cleanup', kind, period)
-export const CLEANUP_JOB_OPTIONS: JobsOptions = {
+export type RetentionPayload = z.infer<typeof RetentionPayloadSchema>
+export const RETENTION_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
   backoff: { type: 'exponential', delay: 60_000 },
   removeOnComplete: { age: 90 * 24 * 3600 },
   removeOnFail: { age: 90 * 24 * 3600 },
 }
 
-export const ALL_QUEUES = [DM_QUEUE, EXPORT_QUEUE, TUNE_QUEUE, EVALUATE_QUEUE, CLEANUP_QUEUE] as const
+// ── retirement (tuner: model retirement + the monthly report) ──────────────
+export const RETIREMENT_QUEUE = 'retirement'
+export const RETIREMENT_JOB = { retireModels: 'retire-models' } as const
+export const RetirementPayloadSchema = z.object({
+  trigger: z.enum(['cron', 'manual']).default('manual'),
+  /** List what would be deleted; delete nothing (the report is still written). */
+  dryRun: z.boolean().default(false),
+})
+export type RetirementPayload = z.infer<typeof RetirementPayloadSchema>
+export const RETIREMENT_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 60_000 },
+  removeOnComplete: { age: 90 * 24 * 3600 },
+  removeOnFail: { age: 90 * 24 * 3600 },
+}
+
+/**
+ * A manual job on a queue whose payload gives no natural id (retention, retirement, manual export
+ * and tune): unique, so every request runs once.
+ */
+export const manualJobId = (queue: string, unique: string) => safeJobId(queue, 'manual', unique)
+
+export const ALL_QUEUES = [
+  DM_QUEUE,
+  EXPORT_QUEUE,
+  TUNE_QUEUE,
+  EVALUATE_QUEUE,
+  RETENTION_QUEUE,
+  RETIREMENT_QUEUE,
+] as const
 export type QueueName = (typeof ALL_QUEUES)[number]
 
-/** Scheduler ids: one per name, upserted by every replica (BullMQ job schedulers are idempotent). */
+/**
+ * Scheduler ids: one per name, upserted by the queue's owner in every replica (BullMQ job
+ * schedulers are idempotent). `CLEANUP_CRON` drives both retention and retirement.
+ */
 export const SCHEDULERS = {
   export: 'export-nightly',
   tune: 'tune-weekly',
-  retention: 'cleanup-retention-monthly',
-  retireModels: 'cleanup-models-monthly',
+  retention: 'retention-monthly',
+  retireModels: 'retirement-monthly',
 } as const

@@ -1,6 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import type { Logger } from '@loopdm/platform/logger'
 import { OpenAI } from '@loopdm/platform/openai'
+import { uploadedMarkerPath } from './export-layout.js'
 
 /**
  * Provider copies of training files. After an upload the tuner writes `<file>.uploaded` beside the
@@ -17,8 +18,6 @@ export interface UploadedMarker {
   /** Set by a GDPR erase while a fine-tune still used the file: the tuner deletes it when the job ends. */
   deleteWhenDone?: boolean
 }
-
-export const uploadedMarkerPath = (file: string) => `${file}.uploaded`
 
 /** The marker beside `file`, or null when there is none (or it is unreadable). */
 export function readUploadedMarker(file: string): UploadedMarker | null {

@@ -7,10 +7,3 @@ import { createHash } from 'node:crypto'
 export function pseudonymousUserKey(igUserId: string): string {
   return createHash('sha256').update(`loopdm-user:${igUserId}`).digest('hex').slice(0, 32)
 }
-
-/**
- * The sidecar manifest of an export (or training) data file: one line per data line,
- * `<pseudonymous user key>\t<export date>`, so a GDPR erase can find a user's lines. Every data
- * file that holds conversation text has one.
- */
-export const manifestPath = (file: string) => `${file}.manifest`

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { isPlainDailyFileName } from '@loopdm/training-data/export-layout'
 import type OpenAI from 'openai'
 import type { GoldItem } from './gold.js'
 
@@ -58,10 +59,7 @@ export function buildHoldout(args: {
     const e = line.trim() ? parseExample(line) : null
     if (e) trained.add(keyOf(e))
   }
-  const files = readdirSync(args.exportDir)
-    .filter((f) => /^fine_tune_\d{4}-\d{2}-\d{2}.*\.jsonl$/.test(f))
-    .sort()
-    .reverse()
+  const files = readdirSync(args.exportDir).filter(isPlainDailyFileName).sort().reverse()
   const out: GoldItem[] = []
   const seen = new Set<string>()
   for (const f of files) {

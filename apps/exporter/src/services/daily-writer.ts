@@ -1,16 +1,9 @@
 import { existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
+import { dailyName, listDailyFiles, manifestPath } from '@loopdm/training-data/export-layout'
 import { ExportTooLargeError } from '../errors.js'
 import type { FilePlan } from '../repositories/export-runs.repository.js'
-import {
-  BufferedFile,
-  copyInto,
-  countLines,
-  dailyName,
-  fileSize,
-  listDailyFiles,
-  manifestPath,
-} from './export-files.js'
+import { BufferedFile, copyInto, countLines, fileSize } from './export-files.js'
 
 export interface DailyWriterOptions {
   dir: string

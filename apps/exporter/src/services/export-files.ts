@@ -1,19 +1,11 @@
-import { createReadStream, existsSync, promises as fsp, readdirSync } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { createReadStream, existsSync, promises as fsp } from 'node:fs'
+import { basename, dirname } from 'node:path'
 
 /**
  * File primitives of the export: buffered writes, fsync, atomic replace, and the byte-range
- * append to the master. Manifest lines are `<pseudonymous user key>\t<export date>`: the first
- * column is the key (shared/pseudonym), the second lets retention age out master lines.
+ * append to the master. The directory's layout (file names, manifests, markers) is
+ * `@loopdm/training-data/export-layout`; its lock is `@loopdm/training-data/export-lock`.
  */
-
-export const MASTER_FILE = 'master_fine_tune.jsonl'
-export { fsyncDir } from '@loopdm/training-data/fs-atomic'
-export { manifestPath } from '@loopdm/training-data/pseudonym'
-export const manifestLine = (key: string, date: string) => `${key}\t${date}\n`
-export const DAILY_RE = /^fine_tune_(\d{4}-\d{2}-\d{2})(?:\.part(\d+))?\.jsonl(\.gz)?$/
-export const dailyName = (date: string, part: number) =>
-  part <= 1 ? `fine_tune_${date}.jsonl` : `fine_tune_${date}.part${part}.jsonl`
 
 /** Appends through a 1 MiB buffer; counts bytes and lines. */
 export class BufferedFile {
@@ -146,76 +138,4 @@ export async function appendRange(
   } finally {
     await fh.close()
   }
-}
-
-/** Daily files (and parts, gzipped or not) present in `dir`. */
-export function listDailyFiles(
-  dir: string,
-): Array<{ name: string; date: string; part: number; gz: boolean }> {
-  if (!existsSync(dir)) return []
-  const out: Array<{ name: string; date: string; part: number; gz: boolean }> = []
-  for (const name of readdirSync(dir)) {
-    const m = DAILY_RE.exec(name)
-    if (m) out.push({ name, date: m[1] as string, part: m[2] ? Number(m[2]) : 1, gz: Boolean(m[3]) })
-  }
-  return out.sort((a, b) => a.date.localeCompare(b.date) || a.part - b.part)
-}
-
-/**
- * An exclusive lock on the export directory's files (`<dir>/.export.lock`, created with O_EXCL,
- * holding host:pid). The exporter's file phase, the GDPR erase and retention take it so a rewrite
- * never races an append. A lock whose process is gone (same host) or older than `staleMs` is broken.
- */
-export async function acquireDirLock(
-  dir: string,
-  opts: { timeoutMs?: number; staleMs?: number; what?: string } = {},
-): Promise<() => Promise<void>> {
-  const { hostname } = await import('node:os')
-  await fsp.mkdir(dir, { recursive: true })
-  const path = join(dir, '.export.lock')
-  const me = `${hostname()}:${process.pid}`
-  const until = Date.now() + (opts.timeoutMs ?? 120_000)
-  for (;;) {
-    try {
-      const fh = await fsp.open(path, 'wx')
-      await fh.writeFile(me)
-      await fh.close()
-      return async () => {
-        const owner = await fsp.readFile(path, 'utf8').catch(() => '')
-        if (owner === me) await fsp.rm(path, { force: true })
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-    const owner = await fsp.readFile(path, 'utf8').catch(() => '')
-    const st = await fsp.stat(path).catch(() => undefined)
-    const [host, pidText] = owner.split(':')
-    let stale = !st || Date.now() - st.mtimeMs > (opts.staleMs ?? 10 * 60_000)
-    if (!stale && host === hostname() && pidText) {
-      const pid = Number(pidText)
-      if (pid !== process.pid) {
-        try {
-          process.kill(pid, 0)
-        } catch (err) {
-          stale = (err as NodeJS.ErrnoException).code === 'ESRCH'
-        }
-      }
-    }
-    // A lock file that is still empty is being written by its new owner: give it a moment.
-    if (owner === '' && st && Date.now() - st.mtimeMs < 2000) stale = false
-    if (stale) {
-      await fsp.rm(path, { force: true })
-      continue
-    }
-    if (Date.now() > until) {
-      throw new Error(`${opts.what ?? 'export files'}: ${path} is held by ${owner || 'another process'}`)
-    }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-/** Refreshes the lock's mtime so a long run is not taken for a stale lock by another host. */
-export async function touchDirLock(dir: string): Promise<void> {
-  const now = new Date()
-  await fsp.utimes(join(dir, '.export.lock'), now, now).catch(() => {})
 }

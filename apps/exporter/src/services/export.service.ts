@@ -5,6 +5,9 @@ import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import type { ExportPayload } from '@loopdm/queues/contracts'
+import { backfillName, MASTER_FILE, manifestLine, manifestPath } from '@loopdm/training-data/export-layout'
+import { acquireDirLock, touchDirLock } from '@loopdm/training-data/export-lock'
+import { fsyncDir } from '@loopdm/training-data/fs-atomic'
 import { type FtProblemKind, tokenLimitFor, validateFtExample } from '@loopdm/training-data/ft-format'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { PiiCounts } from '@loopdm/training-data/redaction'
@@ -22,16 +25,7 @@ import {
   type Position,
 } from '../repositories/messages.repository.js'
 import { DailyWriter } from './daily-writer.js'
-import {
-  acquireDirLock,
-  appendRange,
-  fileSize,
-  fsyncDir,
-  MASTER_FILE,
-  manifestLine,
-  manifestPath,
-  touchDirLock,
-} from './export-files.js'
+import { appendRange, fileSize } from './export-files.js'
 import { createPairer, type Example } from './pairing.js'
 
 /** Where a test can stop a run to kill its process (crash-and-rerun tests). */
@@ -320,10 +314,7 @@ export function createExportService(o: ExportServiceOptions) {
         }
         return k
       }
-      const fileName =
-        kind === 'backfill'
-          ? `fine_tune_backfill_${(payload.since ?? 'start').replace(/[:.]/g, '')}_${(payload.until ?? 'now').replace(/[:.]/g, '')}.jsonl`
-          : undefined
+      const fileName = kind === 'backfill' ? backfillName(payload.since, payload.until) : undefined
       const writer = dryRun
         ? undefined
         : new DailyWriter({

@@ -6,14 +6,21 @@ import { createGunzip, createGzip } from 'node:zlib'
 import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
+import {
+  ARCHIVE_DIR,
+  archiveName,
+  listDailyFiles,
+  MASTER_FILE,
+  manifestPath,
+} from '@loopdm/training-data/export-layout'
+import { acquireDirLock } from '@loopdm/training-data/export-lock'
+import { fsyncDir } from '@loopdm/training-data/fs-atomic'
 import { ExportBusyError } from '../errors.js'
 import { createExportRunsRepository } from '../repositories/export-runs.repository.js'
 import { createMessagesRepository } from '../repositories/messages.repository.js'
-import { acquireDirLock, fsyncDir, listDailyFiles, MASTER_FILE, manifestPath } from './export-files.js'
 
 export const GZIP_AFTER_DAYS = 30
 export const ARCHIVE_AFTER_MONTHS = 6
-export const ARCHIVE_DIR = 'archive'
 
 export interface RetentionOptions {
   db: Pool
@@ -133,13 +140,13 @@ export async function runRetention(o: RetentionOptions): Promise<RetentionResult
       byMonth.set(m, [...(byMonth.get(m) ?? []), f])
     }
     for (const [month, files] of byMonth) {
-      const archiveName = `fine_tune_archive_${month}.jsonl.gz`
-      const archivePath = join(dir, ARCHIVE_DIR, archiveName)
+      const name = archiveName(month)
+      const archivePath = join(dir, ARCHIVE_DIR, name)
       let count = 0
       for (const f of files) count += await countLinesOf(join(dir, f.name))
       act({
         action: 'archive',
-        target: `${ARCHIVE_DIR}/${archiveName} ← ${files.map((f) => f.name).join(', ')}`,
+        target: `${ARCHIVE_DIR}/${name} ← ${files.map((f) => f.name).join(', ')}`,
         count,
       })
       if (dryRun) continue
@@ -148,8 +155,8 @@ export async function runRetention(o: RetentionOptions): Promise<RetentionResult
         ...(existsSync(archivePath) ? [archivePath] : []),
         ...files.map((f) => join(dir, f.name)),
       ]
-      const tmp = join(dir, ARCHIVE_DIR, `.${archiveName}.tmp-retention`)
-      const mTmp = join(dir, ARCHIVE_DIR, `.${archiveName}.manifest.tmp-retention`)
+      const tmp = join(dir, ARCHIVE_DIR, `.${name}.tmp-retention`)
+      const mTmp = join(dir, ARCHIVE_DIR, `.${name}.manifest.tmp-retention`)
       await pipeline(
         async function* () {
           for (const s of sources) for await (const l of lines(s)) yield `${l}\n`

@@ -1,9 +1,9 @@
-import { eraseUserFromExports } from '@loopdm/exporter/services/gdpr-export.service'
 import { createLogger, type Logger } from '@loopdm/platform/logger'
+import { eraseUserFromExports } from '@loopdm/training-data/export-erase'
 
 /**
- * The seam to the exporter's GDPR hook (`eraseUserFromExports` in
- * `@loopdm/exporter/services/gdpr-export.service`): removes a user's lines from every export file
+ * The seam to the GDPR erase of export files (`eraseUserFromExports` in
+ * `@loopdm/training-data/export-erase`): removes a user's lines from every export file
  * (daily, master, gzipped, archived), found through the sidecar manifests' pseudonymous user keys.
  * `uploadedFiles` counts files that held the user's lines but were already uploaded to the
  * provider (the local copy is cleaned); `uploaded` lists those files, whose `<file>.uploaded`
@@ -26,7 +26,7 @@ export type ExportEraser = (args: {
 /** Touches nothing, reports zero (tests, or a gateway without access to the export directory). */
 export const noopExportEraser: ExportEraser = async () => ({ files: 0, lines: 0, uploadedFiles: 0 })
 
-/** The eraser the gateway and `npm run gdpr:erase` use: the exporter's hook. */
+/** The eraser the gateway and `npm run gdpr:erase` use: the training-data erase. */
 export const defaultExportEraser: ExportEraser = async ({ exportDir, igUserId, logger }) => {
   const r = await eraseUserFromExports({
     exportDir,

@@ -1,5 +1,6 @@
 import type { OpenAI } from '@loopdm/platform/openai'
 import {
+  EVALUATE_JOB,
   EVALUATE_JOB_OPTIONS,
   evaluateJobId,
   type TunePollPayload,
@@ -26,9 +27,6 @@ export type PollResult =
       error: string | null
       trainedTokens: number | null
     }
-
-/** The job name evaluators receive for a fresh candidate. */
-export const EVALUATE_JOB_NAME = 'evaluate'
 
 function toEvents(page: OpenAI.FineTuning.FineTuningJobEvent[]): FinetuneEvent[] {
   return page.map((e) => ({ id: e.id, createdAt: e.created_at, level: e.level, message: e.message }))
@@ -134,7 +132,7 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
       reason: `fine-tuned on ${row.examples} examples (${row.fileSha256.slice(0, 12)})`,
     })
     await deps.evaluateQueue.add(
-      EVALUATE_JOB_NAME,
+      EVALUATE_JOB.evaluate,
       { trigger: 'tune', candidate: model },
       { ...EVALUATE_JOB_OPTIONS, jobId: evaluateJobId(model) },
     )

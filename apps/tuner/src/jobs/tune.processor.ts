@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { basename } from 'node:path'
+import { TrainingDataRefusedError } from '@loopdm/platform/errors'
 import { OpenAI } from '@loopdm/platform/openai'
 import { type TunePayload, TunePayloadSchema } from '@loopdm/queues/contracts'
 import { writeUploadedMarker } from '@loopdm/training-data/provider-copies'
+import { pickTrainingData } from '@loopdm/training-data/training-file'
 import { toFile } from 'openai'
-import { FineTuneFailedError, TrainingDataRefusedError } from '../errors.js'
+import { FineTuneFailedError } from '../errors.js'
 import type { FinetuneJobRow } from '../repositories/finetune-jobs.repository.js'
 import { isTerminal } from '../repositories/finetune-jobs.repository.js'
 import { type BudgetCheck, checkBudget, estimateCostUsd } from '../services/budget.service.js'
-import { type DataReport, inspectTrainingData, pickTrainingData } from '../services/training-data.service.js'
+import { type DataReport, inspectTrainingData } from '../services/training-data.service.js'
 import type { TunerDeps } from './deps.js'
 import { ensurePoll } from './schedule-poll.js'
 
@@ -176,7 +178,7 @@ export async function runTune(
 }
 
 /**
- * `<file>.uploaded` beside the training file: a GDPR erase (exporter's gdpr-export.service) then
+ * `<file>.uploaded` beside the training file: a GDPR erase (`@loopdm/training-data/export-erase`) then
  * reports that the provider holds a copy of the erased user's lines, so it can be deleted there too.
  */
 function markUploaded(filePath: string, fileId: string, sha256: string, deps: TunerDeps): void {

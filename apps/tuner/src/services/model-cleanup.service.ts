@@ -2,10 +2,8 @@ import { type MonthlyReport, writeMonthlyReport } from './report.service.js'
 import { type RetireModelsOptions, type RetirementResult, retireModels } from './retirement.service.js'
 
 /**
- * What the `cleanup` queue's `retire-models` job runs (bound in the exporter's composition root,
- * which owns that Worker): model retirement, then the monthly report with the retirement in it.
- *
- *   retireModels: (o) => runModelCleanup({ db: db.pool, sdk, config, logger, ...o })
+ * What the `retirement` queue's `retire-models` job (jobs/retirement.processor.ts) and
+ * `npm run cleanup:models` run: model retirement, then the monthly report with the retirement in it.
  */
 export async function runModelCleanup(
   opts: RetireModelsOptions & {

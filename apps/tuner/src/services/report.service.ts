@@ -1,12 +1,12 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
-import { createQualityService, formatQualityMarkdown } from '@loopdm/evaluator/services/quality.service'
 import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/models/cost-ledger'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
+import { createQualityService, formatQualityMarkdown } from './quality.service.js'
 import { evaluationSection, productionSection, table } from './report-sections.js'
 import type { RetirementResult } from './retirement.service.js'
 

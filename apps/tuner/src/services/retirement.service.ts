@@ -35,7 +35,7 @@ export interface RetireModelsOptions {
 const poolOf = (db: RetireModelsOptions['db']): Pool => ('pool' in db ? db.pool : db) as Pool
 
 /**
- * Model retirement (the `cleanup` queue's `retire-models` job and `npm run cleanup:models`).
+ * Model retirement (the `retirement` queue's `retire-models` job and `npm run cleanup:models`).
  * Lists fine-tuned models at the provider and in the registry; deletes at the provider those older
  * than 90 days and marks them retired — never the active model, never the rollback target (the
  * previous active one). Idempotent: a deleted model is no longer listed and a retired row is skipped.

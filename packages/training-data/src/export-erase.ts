@@ -3,11 +3,11 @@ import { basename, dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createGzip } from 'node:zlib'
-import type { Pool } from '@loopdm/db/pool'
 import type { Logger } from '@loopdm/platform/logger'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
-import { createExportRunsRepository } from '../repositories/export-runs.repository.js'
-import { acquireDirLock, fsyncDir, manifestPath } from './export-files.js'
+import { isDataFileName, manifestPath, uploadedMarkerPath } from './export-layout.js'
+import { acquireDirLock } from './export-lock.js'
+import { fsyncDir } from './fs-atomic.js'
+import { pseudonymousUserKey } from './pseudonym.js'
 
 export interface EraseFromExportsOptions {
   exportDir: string
@@ -37,12 +37,7 @@ async function exportFiles(dir: string): Promise<string[]> {
   for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name)
     if (e.isDirectory() && !e.name.startsWith('.')) out.push(...(await exportFiles(p)))
-    else if (
-      e.isFile() &&
-      !e.name.startsWith('.') &&
-      /\.jsonl(\.gz)?$/.test(e.name) &&
-      existsSync(manifestPath(p))
-    ) {
+    else if (e.isFile() && isDataFileName(e.name) && existsSync(manifestPath(p))) {
       out.push(p)
     }
   }
@@ -76,7 +71,7 @@ async function writeAtomically(path: string, lines: string[]): Promise<void> {
 }
 
 /**
- * The GDPR hook: removes every line of `igUserId` (found by its pseudonymous key in the sidecar
+ * The GDPR erase of export files: removes every line of `igUserId` (found by its pseudonymous key in the sidecar
  * manifests) from every export file — daily, parts, backfills, master, gzipped and archived ones —
  * rewriting data and manifest atomically (temp, fsync, rename) and keeping them aligned. Holds the
  * export directory lock so it never races an export's append. Idempotent: a second call finds
@@ -127,7 +122,7 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
       await fsyncDir(dirname(file))
       result.files++
       result.lines += removed
-      if (existsSync(`${file}.uploaded`)) result.uploadedFiles.push(file)
+      if (existsSync(uploadedMarkerPath(file))) result.uploadedFiles.push(file)
       o.logger?.info({ file: basename(file), lines: removed }, 'erased user lines from export file')
     }
   } finally {
@@ -138,16 +133,4 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
     'GDPR erase of export files done',
   )
   return result
-}
-
-/**
- * The database side of the GDPR hook: the exporter's own tables hold a user id only in
- * `export_pending` (an unanswered turn carried to the next run; a committed run's plan keeps no
- * user ids). Returns the rows removed. Call it with the user's conversation rows.
- */
-export async function eraseUserFromExportState(o: {
-  db: Pool
-  igUserId: string
-}): Promise<{ pending: number }> {
-  return { pending: await createExportRunsRepository(o.db).deletePendingFor(o.igUserId) }
 }

@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { testConfig } from '@loopdm/testing/fixtures'
-import { manifestPath, pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import { describe, expect, it } from 'vitest'
-import { pickTrainingData } from '../src/services/training-data.service.js'
-import { tmpExportDir } from './helpers.js'
+import { manifestPath } from '../src/export-layout.js'
+import { pseudonymousUserKey } from '../src/pseudonym.js'
+import { pickTrainingData } from '../src/training-file.js'
 
 const line = (s: string) =>
   `${JSON.stringify({
@@ -22,7 +23,7 @@ function daily(dir: string, date: string, users: string[]) {
 }
 
 function exportsFixture(): string {
-  const dir = tmpExportDir()
+  const dir = mkdtempSync(join(tmpdir(), 'loopdm-training-file-'))
   daily(dir, '2026-01-01', ['a'])
   daily(dir, '2026-01-02', ['b'])
   daily(dir, '2026-01-03', ['c', 'd'])

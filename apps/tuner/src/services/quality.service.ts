@@ -3,7 +3,7 @@ import type { Config } from '@loopdm/platform/config'
 import { createQualityRepository, type ModelQualityRow } from '../repositories/quality.repository.js'
 
 /**
- * Quality signals from production for the monthly report (tuner's `writeMonthlyReport`):
+ * Quality signals from production for the monthly report (`writeMonthlyReport` in report.service.ts):
  * reactions per model, conversation completion rate, fallbacks per model.
  */
 export interface QualityReport {
