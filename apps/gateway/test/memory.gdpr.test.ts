@@ -4,12 +4,12 @@ import { basename, join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { createExportService } from '@loopdm/exporter/services/export.service'
 import { MASTER_FILE } from '@loopdm/exporter/services/export-files'
-import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { createLogger } from '@loopdm/platform/logger'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { startOpenAILocal } from '@loopdm/testing/openai-local'
 import {
   deleteDeferredProviderCopy,
   readUploadedMarker,

@@ -1,8 +1,8 @@
 import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
 import { createRedis } from '@loopdm/redis/client'
+import { FT_PAIRS, fineTuneModel } from '@loopdm/testing/fine-tune'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MemoryPort } from '../src/services/memory.port.js'
-import { FT_PAIRS, fineTuneModel } from './support/fine-tune.js'
 import { buildTestGateway, igUser, type TestGateway } from './support/test-gateway.js'
 
 describe('reply pipeline', () => {

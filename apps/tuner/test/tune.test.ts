@@ -7,7 +7,6 @@ import { promisify } from 'node:util'
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/models/cost-ledger'
 import { listFinetuneJobs } from '@loopdm/models/finetune-jobs'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import { createOpenAISdk, type OpenAI } from '@loopdm/platform/openai'
 import {
   EVALUATE_QUEUE,
@@ -18,6 +17,7 @@ import {
   tunePollJobId,
 } from '@loopdm/queues/contracts'
 import { testPool } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import {
   readUploadedMarker,
   type UploadedMarker,
