@@ -10,6 +10,7 @@ import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
 import {
   deleteDeferredProviderCopy,
   readUploadedMarker,
@@ -74,12 +75,13 @@ async function seedUser(igUserId: string): Promise<void> {
 }
 
 async function waitFinished(n: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const c = await queue.getJobCounts('completed', 'failed')
-    if ((c.completed ?? 0) + (c.failed ?? 0) >= n) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('dm jobs did not finish')
+  await waitFor(
+    async () => {
+      const c = await queue.getJobCounts('completed', 'failed')
+      return (c.completed ?? 0) + (c.failed ?? 0) >= n
+    },
+    { what: `${n} dm jobs to finish`, timeoutMs: 10_000 },
+  )
 }
 
 beforeAll(async () => {

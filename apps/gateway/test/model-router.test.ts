@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream'
 import type { Pool } from '@loopdm/db/pool'
 import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
 import { createRegistryRepository } from '@loopdm/models/registry'
@@ -6,6 +5,7 @@ import { createLogger } from '@loopdm/platform/logger'
 import { createAiClient } from '@loopdm/platform/openai'
 import { countTokens } from '@loopdm/platform/tokens'
 import { createRedis } from '@loopdm/redis/client'
+import { captureLogger } from '@loopdm/testing/capture-logger'
 import { deleteModel, FT_PAIRS, fineTuneModel } from '@loopdm/testing/fine-tune'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
@@ -23,19 +23,14 @@ describe('ModelRouter', () => {
   let logs: Array<Record<string, unknown>>
   let clock = 1_000_000
   const make = () => {
-    logs = []
-    const destination = new Writable({
-      write(c: Buffer, _e, cb) {
-        for (const l of c.toString().split('\n')) if (l) logs.push(JSON.parse(l))
-        cb()
-      },
-    })
+    const captured = captureLogger()
+    logs = captured.lines
     const config = testConfig({ OPENAI_BASE_URL: openai.baseURL, OPENAI_MAX_RETRIES: '0' })
     const metrics = createMetrics({ defaultMetrics: false })
     const sut = new ModelRouter({
       config,
       ai: createAiClient({ config }),
-      logger: createLogger({ level: 'info', destination }),
+      logger: captured.logger,
       registry: createRegistryRepository(pool),
       metrics,
       circuitCooldownMs: 30_000,
