@@ -12,8 +12,8 @@ import { createGateway, type Gateway, type GatewayOptions } from '@loopdm/gatewa
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import { loadConfig } from '@loopdm/platform/config'
 import { createLogger } from '@loopdm/platform/logger'
+import { type FakeGraph, startFakeGraph } from '@loopdm/testing/fake-graph'
 import { Redis } from 'ioredis'
-import { type FakeGraph, startFakeGraph } from '../apps/gateway/test/support/fake-graph.js'
 
 export const BENCH_SECRET = 'bench-app-secret'
 

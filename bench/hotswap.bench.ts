@@ -14,7 +14,8 @@ import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { loadConfig } from '@loopdm/platform/config'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createRedis } from '@loopdm/redis/client'
-import { type GatewayProc, spawnGateway, trainModel } from '../apps/evaluator/test/support/cluster.js'
+import { fineTuneModel } from '@loopdm/testing/fine-tune'
+import { type GatewayProc, spawnGateway } from '@loopdm/testing/gateway-proc'
 import { type BenchRow, percentile } from './harness.js'
 
 const SWAPS = 20
@@ -43,8 +44,20 @@ export default async function hotswapBench(): Promise<BenchRow[]> {
     const pairs = (t: string): Array<[string, string]> =>
       Array.from({ length: 10 }, (_, i) => [`q${i}`, `${t}${i}`])
     const models = await Promise.all([
-      trainModel(sdk, `a${id}`, pairs('a')),
-      trainModel(sdk, `b${id}`, pairs('b')),
+      fineTuneModel(sdk, {
+        suffix: `a${id}`,
+        pairs: pairs('a'),
+        system: null,
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      }),
+      fineTuneModel(sdk, {
+        suffix: `b${id}`,
+        pairs: pairs('b'),
+        system: null,
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      }),
     ])
     gws = await Promise.all(['b1', 'b2', 'b3'].map((n) => spawnGateway(n, env)))
     const swapMs: number[] = []

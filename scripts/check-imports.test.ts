@@ -52,16 +52,17 @@ describe('check:imports', () => {
       expect(r.stderr).toContain('apps/alpha/src/main.ts:2: @loopdm/beta/services/y')
       expect(r.stderr).toContain('apps/alpha/src/x.ts:2: ../../beta/src/z.js')
       expect(r.stderr).toContain('packages/platform/src/config.ts:2: @loopdm/alpha/main')
-      expect(r.stderr).toContain('3 import(s) cross an app boundary')
-      expect(r.stderr).not.toContain('y.test.ts')
+      expect(r.stderr).toContain('apps/beta/test/y.test.ts:1: @loopdm/openai-local/server')
+      expect(r.stderr).toContain('4 import(s) cross an app boundary')
     })
   })
 
-  describe('when an app test starts the offline provider and nothing else crosses', () => {
+  describe('when only the test kit re-exports the offline provider', () => {
     it('passes', () => {
       const sut = tree({
+        'packages/testing/src/openai-local.ts': "export { s } from '@loopdm/openai-local/server'\n",
         'apps/alpha/test/a.test.ts':
-          "import { s } from '@loopdm/openai-local/server'\nimport '../src/a.js'\n",
+          "import { s } from '@loopdm/testing/openai-local'\nimport '../src/a.js'\n",
         'apps/alpha/src/a.ts': "import { p } from '@loopdm/platform/config'\n",
         'apps/openai-local/src/server.ts': 'export const s = 1\n',
       })
@@ -71,7 +72,19 @@ describe('check:imports', () => {
     })
   })
 
-  describe('when a test imports another app beyond the provider', () => {
+  describe('when the test kit imports more of an app than the provider', () => {
+    it('fails', () => {
+      const sut = tree({
+        'packages/testing/src/x.ts': "export { s } from '@loopdm/openai-local/app'\n",
+        'apps/openai-local/src/app.ts': 'export const s = 1\n',
+      })
+      expect(checkImports(sut)).toEqual([
+        expect.objectContaining({ file: 'packages/testing/src/x.ts', specifier: '@loopdm/openai-local/app' }),
+      ])
+    })
+  })
+
+  describe('when an app test imports another app directly', () => {
     it('fails', () => {
       const sut = tree({
         'apps/alpha/test/a.test.ts': "import { s } from '@loopdm/openai-local/app'\n",

@@ -1,9 +1,10 @@
 /**
  * `npm run check:imports [-- <root>]`: the import boundaries, checked in `npm test`.
  * - apps/<app>/src and apps/<app>/test import no other app (`@loopdm/<other app>/…` or a relative
- *   path into apps/<other app>); the one exception is the offline provider that tests start,
- *   `@loopdm/openai-local/server`, in apps/<app>/test;
- * - packages/<pkg>/src import no app at all.
+ *   path into apps/<other app>);
+ * - packages/<pkg>/src import no app at all. The one exception is the dev-only test kit:
+ *   packages/testing re-exports the offline provider tests start (`@loopdm/openai-local/server`),
+ *   so app tests reach it through `@loopdm/testing/openai-local`.
  * Tests that span apps live in test/e2e. Exits 1 listing every `file:line` that crosses.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -18,8 +19,8 @@ export interface ImportViolation {
   reason: string
 }
 
-/** Test files of any app may start the offline provider. */
-const TEST_ALLOWED = new Set(['@loopdm/openai-local/server'])
+/** What the dev-only test kit (packages/testing) may import from an app: the offline provider. */
+const TESTING_ALLOWED = new Set(['@loopdm/openai-local/server'])
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+|\bexport\s+\*\s+from\s*)['"]([^'"]+)['"]/g
 const SOURCE = /\.(?:ts|tsx|mts|cts|js|mjs)$/
 
@@ -73,9 +74,8 @@ export function checkImports(root: string): ImportViolation[] {
   for (const app of apps) {
     for (const part of ['src', 'test'] as const) {
       for (const file of sourceFiles(join(root, 'apps', app, part))) {
-        const check = (specifier: string, target: string | null) => {
+        const check = (_specifier: string, target: string | null) => {
           if (target === null || target === app) return null
-          if (part === 'test' && TEST_ALLOWED.has(specifier)) return null
           return `apps/${app}/${part} imports the ${target} app (move shared code to packages/, cross-app tests to test/e2e)`
         }
         out.push(...scanFile(file, check, root, apps))
@@ -84,8 +84,10 @@ export function checkImports(root: string): ImportViolation[] {
   }
   for (const pkg of subdirs(join(root, 'packages'))) {
     for (const file of sourceFiles(join(root, 'packages', pkg, 'src'))) {
-      const check = (_specifier: string, target: string | null) =>
-        target === null ? null : `packages/${pkg}/src imports the ${target} app (packages never import apps)`
+      const check = (specifier: string, target: string | null) =>
+        target === null || (pkg === 'testing' && TESTING_ALLOWED.has(specifier))
+          ? null
+          : `packages/${pkg}/src imports the ${target} app (packages never import apps)`
       out.push(...scanFile(file, check, root, apps))
     }
   }

@@ -26,12 +26,12 @@ import { createAiClient } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
 import { ALL_QUEUES } from '@loopdm/queues/contracts'
 import { assertRedis, createRedis } from '@loopdm/redis/client'
+import { type GatewayProc, sendDm, spawnGateway } from '@loopdm/testing/gateway-proc'
 import { runPoll } from '@loopdm/tuner/jobs/poll.processor'
 import { runTune } from '@loopdm/tuner/jobs/tune.processor'
 import { createTunerDeps } from '@loopdm/tuner/jobs/tune.worker'
 import { liveDmsFor } from './demo/live-dms.js'
 import { ROOT, say } from './lib/cli.js'
-import { type GatewayProc, sendDm, spawnGateway } from './lib/gateway-proc.js'
 
 const started = performance.now()
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`

@@ -9,9 +9,9 @@ import { createAiClient, createOpenAISdk } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { EVALUATE_QUEUE } from '@loopdm/queues/contracts'
 import { createRedis } from '@loopdm/redis/client'
+import { fineTuneModel } from '@loopdm/testing/fine-tune'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { trainModel } from '../apps/evaluator/test/support/cluster.js'
 import { runScript } from './lib/stack-proc.js'
 
 /** `npm run evaluate -- --inline`, `npm run promote -- <model>` and `npm run rollback` as processes. */
@@ -45,11 +45,13 @@ describe('evaluate / promote / rollback CLIs', () => {
     )
     openai = await startOpenAILocal({ port: 0, ftStepMs: 10 })
     config = testConfig({ OPENAI_API_KEY: 'k', OPENAI_BASE_URL: openai.baseURL })
-    model = await trainModel(
-      createOpenAISdk({ config }),
-      uniqueId('cli'),
-      Array.from({ length: 10 }, (_, i) => [`q${i}`, `a${i}`]),
-    )
+    model = await fineTuneModel(createOpenAISdk({ config }), {
+      suffix: uniqueId('cli'),
+      pairs: Array.from({ length: 10 }, (_, i) => [`q${i}`, `a${i}`]),
+      system: null,
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    })
   }, 60_000)
   afterAll(async () => {
     await db.query(`update models set status = 'inactive' where status = 'active'`)

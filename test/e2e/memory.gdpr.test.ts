@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { createExportService } from '@loopdm/exporter/services/export.service'
-import { startOpenAILocal } from '@loopdm/openai-local/server'
+
 import { createLogger } from '@loopdm/platform/logger'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
 import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import {
   deleteDeferredProviderCopy,
@@ -74,12 +76,13 @@ async function seedUser(igUserId: string): Promise<void> {
 }
 
 async function waitFinished(n: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const c = await queue.getJobCounts('completed', 'failed')
-    if ((c.completed ?? 0) + (c.failed ?? 0) >= n) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error('dm jobs did not finish')
+  await waitFor(
+    async () => {
+      const c = await queue.getJobCounts('completed', 'failed')
+      return (c.completed ?? 0) + (c.failed ?? 0) >= n
+    },
+    { what: `${n} dm jobs to finish`, timeoutMs: 10_000 },
+  )
 }
 
 beforeAll(async () => {

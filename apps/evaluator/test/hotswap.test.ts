@@ -2,13 +2,15 @@ import type { Pool } from '@loopdm/db/pool'
 import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
 import { type PromotionDeps, promoteModel } from '@loopdm/models/promotion'
 import { createRegistryRepository } from '@loopdm/models/registry'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import type { Config } from '@loopdm/platform/config'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createRedis, type Redis } from '@loopdm/redis/client'
+import { fineTuneModel } from '@loopdm/testing/fine-tune'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { type GatewayProc, sendDm, spawnGateway, startPrivateRedis } from '@loopdm/testing/gateway-proc'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type GatewayProc, sendDm, spawnGateway, startPrivateRedis, trainModel } from './support/cluster.js'
 import { snapshotRegistry } from './support/registry-fixture.js'
 
 /**
@@ -66,8 +68,20 @@ describe('hot swap across three gateway processes', () => {
     redis = createRedis({ url: config.redis.url })
     const sdk = createOpenAISdk({ config })
     ;[modelA, modelB] = await Promise.all([
-      trainModel(sdk, uniqueId('hsa'), PAIRS('A')),
-      trainModel(sdk, uniqueId('hsb'), PAIRS('B')),
+      fineTuneModel(sdk, {
+        suffix: uniqueId('hsa'),
+        pairs: PAIRS('A'),
+        system: null,
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      }),
+      fineTuneModel(sdk, {
+        suffix: uniqueId('hsb'),
+        pairs: PAIRS('B'),
+        system: null,
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      }),
     ])
     await promoteModel({ ...deps(), ref: modelA, actor: 'test', reason: 'start on A' })
     gws = await Promise.all(['gw1', 'gw2', 'gw3'].map((n) => spawnGateway(n, envFor())))
@@ -130,18 +144,17 @@ describe('hot swap across three gateway processes', () => {
     expect(sent.every((s) => s.status === 200)).toBe(true)
     const mids = sent.map((s) => s.mid)
     // Every DM answered exactly once (one delivered outbox part, one assistant turn).
-    const until = Date.now() + 60_000
-    let rows: Array<{ mid: string; n: number; model: string }> = []
-    for (;;) {
-      const r = await db.query<{ mid: string; n: number; model: string }>(
-        `select mid, count(*)::int as n, min(model) as model from outbox
+    const rows = await waitFor(
+      async () => {
+        const r = await db.query<{ mid: string; n: number; model: string }>(
+          `select mid, count(*)::int as n, min(model) as model from outbox
           where mid = any($1) and status in ('sent', 'logged') group by mid`,
-        [mids],
-      )
-      rows = r.rows
-      if (rows.length === mids.length || Date.now() > until) break
-      await new Promise((res) => setTimeout(res, 100))
-    }
+          [mids],
+        )
+        return r.rows.length === mids.length && r.rows
+      },
+      { what: `replies to all ${mids.length} DMs`, timeoutMs: 60_000, intervalMs: 100 },
+    )
     expect(rows.length).toBe(mids.length)
     expect(rows.every((r) => r.n === 1)).toBe(true)
     const assistant = await db.query<{ n: number }>(

@@ -1,6 +1,5 @@
-import { Writable } from 'node:stream'
 import type { Pool } from '@loopdm/db/pool'
-import { createLogger } from '@loopdm/platform/logger'
+import { captureLogger } from '@loopdm/testing/capture-logger'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createExportService } from '../src/services/export.service.js'
@@ -28,14 +27,7 @@ describe('export logging', () => {
 
   describe('when a run reads more rows than the progress interval', () => {
     it('logs progress lines and one summary with counts, and never message text', async () => {
-      const lines: Array<Record<string, unknown>> = []
-      const destination = new Writable({
-        write(chunk, _enc, cb) {
-          for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l))
-          cb()
-        },
-      })
-      const logger = createLogger({ level: 'info', destination })
+      const { logger, lines } = captureLogger()
       const sut = createExportService({
         db: pool,
         config: testConfig({ EXPORT_DIR: tmp.dir }),

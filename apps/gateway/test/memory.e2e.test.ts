@@ -1,9 +1,9 @@
-import { Writable } from 'node:stream'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
-import { createLogger } from '@loopdm/platform/logger'
 import { createAiClient } from '@loopdm/platform/openai'
 import { DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
+import { captureLogger } from '@loopdm/testing/capture-logger'
 import { testConfig, testPool } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemory, type Memory } from '../src/services/memory.service.js'
@@ -22,16 +22,7 @@ const PARAPHRASE = 'Did my blue linen dress order ship yet?'
 let openai: OpenAILocal
 let memory: Memory
 let sut: TestGateway
-const memoryLogs: Array<Record<string, unknown>> = []
-const memoryLogger = createLogger({
-  level: 'info',
-  destination: new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) memoryLogs.push(JSON.parse(l))
-      cb()
-    },
-  }),
-})
+const { logger: memoryLogger, lines: memoryLogs } = captureLogger()
 const pool = await testPool(2)
 
 async function unembedded(user: string): Promise<number> {
@@ -40,14 +31,6 @@ async function unembedded(user: string): Promise<number> {
     [user],
   )
   return r.rows[0].n
-}
-
-async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
 }
 
 /** The reply worker's `memory recalled` line for one DM. */
@@ -98,7 +81,10 @@ describe('memory in the reply pipeline', () => {
     await sut.waitForReplies([small.mid])
     const ack = await sut.dm({ user, text: 'ok thanks' })
     await sut.waitForReplies([ack.mid])
-    await until(async () => (await unembedded(user)) === 0)
+    await waitFor(async () => (await unembedded(user)) === 0, {
+      what: 'embeddings back-filled',
+      timeoutMs: 15_000,
+    })
 
     const q = await sut.dm({ user, text: PARAPHRASE })
     await sut.waitForReplies([q.mid])

@@ -1,11 +1,12 @@
 import type { Pool } from '@loopdm/db/pool'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import { createAiClient } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
 import { DM_QUEUE } from '@loopdm/queues/contracts'
 import { createRedis } from '@loopdm/redis/client'
 import { tryWithRedisLock } from '@loopdm/redis/lock'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
 import type { Queue } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDmJobsRepository } from '../src/repositories/dm-jobs.repository.js'
@@ -71,15 +72,6 @@ async function embedded(id: number): Promise<boolean> {
   return Boolean(r.rows[0]?.ok)
 }
 
-async function until(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await check()) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return false
-}
-
 beforeAll(async () => {
   pool = await testPool()
 })
@@ -128,7 +120,7 @@ describe('memory when the embedding provider is down', () => {
       const { sut } = memoryAt(server.baseURL, { maxAttempts: 20 })
       server.faults.failNext(2, 500)
       const id = await store(sut, uniqueId('mem-retry'), 'user', 'hello, is the shop open on Sunday?')
-      expect(await until(() => embedded(id))).toBe(true)
+      expect(await waitFor(() => embedded(id), { what: `embedding of ${id}`, timeoutMs: 10_000 })).toBe(true)
     })
   })
 
@@ -174,7 +166,9 @@ describe('memory when the embedding provider is down', () => {
       sut.start()
       const again = await startOpenAILocal({ port })
       servers.push(again)
-      expect(await until(() => embedded(live))).toBe(true)
+      expect(await waitFor(() => embedded(live), { what: `embedding of ${live}`, timeoutMs: 10_000 })).toBe(
+        true,
+      )
       const after = await sut.recall({ igUserId: user, text: PARAPHRASE, excludeIds: [live] })
       expect(after.recalled).toBeGreaterThanOrEqual(1)
       expect(after.messages.map((m) => m.content)).toEqual([DRESS, 'Thanks for your order!'])

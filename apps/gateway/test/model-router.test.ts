@@ -1,17 +1,17 @@
-import { Writable } from 'node:stream'
 import type { Pool } from '@loopdm/db/pool'
 import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
 import { createRegistryRepository } from '@loopdm/models/registry'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import { createLogger } from '@loopdm/platform/logger'
 import { createAiClient } from '@loopdm/platform/openai'
 import { countTokens } from '@loopdm/platform/tokens'
 import { createRedis } from '@loopdm/redis/client'
+import { captureLogger } from '@loopdm/testing/capture-logger'
+import { deleteModel, FT_PAIRS, fineTuneModel } from '@loopdm/testing/fine-tune'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMetrics } from '../src/metrics.js'
 import { ModelRouter } from '../src/services/model-router.js'
-import { deleteModel, FT_PAIRS, fineTuneModel } from './support/fine-tune.js'
 import { buildTestGateway, igUser, type TestGateway } from './support/test-gateway.js'
 
 const userMsg = (content: string) => [{ role: 'user' as const, content }]
@@ -23,19 +23,14 @@ describe('ModelRouter', () => {
   let logs: Array<Record<string, unknown>>
   let clock = 1_000_000
   const make = () => {
-    logs = []
-    const destination = new Writable({
-      write(c: Buffer, _e, cb) {
-        for (const l of c.toString().split('\n')) if (l) logs.push(JSON.parse(l))
-        cb()
-      },
-    })
+    const captured = captureLogger()
+    logs = captured.lines
     const config = testConfig({ OPENAI_BASE_URL: openai.baseURL, OPENAI_MAX_RETRIES: '0' })
     const metrics = createMetrics({ defaultMetrics: false })
     const sut = new ModelRouter({
       config,
       ai: createAiClient({ config }),
-      logger: createLogger({ level: 'info', destination }),
+      logger: captured.logger,
       registry: createRegistryRepository(pool),
       metrics,
       circuitCooldownMs: 30_000,

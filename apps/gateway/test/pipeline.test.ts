@@ -1,8 +1,9 @@
 import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
 import { createRedis } from '@loopdm/redis/client'
+import { FT_PAIRS, fineTuneModel } from '@loopdm/testing/fine-tune'
+import { waitFor } from '@loopdm/testing/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MemoryPort } from '../src/services/memory.port.js'
-import { FT_PAIRS, fineTuneModel } from './support/fine-tune.js'
 import { buildTestGateway, igUser, type TestGateway } from './support/test-gateway.js'
 
 describe('reply pipeline', () => {
@@ -85,13 +86,10 @@ describe('reply pipeline', () => {
       const user = igUser()
       sut.graph.failNext(1, 400)
       const { mid } = await sut.dm({ user, text: 'hello again' })
-      const until = Date.now() + 15_000
-      let status = ''
-      while (Date.now() < until) {
-        status = (await sut.outbox.findByMid(mid))[0]?.status ?? ''
-        if (status === 'failed') break
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      const status = await waitFor(
+        async () => (await sut.outbox.findByMid(mid))[0]?.status === 'failed' && 'failed',
+        { what: `outbox row of ${mid} to fail`, timeoutMs: 15_000 },
+      )
       expect(status).toBe('failed')
       const job = await sut.gateway.queues.dm.getJob(`dm-${mid}`)
       await new Promise((r) => setTimeout(r, 200))

@@ -1,5 +1,6 @@
 import { encodeActiveModelMessage } from '@loopdm/models/hotswap'
 import { createRedis } from '@loopdm/redis/client'
+import { waitFor } from '@loopdm/testing/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestRedis, type TestRedis } from './support/redis-server.js'
 import { buildTestGateway, dmWebhookBody, igUser, type TestGateway } from './support/test-gateway.js'
@@ -40,25 +41,22 @@ describe('webhook when Redis goes away', () => {
     // Redis returns empty (no persistence): even the completed job id of A is gone, so only the
     // outbox stands between a re-delivery of A and a second reply.
     await redis.start()
-    const until = Date.now() + 20_000
-    let status = 0
-    while (Date.now() < until) {
-      status = (await sut.postWebhook(bodyB)).statusCode
-      if (status === 200) break
-      await new Promise((r) => setTimeout(r, 200))
-    }
+    const status = await waitFor(async () => (await sut.postWebhook(bodyB)).statusCode === 200 && 200, {
+      what: 'the webhook to accept B again',
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    })
     expect(status).toBe(200)
     expect((await sut.postWebhook(bodyA)).statusCode).toBe(200)
     expect((await sut.postWebhook(bodyB)).statusCode).toBe(200)
 
     await sut.waitForReplies([`mid.b-${userB}`], 30_000)
     // Let A's re-delivered job run to completion too.
-    const jobUntil = Date.now() + 15_000
-    while (Date.now() < jobUntil) {
-      const job = await sut.gateway.queues.dm.getJob(`dm-mid.a-${userA}`)
-      if (job && (await job.getState()) === 'completed') break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await waitFor(
+      async () =>
+        (await (await sut.gateway.queues.dm.getJob(`dm-mid.a-${userA}`))?.getState()) === 'completed',
+      { what: "A's re-delivered job to complete", timeoutMs: 15_000, intervalMs: 100 },
+    )
     expect(await (await sut.gateway.queues.dm.getJob(`dm-mid.a-${userA}`))?.getState()).toBe('completed')
     const rowsB = await sut.outbox.findByMid(`mid.b-${userB}`)
     expect(sut.graph.sendsTo(userB)).toHaveLength(rowsB.length)

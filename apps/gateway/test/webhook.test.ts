@@ -1,3 +1,4 @@
+import { waitFor } from '@loopdm/testing/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildTestGateway,
@@ -155,12 +156,13 @@ describe('webhook', () => {
         ],
       })
       expect(res.statusCode).toBe(200)
-      const until = Date.now() + 10_000
-      let rows: Array<{ model: string; reaction: string; emoji: string }> = []
-      while (Date.now() < until && rows.length === 0) {
-        rows = (await sut.pool.query('select * from message_signals where ig_user_id = $1', [user])).rows
-        await new Promise((r) => setTimeout(r, 50))
-      }
+      const rows = await waitFor(
+        async () => {
+          const r = await sut.pool.query('select * from message_signals where ig_user_id = $1', [user])
+          return r.rows.length > 0 && r.rows
+        },
+        { what: 'the reaction signal row', timeoutMs: 10_000 },
+      )
       expect(rows).toHaveLength(1)
       expect(rows[0]).toMatchObject({ reaction: 'love', emoji: '❤️', model: row?.model })
     })

@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import { createLogger, type Logger } from '@loopdm/platform/logger'
+import { captureLogger } from '@loopdm/testing/capture-logger'
 import { testConfig, uniqueId } from '@loopdm/testing/fixtures'
+import { waitFor } from '@loopdm/testing/wait'
 import type { Job, Queue } from 'bullmq'
 import { createTunerDeps } from '../src/jobs/tune.worker.js'
 
@@ -12,14 +14,7 @@ export const silentLogger: Logger = createLogger({ level: 'silent' })
 
 /** A logger whose lines are collected (JSON objects) for assertions. */
 export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = []
-  const destination = {
-    write(chunk: string) {
-      for (const l of chunk.split('\n').filter(Boolean)) lines.push(JSON.parse(l))
-      return true
-    },
-  } as unknown as NodeJS.WritableStream
-  return { logger: createLogger({ level: 'debug', destination }), lines }
+  return captureLogger({ level: 'debug' })
 }
 
 export function tmpExportDir(): string {
@@ -70,18 +65,13 @@ export function makeDeps(
   return createTunerDeps({ config, logger, pool, fetchImpl })
 }
 
-export async function until<T>(
+/** {@link waitFor} with positional options, as the tuner suites call it. */
+export function until<T>(
   check: () => Promise<T | undefined | null | false>,
   timeoutMs = 30_000,
   everyMs = 100,
 ): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
+  return waitFor(check, { what: 'tuner test condition', timeoutMs, intervalMs: everyMs }) as Promise<T>
 }
 
 export async function jobState(queue: Queue, id: string): Promise<{ job: Job | undefined; state: string }> {

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import { createOpenAISdk, type OpenAI } from '@loopdm/platform/openai'
 import { testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runPoll } from '../src/jobs/poll.processor.js'
 import { runTune } from '../src/jobs/tune.processor.js'
@@ -33,11 +34,14 @@ async function tuneOne(dir: string): Promise<string> {
   const file = writeTrainingFile(dir, 10)
   shas.push(await sha256File(file))
   const r = await runTune({ file }, deps)
-  let p = await runPoll({ finetuneJobId: r.finetune?.providerJobId }, deps)
-  while (!p.done) {
-    await new Promise((res) => setTimeout(res, 30))
-    p = await runPoll({ finetuneJobId: r.finetune?.providerJobId }, deps)
-  }
+  const id = r.finetune?.providerJobId
+  const p = await waitFor(
+    async () => {
+      const poll = await runPoll({ finetuneJobId: id }, deps)
+      return poll.done && poll
+    },
+    { what: `fine-tune ${id} to finish`, timeoutMs: 30_000, intervalMs: 30 },
+  )
   if (p.status !== 'succeeded' || !p.fineTunedModel) throw new Error(`tune failed: ${p.error}`)
   models.push(p.fineTunedModel)
   return p.fineTunedModel

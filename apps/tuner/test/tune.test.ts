@@ -7,7 +7,6 @@ import { promisify } from 'node:util'
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger, FINE_TUNE_OPERATION } from '@loopdm/models/cost-ledger'
 import { listFinetuneJobs } from '@loopdm/models/finetune-jobs'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import { createOpenAISdk, type OpenAI } from '@loopdm/platform/openai'
 import {
   EVALUATE_QUEUE,
@@ -18,6 +17,8 @@ import {
   tunePollJobId,
 } from '@loopdm/queues/contracts'
 import { testPool } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
 import {
   readUploadedMarker,
   type UploadedMarker,
@@ -271,12 +272,13 @@ describe('tune', () => {
       expect(r.outcome).toBe('created')
       expect(await fileCount()).toBe(before + 1)
       local.faults.failNext(5, 500, { paths: '/fine_tuning/jobs/', retryAfterMs: 10 })
-      let p = await runPoll({ finetuneJobId: r.finetune?.providerJobId }, deps)
-      let steps = 0
-      while (!p.done && steps++ < 200) {
-        await new Promise((res) => setTimeout(res, 30))
-        p = await runPoll({ finetuneJobId: r.finetune?.providerJobId }, deps)
-      }
+      const p = await waitFor(
+        async () => {
+          const poll = await runPoll({ finetuneJobId: r.finetune?.providerJobId }, deps)
+          return poll.done && poll
+        },
+        { what: 'the retried polls to finish the job', timeoutMs: 20_000, intervalMs: 30 },
+      )
       expect(p).toMatchObject({ done: true, status: 'succeeded' })
       const row = await deps.finetunes.findBySha(sha)
       expect(row?.pollErrors).toBeGreaterThanOrEqual(1)

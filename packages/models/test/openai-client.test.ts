@@ -1,9 +1,9 @@
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
 import { createPriceTable } from '@loopdm/models/prices'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import { createAiClient, OpenAI } from '@loopdm/platform/openai'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 
 /** The shared OpenAI client against a real openai-local on 127.0.0.1, writing a real cost ledger. */

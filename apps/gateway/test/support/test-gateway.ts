@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto'
-import { Writable } from 'node:stream'
 import type { Pool } from '@loopdm/db/pool'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/openai-local/server'
 import type { Config } from '@loopdm/platform/config'
-import { createLogger } from '@loopdm/platform/logger'
+import { captureLogger } from '@loopdm/testing/capture-logger'
+import { type FakeGraph, startFakeGraph } from '@loopdm/testing/fake-graph'
 import { testConfig, testPool } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { waitFor } from '@loopdm/testing/wait'
+import { dmWebhookBody as baseDmWebhookBody, igUser, newMid } from '@loopdm/testing/webhook'
 import type { LightMyRequestResponse } from 'fastify'
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/compose.js'
 import {
@@ -13,7 +14,6 @@ import {
   type OutboxRow,
 } from '../../src/repositories/outbox.repository.js'
 import { signBody } from '../../src/services/signature.js'
-import { type FakeGraph, startFakeGraph } from './fake-graph.js'
 
 export const TEST_APP_SECRET = 'test-app-secret'
 export const TEST_VERIFY_TOKEN = 'test-verify-token'
@@ -77,20 +77,7 @@ export async function buildTestGateway(opts: TestGatewayOptions = {}): Promise<T
     OPENAI_MAX_RETRIES: '1',
     ...opts.env,
   })
-  const logs: Array<Record<string, unknown>> = []
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line) continue
-        try {
-          logs.push(JSON.parse(line))
-          if (process.env.GATEWAY_TEST_LOGS) process.stderr.write(`${line}\n`)
-        } catch {}
-      }
-      cb()
-    },
-  })
-  const logger = createLogger({ level: 'info', destination, name: 'gateway' })
+  const { logger, lines: logs } = captureLogger({ name: 'gateway', echo: !!process.env.GATEWAY_TEST_LOGS })
   const pool = await testPool(8)
   const gateway = createGateway({
     config,
@@ -125,22 +112,18 @@ export async function buildTestGateway(opts: TestGatewayOptions = {}): Promise<T
     outbox,
     postWebhook,
     async dm({ user, text, imageUrl, mid }) {
-      const m = mid ?? `mid.${randomBytes(8).toString('hex')}`
+      const m = mid ?? newMid()
       const res = await postWebhook(dmWebhookBody({ user, text, imageUrl, mid: m }))
       return { mid: m, status: res.statusCode }
     },
-    async waitForReplies(mids, timeoutMs = 20_000) {
-      const until = Date.now() + timeoutMs
-      for (;;) {
-        const rows = await Promise.all(mids.map((m) => outbox.findByMid(m)))
-        if (rows.every((r) => r.length > 0 && r.every(isDelivered))) return rows.map((r) => r[0] as OutboxRow)
-        if (Date.now() > until) {
-          const missing = mids.filter((_, i) => !(rows[i] ?? []).every(isDelivered) || rows[i]?.length === 0)
-          throw new Error(`replies missing for ${missing.length}/${mids.length} mids after ${timeoutMs} ms`)
-        }
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    },
+    waitForReplies: (mids, timeoutMs = 20_000) =>
+      waitFor(
+        async () => {
+          const rows = await Promise.all(mids.map((m) => outbox.findByMid(m)))
+          return rows.every((r) => r.length > 0 && r.every(isDelivered)) && rows.map((r) => r[0] as OutboxRow)
+        },
+        { what: `replies to ${mids.length} mids`, timeoutMs },
+      ),
     async close() {
       await gateway.close()
       await pool.end()
@@ -150,38 +133,11 @@ export async function buildTestGateway(opts: TestGatewayOptions = {}): Promise<T
   }
 }
 
-/** A webhook body with one message event (text and/or image) from `user` to our account. */
-export function dmWebhookBody(args: {
-  user: string
-  mid: string
-  text?: string
-  imageUrl?: string
-  isEcho?: boolean
-  account?: string
-}) {
-  const account = args.account ?? TEST_IG_ACCOUNT
-  const message: Record<string, unknown> = { mid: args.mid }
-  if (args.text !== undefined) message.text = args.text
-  if (args.imageUrl) message.attachments = [{ type: 'image', payload: { url: args.imageUrl } }]
-  if (args.isEcho) message.is_echo = true
-  return {
-    object: 'instagram',
-    entry: [
-      {
-        id: account,
-        time: Date.now(),
-        messaging: [
-          {
-            sender: { id: args.isEcho ? account : args.user },
-            recipient: { id: args.isEcho ? args.user : account },
-            timestamp: Date.now(),
-            message,
-          },
-        ],
-      },
-    ],
-  }
+/** A webhook body with one message event from `user` to the test account (default). */
+export function dmWebhookBody(
+  args: Omit<Parameters<typeof baseDmWebhookBody>[0], 'account'> & { account?: string },
+) {
+  return baseDmWebhookBody({ ...args, account: args.account ?? TEST_IG_ACCOUNT })
 }
 
-/** Unique Instagram-scoped user id for a test. */
-export const igUser = () => `igsid-${randomBytes(6).toString('hex')}`
+export { igUser }

@@ -1,4 +1,5 @@
 import OpenAI, { toFile } from 'openai'
+import { waitFor } from './wait.js'
 
 /** Shop Q&A pairs a fine-tuned openai-local model learns (its answers are recognisable). */
 export const FT_PAIRS: Array<[string, string]> = [
@@ -28,20 +29,37 @@ export const FT_PAIRS: Array<[string, string]> = [
   ['Is the studio wheelchair accessible?', 'Yes, the studio is step-free with an accessible restroom.'],
 ]
 
+/** The system turn {@link fineTuneModel} puts before each pair unless told otherwise. */
+export const FT_SYSTEM_PROMPT = 'You are the DM assistant of a small shop.'
+
+export interface FineTuneOptions {
+  /** Question/answer pairs to learn (openai-local needs ≥ 10). Default {@link FT_PAIRS}. */
+  pairs?: Array<[string, string]>
+  /** Model suffix (`ft:…:<suffix>:…`). Default 'gwtest'. */
+  suffix?: string
+  /** System turn of each example; null → none. Default {@link FT_SYSTEM_PROMPT}. */
+  system?: string | null
+  /** Uploaded file name. Default 'train.jsonl'. */
+  fileName?: string
+  /** How long to wait for the job to succeed, in ms. Default 20_000. */
+  timeoutMs?: number
+  /** Pause between job polls, in ms. Default 20. */
+  intervalMs?: number
+}
+
 /**
  * Fine-tunes a real model on openai-local (start it with a small `ftStepMs`) and returns its id
- * (`ft:gpt-3.5-turbo-0125:…`).
+ * (`ft:gpt-3.5-turbo-0125:…`). `target` is openai-local's base URL or an SDK client for it.
  */
-export async function fineTuneModel(
-  baseURL: string,
-  opts: { suffix?: string; timeoutMs?: number; pairs?: Array<[string, string]> } = {},
-) {
-  const client = new OpenAI({ apiKey: 'test', baseURL, maxRetries: 0 })
+export async function fineTuneModel(target: string | OpenAI, opts: FineTuneOptions = {}): Promise<string> {
+  const client =
+    typeof target === 'string' ? new OpenAI({ apiKey: 'test', baseURL: target, maxRetries: 0 }) : target
+  const system = opts.system === undefined ? FT_SYSTEM_PROMPT : opts.system
   const jsonl = (opts.pairs ?? FT_PAIRS)
     .map(([u, a]) =>
       JSON.stringify({
         messages: [
-          { role: 'system', content: 'You are the DM assistant of a small shop.' },
+          ...(system === null ? [] : [{ role: 'system', content: system }]),
           { role: 'user', content: u },
           { role: 'assistant', content: a },
         ],
@@ -49,7 +67,7 @@ export async function fineTuneModel(
     )
     .join('\n')
   const file = await client.files.create({
-    file: await toFile(Buffer.from(`${jsonl}\n`), 'train.jsonl'),
+    file: await toFile(Buffer.from(`${jsonl}\n`), opts.fileName ?? 'train.jsonl'),
     purpose: 'fine-tune',
   })
   const job = await client.fineTuning.jobs.create({
@@ -57,15 +75,19 @@ export async function fineTuneModel(
     model: 'gpt-3.5-turbo-0125',
     suffix: opts.suffix ?? 'gwtest',
   })
-  const until = Date.now() + (opts.timeoutMs ?? 20_000)
-  for (;;) {
-    const j = await client.fineTuning.jobs.retrieve(job.id)
-    if (j.status === 'succeeded' && j.fine_tuned_model) return j.fine_tuned_model
-    if (j.status === 'failed' || j.status === 'cancelled')
-      throw new Error(`fine-tune ${j.status}: ${j.error?.message}`)
-    if (Date.now() > until) throw new Error(`fine-tune still ${j.status}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  return waitFor(
+    async () => {
+      const j = await client.fineTuning.jobs.retrieve(job.id)
+      if (j.status === 'failed' || j.status === 'cancelled')
+        throw new Error(`fine-tune ${job.id} ${j.status}: ${j.error?.message}`)
+      return j.status === 'succeeded' ? j.fine_tuned_model : null
+    },
+    {
+      what: `fine-tune ${job.id} to succeed`,
+      timeoutMs: opts.timeoutMs ?? 20_000,
+      intervalMs: opts.intervalMs ?? 20,
+    },
+  )
 }
 
 /** Deletes a fine-tuned model at the provider (it answers 404 afterwards). */

@@ -1,9 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { dirname, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { signBody } from '@loopdm/gateway/services/signature'
+import { fileURLToPath } from 'node:url'
 import { freePort, startPrivateRedis } from '@loopdm/redis/private-redis'
-import { ROOT } from './cli.js'
+import { dmWebhookBody, newMid, signWebhookBody } from './webhook.js'
+
+/** The repository root (the gateway process runs from there). */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 
 /**
  * A real gateway process (`apps/gateway/src/main.ts`) spawned with env on a free port, its JSON log
@@ -151,27 +154,11 @@ export async function sendDm(
   gatewayUrl: string,
   args: { user: string; text: string; mid?: string },
 ): Promise<{ mid: string; status: number }> {
-  const mid = args.mid ?? `mid.${randomBytes(8).toString('hex')}`
-  const body = JSON.stringify({
-    object: 'instagram',
-    entry: [
-      {
-        id: IG_ACCOUNT,
-        time: Date.now(),
-        messaging: [
-          {
-            sender: { id: args.user },
-            recipient: { id: IG_ACCOUNT },
-            timestamp: Date.now(),
-            message: { mid, text: args.text },
-          },
-        ],
-      },
-    ],
-  })
+  const mid = args.mid ?? newMid()
+  const body = JSON.stringify(dmWebhookBody({ user: args.user, mid, text: args.text, account: IG_ACCOUNT }))
   const res = await fetch(`${gatewayUrl}/webhook`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, APP_SECRET) },
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': signWebhookBody(body, APP_SECRET) },
     body,
   })
   await res.arrayBuffer()
