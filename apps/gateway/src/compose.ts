@@ -33,6 +33,8 @@ import { createGraphSender } from './services/graph-sender.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
 import { createMemory, type Memory } from './services/memory.service.js'
 import { ModelRouter } from './services/model-router.js'
+import { createSendGate, type SendGate } from './services/send-gate.js'
+import { createTakeoverService, type TakeoverService } from './services/takeover.service.js'
 
 export type { GatewayConnections } from './connections.js'
 
@@ -58,6 +60,8 @@ export interface GatewayOptions {
   fetch?: typeof fetch
   /** Reply worker concurrency; default DM_CONCURRENCY. */
   workerConcurrency?: number
+  /** How long a reply held by a Send API token block (190) waits before it is retried; default 60 s. */
+  heldRetryMs?: number
   /** Run the reply worker in this process; default true. */
   worker?: boolean
   /** Router circuit cool-down; default 60 s. */
@@ -77,6 +81,10 @@ export interface Gateway {
   metrics: GatewayMetrics
   /** The reply pipeline's dependencies (benchmarks and tests call processDmMessage with them). */
   dmDeps: DmDeps
+  /** Human takeover: pause/resume/status/replyAsHuman (admin routes, console). */
+  takeover: TakeoverService
+  /** The Send API token block (190). */
+  sendGate: SendGate
   ai: AiClient
   memory: MemoryPort
   gdpr: GdprService
@@ -122,22 +130,44 @@ function createDmDeps(
   opts: GatewayOptions,
   parts: {
     order: Redis
+    /** Fail-fast connection for takeover state and the send gate (admin routes read them too). */
+    producer: Redis
     dmQueue: DmQueueRepository
     memory: MemoryPort
     router: ModelRouter
     holder: ActiveModelHolder
     metrics: GatewayMetrics
   },
-): DmDeps {
+): DmDeps & { takeover: TakeoverService; sendGate: SendGate } {
   const { config, logger, pool } = opts
-  const { accessToken, graphBaseUrl } = config.instagram
+  const { accessToken, graphBaseUrl, sendPath } = config.instagram
   const sender =
     accessToken && graphBaseUrl
-      ? createGraphSender({ graphBaseUrl, accessToken, fetch: opts.fetch })
+      ? createGraphSender({ graphBaseUrl, accessToken, sendPath, fetch: opts.fetch })
       : undefined
   if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
+  const conversations = createConversationRepository(pool)
+  const takeover = createTakeoverService({
+    redis: parts.producer,
+    prefix: config.redis.prefix,
+    conversations,
+    sender,
+    memory: parts.memory,
+    defaultMinutes: config.instagram.humanTakeoverMinutes,
+    logger,
+    metrics: parts.metrics,
+  })
+  const sendGate = createSendGate({
+    redis: parts.producer,
+    prefix: config.redis.prefix,
+    accessToken: sender ? accessToken : undefined,
+    logger,
+    metrics: parts.metrics,
+  })
   return {
-    conversations: createConversationRepository(pool),
+    takeover,
+    sendGate,
+    conversations,
     outbox: createOutboxRepository(pool),
     signals: createSignalsRepository(pool),
     order: createDmOrderRepository({ redis: parts.order, prefix: config.redis.prefix }),
@@ -243,11 +273,25 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sdk: ai.sdk,
   })
 
-  const dmDeps = createDmDeps(opts, { order: connections.worker, dmQueue, memory, router, holder, metrics })
+  const dmDeps = createDmDeps(opts, {
+    order: connections.worker,
+    producer,
+    dmQueue,
+    memory,
+    router,
+    holder,
+    metrics,
+  })
   const worker =
     opts.worker === false
       ? undefined
-      : createDmWorker({ config, logger, concurrency: opts.workerConcurrency, deps: dmDeps })
+      : createDmWorker({
+          config,
+          logger,
+          concurrency: opts.workerConcurrency,
+          heldRetryMs: opts.heldRetryMs,
+          deps: dmDeps,
+        })
   const app = buildApp({
     config,
     logger,
@@ -262,6 +306,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     metrics,
     gdpr,
     promotion,
+    takeover: dmDeps.takeover,
+    sendGate: dmDeps.sendGate,
     adminRoutes: opts.adminRoutes,
   })
 
@@ -278,5 +324,22 @@ export function createGateway(opts: GatewayOptions): Gateway {
     ownMemory?.start()
   }
 
-  return { app, holder, router, worker, queues, metrics, dmDeps, ai, memory, gdpr, connections, start, close }
+  const { takeover, sendGate } = dmDeps
+  return {
+    app,
+    holder,
+    router,
+    worker,
+    queues,
+    metrics,
+    dmDeps,
+    takeover,
+    sendGate,
+    ai,
+    memory,
+    gdpr,
+    connections,
+    start,
+    close,
+  }
 }

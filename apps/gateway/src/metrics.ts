@@ -55,8 +55,31 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     sends: new Counter({
       name: 'loopdm_sends_total',
-      help: 'Reply parts by send result (sent, logged, retry, failed)',
+      help: 'Reply parts by send result (sent, logged, retry, failed, outside_window, held)',
       labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    takeovers: new Counter({
+      name: 'loopdm_takeovers_total',
+      help: 'Human takeovers started, by source (echo: staff replied in Instagram; console: reply as human)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    dmHeld: new Counter({
+      name: 'loopdm_dm_held_total',
+      help: 'Customer messages stored but not answered, by reason (takeover, send_blocked)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    dmSkipped: new Counter({
+      name: 'loopdm_dm_skipped_total',
+      help: 'Customer messages not answered, by reason (outside_window: older than 24 h; deleted: unsent)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    sendBlocked: new Gauge({
+      name: 'loopdm_send_blocked',
+      help: '1 while the Send API refuses IG_ACCESS_TOKEN (code 190) and replies are held',
       registers: [registry],
     }),
     queueDepth: new Gauge({

@@ -108,7 +108,10 @@ describe('webhook', () => {
     it('ignores reads and deliveries', async () => {
       const user = igUser()
       const mid = 'x'
-      const body = { object: 'instagram', entry: [{ id: TEST_IG_ACCOUNT, time: Date.now(), messaging: [] as unknown[] }] }
+      const body = {
+        object: 'instagram',
+        entry: [{ id: TEST_IG_ACCOUNT, time: Date.now(), messaging: [] as unknown[] }],
+      }
       const entry = body.entry[0] as { messaging: unknown[] }
       entry.messaging.push(
         {

@@ -2,17 +2,21 @@ import type { ActiveModel } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
 import type { DmMessagePayload, DmReactionPayload } from '@loopdm/queues/contracts'
-import { UnrecoverableError } from 'bullmq'
 import type { GatewayMetrics } from '../metrics.js'
 import { type ConversationRepository, replyMessageId } from '../repositories/conversation.repository.js'
 import type { DmOrderRepository } from '../repositories/dm-order.repository.js'
 import { isDelivered, type OutboxRepository, type OutboxRow } from '../repositories/outbox.repository.js'
 import type { SignalsRepository } from '../repositories/signals.repository.js'
-import { GraphSendError, type GraphSender } from '../services/graph-sender.js'
+import type { GraphSender } from '../services/graph-sender.js'
 import { imageUrlOf } from '../services/instagram-webhook.js'
+import { turnText, usableImageUrls, userMessage } from '../services/media-description.js'
 import type { MemoryPort } from '../services/memory.port.js'
 import type { ModelRouter } from '../services/model-router.js'
+import type { SendGate } from '../services/send-gate.js'
 import { splitReply } from '../services/split-reply.js'
+import type { TakeoverService } from '../services/takeover.service.js'
+import { completeWithImageFallback } from './complete-with-images.js'
+import { type GateOutcome, gateBeforeAnswer, onSendFailure } from './dm-gates.js'
 
 /** What the reply pipeline needs; main.ts (or a test) builds it once. */
 export interface DmDeps {
@@ -33,6 +37,11 @@ export interface DmDeps {
   systemPrompt: string
   logger: Logger
   metrics?: GatewayMetrics
+  /** Human takeover: a paused customer's DMs are stored, not answered. */
+  takeover?: Pick<TakeoverService, 'heldUntil' | 'humanReplied'>
+  /** The Send API's token block (code 190): replies are held while it lasts. */
+  sendGate?: Pick<SendGate, 'status' | 'block'>
+  now?: () => number
 }
 
 export interface AttemptInfo {
@@ -40,7 +49,7 @@ export interface AttemptInfo {
   finalAttempt: boolean
 }
 
-export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before' | 'erased'
+export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before' | 'erased' | GateOutcome
 
 /**
  * The reply pipeline for one customer message, under the user's lock: answer every earlier
@@ -82,16 +91,17 @@ export async function processDmMessage(
 
 async function storeUserTurn(p: DmMessagePayload, deps: DmDeps) {
   const imageUrl = imageUrlOf(p)
+  const content = turnText(p)
   const turn = await deps.conversations.insertTurn({
     igMessageId: p.mid,
     igUserId: p.igUserId,
     role: 'user',
-    content: p.text,
+    content,
     hasImage: imageUrl !== undefined,
     imageUrl: imageUrl ?? null,
+    context: p.context ?? (p.source === 'postback' ? { postback: true } : undefined),
   })
-  if (turn.inserted)
-    deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'user', content: p.text })
+  if (turn.inserted) deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'user', content })
   return turn
 }
 
@@ -109,30 +119,21 @@ async function answer(
   }
   if (rows.some((r) => r.status === 'failed')) return 'failed-before'
   let fullText: string | undefined
+  let routeReason: string | undefined
   if (rows.length === 0) {
-    const imageUrl = imageUrlOf(p)
+    const gated = await gateBeforeAnswer(p, deps)
+    if (gated) return gated
+    const images = usableImageUrls(p, deps.now?.())
     const memory = await deps.memory.recall({ igUserId: p.igUserId, text: p.text, excludeIds: [userTurnId] })
     deps.logger.info({ mid: p.mid, recalled: memory.recalled }, 'memory recalled')
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
       { role: 'system', content: deps.systemPrompt },
       ...memory.messages,
-      imageUrl
-        ? {
-            role: 'user',
-            content: [
-              ...(p.text ? [{ type: 'text' as const, text: p.text }] : []),
-              { type: 'image_url' as const, image_url: { url: imageUrl } },
-            ],
-          }
-        : { role: 'user', content: p.text || '(the customer sent an attachment)' },
+      userMessage(p, images),
     ]
-    const completion = await deps.router.complete({
-      messages,
-      hasImage: imageUrl !== undefined,
-      active,
-      mid: p.mid,
-    })
+    const completion = await completeWithImageFallback(deps, { messages, images, active, p })
     fullText = completion.text
+    routeReason = completion.reason
     rows = await deps.outbox.insertParts({
       mid: p.mid,
       igUserId: p.igUserId,
@@ -145,7 +146,7 @@ async function answer(
     if (isDelivered(row)) continue
     await deliver(row, p, deps, attempt)
   }
-  await storeAssistantTurn(p, rows, fullText, deps)
+  await storeAssistantTurn(p, rows, fullText, deps, routeReason)
   deps.metrics?.dmLatency.observe(
     { model: rows[0]?.model ?? 'unknown' },
     Math.max(0, Date.now() - p.receivedAt) / 1000,
@@ -170,23 +171,18 @@ async function deliver(row: OutboxRow, p: DmMessagePayload, deps: DmDeps, attemp
     )
     return
   }
+  let res: { messageId: string | null }
   try {
-    const res = await deps.sender.send({
+    res = await deps.sender.send({
       igAccountId: row.igAccountId ?? p.igAccountId,
       recipientId: p.igUserId,
       text: row.text,
     })
-    await deps.outbox.markDelivered(row.id, 'sent', res.messageId)
-    deps.metrics?.sends.inc({ result: 'sent' })
   } catch (err) {
-    const retryable = !(err instanceof GraphSendError) || err.retryable
-    const final = !retryable || attempt.finalAttempt
-    await deps.outbox.markAttemptFailed(row.id, (err as Error).message, final)
-    deps.metrics?.sends.inc({ result: final ? 'failed' : 'retry' })
-    deps.logger.warn({ mid: p.mid, part: row.part, err: (err as Error).message, final }, 'reply send failed')
-    if (!retryable) throw new UnrecoverableError((err as Error).message)
-    throw err
+    return onSendFailure(err, row, deps, attempt.finalAttempt)
   }
+  await deps.outbox.markDelivered(row.id, 'sent', res.messageId)
+  deps.metrics?.sends.inc({ result: 'sent' })
 }
 
 async function storeAssistantTurn(
@@ -194,6 +190,7 @@ async function storeAssistantTurn(
   rows: OutboxRow[],
   fullText: string | undefined,
   deps: DmDeps,
+  routeReason?: string,
 ) {
   const content = fullText ?? rows.map((r) => r.text).join('\n')
   const turn = await deps.conversations.insertTurn({
@@ -202,6 +199,8 @@ async function storeAssistantTurn(
     role: 'assistant',
     content,
     model: rows[0]?.model ?? null,
+    author: 'bot',
+    routeReason: routeReason ?? null,
   })
   if (turn.inserted) deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'assistant', content })
 }
