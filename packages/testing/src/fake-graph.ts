@@ -82,6 +82,23 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     try {
       parsed = JSON.parse(body)
     } catch {}
+    // Meta's documented limit: message text is at most 1000 bytes of UTF-8.
+    const text = parsed.message?.text ?? ''
+    if (Buffer.byteLength(text, 'utf8') > 1000) {
+      failuresLog.push({ recipientId: parsed.recipient?.id ?? '', status: 400, code: 100, at: Date.now() })
+      res.writeHead(400, { 'content-type': 'application/json' })
+      res.end(
+        JSON.stringify({
+          error: {
+            message: '(#100) Length of param message[text] must be less than or equal to 1000',
+            type: 'OAuthException',
+            code: 100,
+            fbtrace_id: 'fake',
+          },
+        }),
+      )
+      return
+    }
     if (failures > 0 && passBeforeFailing > 0) passBeforeFailing--
     else if (failures > 0) {
       failures--

@@ -16,7 +16,7 @@ import type { SendGate } from '../services/send-gate.js'
 import { splitReply } from '../services/split-reply.js'
 import type { TakeoverService } from '../services/takeover.service.js'
 import { completeWithImageFallback } from './complete-with-images.js'
-import { type GateOutcome, gateBeforeAnswer, onSendFailure } from './dm-gates.js'
+import { assertSendOpen, type GateOutcome, gateBeforeAnswer, onSendFailure } from './dm-gates.js'
 
 /** What the reply pipeline needs; main.ts (or a test) builds it once. */
 export interface DmDeps {
@@ -142,6 +142,7 @@ async function answer(
       model: completion.model,
     })
   }
+  if (deps.sender) await assertSendOpen(deps)
   for (const row of rows) {
     if (isDelivered(row)) continue
     await deliver(row, p, deps, attempt)
