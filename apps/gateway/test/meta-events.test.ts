@@ -105,6 +105,42 @@ describe('Meta webhook events', () => {
     expect((await turn(mid))?.hasImage).toBe(true)
   })
 
+  it('an image the provider cannot download (400) is answered text-only instead of failing the DM', async () => {
+    const user = igUser()
+    const mid = newMid()
+    const future = Math.floor(Date.now() / 1000 + 3600).toString(16)
+    const url = `https://scontent.invalid/v/t51.2885-15/${mid}.jpg?oe=${future}`
+    await post([
+      fromCustomer(user, {
+        message: { mid, text: 'price of this?', attachments: [{ type: 'image', payload: { url } }] },
+      }),
+    ])
+    await sut.waitForReplies([mid])
+    const tries = proxy.chats.filter((c) =>
+      c.messages.some((m) => textOf(m.content).includes('price of this?')),
+    )
+    expect(tries.map((c) => imagesOf(c.messages.at(-1)?.content))).toEqual([[url], []])
+  })
+
+  it('an image whose CDN URL has expired (oe in the past) is never sent to the model', async () => {
+    const user = igUser()
+    const mid = newMid()
+    const past = Math.floor(Date.now() / 1000 - 60).toString(16)
+    const url = `https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=${mid}&oe=${past}`
+    await post([
+      fromCustomer(user, {
+        message: { mid, text: 'and this one?', attachments: [{ type: 'image', payload: { url } }] },
+      }),
+    ])
+    await sut.waitForReplies([mid])
+    const tries = proxy.chats.filter((c) =>
+      c.messages.some((m) => textOf(m.content).includes('and this one?')),
+    )
+    expect(tries).toHaveLength(1)
+    expect(imagesOf(tries[0]?.messages.at(-1)?.content)).toEqual([])
+    expect(textOf(tries[0]?.messages.at(-1)?.content)).toMatch(/sent a photo/)
+  })
+
   it.each([
     ['video', { type: 'video', payload: { url: 'https://lookaside.fbsbx.com/v.mp4' } }, /sent a video/],
     ['audio', { type: 'audio', payload: { url: 'https://lookaside.fbsbx.com/a.mp4' } }, /voice message/],
