@@ -43,6 +43,8 @@ export interface FakeGraph {
   ): void
   /** Called for every accepted send before it is answered (e.g. deliver the echo early, like Meta). */
   onSend(hook: ((send: GraphSend) => Promise<void> | void) | undefined): void
+  /** Tokens refreshed through `GET /refresh_access_token`, in order. */
+  refreshed: string[]
   /** Sends that were answered with an error, with the error code answered. */
   failures: Array<{ recipientId: string; status: number; code: number | undefined; at: number }>
   /** Delay every answer by `ms`. */
@@ -60,6 +62,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   let failError: Record<string, unknown> | undefined
   let hook: ((send: GraphSend) => Promise<void> | void) | undefined
   const failuresLog: FakeGraph['failures'] = []
+  const refreshed: string[] = []
   let latency = 0
   let seq = 0
   // Unique across fakes: message ids land in the shared database (outbox.sent_mid).
@@ -67,6 +70,10 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req)
     if (latency) await new Promise((r) => setTimeout(r, latency))
+    if (req.method === 'GET' && (req.url ?? '').startsWith('/refresh_access_token?')) {
+      answerRefresh(new URL(req.url ?? '', 'http://x').searchParams, res, refreshed)
+      return
+    }
     const m = /^\/v[\d.]+\/([^/]+)\/messages$/.exec(req.url ?? '')
     if (req.method !== 'POST' || !m) {
       res.writeHead(404, { 'content-type': 'application/json' })
@@ -141,6 +148,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     baseUrl: `http://127.0.0.1:${port}/v21.0`,
     sends,
     failures: failuresLog,
+    refreshed,
     failNext(n, status, o = {}) {
       failures = n
       failStatus = status
@@ -169,6 +177,31 @@ export async function startFakeGraph(): Promise<FakeGraph> {
         server.close(() => resolve())
       }),
   }
+}
+
+/**
+ * Meta's `GET https://graph.instagram.com/refresh_access_token?grant_type=ig_refresh_token&access_token=…`:
+ * `{access_token, token_type: "bearer", expires_in}` (60 days); a token starting `expired` is refused
+ * with 190 like Meta refuses an expired one.
+ */
+function answerRefresh(q: URLSearchParams, res: import('node:http').ServerResponse, log: string[]) {
+  const token = q.get('access_token') ?? ''
+  const fail = (message: string, code: number) => {
+    res.writeHead(400, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ error: { message, type: 'OAuthException', code, fbtrace_id: 'fake' } }))
+  }
+  if (q.get('grant_type') !== 'ig_refresh_token') return fail('Unsupported grant_type', 100)
+  if (!token || token.startsWith('expired'))
+    return fail('Error validating access token: Session has expired', 190)
+  log.push(token)
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(
+    JSON.stringify({
+      access_token: `refreshed-${log.length}-${token.slice(0, 8)}`,
+      token_type: 'bearer',
+      expires_in: 5_183_944,
+    }),
+  )
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
