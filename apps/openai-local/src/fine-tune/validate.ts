@@ -4,7 +4,8 @@ import type { TrainingPair } from '../state/store.js'
 /**
  * Validates a chat fine-tuning JSONL file the way OpenAI does before it trains: every line is a
  * JSON object with only `messages`; each message has a known role and non-empty content; each
- * example has an assistant message to learn from and fits the base model's per-example token
+ * example has an assistant message to learn from (`weight`, 0 or 1, only on assistant messages;
+ * weight-0 turns are not learned) and fits the base model's per-example token
  * limit; a training file has at least `minExamples` examples. The first problem found is reported
  * naming its line. openai-local plays the provider here, so this is its own check, independent of
  * the exporter's.
@@ -104,6 +105,11 @@ export function validateFineTuneFile(content: Buffer | string, opts: ValidateOpt
           : partsText(m.content)
       if (body === undefined || body.trim() === '')
         return fail(`line ${n}, message ${j + 1} (${m.role}) has missing or empty content.`)
+      // OpenAI: `weight` (0 = do not learn this turn, 1 = learn it) exists on assistant messages only.
+      if (m.weight !== undefined && m.role !== 'assistant')
+        return fail(
+          `line ${n}, message ${j + 1} (${m.role}) has a "weight"; weight is only allowed on assistant messages.`,
+        )
       if (m.weight !== undefined && m.weight !== 0 && m.weight !== 1)
         return fail(`line ${n}, message ${j + 1} has an invalid weight; expected 0 or 1.`)
       textMsgs.push({ role: m.role, content: body })
