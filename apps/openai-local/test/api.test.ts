@@ -23,7 +23,13 @@ describe('openai-local over the real openai SDK', () => {
       const ids = []
       for await (const m of client.models.list()) ids.push(m.id)
       expect(ids).toEqual(
-        expect.arrayContaining(['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-mini', 'o4-mini', 'text-embedding-3-small']),
+        expect.arrayContaining([
+          'gpt-4o-mini',
+          'gpt-4o',
+          'gpt-4.1-mini',
+          'o4-mini',
+          'text-embedding-3-small',
+        ]),
       )
       // Shut down 2026-10-23: no longer listed.
       expect(ids).not.toContain('gpt-3.5-turbo-0125')
