@@ -34,9 +34,9 @@ export interface OpenAILocal {
   /** `url + '/v1'` — what the `openai` SDK takes as `baseURL` (also vLLM's OpenAI-compatible base). */
   baseURL: string
   /**
-   * `url + '/together/v1'` — the `together-ai` SDK's `baseURL`. Its `files.upload` ignores the
-   * client's baseURL and reads `TOGETHER_API_BASE_URL` when the SDK module loads: set that env var
-   * to this value before importing `together-ai`.
+   * `url + '/together/v1'` — the `together-ai` SDK's `baseURL`. Upload with the SDK's
+   * `client.post('/files/upload', { body: formData })`: its `files.upload` helper cannot work in
+   * Node (0.52: no `duplex` on its stream PUT, reads `TOGETHER_API_BASE_URL` not the client's URL).
    */
   togetherBaseURL: string
   faults: Faults
