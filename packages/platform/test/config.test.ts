@@ -10,9 +10,9 @@ describe('loadConfig', () => {
       expect(sut.db.embedded).toEqual({ dataDir: '.data/pg', port: 5433 })
       expect(sut.redis.url).toBe('redis://127.0.0.1:6379')
       expect(sut.models).toMatchObject({
-        base: 'gpt-4o-mini',
-        vision: 'gpt-4o',
-        ftBase: 'gpt-3.5-turbo-0125',
+        base: 'gpt-4.1-mini',
+        vision: 'gpt-4.1-mini',
+        ftBase: 'gpt-4.1-mini-2025-04-14',
       })
       expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
       expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
