@@ -46,9 +46,9 @@ export interface ConnectionContext {
 }
 
 /**
- * True when `sql` runs COPY … FROM STDIN (or COPY … TO/FROM PROGRAM-less STDIN streaming): PGlite
- * aborts the whole process on CopyData (`exit(1)`, seen probing 0.3), so it is refused before it
- * reaches the engine. COPY … TO STDOUT works (its whole output comes out of one engine call).
+ * True when `sql` runs COPY … FROM STDIN. PGlite (0.5) aborts the whole process on the CopyData
+ * that follows (`exit(1)`, found probing it), so it is refused before it reaches the engine.
+ * COPY … TO STDOUT works and cannot interleave: its whole output comes out of one engine call.
  */
 export function isCopyFromStdin(sql: string): boolean {
   const stripped = sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ')
