@@ -72,158 +72,186 @@ function withKeyData(out: Buffer, key: Buffer): Buffer {
   return Buffer.concat(parts)
 }
 
-export function handleConnection(socket: net.Socket, id: number, ctx: ConnectionContext): void {
-  const { db, lock } = ctx
-  const reader = new ChunkReader()
-  const tracker = new OutputTracker()
-  const scram = new ScramExchange(ctx.secret)
-  const secretKey = randomInt(1, 2 ** 31 - 1)
-  let unregister: (() => void) | undefined
-  let phase: 'startup' | 'sasl-initial' | 'sasl-final' | 'ready' = 'startup'
-  let startup: Uint8Array | undefined
-  let skipUntilSync = false
-  let closed = false
-  let chain = Promise.resolve()
+type Phase = 'startup' | 'sasl-initial' | 'sasl-final' | 'ready'
 
-  const fail = (code: string, message: string) => {
-    closed = true
-    if (socket.writable) socket.end(errorResponse(code, message))
-    else socket.destroy()
-  }
-  const write = (b: Uint8Array) => {
-    if (!closed && socket.writable) socket.write(b)
+/** Serves one socket; a fresh instance per connection. */
+class WireConnection {
+  private readonly reader = new ChunkReader()
+  private readonly tracker = new OutputTracker()
+  private readonly scram: ScramExchange
+  private readonly secretKey = randomInt(1, 2 ** 31 - 1)
+  private unregister: (() => void) | undefined
+  private phase: Phase = 'startup'
+  private startup: Uint8Array | undefined
+  private skipUntilSync = false
+  private closed = false
+  private chain = Promise.resolve()
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly id: number,
+    private readonly ctx: ConnectionContext,
+  ) {
+    this.scram = new ScramExchange(ctx.secret)
+    socket.on('data', (chunk) => {
+      this.reader.push(chunk)
+      this.chain = this.chain
+        .then(() => this.drain())
+        .catch(() => {
+          socket.destroy()
+        })
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      const cleanup = () => this.cleanup()
+      this.chain = this.chain.then(cleanup, cleanup)
+    })
   }
 
-  const exec = async (msg: Uint8Array, onData: (d: Uint8Array) => void) => {
+  private fail(code: string, message: string): void {
+    this.closed = true
+    if (this.socket.writable) this.socket.end(errorResponse(code, message))
+    else this.socket.destroy()
+  }
+
+  private write(b: Uint8Array): void {
+    if (!this.closed && this.socket.writable) this.socket.write(b)
+  }
+
+  private async exec(msg: Uint8Array, onData: (d: Uint8Array) => void): Promise<void> {
+    const { db } = this.ctx
     await db.runExclusive(() => db.execProtocolRawStream(msg, { onRawData: onData }))
   }
 
-  const run = async (msg: Uint8Array, boundary: boolean) => {
-    await lock.acquire(id)
-    tracker.readyStatus = 0
+  private async run(msg: Uint8Array, boundary: boolean): Promise<void> {
+    const { db, lock } = this.ctx
+    await lock.acquire(this.id)
+    this.tracker.readyStatus = 0
     try {
-      await exec(msg, (d) => {
-        tracker.feed(d)
-        write(Buffer.from(d))
+      await this.exec(msg, (d) => {
+        this.tracker.feed(d)
+        this.write(Buffer.from(d))
       })
     } finally {
       // Idle ReadyForQuery after a Sync or simple Query: the unit Postgres treats as atomic.
-      if (boundary && tracker.readyStatus === 0x49 && !db.isInTransaction()) lock.release(id)
+      if (boundary && this.tracker.readyStatus === 0x49 && !db.isInTransaction()) lock.release(this.id)
     }
   }
 
-  const finishStartup = async () => {
-    await lock.acquire(id)
+  private async finishStartup(): Promise<void> {
+    const { db, lock } = this.ctx
+    await lock.acquire(this.id)
     const out: Buffer[] = []
     try {
-      await exec(startup as Uint8Array, (d) => out.push(Buffer.from(d)))
+      await this.exec(this.startup as Uint8Array, (d) => out.push(Buffer.from(d)))
     } finally {
-      if (!db.isInTransaction()) lock.release(id)
+      if (!db.isInTransaction()) lock.release(this.id)
     }
-    unregister = ctx.registerKey(id, secretKey)
-    write(withKeyData(Buffer.concat(out), backendKeyData(id, secretKey)))
-    phase = 'ready'
+    this.unregister = this.ctx.registerKey(this.id, this.secretKey)
+    this.write(withKeyData(Buffer.concat(out), backendKeyData(this.id, this.secretKey)))
+    this.phase = 'ready'
   }
 
-  const onStartupPacket = (): 'more' | 'next' | 'stop' => {
+  private onStartupPacket(): 'more' | 'next' | 'stop' {
+    const { reader } = this
     if (reader.length < 8) return 'more'
     const len = reader.int32At(0)
     if (len < 8 || len > MAX_STARTUP_LENGTH) {
-      fail('08P01', `invalid length of startup packet: ${len}`)
+      this.fail('08P01', `invalid length of startup packet: ${len}`)
       return 'stop'
     }
     if (reader.length < len) return 'more'
     const packet = reader.take(len)
     const code = packet.readInt32BE(4)
     if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
-      write(Buffer.from('N'))
+      this.write(Buffer.from('N'))
       return 'next'
     }
     if (code === CANCEL_REQUEST) {
-      if (len === 16) ctx.cancel(packet.readInt32BE(8), packet.readInt32BE(12))
-      closed = true
-      socket.end()
+      if (len === 16) this.ctx.cancel(packet.readInt32BE(8), packet.readInt32BE(12))
+      this.closed = true
+      this.socket.end()
       return 'stop'
     }
     if (code !== PROTOCOL_3) {
-      fail('0A000', `unsupported frontend protocol ${code >>> 16}.${code & 0xffff}: server supports 3.0`)
+      this.fail('0A000', `unsupported frontend protocol ${code >>> 16}.${code & 0xffff}: server supports 3.0`)
       return 'stop'
     }
-    startup = new Uint8Array(packet)
-    write(authenticationSasl())
-    phase = 'sasl-initial'
+    this.startup = new Uint8Array(packet)
+    this.write(authenticationSasl())
+    this.phase = 'sasl-initial'
     return 'next'
   }
 
-  const onAuth = async (type: number, body: Buffer): Promise<boolean> => {
+  private async onAuth(type: number, body: Buffer): Promise<boolean> {
+    const initial = this.phase === 'sasl-initial'
+    const payload = type === 0x70 ? saslPayload(body, initial) : undefined
     const reply =
-      type !== 0x70
-        ? undefined
-        : phase === 'sasl-initial'
-          ? scram.first(saslPayload(body, true) ?? '')
-          : scram.final(saslPayload(body, false) ?? '')
+      payload === undefined ? undefined : initial ? this.scram.first(payload) : this.scram.final(payload)
     if (!reply) {
-      fail('28P01', 'password authentication failed for user "postgres"')
+      this.fail('28P01', 'password authentication failed for user "postgres"')
       return false
     }
-    write(reply)
-    if (phase === 'sasl-initial') phase = 'sasl-final'
-    else await finishStartup()
+    this.write(reply)
+    if (initial) this.phase = 'sasl-final'
+    else await this.finishStartup()
     return true
   }
 
-  const onMessage = async (type: number, msg: Buffer): Promise<void> => {
-    if (skipUntilSync && type !== 0x53) return
-    skipUntilSync = false
+  private async onMessage(type: number, msg: Buffer): Promise<void> {
+    if (this.skipUntilSync && type !== 0x53) return
+    this.skipUntilSync = false
     if (type === 0x51 || type === 0x50) {
       // Query: the SQL is the body; Parse: statement name, then the SQL.
       const sql = type === 0x51 ? cstring(msg, 5)[0] : cstring(msg, cstring(msg, 5)[1])[0]
       if (isCopyFromStdin(sql)) {
-        write(errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded server', 'ERROR'))
-        if (type === 0x51) write(backendMessage('Z', Buffer.from(db.isInTransaction() ? 'T' : 'I')))
-        else skipUntilSync = true
+        this.write(errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded server', 'ERROR'))
+        if (type === 0x51)
+          this.write(backendMessage('Z', Buffer.from(this.ctx.db.isInTransaction() ? 'T' : 'I')))
+        else this.skipUntilSync = true
         return
       }
     }
     // 'S' Sync ends an extended-protocol sequence, 'Q' is a whole simple query.
-    await run(new Uint8Array(msg), type === 0x53 || type === 0x51)
+    await this.run(new Uint8Array(msg), type === 0x53 || type === 0x51)
   }
 
-  const drain = async () => {
-    while (!closed) {
-      if (phase === 'startup') {
-        const step = onStartupPacket()
-        if (step === 'next') continue
+  private async drain(): Promise<void> {
+    const { reader } = this
+    while (!this.closed) {
+      if (this.phase === 'startup') {
+        if (this.onStartupPacket() === 'next') continue
         return
       }
       if (reader.length < 5) return
       const type = reader.byteAt(0)
       const len = reader.int32At(1)
       if (len < 4 || len > MAX_MESSAGE_LENGTH) {
-        fail('08P01', `invalid message length ${len} for message type ${type}`)
+        this.fail('08P01', `invalid message length ${len} for message type ${type}`)
         return
       }
       if (reader.length < len + 1) return
       const msg = reader.take(len + 1)
-      if (phase !== 'ready') {
-        if (!(await onAuth(type, msg.subarray(5)))) return
+      if (this.phase !== 'ready') {
+        if (!(await this.onAuth(type, msg.subarray(5)))) return
         continue
       }
       if (type === 0x58) {
         // Terminate
-        closed = true
-        socket.end()
+        this.closed = true
+        this.socket.end()
         return
       }
-      await onMessage(type, msg)
+      await this.onMessage(type, msg)
     }
   }
 
-  const cleanup = async () => {
-    closed = true
-    unregister?.()
-    lock.forget(id)
-    if (!lock.isOwner(id)) return
+  private async cleanup(): Promise<void> {
+    const { db, lock } = this.ctx
+    this.closed = true
+    this.unregister?.()
+    lock.forget(this.id)
+    if (!lock.isOwner(this.id)) return
     // The client left mid-sequence or mid-transaction: leave the engine clean for the next one.
     try {
       // Raw protocol only: db.exec inside runExclusive would wait on the lock we hold.
@@ -234,18 +262,11 @@ export function handleConnection(socket: net.Socket, id: number, ctx: Connection
     } catch {
       // The engine is shared: a failure here must not take the server down.
     } finally {
-      lock.release(id)
+      lock.release(this.id)
     }
   }
+}
 
-  socket.on('data', (chunk) => {
-    reader.push(chunk)
-    chain = chain.then(drain).catch(() => {
-      socket.destroy()
-    })
-  })
-  socket.on('error', () => {})
-  socket.on('close', () => {
-    chain = chain.then(cleanup, cleanup)
-  })
+export function handleConnection(socket: net.Socket, id: number, ctx: ConnectionContext): void {
+  new WireConnection(socket, id, ctx)
 }
