@@ -12,6 +12,8 @@ import Fastify, {
   type FastifyPluginAsync,
   LogController,
 } from 'fastify'
+import { consoleOptionsFrom } from './console/compose.js'
+import { consolePlugin } from './console/plugin.js'
 import type { GatewayMetrics } from './metrics.js'
 import type { CostsRepository } from './repositories/costs.repository.js'
 import type { DmQueueRepository } from './repositories/dm-queue.repository.js'
@@ -81,5 +83,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(healthRoutes, { deps })
   app.register(webhookRoutes, { deps })
   app.register(adminPlugin, { deps, prefix: '/admin' })
+  app.register(consolePlugin, { ...consoleOptionsFrom(deps), prefix: '/console' })
   return app
 }

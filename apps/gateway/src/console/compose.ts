@@ -1,0 +1,60 @@
+import {
+  approveCandidate,
+  type PromotionDeps,
+  rejectCandidate,
+  rollbackModel,
+} from '@loopdm/models/promotion'
+import { createOpenAISdk } from '@loopdm/platform/openai'
+import { DM_QUEUE } from '@loopdm/queues/contracts'
+import type { AppDeps } from '../app.js'
+import { createDmJobsRepository } from '../repositories/dm-jobs.repository.js'
+import { defaultExportEraser } from '../services/export-eraser.js'
+import { createGdprService } from '../services/gdpr.service.js'
+import { createConsoleRepository } from './console.repository.js'
+import type { ConsoleOptions } from './options.js'
+import { createRedisSessionStore } from './session.js'
+
+/**
+ * The console's options from the gateway's app deps: the same promotion path as the admin API
+ * (probe → registry transaction → publish), the same GDPR erase service as
+ * `DELETE /admin/users/:igUserId`, Redis sessions shared by every gateway. Takeover, console
+ * replies, gold and exclusion are absent until their issues land (the buttons render disabled);
+ * `extra` plugs them (or test doubles of outbound services) in.
+ */
+export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions> = {}): ConsoleOptions {
+  const sdk = createOpenAISdk({ config: deps.config, logger: deps.logger })
+  const promotionDeps = (): PromotionDeps => ({
+    db: deps.pool,
+    redis: deps.redis,
+    sdk,
+    config: deps.config,
+    logger: deps.logger,
+    registry: deps.registry,
+  })
+  const gdpr = createGdprService({
+    db: deps.pool,
+    config: deps.config,
+    logger: deps.logger,
+    dmJobs: createDmJobsRepository(deps.queues[DM_QUEUE]),
+    exportEraser: defaultExportEraser,
+    sdk,
+  })
+  return {
+    adminToken: deps.config.gateway.adminToken,
+    sessions: createRedisSessionStore({ redis: deps.redis, prefix: deps.config.redis.prefix }),
+    registry: deps.registry,
+    holder: deps.holder,
+    promotion: {
+      approve: (ref, by) => approveCandidate({ ...promotionDeps(), ref, ...by }),
+      reject: (ref, by) => rejectCandidate({ db: deps.pool, registry: deps.registry, ref, ...by }),
+      rollback: (by) => rollbackModel({ ...promotionDeps(), ...by }),
+    },
+    costs: deps.costs,
+    consoleRepo: createConsoleRepository(deps.pool),
+    budgetUsdMonthly: deps.config.finetune.budgetUsdMonthly,
+    baseModel: deps.config.models.base,
+    fallbacks: async () => (await deps.metrics.fallbacks.get()).values.reduce((a, v) => a + v.value, 0),
+    erase: (args) => gdpr.eraseUser(args),
+    ...extra,
+  }
+}
