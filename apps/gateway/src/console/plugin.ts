@@ -77,8 +77,10 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     return reply.code(status).type('text/html; charset=utf-8').send(errorPage(req, text))
   })
 
+  // The route plugins get the options without the parent's `prefix` (it would apply twice).
+  const { prefix: _prefix, ...routeOpts } = opts as ConsoleOptions & { prefix?: string }
   for (const routes of [authRoutes, overviewRoutes, candidatesRoutes, conversationsRoutes, recordsRoutes]) {
-    await app.register(routes, opts)
+    await app.register(routes, routeOpts)
   }
 }
 
