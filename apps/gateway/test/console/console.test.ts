@@ -1,4 +1,5 @@
 import { uniqueId } from '@loopdm/testing/fixtures'
+import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { escapeHtml, html } from '../../src/console/html.js'
 import { createConversationRepository } from '../../src/repositories/conversation.repository.js'
@@ -7,7 +8,7 @@ import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from '..
 /** The console over HTTP (inject): sessions, CSRF, redirects, escaping, disabled features. */
 describe('console', () => {
   let sut: TestGateway
-  const inject = (o: Parameters<TestGateway['gateway']['app']['inject']>[0]) => sut.gateway.app.inject(o)
+  const inject = (o: InjectOptions) => sut.gateway.app.inject(o)
   const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
 
   async function login(headers: Record<string, string> = {}) {

@@ -24,7 +24,7 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
           ) => html`<tr><th scope="row">${r.runDate}<br><span class="muted">#${r.id} · ${r.kind} · ${r.trigger}</span></th>
             <td class="${r.status === 'failed' ? 'bad' : ''}">${r.status}${r.error ? html`<br>${r.error}` : ''}<br><span class="muted">${fmtDate(r.committedAt ?? r.startedAt)}</span></td>
             <td>${r.examples} from ${r.rowsRead} rows</td>
-            <td>${Object.entries(r.pii ?? {}).map(([k, v]) => html`${k} ${v}<br>`) || '—'}</td>
+            <td>${Object.keys(r.pii ?? {}).length ? Object.entries(r.pii).map(([k, v]) => html`${k} ${v}<br>`) : '—'}</td>
             <td>${r.files.length ? r.files.map((f) => html`<code>${f.path}</code> (${f.lines} lines, ${f.bytes} bytes)<br>`) : '—'}</td></tr>`,
         )}</tbody></table></div>`
         : html`<p class="muted">No export has run yet.</p>`

@@ -16,7 +16,8 @@ main{max-width:1100px;margin:0 auto;padding:1rem}
 h1{font-size:1.5rem;margin:.5rem 0 1rem}
 h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:.75rem}
-.card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:.75rem 1rem}
+.card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:.75rem 1rem;overflow-wrap:anywhere}
+h1,td,th,.turn{overflow-wrap:anywhere}
 .card h2{margin-top:0;font-size:1rem}
 .muted{color:var(--muted)}
 .ok{color:var(--ok);font-weight:600}.bad{color:var(--bad);font-weight:600}.warn{color:var(--warn);font-weight:600}
