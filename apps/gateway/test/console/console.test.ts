@@ -1,4 +1,5 @@
 import { uniqueId } from '@loopdm/testing/fixtures'
+import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { escapeHtml, html } from '../../src/console/html.js'
@@ -173,6 +174,36 @@ describe('console', () => {
       const list = await inject({ url: `/console/conversations?q=${user}`, headers: { cookie } })
       expect(list.body.match(/data-testid="conversation-row"/g)).toHaveLength(1)
       await sut.pool.query('delete from conversation_messages where ig_user_id = $1', [user])
+    })
+  })
+
+  describe('when erasing a customer from the thread', () => {
+    it('runs the GDPR erase service once the id is typed, leaving an audit row without the id', async () => {
+      const user = igUser()
+      await createConversationRepository(sut.pool).insertTurn({
+        igMessageId: uniqueId('mid'),
+        igUserId: user,
+        role: 'user',
+        content: 'please forget me',
+      })
+      const { cookie, csrf } = await login()
+      const res = await inject({
+        method: 'POST',
+        url: `/console/conversations/${user}/erase`,
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: form({ csrf, confirm: user }),
+      })
+      expect(res.statusCode).toBe(303)
+      expect(res.headers.location).toBe('/console/conversations?done=erased')
+      const left = await sut.pool.query(
+        'select count(*)::int as n from conversation_messages where ig_user_id = $1',
+        [user],
+      )
+      expect(left.rows[0].n).toBe(0)
+      const audit = await sut.pool.query(`select actor from gdpr_erasures where user_key = $1`, [
+        pseudonymousUserKey(user),
+      ])
+      expect(audit.rows).toEqual([{ actor: 'console' }])
     })
   })
 })

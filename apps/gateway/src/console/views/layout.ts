@@ -8,6 +8,7 @@ body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-seri
 a{color:var(--accent)}
 a:focus-visible,button:focus-visible,input:focus-visible,textarea:focus-visible,select:focus-visible{outline:3px solid #f9ab00;outline-offset:2px}
 header{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1rem;padding:.6rem 1rem;background:#1f2937;color:#fff}
+header nav{display:flex;flex-wrap:wrap;gap:.25rem}
 header a{color:#fff;text-decoration:none;padding:.25rem .4rem;border-radius:4px}
 header a[aria-current=page]{background:#374151;text-decoration:underline}
 header .brand{font-weight:700;margin-right:auto}
