@@ -141,6 +141,6 @@ function table(rows: Array<{ operation: string; model: string; costUsd: number; 
 function metricsLine(m: Record<string, unknown>): string {
   return Object.entries(m)
     .filter(([, v]) => typeof v === 'number' || typeof v === 'string')
-    .map(([k, v]) => `${k} ${typeof v === 'number' ? Number(v).toFixed(3) : v}`)
+    .map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : v}`)
     .join(' · ')
 }
