@@ -77,6 +77,11 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     return reply.code(status).type('text/html; charset=utf-8').send(errorPage(req, text))
   })
 
+  // Unknown console URLs: HTML 404 (after the session hook, so without a session they redirect too).
+  app.setNotFoundHandler((req, reply) =>
+    sendPage(reply, errorPage(req, 'There is no such console page.'), 404),
+  )
+
   // The route plugins get the options without the parent's `prefix` (it would apply twice).
   const { prefix: _prefix, ...routeOpts } = opts as ConsoleOptions & { prefix?: string }
   for (const routes of [authRoutes, overviewRoutes, candidatesRoutes, conversationsRoutes, recordsRoutes]) {

@@ -1,3 +1,4 @@
+import { createRegistryRepository } from '@loopdm/models/registry'
 import { uniqueId } from '@loopdm/testing/fixtures'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { InjectOptions } from 'fastify'
@@ -27,7 +28,7 @@ describe('console', () => {
   }
 
   beforeAll(async () => {
-    sut = await buildTestGateway({ worker: false })
+    sut = await buildTestGateway({ worker: false, env: { PROMOTE_PROBE_DEADLINE_MS: '0' } })
   })
   afterAll(async () => {
     await sut?.close()
@@ -62,6 +63,7 @@ describe('console', () => {
       expect(post.statusCode).toBe(303)
       expect(post.headers.location).toBe('/console/login')
       expect((await inject({ url: '/admin/models' })).statusCode).toBe(401)
+      expect((await inject({ url: '/console/no-such-page' })).statusCode).toBe(303)
       const page = await inject({ url: '/console/login' })
       expect(page.statusCode).toBe(200)
       expect(page.headers['content-security-policy']).toContain("default-src 'none'")
@@ -174,6 +176,34 @@ describe('console', () => {
       const list = await inject({ url: `/console/conversations?q=${user}`, headers: { cookie } })
       expect(list.body.match(/data-testid="conversation-row"/g)).toHaveLength(1)
       await sut.pool.query('delete from conversation_messages where ig_user_id = $1', [user])
+    })
+  })
+
+  describe('when the candidate does not answer the probe', () => {
+    it('shows the refusal on the candidate page and promotes nothing', async () => {
+      const registry = createRegistryRepository(sut.pool)
+      const model = `ft:gpt-4.1-mini:loopdm::${uniqueId('gone')}`
+      const row = await registry.upsertModel({ model, status: 'approved_pending' })
+      const activeBefore = await registry.findActive()
+      try {
+        const { cookie, csrf } = await login()
+        const res = await inject({
+          method: 'POST',
+          url: `/console/candidates/${row.id}/approve`,
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: form({ csrf, reason: 'looks good' }),
+        })
+        expect(res.statusCode).toBe(422)
+        expect(res.body).toContain('data-testid="action-error"')
+        expect(res.body).toContain('Approval refused: model')
+        expect(res.body).toContain('is not callable')
+        expect(await registry.findActive()).toEqual(activeBefore)
+        expect((await registry.findByIdOrModel(model))?.status).toBe('approved_pending')
+        const missing = await inject({ url: '/console/no-such-page', headers: { cookie } })
+        expect(missing.statusCode).toBe(404)
+      } finally {
+        await sut.pool.query('delete from models where model = $1', [model])
+      }
     })
   })
 
