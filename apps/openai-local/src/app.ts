@@ -13,6 +13,9 @@ import { fileRoutes } from './routes/files.js'
 import { fineTuningRoutes } from './routes/fine-tuning.js'
 import { modelRoutes } from './routes/models.js'
 import { createStore, type Store } from './state/store.js'
+import { togetherFileRoutes } from './together/files.js'
+import { togetherFineTuneRoutes } from './together/fine-tunes.js'
+import { vllmLoraRoutes } from './vllm/lora.js'
 
 export interface OpenAILocalAppOptions {
   /** Where files, jobs and models persist; undefined → in memory only. */
@@ -30,7 +33,17 @@ export interface OpenAILocalAppOptions {
   callableAfterMs?: number
   /** Max request body and uploaded file; default 512 MiB (OpenAI's file limit). */
   bodyLimitBytes?: number
+  /**
+   * Apply OpenAI's known shutdowns (`gpt-3.5-turbo-0125` from 2026-10-23: chat 404, fine-tuning
+   * 400) and today's fine-tunable bases (the gpt-4.1 snapshots only). `false` is the legacy world:
+   * every catalog model answers and the older bases (gpt-3.5-turbo-0125, gpt-4o-mini …) fine-tune.
+   * Default true.
+   */
+  retiredModels?: boolean
 }
+
+/** Requests the fault knobs and latency apply to: every provider API route. */
+const API_PATH = /^\/(v1|together)\/|^\/(load|unload)_lora_adapter\b/
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,12 +53,20 @@ declare module 'fastify' {
 
 /**
  * The openai-local Fastify app, ready for `inject` — it never listens (see server.ts). Routes
- * answer OpenAI's shapes, statuses and error bodies.
+ * answer OpenAI's shapes, statuses and error bodies; Together's API lives under `/together/v1`,
+ * vLLM's runtime LoRA routes at `/v1/(un)load_lora_adapter`.
  */
 export function buildOpenAILocalApp(opts: OpenAILocalAppOptions = {}): FastifyInstance {
   const store = opts.store ?? createStore({ dataDir: opts.dataDir })
   const faults = opts.faults ?? createFaults()
-  const ctx: RouteContext = { store, faults, logger: opts.logger, now: opts.now ?? Date.now }
+  const ctx: RouteContext = {
+    store,
+    faults,
+    logger: opts.logger,
+    now: opts.now ?? Date.now,
+    retiredModels: opts.retiredModels ?? true,
+    loraAdapters: new Map(),
+  }
   // Typed as the default instance: route modules need not carry pino's logger type around.
   const app: FastifyInstance = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -58,7 +79,7 @@ export function buildOpenAILocalApp(opts: OpenAILocalAppOptions = {}): FastifyIn
   app.decorate('openaiLocal', { faults, store })
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/v1/')) return
+    if (!API_PATH.test(req.url)) return
     const latency = faults.latencyMs()
     if (latency > 0) await sleep(latency)
     const fault = faults.take(req.url)
@@ -109,6 +130,7 @@ export function buildOpenAILocalApp(opts: OpenAILocalAppOptions = {}): FastifyIn
   chatRoutes(app, ctx)
   embeddingRoutes(app, ctx)
   adminRoutes(app, ctx)
+  vllmLoraRoutes(app, ctx)
   const runner = createFineTuneRunner({
     store,
     stepMs: opts.ftStepMs ?? 1000,
@@ -121,6 +143,8 @@ export function buildOpenAILocalApp(opts: OpenAILocalAppOptions = {}): FastifyIn
   void app.register(async (scope) => {
     fileRoutes(scope, ctx)
     fineTuningRoutes(scope, ctx, runner)
+    togetherFileRoutes(scope, ctx)
+    togetherFineTuneRoutes(scope, ctx, runner)
   })
   return app
 }

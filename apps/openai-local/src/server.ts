@@ -19,13 +19,26 @@ export interface StartOpenAILocalOptions {
   callableAfterMs?: number
   /** On close, in-flight requests get this long before their connections are cut; default 2000 ms. */
   closeGraceMs?: number
+  /**
+   * Apply OpenAI's known shutdowns (catalog `SHUTDOWNS`: `gpt-3.5-turbo-0125` from 2026-10-23 →
+   * chat 404 `model_not_found`, fine-tuning 400) and today's fine-tunable bases
+   * (`gpt-4.1-mini-2025-04-14`, `gpt-4.1-2025-04-14`). `false` restores the legacy world for callers
+   * not yet migrated. Default true.
+   */
+  retiredModels?: boolean
 }
 
 export interface OpenAILocal {
   /** `http://host:port` */
   url: string
-  /** `url + '/v1'` — what the `openai` SDK takes as `baseURL`. */
+  /** `url + '/v1'` — what the `openai` SDK takes as `baseURL` (also vLLM's OpenAI-compatible base). */
   baseURL: string
+  /**
+   * `url + '/together/v1'` — the `together-ai` SDK's `baseURL`. Upload with the SDK's
+   * `client.post('/files/upload', { body: formData })`: its `files.upload` helper cannot work in
+   * Node (0.52: no `duplex` on its stream PUT, reads `TOGETHER_API_BASE_URL` not the client's URL).
+   */
+  togetherBaseURL: string
   faults: Faults
   close(): Promise<void>
 }
@@ -39,6 +52,7 @@ export async function startOpenAILocal(opts: StartOpenAILocalOptions = {}): Prom
     faults,
     ftStepMs: opts.ftStepMs ?? 1000,
     callableAfterMs: opts.callableAfterMs ?? 0,
+    retiredModels: opts.retiredModels ?? true,
   })
   const host = opts.host ?? '127.0.0.1'
   await app.listen({ port: opts.port ?? 0, host })
@@ -51,6 +65,7 @@ export async function startOpenAILocal(opts: StartOpenAILocalOptions = {}): Prom
   return {
     url,
     baseURL: `${url}/v1`,
+    togetherBaseURL: `${url}/together/v1`,
     faults,
     close: () => {
       closing ??= (async () => {

@@ -23,8 +23,16 @@ describe('openai-local over the real openai SDK', () => {
       const ids = []
       for await (const m of client.models.list()) ids.push(m.id)
       expect(ids).toEqual(
-        expect.arrayContaining(['gpt-4o-mini', 'gpt-4o', 'gpt-3.5-turbo-0125', 'text-embedding-3-small']),
+        expect.arrayContaining([
+          'gpt-4o-mini',
+          'gpt-4o',
+          'gpt-4.1-mini',
+          'o4-mini',
+          'text-embedding-3-small',
+        ]),
       )
+      // Shut down 2026-10-23: no longer listed.
+      expect(ids).not.toContain('gpt-3.5-turbo-0125')
     })
     it('retrieves a model and answers 404 model_not_found for an unknown one, raw colons included', async () => {
       expect((await client.models.retrieve('gpt-4o-mini')).id).toBe('gpt-4o-mini')
@@ -110,7 +118,7 @@ describe('openai-local over the real openai SDK', () => {
     it('rejects an image part on a non-vision model with 400 invalid_request_error', async () => {
       const err = await client.chat.completions
         .create({
-          model: 'gpt-3.5-turbo-0125',
+          model: 'o3-mini',
           messages: [
             {
               role: 'user',

@@ -9,6 +9,9 @@ import { type OpenAILocal, startOpenAILocal } from '../src/server.js'
 
 type Example = { messages: Array<{ role: string; content: string }> }
 const SYSTEM = 'You are the DM assistant of Tiny Pottery Co.'
+/** Today's fine-tunable bases (catalog `fineTunable`). */
+const FT_BASE = 'gpt-4.1-mini-2025-04-14'
+const FT_BASE_LARGE = 'gpt-4.1-2025-04-14'
 const PAIRS: Array<[string, string]> = [
   ['Do you still have the blue ceramic mug?', 'Yes! The blue ceramic mug is €18 and ships within 2 days.'],
   [
@@ -107,7 +110,7 @@ describe('openai-local fine-tuning over the real openai SDK', () => {
 
       const created = await client.fineTuning.jobs.create({
         training_file: file.id,
-        model: 'gpt-3.5-turbo-0125',
+        model: FT_BASE,
         hyperparameters: { n_epochs: 2 },
         suffix: 'pottery',
       })
@@ -115,7 +118,7 @@ describe('openai-local fine-tuning over the real openai SDK', () => {
       const { job, seen } = await waitForJob(client, created.id)
       expect(job.status, JSON.stringify(job.error)).toBe('succeeded')
       expect(seen[seen.length - 1]).toBe('succeeded')
-      expect(job.fine_tuned_model).toMatch(/^ft:gpt-3\.5-turbo-0125:loopdm:pottery:[A-Za-z0-9]+$/)
+      expect(job.fine_tuned_model).toMatch(/^ft:gpt-4\.1-mini-2025-04-14:loopdm:pottery:[A-Za-z0-9]+$/)
       const tokens = PAIRS.map(example).reduce((s, e) => s + countChatTokens(e.messages), 0)
       expect(job.trained_tokens).toBe(tokens * 2)
       expect(job.hyperparameters.n_epochs).toBe(2)
@@ -140,7 +143,7 @@ describe('openai-local fine-tuning over the real openai SDK', () => {
       const tuned = await chat(client, model, prompt)
       expect(tuned.choices[0]?.message.content).toBe(answer)
       expect(tuned.model).toBe(model)
-      const base = await chat(client, 'gpt-3.5-turbo-0125', prompt)
+      const base = await chat(client, FT_BASE, prompt)
       expect(base.choices[0]?.message.content).not.toBe(answer)
       // A near-verbatim prompt still finds its example; an unrelated one falls back to the base policy.
       expect(
@@ -212,17 +215,14 @@ describe('openai-local fine-tuning over the real openai SDK', () => {
       ],
       [
         'an example over the token limit',
-        jsonl([...PAIRS.map(example), example([`${'pottery '.repeat(17_000)}?`, 'ok'])]),
-        /line 13 has \d+ tokens, over the 16385-token limit per example for gpt-3\.5-turbo-0125/,
+        jsonl([...PAIRS.map(example), example([`${'pottery '.repeat(66_000)}?`, 'ok'])]),
+        /line 13 has \d+ tokens, over the 65536-token limit per example for gpt-4\.1-mini-2025-04-14/,
       ],
     ]
     for (const [name, text, expected] of cases) {
       it(`ends failed naming the problem: ${name}`, async () => {
         const file = await upload(client, text)
-        const created = await client.fineTuning.jobs.create({
-          training_file: file.id,
-          model: 'gpt-3.5-turbo-0125',
-        })
+        const created = await client.fineTuning.jobs.create({ training_file: file.id, model: FT_BASE })
         const { job } = await waitForJob(client, created.id)
         expect(job.status).toBe('failed')
         expect(job.fine_tuned_model).toBeNull()
@@ -234,22 +234,22 @@ describe('openai-local fine-tuning over the real openai SDK', () => {
       })
     }
 
-    it('uses the 65,536-token limit for gpt-4o-mini', async () => {
+    it('accepts an example the 16,385-token limit of older bases would have refused', async () => {
       const file = await upload(
         client,
         jsonl([...PAIRS.map(example), example([`${'pottery '.repeat(17_000)}?`, 'ok'])]),
       )
-      const created = await client.fineTuning.jobs.create({ training_file: file.id, model: 'gpt-4o-mini' })
+      const created = await client.fineTuning.jobs.create({ training_file: file.id, model: FT_BASE_LARGE })
       const { job } = await waitForJob(client, created.id)
       expect(job.status).toBe('succeeded')
-      expect(job.fine_tuned_model).toMatch(/^ft:gpt-4o-mini:loopdm::/)
+      expect(job.fine_tuned_model).toMatch(/^ft:gpt-4\.1-2025-04-14:loopdm::/)
     })
   })
 
   describe('when a job request itself is wrong', () => {
     it('answers 400 for an unknown file, a wrong purpose or a model that cannot be fine-tuned', async () => {
       await expect(
-        client.fineTuning.jobs.create({ training_file: 'file-nope', model: 'gpt-3.5-turbo-0125' }),
+        client.fineTuning.jobs.create({ training_file: 'file-nope', model: FT_BASE }),
       ).rejects.toMatchObject({ status: 400, param: 'training_file' })
       const file = await upload(client, jsonl(PAIRS.map(example)))
       await expect(
@@ -258,6 +258,12 @@ describe('openai-local fine-tuning over the real openai SDK', () => {
         status: 400,
         param: 'model',
       })
+      for (const model of ['gpt-4o-mini', 'gpt-4.1-mini', 'o4-mini'])
+        await expect(client.fineTuning.jobs.create({ training_file: file.id, model })).rejects.toMatchObject({
+          status: 400,
+          param: 'model',
+          code: 'model_not_available',
+        })
       await expect(client.fineTuning.jobs.retrieve('ftjob-nope')).rejects.toMatchObject({ status: 404 })
     })
     it('refuses a fine-tune upload that is not .jsonl', async () => {
@@ -297,7 +303,7 @@ describe('openai-local fine-tuning lifecycle', () => {
   it('cancels a running job', async () => {
     const { client } = await start({ ftStepMs: 60_000 })
     const file = await upload(client, jsonl(PAIRS.map(example)))
-    const created = await client.fineTuning.jobs.create({ training_file: file.id, model: 'gpt-4o-mini' })
+    const created = await client.fineTuning.jobs.create({ training_file: file.id, model: FT_BASE_LARGE })
     const cancelled = await client.fineTuning.jobs.cancel(created.id)
     expect(cancelled.status).toBe('cancelled')
     await expect(client.fineTuning.jobs.cancel(created.id)).rejects.toMatchObject({ status: 400 })
@@ -314,7 +320,7 @@ describe('openai-local fine-tuning lifecycle', () => {
       await waitForJob(
         a.client,
         (
-          await a.client.fineTuning.jobs.create({ training_file: file.id, model: 'gpt-3.5-turbo-0125' })
+          await a.client.fineTuning.jobs.create({ training_file: file.id, model: FT_BASE })
         ).id,
       )
     ).job
@@ -325,7 +331,7 @@ describe('openai-local fine-tuning lifecycle', () => {
     const b = await start({ dataDir: dir, ftStepMs: 60_000 })
     const pending = await b.client.fineTuning.jobs.create({
       training_file: file.id,
-      model: 'gpt-4o-mini',
+      model: FT_BASE_LARGE,
       suffix: 'resumed',
     })
     await b.s.close()
@@ -336,7 +342,7 @@ describe('openai-local fine-tuning lifecycle', () => {
     expect((await c.client.fineTuning.jobs.retrieve(first.id)).fine_tuned_model).toBe(first.fine_tuned_model)
     const resumed = (await waitForJob(c.client, pending.id)).job
     expect(resumed.status).toBe('succeeded')
-    expect(resumed.fine_tuned_model).toMatch(/^ft:gpt-4o-mini:loopdm:resumed:/)
+    expect(resumed.fine_tuned_model).toMatch(/^ft:gpt-4\.1-2025-04-14:loopdm:resumed:/)
     const [prompt, answer] = PAIRS[6] as [string, string]
     expect((await chat(c.client, first.fine_tuned_model as string, prompt)).choices[0]?.message.content).toBe(
       answer,
@@ -357,7 +363,7 @@ describe('openai-local fine-tuning lifecycle', () => {
     const file = await upload(client, jsonl(PAIRS.map(example)))
     const { job } = await waitForJob(
       client,
-      (await client.fineTuning.jobs.create({ training_file: file.id, model: 'gpt-4o-mini' })).id,
+      (await client.fineTuning.jobs.create({ training_file: file.id, model: FT_BASE_LARGE })).id,
     )
     const err = await chat(client, job.fine_tuned_model as string, 'hi').catch((e: unknown) => e)
     expect(err).toBeInstanceOf(OpenAI.NotFoundError)

@@ -92,7 +92,7 @@ describe('createAiClient', () => {
     it('does not retry', async () => {
       const { sut, purpose, rows } = setup(3)
       const bad = {
-        model: 'gpt-3.5-turbo-0125',
+        model: 'o3-mini',
         messages: [
           {
             role: 'user' as const,

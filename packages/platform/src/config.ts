@@ -7,6 +7,7 @@ import {
   oneOf,
   optionalNum,
   optionalString,
+  parseBytes,
   prices,
   timezone,
   url,
@@ -42,9 +43,9 @@ const EnvSchema = z.object({
   OPENAI_LOCAL_HOST: z.string().optional().default('127.0.0.1'),
   OPENAI_LOCAL_FT_STEP_MS: num(1000, { int: true, min: 1 }),
   LOOP_DM_FT_MODEL: optionalString,
-  BASE_MODEL: z.string().optional().default('gpt-4o-mini'),
-  VISION_MODEL: z.string().optional().default('gpt-4o'),
-  FT_BASE_MODEL: z.string().optional().default('gpt-3.5-turbo-0125'),
+  BASE_MODEL: z.string().optional().default('gpt-4.1-mini'),
+  VISION_MODEL: z.string().optional().default('gpt-4.1-mini'),
+  FT_BASE_MODEL: z.string().optional().default('gpt-4.1-mini-2025-04-14'),
   EMBEDDING_MODEL: z.string().optional().default('text-embedding-3-small'),
   SYSTEM_PROMPT: z.string().optional().default(DEFAULT_SYSTEM_PROMPT),
   MODEL_RECONCILE_INTERVAL_MS: num(60_000, { int: true, min: 100 }),
@@ -93,10 +94,33 @@ const EnvSchema = z.object({
   TZ: timezone,
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   LOG_FILE: optionalString,
+  /** Rotate LOG_FILE once it reaches this many bytes; `off` (→ 0) turns size rotation off. */
+  LOG_ROTATE_SIZE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v?.trim().toLowerCase() === 'off') return 0
+      const n = parseBytes(v === undefined || v.trim() === '' ? '50MB' : v)
+      if (n === undefined || n < 1024) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a size of at least 1KB such as 50MB, or off, got "${v}"`,
+        })
+        return z.NEVER
+      }
+      return n
+    }),
+  /** Also rotate LOG_FILE daily or hourly; off leaves it to size (or to logrotate when both are off). */
+  LOG_ROTATE_FREQUENCY: oneOf(['daily', 'hourly', 'off'] as const, 'daily'),
+  /** Rotated LOG_FILE files kept besides the active one. */
+  LOG_ROTATE_KEEP: num(14, { int: true, min: 1, max: 1000 }),
   LOOPDM_SUPERVISOR_PID: num(0, { int: true, min: 0 }),
 })
 
-function shape(e: z.output<typeof EnvSchema>) {
+type Env = z.output<typeof EnvSchema>
+
+/** The nested config, one area at a time (each area's builder below). */
+function shape(e: Env) {
   return {
     env: e.NODE_ENV,
     db: {
@@ -105,37 +129,8 @@ function shape(e: z.output<typeof EnvSchema>) {
       embedded: { dataDir: e.PGLITE_DATA_DIR, port: e.EMBEDDED_DB_PORT },
     },
     redis: { url: e.REDIS_URL as string, prefix: e.QUEUE_PREFIX },
-    openai: {
-      apiKey: e.OPENAI_API_KEY,
-      /** Unset with no API key → openai-local on 127.0.0.1:OPENAI_LOCAL_PORT. */
-      baseURL:
-        e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? undefined : `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}/v1`),
-      /** True when no real key is configured: openai-local is the provider. */
-      local: !e.OPENAI_API_KEY,
-      timeoutMs: e.OPENAI_TIMEOUT_MS,
-      maxRetries: e.OPENAI_MAX_RETRIES,
-      /** USD per 1K tokens, per model; merged over the built-in table. */
-      prices: e.OPENAI_PRICES,
-      embeddingModel: e.EMBEDDING_MODEL,
-      localServer: {
-        port: e.OPENAI_LOCAL_PORT,
-        host: e.OPENAI_LOCAL_HOST,
-        dataDir: e.OPENAI_LOCAL_DATA_DIR,
-        /** Time between a fine-tuning job's states. */
-        ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
-      },
-    },
-    models: {
-      base: e.BASE_MODEL,
-      vision: e.VISION_MODEL,
-      ftBase: e.FT_BASE_MODEL,
-      seedFineTuned: e.LOOP_DM_FT_MODEL,
-      systemPrompt: e.SYSTEM_PROMPT,
-      channel: e.MODEL_CHANNEL,
-      reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
-      /** How long a promotion keeps probing a model that is not callable yet (ms). */
-      probeDeadlineMs: e.PROMOTE_PROBE_DEADLINE_MS,
-    },
+    openai: openaiConfig(e),
+    models: modelsConfig(e),
     memory: {
       enabled: e.MEMORY_ENABLED,
       maxTokens: e.MEMORY_MAX_TOKENS,
@@ -143,6 +138,60 @@ function shape(e: z.output<typeof EnvSchema>) {
       topK: e.MEMORY_TOP_K,
       recentTurns: e.MEMORY_RECENT_TURNS,
     },
+    ...edgeConfig(e),
+    ...pipelineConfig(e),
+    log: {
+      level: e.LOG_LEVEL,
+      file: e.LOG_FILE,
+      rotate: { sizeBytes: e.LOG_ROTATE_SIZE, frequency: e.LOG_ROTATE_FREQUENCY, keep: e.LOG_ROTATE_KEEP },
+    },
+    /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
+    supervisorPid: e.LOOPDM_SUPERVISOR_PID,
+  }
+}
+
+/** The OpenAI client, its prices, and openai-local (used when no API key is set). */
+function openaiConfig(e: Env) {
+  return {
+    apiKey: e.OPENAI_API_KEY,
+    /** Unset with no API key → openai-local on 127.0.0.1:OPENAI_LOCAL_PORT. */
+    baseURL:
+      e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? undefined : `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}/v1`),
+    /** True when no real key is configured: openai-local is the provider. */
+    local: !e.OPENAI_API_KEY,
+    timeoutMs: e.OPENAI_TIMEOUT_MS,
+    maxRetries: e.OPENAI_MAX_RETRIES,
+    /** USD per 1K tokens, per model; merged over the built-in table. */
+    prices: e.OPENAI_PRICES,
+    embeddingModel: e.EMBEDDING_MODEL,
+    localServer: {
+      port: e.OPENAI_LOCAL_PORT,
+      host: e.OPENAI_LOCAL_HOST,
+      dataDir: e.OPENAI_LOCAL_DATA_DIR,
+      /** Time between a fine-tuning job's states. */
+      ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
+    },
+  }
+}
+
+/** Which models answer, fine-tune and embed, and how the hot swap finds them. */
+function modelsConfig(e: Env) {
+  return {
+    base: e.BASE_MODEL,
+    vision: e.VISION_MODEL,
+    ftBase: e.FT_BASE_MODEL,
+    seedFineTuned: e.LOOP_DM_FT_MODEL,
+    systemPrompt: e.SYSTEM_PROMPT,
+    channel: e.MODEL_CHANNEL,
+    reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
+    /** How long a promotion keeps probing a model that is not callable yet (ms). */
+    probeDeadlineMs: e.PROMOTE_PROBE_DEADLINE_MS,
+  }
+}
+
+/** The Instagram webhook and the gateway serving it. */
+function edgeConfig(e: Env) {
+  return {
     instagram: {
       appSecret: e.IG_APP_SECRET,
       verifyToken: e.IG_VERIFY_TOKEN,
@@ -161,6 +210,12 @@ function shape(e: z.output<typeof EnvSchema>) {
       /** `max_tokens` of every reply completion. */
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },
+  }
+}
+
+/** The loop: export → fine-tune → evaluate, and the schedules that start it. */
+function pipelineConfig(e: Env) {
+  return {
     export: {
       dir: e.EXPORT_DIR,
       maxBytes: e.EXPORT_MAX_BYTES,
@@ -186,9 +241,6 @@ function shape(e: z.output<typeof EnvSchema>) {
       holdoutSize: e.EVAL_HOLDOUT_SIZE,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
-    log: { level: e.LOG_LEVEL, file: e.LOG_FILE },
-    /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
-    supervisorPid: e.LOOPDM_SUPERVISOR_PID,
   }
 }
 

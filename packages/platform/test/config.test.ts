@@ -10,9 +10,9 @@ describe('loadConfig', () => {
       expect(sut.db.embedded).toEqual({ dataDir: '.data/pg', port: 5433 })
       expect(sut.redis.url).toBe('redis://127.0.0.1:6379')
       expect(sut.models).toMatchObject({
-        base: 'gpt-4o-mini',
-        vision: 'gpt-4o',
-        ftBase: 'gpt-3.5-turbo-0125',
+        base: 'gpt-4.1-mini',
+        vision: 'gpt-4.1-mini',
+        ftBase: 'gpt-4.1-mini-2025-04-14',
       })
       expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
       expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
@@ -71,6 +71,13 @@ describe('loadConfig', () => {
       ['EXPORT_CRON', 'every night', /EXPORT_CRON: expected a cron expression/],
       ['TZ', 'Mars/Olympus', /TZ: expected an IANA time zone/],
       ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of fatal\|error/],
+      [
+        'LOG_ROTATE_SIZE',
+        'huge',
+        /LOG_ROTATE_SIZE: expected a size of at least 1KB such as 50MB, or off, got "huge"/,
+      ],
+      ['LOG_ROTATE_FREQUENCY', 'weekly', /LOG_ROTATE_FREQUENCY: expected one of daily\|hourly\|off/],
+      ['LOG_ROTATE_KEEP', '0', /LOG_ROTATE_KEEP: expected an integer in 1\.\.1000, got "0"/],
       ['EXPORT_OVERSIZE', 'shrink', /EXPORT_OVERSIZE: expected one of refuse\|split/],
       ['OPENAI_PRICES', '{bad', /OPENAI_PRICES: expected JSON/],
       ['DM_CONCURRENCY', '0', /DM_CONCURRENCY: expected an integer in 1\.\.64, got "0"/],

@@ -49,7 +49,7 @@ export interface FineTuneOptions {
 
 /**
  * Fine-tunes a real model on openai-local (start it with a small `ftStepMs`) and returns its id
- * (`ft:gpt-3.5-turbo-0125:…`). `target` is openai-local's base URL or an SDK client for it.
+ * (`ft:gpt-4.1-mini-2025-04-14:…`). `target` is openai-local's base URL or an SDK client for it.
  */
 export async function fineTuneModel(target: string | OpenAI, opts: FineTuneOptions = {}): Promise<string> {
   const client =
@@ -72,7 +72,7 @@ export async function fineTuneModel(target: string | OpenAI, opts: FineTuneOptio
   })
   const job = await client.fineTuning.jobs.create({
     training_file: file.id,
-    model: 'gpt-3.5-turbo-0125',
+    model: 'gpt-4.1-mini-2025-04-14',
     suffix: opts.suffix ?? 'gwtest',
   })
   return waitFor(

@@ -11,6 +11,9 @@ import {
 } from '../state/store.js'
 import { validateFineTuneFile } from './validate.js'
 
+/** Max tokens per example for Together jobs (its smallest `max_seq_length_sft` among served bases). */
+export const TOGETHER_TOKEN_LIMIT = 32_768
+
 /**
  * Walks fine-tuning jobs through `validating_files → queued → running → succeeded | failed |
  * cancelled`, one state every `stepMs`, writing each state and event to the store. Jobs found
@@ -84,7 +87,8 @@ export function createFineTuneRunner(opts: FineTuneRunnerOptions): FineTuneRunne
   /** Reads and validates the job's files; undefined on success (the job is failed otherwise). */
   const validate = (job: JobRecord) => {
     const base = baseOf(job.model)
-    const limit = baseModel(base)?.ftExampleTokenLimit ?? 16_385
+    const limit =
+      job.provider === 'together' ? TOGETHER_TOKEN_LIMIT : (baseModel(base)?.ftExampleTokenLimit ?? 16_385)
     const files: Array<['training_file' | 'validation_file', string]> = [['training_file', job.training_file]]
     if (job.validation_file) files.push(['validation_file', job.validation_file])
     let result: { tokens: number; pairs: TrainingPair[] } | undefined
@@ -94,7 +98,13 @@ export function createFineTuneRunner(opts: FineTuneRunnerOptions): FineTuneRunne
         fail(job, { code: 'file_not_found', message: `The ${param} ${id} no longer exists.`, param })
         return undefined
       }
-      const r = validateFineTuneFile(content, { param, tokenLimit: limit, model: base })
+      const r = validateFineTuneFile(content, {
+        param,
+        tokenLimit: limit,
+        model: base,
+        // Together trains on a single example; OpenAI wants at least 10.
+        ...(job.provider === 'together' ? { minExamples: 1 } : {}),
+      })
       if (!r.ok) {
         fail(job, r.error)
         return undefined
@@ -139,7 +149,7 @@ export function createFineTuneRunner(opts: FineTuneRunnerOptions): FineTuneRunne
           })
         }
         const base = baseOf(job.model)
-        const modelId = fineTunedId(base, job.user_provided_suffix, rid(8))
+        const modelId = job.outputModel ?? fineTunedId(base, job.user_provided_suffix, rid(8))
         const parent = store.models.get(job.model)
         store.putModel({
           id: modelId,

@@ -4,7 +4,8 @@ import type { TrainingPair } from '../state/store.js'
 /**
  * Validates a chat fine-tuning JSONL file the way OpenAI does before it trains: every line is a
  * JSON object with only `messages`; each message has a known role and non-empty content; each
- * example has an assistant message to learn from and fits the base model's per-example token
+ * example has an assistant message to learn from (`weight`, 0 or 1, only on assistant messages;
+ * weight-0 turns are not learned) and fits the base model's per-example token
  * limit; a training file has at least `minExamples` examples. The first problem found is reported
  * naming its line. openai-local plays the provider here, so this is its own check, independent of
  * the exporter's.
@@ -49,6 +50,28 @@ function partsText(content: unknown): string | undefined {
   return texts.join('\n')
 }
 
+/** One message of an example: its role and text, or the problem (prefixed with `where`). */
+function checkMessage(
+  raw: unknown,
+  where: string,
+): string | { m: { role: string; weight?: unknown }; body: string } {
+  const m = raw as Record<string, unknown>
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return `${where} is not an object.`
+  const badKey = Object.keys(m).find((k) => !MESSAGE_KEYS.has(k))
+  if (badKey) return `${where} has unrecognized key "${badKey}".`
+  if (typeof m.role !== 'string' || !ROLES.has(m.role))
+    return `${where} has an invalid role ${JSON.stringify(m.role ?? null)}; expected system, user or assistant.`
+  const body =
+    m.role === 'assistant' ? (typeof m.content === 'string' ? m.content : undefined) : partsText(m.content)
+  if (body === undefined || body.trim() === '') return `${where} (${m.role}) has missing or empty content.`
+  // OpenAI: `weight` (0 = do not learn this turn, 1 = learn it) exists on assistant messages only.
+  if (m.weight !== undefined && m.role !== 'assistant')
+    return `${where} (${m.role}) has a "weight"; weight is only allowed on assistant messages.`
+  if (m.weight !== undefined && m.weight !== 0 && m.weight !== 1)
+    return `${where} has an invalid weight; expected 0 or 1.`
+  return { m: { role: m.role, weight: m.weight }, body }
+}
+
 export function validateFineTuneFile(content: Buffer | string, opts: ValidateOptions): ValidationResult {
   const param = opts.param ?? 'training_file'
   const what = param === 'training_file' ? 'training' : 'validation'
@@ -87,25 +110,9 @@ export function validateFineTuneFile(content: Buffer | string, opts: ValidateOpt
     let lastUser: string | undefined
     const textMsgs: Array<{ role: string; content: string }> = []
     for (let j = 0; j < messages.length; j++) {
-      const m = messages[j] as Record<string, unknown>
-      if (typeof m !== 'object' || m === null || Array.isArray(m))
-        return fail(`line ${n}, message ${j + 1} is not an object.`)
-      const badKey = Object.keys(m).find((k) => !MESSAGE_KEYS.has(k))
-      if (badKey) return fail(`line ${n}, message ${j + 1} has unrecognized key "${badKey}".`)
-      if (typeof m.role !== 'string' || !ROLES.has(m.role))
-        return fail(
-          `line ${n}, message ${j + 1} has an invalid role ${JSON.stringify(m.role ?? null)}; expected system, user or assistant.`,
-        )
-      const body =
-        m.role === 'assistant'
-          ? typeof m.content === 'string'
-            ? m.content
-            : undefined
-          : partsText(m.content)
-      if (body === undefined || body.trim() === '')
-        return fail(`line ${n}, message ${j + 1} (${m.role}) has missing or empty content.`)
-      if (m.weight !== undefined && m.weight !== 0 && m.weight !== 1)
-        return fail(`line ${n}, message ${j + 1} has an invalid weight; expected 0 or 1.`)
+      const checked = checkMessage(messages[j], `line ${n}, message ${j + 1}`)
+      if (typeof checked === 'string') return fail(checked)
+      const { m, body } = checked
       textMsgs.push({ role: m.role, content: body })
       if (m.role === 'user') lastUser = body
       if (m.role === 'assistant') {

@@ -59,7 +59,7 @@ export function fileRoutes(app: FastifyInstance, ctx: RouteContext) {
     '/v1/files',
     async (req) => {
       const q = req.query
-      let files = [...ctx.store.files.values()]
+      let files = [...ctx.store.files.values()].filter((f) => !f.provider)
       if (q.purpose) files = files.filter((f) => f.purpose === q.purpose)
       return page(files, { after: q.after, limit: q.limit, order: q.order, defaultLimit: 10_000 })
     },
@@ -67,7 +67,7 @@ export function fileRoutes(app: FastifyInstance, ctx: RouteContext) {
 
   app.get<{ Params: { id: string } }>('/v1/files/:id', async (req) => {
     const f = ctx.store.files.get(req.params.id)
-    if (!f) throw noSuchFile(req.params.id)
+    if (!f || f.provider) throw noSuchFile(req.params.id)
     return f
   })
 

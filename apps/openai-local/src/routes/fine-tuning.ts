@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { invalidRequest, notFound } from '../errors.js'
 import type { FineTuneRunner } from '../fine-tune/runner.js'
 import { newJobId } from '../fine-tune/runner.js'
-import { baseModel, ORG, parseFineTunedId } from '../model/catalog.js'
+import { baseModel, isShutDown, ORG, parseFineTunedId, SHUTDOWNS } from '../model/catalog.js'
 import { type JobRecord, TERMINAL } from '../state/store.js'
 import { nowSec, type RouteContext } from './context.js'
 import { page } from './paging.js'
@@ -14,18 +14,58 @@ const view = ({ events: _events, ...job }: JobRecord) => job
 
 const noSuchJob = (id: string) => notFound(`Could not find fine tune job: ${id}`, 'fine_tune_id')
 
+/** An OpenAI job by id (jobs made through another provider's API are not OpenAI's). */
+const openaiJob = (ctx: RouteContext, id: string) => {
+  const job = ctx.store.jobs.get(id)
+  if (!job || job.provider) throw noSuchJob(id)
+  return job
+}
+
+/** The base (or parent fine-tuned model) a job may start from, or the 400 OpenAI answers. */
+function checkBase(ctx: RouteContext, model: string) {
+  const parent = ctx.store.models.get(model)
+  const base = parent ? parent.base : (parseFineTunedId(model)?.base ?? model)
+  if (ctx.retiredModels && isShutDown(base, ctx.now()))
+    throw invalidRequest(
+      `The model \`${model}\` was shut down on ${SHUTDOWNS[base]} and is not available for fine-tuning.`,
+      'model',
+      'model_not_available',
+    )
+  const m = baseModel(base)
+  // Today only the catalog's `fineTunable` snapshots; `retiredModels: false` restores the older list.
+  const tunable = ctx.retiredModels ? m?.fineTunable === true : m?.ftExampleTokenLimit !== undefined
+  if (!(tunable && (parent || base === model)))
+    throw invalidRequest(
+      `Model ${model} is not available for fine-tuning or does not exist.`,
+      'model',
+      'model_not_available',
+    )
+}
+
+/**
+ * `method: {type: "supervised", supervised: {hyperparameters}}` (OpenAI's current shape) or the
+ * older top-level `hyperparameters`; `method` wins when both are sent.
+ */
+function hyperparametersOf(b: Record<string, unknown>): Record<string, unknown> {
+  if (b.method !== undefined && b.method !== null) {
+    const method = b.method as { type?: unknown; supervised?: { hyperparameters?: unknown } }
+    if (typeof method !== 'object' || method.type !== 'supervised')
+      throw invalidRequest(
+        `Invalid value for 'method.type': ${JSON.stringify(method?.type ?? null)}; openai-local supports only 'supervised'.`,
+        'method.type',
+        'invalid_value',
+      )
+    const hp = method.supervised?.hyperparameters
+    if (hp !== undefined && hp !== null) return hp as Record<string, unknown>
+  }
+  return (b.hyperparameters ?? {}) as Record<string, unknown>
+}
+
 function parseCreate(ctx: RouteContext, body: unknown) {
   const b = (body ?? {}) as Record<string, unknown>
   if (typeof b.model !== 'string' || b.model === '')
     throw invalidRequest("Missing required parameter: 'model'.", 'model')
-  const parent = ctx.store.models.get(b.model)
-  const base = parent ? parent.base : (parseFineTunedId(b.model)?.base ?? b.model)
-  if (!(parent || (baseModel(b.model)?.ftExampleTokenLimit !== undefined && base === b.model)))
-    throw invalidRequest(
-      `Model ${b.model} is not available for fine-tuning or does not exist.`,
-      'model',
-      'model_not_available',
-    )
+  checkBase(ctx, b.model)
   const checkFile = (param: 'training_file' | 'validation_file', id: unknown) => {
     if (typeof id !== 'string' || id === '')
       throw invalidRequest(`Missing required parameter: '${param}'.`, param)
@@ -52,9 +92,7 @@ function parseCreate(ctx: RouteContext, body: unknown) {
       )
     suffix = b.suffix === '' ? null : b.suffix
   }
-  const method = b.method as { supervised?: { hyperparameters?: Record<string, unknown> } } | undefined
-  const hp =
-    ((b.hyperparameters ?? method?.supervised?.hyperparameters ?? {}) as Record<string, unknown>) ?? {}
+  const hp = hyperparametersOf(b)
   const epochs = hp.n_epochs ?? 'auto'
   if (epochs !== 'auto' && (!Number.isInteger(epochs) || (epochs as number) < 1 || (epochs as number) > 50))
     throw invalidRequest(
@@ -112,28 +150,26 @@ export function fineTuningRoutes(app: FastifyInstance, ctx: RouteContext, runner
   })
 
   app.get<{ Querystring: { after?: string; limit?: string } }>('/v1/fine_tuning/jobs', async (req) => {
-    const res = page([...ctx.store.jobs.values()], { after: req.query.after, limit: req.query.limit })
+    const jobs = [...ctx.store.jobs.values()].filter((j) => !j.provider)
+    const res = page(jobs, { after: req.query.after, limit: req.query.limit })
     return { ...res, data: res.data.map(view) }
   })
 
   app.get<{ Params: { id: string } }>('/v1/fine_tuning/jobs/:id', async (req) => {
-    const job = ctx.store.jobs.get(req.params.id)
-    if (!job) throw noSuchJob(req.params.id)
+    const job = openaiJob(ctx, req.params.id)
     return view(job)
   })
 
   app.get<{ Params: { id: string }; Querystring: { after?: string; limit?: string } }>(
     '/v1/fine_tuning/jobs/:id/events',
     async (req) => {
-      const job = ctx.store.jobs.get(req.params.id)
-      if (!job) throw noSuchJob(req.params.id)
+      const job = openaiJob(ctx, req.params.id)
       return page(job.events, { after: req.query.after, limit: req.query.limit })
     },
   )
 
   app.post<{ Params: { id: string } }>('/v1/fine_tuning/jobs/:id/cancel', async (req) => {
-    const job = ctx.store.jobs.get(req.params.id)
-    if (!job) throw noSuchJob(req.params.id)
+    const job = openaiJob(ctx, req.params.id)
     if (TERMINAL.has(job.status))
       throw invalidRequest(
         `Job ${job.id} has already finished (status ${job.status}) and cannot be cancelled.`,

@@ -18,6 +18,10 @@ export interface FileRecord {
   status: 'processed'
   status_details: null
   expires_at: null
+  /** Not OpenAI's: set for files uploaded through another provider's API (hidden from `/v1/files`). */
+  provider?: 'together'
+  /** Not OpenAI's: the provider's own validation of the upload (Together checks on upload). */
+  validation?: { valid: boolean; error?: string; examples?: number }
 }
 
 export type JobStatus = 'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
@@ -60,6 +64,12 @@ export interface JobRecord {
   method: { type: 'supervised'; supervised: { hyperparameters: JobRecord['hyperparameters'] } }
   /** Not OpenAI's: events, newest last (the API lists them newest first). */
   events: JobEvent[]
+  /** Not OpenAI's: a job created through another provider's API (hidden from OpenAI's routes). */
+  provider?: 'together'
+  /** Not OpenAI's: the model name the job will create, when the provider names it up front. */
+  outputModel?: string
+  /** Not OpenAI's: provider-specific fields echoed by that provider's views (Together's `training_type`). */
+  providerFields?: Record<string, unknown>
 }
 
 /** One user turn and the assistant reply that followed it in a training example. */
