@@ -107,7 +107,7 @@ export function createConversationRepository(db: Pool) {
     async lastCustomerTurnAt(igUserId: string, q: Queryable = db): Promise<Date | null> {
       const r = await q.query<{ at: Date | null }>(
         `select max(created_at) as at from conversation_messages
-          where ig_user_id = $1 and role = 'user' and author is distinct from 'import'`,
+          where ig_user_id = $1 and role = 'user' and ig_message_id not like 'import:%' and deleted_at is null`,
         [igUserId],
       )
       return r.rows[0]?.at ?? null

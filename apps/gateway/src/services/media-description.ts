@@ -49,10 +49,16 @@ export function describeContext(
   return bits.length > 0 ? `[context: ${bits.join('; ')}]` : null
 }
 
-/** The text stored for the turn: the customer's text, else a description of what they sent. */
+/**
+ * The text stored for the turn: the customer's text, else a description of the non-image media
+ * they sent (images are stored as `has_image`/`image_url`, and the exporter marks them itself).
+ */
 export function turnText(p: Pick<DmMessagePayload, 'text' | 'attachments'>): string {
   if (p.text) return p.text
-  return describeAttachments(p.attachments, { imagesShown: false }).join(' ')
+  return describeAttachments(
+    p.attachments.filter((a) => a.type !== 'image'),
+    { imagesShown: false },
+  ).join(' ')
 }
 
 /**
