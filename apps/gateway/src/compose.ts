@@ -13,28 +13,23 @@ import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
+import { createDmDeps, createReplyWorker } from './compose-dm.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
-import { createDmWorker } from './jobs/dm.worker.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
-import { createConversationRepository } from './repositories/conversation.repository.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
 import { createDmJobsRepository } from './repositories/dm-jobs.repository.js'
 import { createDmOrderRepository } from './repositories/dm-order.repository.js'
-import { createDmQueueRepository, type DmQueueRepository } from './repositories/dm-queue.repository.js'
-import { createGdprRepository } from './repositories/gdpr.repository.js'
-import { createOutboxRepository } from './repositories/outbox.repository.js'
-import { createSignalsRepository } from './repositories/signals.repository.js'
+import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
 import type { ExportEraser } from './services/export-eraser.js'
 import { createGdprService, type GdprService } from './services/gdpr.service.js'
-import { createGraphSender } from './services/graph-sender.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
 import { createMemory, type Memory } from './services/memory.service.js'
 import { ModelRouter } from './services/model-router.js'
-import { createSendGate, type SendGate } from './services/send-gate.js'
-import { createTakeoverService, type TakeoverService } from './services/takeover.service.js'
+import type { SendGate } from './services/send-gate.js'
+import type { TakeoverService } from './services/takeover.service.js'
 
 export type { GatewayConnections } from './connections.js'
 
@@ -123,64 +118,6 @@ function forgetterOf(memory: MemoryPort): Pick<Memory, 'forget'> | undefined {
   return 'forget' in memory && typeof memory.forget === 'function'
     ? (memory as Pick<Memory, 'forget'>)
     : undefined
-}
-
-/** The reply pipeline's dependencies: repositories on the worker connection, router, memory, sender. */
-function createDmDeps(
-  opts: GatewayOptions,
-  parts: {
-    order: Redis
-    /** Fail-fast connection for takeover state and the send gate (admin routes read them too). */
-    producer: Redis
-    dmQueue: DmQueueRepository
-    memory: MemoryPort
-    router: ModelRouter
-    holder: ActiveModelHolder
-    metrics: GatewayMetrics
-  },
-): DmDeps & { takeover: TakeoverService; sendGate: SendGate } {
-  const { config, logger, pool } = opts
-  const { accessToken, graphBaseUrl, sendPath } = config.instagram
-  const sender =
-    accessToken && graphBaseUrl
-      ? createGraphSender({ graphBaseUrl, accessToken, sendPath, fetch: opts.fetch })
-      : undefined
-  if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
-  const conversations = createConversationRepository(pool)
-  const takeover = createTakeoverService({
-    redis: parts.producer,
-    prefix: config.redis.prefix,
-    conversations,
-    sender,
-    memory: parts.memory,
-    defaultMinutes: config.instagram.humanTakeoverMinutes,
-    logger,
-    metrics: parts.metrics,
-  })
-  const sendGate = createSendGate({
-    redis: parts.producer,
-    prefix: config.redis.prefix,
-    accessToken: sender ? accessToken : undefined,
-    logger,
-    metrics: parts.metrics,
-  })
-  return {
-    takeover,
-    sendGate,
-    conversations,
-    outbox: createOutboxRepository(pool),
-    signals: createSignalsRepository(pool),
-    order: createDmOrderRepository({ redis: parts.order, prefix: config.redis.prefix }),
-    erasures: createGdprRepository(pool),
-    memory: parts.memory,
-    router: parts.router,
-    currentModel: () => parts.holder.current(),
-    sender,
-    loadPayload: (mid) => parts.dmQueue.loadPayload(mid),
-    systemPrompt: config.models.systemPrompt,
-    logger,
-    metrics: parts.metrics,
-  }
 }
 
 /** Hot-swap holder (subscriber connection) and the model router over the shared AI client. */
@@ -282,16 +219,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     holder,
     metrics,
   })
-  const worker =
-    opts.worker === false
-      ? undefined
-      : createDmWorker({
-          config,
-          logger,
-          concurrency: opts.workerConcurrency,
-          heldRetryMs: opts.heldRetryMs,
-          deps: dmDeps,
-        })
+  const worker = createReplyWorker(opts, dmDeps)
   const app = buildApp({
     config,
     logger,
@@ -325,21 +253,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
   }
 
   const { takeover, sendGate } = dmDeps
-  return {
-    app,
-    holder,
-    router,
-    worker,
-    queues,
-    metrics,
-    dmDeps,
-    takeover,
-    sendGate,
-    ai,
-    memory,
-    gdpr,
-    connections,
-    start,
-    close,
-  }
+  const services = { dmDeps, takeover, sendGate, ai, memory, gdpr, connections }
+  return { app, holder, router, worker, queues, metrics, ...services, start, close }
 }

@@ -59,29 +59,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
-    takeovers: new Counter({
-      name: 'loopdm_takeovers_total',
-      help: 'Human takeovers started, by source (echo: staff replied in Instagram; console: reply as human)',
-      labelNames: ['source'] as const,
-      registers: [registry],
-    }),
-    dmHeld: new Counter({
-      name: 'loopdm_dm_held_total',
-      help: 'Customer messages stored but not answered, by reason (takeover, send_blocked)',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
-    dmSkipped: new Counter({
-      name: 'loopdm_dm_skipped_total',
-      help: 'Customer messages not answered, by reason (outside_window: older than 24 h; deleted: unsent)',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
-    sendBlocked: new Gauge({
-      name: 'loopdm_send_blocked',
-      help: '1 while the Send API refuses IG_ACCESS_TOKEN (code 190) and replies are held',
-      registers: [registry],
-    }),
+    ...takeoverMetrics(registry),
     queueDepth: new Gauge({
       name: 'loopdm_queue_depth',
       help: 'Jobs per queue and state',
@@ -111,6 +89,35 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     },
   }
   return m
+}
+
+/** Human takeover, held and skipped DMs, and the Send API token block. */
+function takeoverMetrics(registry: Registry) {
+  return {
+    takeovers: new Counter({
+      name: 'loopdm_takeovers_total',
+      help: 'Human takeovers started, by source (echo: staff replied in Instagram; console: reply as human)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    dmHeld: new Counter({
+      name: 'loopdm_dm_held_total',
+      help: 'Customer messages stored but not answered, by reason (takeover, send_blocked)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    dmSkipped: new Counter({
+      name: 'loopdm_dm_skipped_total',
+      help: 'Customer messages not answered, by reason (outside_window: older than 24 h; deleted: unsent)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    sendBlocked: new Gauge({
+      name: 'loopdm_send_blocked',
+      help: '1 while the Send API refuses IG_ACCESS_TOKEN (code 190) and replies are held',
+      registers: [registry],
+    }),
+  }
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>
