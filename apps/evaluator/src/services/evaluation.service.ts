@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { type ProbeOptions, type PromotionResult, probeModel, promoteModel } from '@loopdm/models/promotion'
 import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
+import { completionLimit } from '@loopdm/platform/capabilities'
 import type { Config } from '@loopdm/platform/config'
 import { ConflictError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
@@ -16,6 +17,7 @@ import { type GoldItem, type GoldSet, loadGold } from './gold.js'
 import { buildHoldout, readTrainingFile } from './holdout.js'
 import { judgeReply } from './judge.js'
 import { detectPII } from './pii.js'
+import { createPolicyTargets } from './policy-target.js'
 import { formatSummaryTable } from './report.js'
 import {
   checkFacts,
@@ -67,6 +69,8 @@ export interface EvaluationResult {
 
 interface Scored extends EvalItemRow {
   item: GoldItem
+  /** The judge call failed for this reply (EVAL_JUDGE_MODEL set): reported, never dropped. */
+  judgeError: string | null
 }
 
 async function mapLimit<T, R>(xs: T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
@@ -90,6 +94,7 @@ export function createEvaluationService(deps: EvaluationDeps) {
   const { config, ai } = deps
   const concurrency = deps.concurrency ?? 4
   const idealCache = new Map<string, number[]>()
+  const targets = createPolicyTargets({ db: deps.db, ai, config, registry })
 
   async function embedAll(texts: string[]): Promise<number[][]> {
     const out: number[][] = []
@@ -117,17 +122,17 @@ export function createEvaluationService(deps: EvaluationDeps) {
     return items.map((it) => idealCache.get(it.ideal) as number[])
   }
 
-  /** Asks `model` every item and scores each reply. */
+  /** Asks the policy `model` (a registry key or a model id) every item and scores each reply. */
   async function scoreModel(model: string, items: GoldItem[]): Promise<Scored[]> {
+    const target = await targets.resolve(model)
     const replies = await mapLimit(items, concurrency, async (item) => {
       const t = performance.now()
       try {
         const res = await ai.chat(
           {
-            model,
-            temperature: 0,
-            max_tokens: 400,
-            messages: [{ role: 'system', content: config.models.systemPrompt }, ...item.messages],
+            model: target.servingModel,
+            ...completionLimit(target.servingModel, 400, 0),
+            messages: await target.messages(item),
           },
           { purpose: 'evaluate', timeoutMs: config.openai.timeoutMs, maxRetries: config.openai.maxRetries },
         )
@@ -149,10 +154,11 @@ export function createEvaluationService(deps: EvaluationDeps) {
       const facts = checkFacts(r.reply, item.facts)
       const piiTypes = detectPII(r.reply)
       const lastUser = [...item.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-      const judge =
+      const judged =
         judgeModel && r.reply
           ? await judgeReply(ai, judgeModel, { prompt: lastUser, ideal: item.ideal, reply: r.reply })
           : null
+      const judge = judged?.score ?? null
       const metrics = {
         similarity,
         factRecall: facts.recall,
@@ -178,6 +184,7 @@ export function createEvaluationService(deps: EvaluationDeps) {
         score: r.error ? 0 : itemScore(metrics),
         latencyMs: Math.round(r.latencyMs),
         error: r.error,
+        judgeError: judged?.error ?? null,
       }
     })
   }
@@ -193,6 +200,7 @@ export function createEvaluationService(deps: EvaluationDeps) {
         judge: r.judgeScore,
         score: r.score,
         error: r.error,
+        judgeError: r.judgeError,
       })),
     )
 
@@ -209,7 +217,11 @@ export function createEvaluationService(deps: EvaluationDeps) {
       if (!row) {
         row = await registry.upsertModel({
           model: args.candidate,
-          kind: args.candidate.startsWith('ft:') ? 'fine_tuned' : 'base',
+          kind: args.candidate.startsWith('ft:')
+            ? 'fine_tuned'
+            : args.candidate.startsWith('exemplars:')
+              ? 'exemplars'
+              : 'base',
           status: 'candidate',
           reason: 'registered for evaluation',
         })
@@ -220,7 +232,8 @@ export function createEvaluationService(deps: EvaluationDeps) {
       const current = active?.model ?? config.models.base
       const base = config.models.base
 
-      await probeModel(ai.sdk, candidate, {
+      // A policy is probed where it is served (its serving model).
+      await probeModel(ai.sdk, row.servingModel ?? candidate, {
         deadlineMs: config.models.probeDeadlineMs,
         ...deps.probe,
         logger: deps.logger,
@@ -261,7 +274,7 @@ export function createEvaluationService(deps: EvaluationDeps) {
         const rows: EvalItemRow[] = []
         for (const [role, model] of roles) {
           for (const s of byModel.get(model) as Scored[]) {
-            const { item: _item, ...r } = s
+            const { item: _item, judgeError: _j, ...r } = s
             rows.push({ ...r, role })
           }
         }
