@@ -124,7 +124,7 @@ export class ActiveModelHolder {
         )
       return
     }
-    // A legacy message (no policy) is completed by the registry read that follows it.
+    // A legacy message (no policy) is completed by the next registry read (same version, with policy).
     if (held && held.model === next.model && held.version === next.version && (held.policy || !next.policy))
       return
     this.set(next, source)
@@ -147,8 +147,6 @@ export class ActiveModelHolder {
       },
       'active model swapped',
     )
-    // A message from a publisher without `policy` (an older version): fill it in from the registry.
-    if (next && !next.policy && source === 'message') void this.reconcile('reconcile')
   }
 
   async close(): Promise<void> {
