@@ -285,7 +285,7 @@ async function main() {
     `promoted policy         ${ft} (id ${promotedId}, learner ${learner}, serving ${ap.json.policy?.servingModel}; active: ${active?.model}, version ${active?.version})`,
   )
   say(
-    `cost per reply          $${cost.perReply.toFixed(6)} over ${cost.replies} replies (of which demonstrations $${cost.exemplarsPerReply.toFixed(6)}, ${cost.exemplarTokensPerReply.toFixed(0)} prompt tokens per reply that used them)`,
+    `cost per reply          $${cost.perReply.toFixed(6)} (mean of ${cost.replies} replies); demonstrations add ${cost.exemplarTokensPerReply.toFixed(0)} prompt tokens ≈ $${cost.exemplarsPerReply.toFixed(6)} to each of the ${cost.exemplarReplies} replies that used them`,
   )
   say(`total                   ${elapsed()}`)
 }
@@ -311,7 +311,8 @@ async function costPerReply(pool: ReturnType<typeof createPool>, config: ReturnT
   return {
     replies: row.replies,
     perReply: row.replies ? Number(row.usd) / row.replies : 0,
-    exemplarsPerReply: row.replies ? exUsd / row.replies : 0,
+    exemplarReplies: row.ex_rows,
+    exemplarsPerReply: row.ex_rows ? exUsd / row.ex_rows : 0,
     exemplarTokensPerReply: row.ex_rows ? row.ex_tokens / row.ex_rows : 0,
   }
 }

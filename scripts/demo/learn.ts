@@ -22,7 +22,8 @@ export interface LearnedCandidate {
 export async function learn(learner: 'exemplars' | 'fine-tune', tuner: TunerDeps): Promise<LearnedCandidate> {
   if (learner === 'exemplars') {
     const r = await exemplarsLearner.tune({ trigger: 'demo' }, tuner)
-    if (r.learner !== 'exemplars' || !r.policy || !r.set) throw new Error(`exemplar learner built nothing (${r.outcome})`)
+    if (r.learner !== 'exemplars' || !r.policy || !r.set)
+      throw new Error(`exemplar learner built nothing (${r.outcome})`)
     say(
       `  exemplar set ${r.set.id}: ${r.set.examples} demonstrations (${r.tokens} tokens, ${r.skipped} lines skipped), content hash ${r.contentHash.slice(0, 12)} → candidate policy ${r.policy.model} (serves ${r.policy.servingModel})`,
     )
