@@ -114,7 +114,10 @@ const EnvSchema = z.object({
   LOOPDM_SUPERVISOR_PID: num(0, { int: true, min: 0 }),
 })
 
-function shape(e: z.output<typeof EnvSchema>) {
+type Env = z.output<typeof EnvSchema>
+
+/** The nested config, one area at a time (each area's builder below). */
+function shape(e: Env) {
   return {
     env: e.NODE_ENV,
     db: {
@@ -123,37 +126,8 @@ function shape(e: z.output<typeof EnvSchema>) {
       embedded: { dataDir: e.PGLITE_DATA_DIR, port: e.EMBEDDED_DB_PORT },
     },
     redis: { url: e.REDIS_URL as string, prefix: e.QUEUE_PREFIX },
-    openai: {
-      apiKey: e.OPENAI_API_KEY,
-      /** Unset with no API key → openai-local on 127.0.0.1:OPENAI_LOCAL_PORT. */
-      baseURL:
-        e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? undefined : `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}/v1`),
-      /** True when no real key is configured: openai-local is the provider. */
-      local: !e.OPENAI_API_KEY,
-      timeoutMs: e.OPENAI_TIMEOUT_MS,
-      maxRetries: e.OPENAI_MAX_RETRIES,
-      /** USD per 1K tokens, per model; merged over the built-in table. */
-      prices: e.OPENAI_PRICES,
-      embeddingModel: e.EMBEDDING_MODEL,
-      localServer: {
-        port: e.OPENAI_LOCAL_PORT,
-        host: e.OPENAI_LOCAL_HOST,
-        dataDir: e.OPENAI_LOCAL_DATA_DIR,
-        /** Time between a fine-tuning job's states. */
-        ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
-      },
-    },
-    models: {
-      base: e.BASE_MODEL,
-      vision: e.VISION_MODEL,
-      ftBase: e.FT_BASE_MODEL,
-      seedFineTuned: e.LOOP_DM_FT_MODEL,
-      systemPrompt: e.SYSTEM_PROMPT,
-      channel: e.MODEL_CHANNEL,
-      reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
-      /** How long a promotion keeps probing a model that is not callable yet (ms). */
-      probeDeadlineMs: e.PROMOTE_PROBE_DEADLINE_MS,
-    },
+    openai: openaiConfig(e),
+    models: modelsConfig(e),
     memory: {
       enabled: e.MEMORY_ENABLED,
       maxTokens: e.MEMORY_MAX_TOKENS,
@@ -173,6 +147,60 @@ function shape(e: z.output<typeof EnvSchema>) {
         maxTokens: e.EXEMPLAR_MAX_TOKENS,
       },
     },
+    ...edgeConfig(e),
+    ...pipelineConfig(e),
+    log: {
+      level: e.LOG_LEVEL,
+      file: e.LOG_FILE,
+      rotate: { sizeBytes: e.LOG_ROTATE_SIZE, frequency: e.LOG_ROTATE_FREQUENCY, keep: e.LOG_ROTATE_KEEP },
+    },
+    /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
+    supervisorPid: e.LOOPDM_SUPERVISOR_PID,
+  }
+}
+
+/** The OpenAI client, its prices, and openai-local (used when no API key is set). */
+function openaiConfig(e: Env) {
+  return {
+    apiKey: e.OPENAI_API_KEY,
+    /** Unset with no API key → openai-local on 127.0.0.1:OPENAI_LOCAL_PORT. */
+    baseURL:
+      e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? undefined : `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}/v1`),
+    /** True when no real key is configured: openai-local is the provider. */
+    local: !e.OPENAI_API_KEY,
+    timeoutMs: e.OPENAI_TIMEOUT_MS,
+    maxRetries: e.OPENAI_MAX_RETRIES,
+    /** USD per 1K tokens, per model; merged over the built-in table. */
+    prices: e.OPENAI_PRICES,
+    embeddingModel: e.EMBEDDING_MODEL,
+    localServer: {
+      port: e.OPENAI_LOCAL_PORT,
+      host: e.OPENAI_LOCAL_HOST,
+      dataDir: e.OPENAI_LOCAL_DATA_DIR,
+      /** Time between a fine-tuning job's states. */
+      ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
+    },
+  }
+}
+
+/** Which models answer, fine-tune and embed, and how the hot swap finds them. */
+function modelsConfig(e: Env) {
+  return {
+    base: e.BASE_MODEL,
+    vision: e.VISION_MODEL,
+    ftBase: e.FT_BASE_MODEL,
+    seedFineTuned: e.LOOP_DM_FT_MODEL,
+    systemPrompt: e.SYSTEM_PROMPT,
+    channel: e.MODEL_CHANNEL,
+    reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
+    /** How long a promotion keeps probing a model that is not callable yet (ms). */
+    probeDeadlineMs: e.PROMOTE_PROBE_DEADLINE_MS,
+  }
+}
+
+/** The Instagram webhook and the gateway serving it. */
+function edgeConfig(e: Env) {
+  return {
     instagram: {
       appSecret: e.IG_APP_SECRET,
       verifyToken: e.IG_VERIFY_TOKEN,
@@ -189,6 +217,12 @@ function shape(e: z.output<typeof EnvSchema>) {
       /** `max_tokens` of every reply completion. */
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },
+  }
+}
+
+/** The loop: export → fine-tune → evaluate, and the schedules that start it. */
+function pipelineConfig(e: Env) {
+  return {
     export: {
       dir: e.EXPORT_DIR,
       maxBytes: e.EXPORT_MAX_BYTES,
@@ -214,13 +248,6 @@ function shape(e: z.output<typeof EnvSchema>) {
       holdoutSize: e.EVAL_HOLDOUT_SIZE,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
-    log: {
-      level: e.LOG_LEVEL,
-      file: e.LOG_FILE,
-      rotate: { sizeBytes: e.LOG_ROTATE_SIZE, frequency: e.LOG_ROTATE_FREQUENCY, keep: e.LOG_ROTATE_KEEP },
-    },
-    /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
-    supervisorPid: e.LOOPDM_SUPERVISOR_PID,
   }
 }
 

@@ -22,6 +22,8 @@ export interface PolicyTarget {
   messages(item: GoldItem): Promise<Messages>
 }
 
+export type PolicyTargets = ReturnType<typeof createPolicyTargets>
+
 export function createPolicyTargets(deps: {
   db: Pool
   ai: Pick<AiClient, 'embed'>
