@@ -11,6 +11,7 @@ import { createGdprRepository } from './repositories/gdpr.repository.js'
 import { createOutboxRepository } from './repositories/outbox.repository.js'
 import { createSignalsRepository } from './repositories/signals.repository.js'
 import type { ActiveModelHolder } from './services/active-model.js'
+import type { ExemplarService } from './services/exemplars.js'
 import { createGraphSender } from './services/graph-sender.js'
 import type { MemoryPort } from './services/memory.port.js'
 import type { ModelRouter } from './services/model-router.js'
@@ -32,6 +33,7 @@ export function createDmDeps(
     producer: Redis
     dmQueue: DmQueueRepository
     memory: MemoryPort
+    exemplars?: ExemplarService
     router: ModelRouter
     holder: ActiveModelHolder
     metrics: GatewayMetrics
@@ -71,6 +73,7 @@ export function createDmDeps(
     order: createDmOrderRepository({ redis: parts.order, prefix: config.redis.prefix }),
     erasures: createGdprRepository(pool),
     memory: parts.memory,
+    exemplars: parts.exemplars,
     router: parts.router,
     currentModel: () => parts.holder.current(),
     sender,

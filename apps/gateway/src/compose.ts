@@ -23,6 +23,7 @@ import { createDmOrderRepository } from './repositories/dm-order.repository.js'
 import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
+import { createExemplarService, type ExemplarService } from './services/exemplars.js'
 import type { ExportEraser } from './services/export-eraser.js'
 import { createGdprService, type GdprService } from './services/gdpr.service.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
@@ -187,7 +188,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const dmQueue = createDmQueueRepository({ queue: queues[DM_QUEUE], order: webhookOrder })
 
   // Every completion's and embedding's tokens and estimated cost go to the cost ledger.
-  const usage = opts.usage ?? createCostLedger({ db: pool, prices: config.openai.prices, logger })
+  const ledger = createCostLedger({ db: pool, prices: config.openai.prices, logger })
+  const usage = opts.usage ?? ledger
   const ai = opts.ai ?? createAiClient({ config, logger, usage })
   const ownMemory = !opts.memory && opts.memoryService ? createMemoryService(opts, ai, producer) : undefined
   const memory = opts.memory ?? ownMemory ?? noMemory
@@ -210,11 +212,13 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sdk: ai.sdk,
   })
 
+  const exemplars = createExemplarService({ db: pool, ai, config, logger, ledger })
   const dmDeps = createDmDeps(opts, {
     order: connections.worker,
     producer,
     dmQueue,
     memory,
+    exemplars,
     router,
     holder,
     metrics,

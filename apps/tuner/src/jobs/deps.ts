@@ -1,3 +1,4 @@
+import type { Pool } from '@loopdm/db/pool'
 import type { CostLedger } from '@loopdm/models/cost-ledger'
 import type { RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
@@ -12,6 +13,8 @@ export interface TunerDeps {
   logger: Logger
   /** The OpenAI SDK (`createOpenAISdk` / `createAiClient(...).sdk`): openai-local or OpenAI. */
   sdk: OpenAI
+  /** The database (the exemplar learner's store and the registry's policy rows). */
+  pool: Pool
   finetunes: FinetuneJobsRepository
   /** The shared cost ledger (`createCostLedger`): fine-tunes are recorded and settled there. */
   ledger: CostLedger

@@ -9,12 +9,13 @@ import { createOpenAISdk, type OpenAI } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { EVALUATE_QUEUE, TUNE_JOB, TUNE_QUEUE, tuneJobId } from '@loopdm/queues/contracts'
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
+import { type LearnerResult, learnerFor } from '../learners/learner.js'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 import { sha256File } from '../services/training-data.service.js'
 import type { TunerDeps } from './deps.js'
 import { type PollResult, runPoll } from './poll.processor.js'
 import { ensurePoll } from './schedule-poll.js'
-import { isPermanentProviderError, runTune, type TuneResult } from './tune.processor.js'
+import { isPermanentProviderError } from './tune.processor.js'
 
 const PERMANENT_CODES = new Set([
   'TRAINING_DATA_REFUSED',
@@ -46,6 +47,7 @@ export function createTunerDeps(opts: {
     config: opts.config,
     logger: opts.logger,
     sdk: opts.sdk ?? createOpenAISdk({ config: opts.config, logger: opts.logger }),
+    pool: opts.pool,
     finetunes: createFinetuneJobsRepository(opts.pool),
     ledger: createCostLedger({
       db: opts.pool,
@@ -66,12 +68,13 @@ export function createTunerDeps(opts: {
 }
 
 /**
- * The `tune` queue's processor: `tune` jobs run `runTune`; `poll` jobs run one `runPoll` step and,
+ * The `tune` queue's processor: `tune` jobs run the configured learner (exemplars → a new
+ * exemplar set; fine-tune → `runTune`); `poll` jobs run one `runPoll` step and,
  * while the provider job is not terminal, move themselves back to delayed (one BullMQ job per
  * fine-tune, no blocking loop). A failed or cancelled fine-tune fails its poll job with the reason.
  */
 export function tuneQueueProcessor(deps: TunerDeps) {
-  return async (job: Job, token?: string): Promise<TuneResult | PollResult> => {
+  return async (job: Job, token?: string): Promise<LearnerResult | PollResult> => {
     try {
       if (job.name === TUNE_JOB.poll) {
         const r = await runPoll(job.data, deps)
@@ -86,7 +89,8 @@ export function tuneQueueProcessor(deps: TunerDeps) {
           )
         return r
       }
-      return await runTune(job.data, deps, { owner: `job-${job.id}` })
+      // The configured learner builds the candidate policy (LEARNING_BACKEND).
+      return await learnerFor(deps.config.learning.backend).tune(job.data, deps, { owner: `job-${job.id}` })
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err
       throw asBullError(err)
