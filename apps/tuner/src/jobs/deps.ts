@@ -1,9 +1,11 @@
 import type { CostLedger } from '@loopdm/models/cost-ledger'
 import type { RegistryRepository } from '@loopdm/models/registry'
+import type { ServingRepository } from '@loopdm/models/serving'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
 import type { Queue } from 'bullmq'
+import type { FineTuneProvider } from '../providers/provider.js'
 import type { FinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 
 /** Everything the tune and poll processors need; main.ts, scripts and tests build it. */
@@ -12,7 +14,11 @@ export interface TunerDeps {
   logger: Logger
   /** The OpenAI SDK (`createOpenAISdk` / `createAiClient(...).sdk`): openai-local or OpenAI. */
   sdk: OpenAI
+  /** Who trains (FT_PROVIDER): the state machine calls only this. */
+  provider: FineTuneProvider
   finetunes: FinetuneJobsRepository
+  /** Writes how a registered model is served (endpoint + model name). */
+  serving: ServingRepository
   /** The shared cost ledger (`createCostLedger`): fine-tunes are recorded and settled there. */
   ledger: CostLedger
   registry: RegistryRepository

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
 import { createRegistryRepository } from '@loopdm/models/registry'
+import { createServingRepository } from '@loopdm/models/serving'
 import type { Config } from '@loopdm/platform/config'
 import { LoopDmError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
@@ -9,6 +10,8 @@ import { createOpenAISdk, type OpenAI } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { EVALUATE_QUEUE, TUNE_JOB, TUNE_QUEUE, tuneJobId } from '@loopdm/queues/contracts'
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
+import { createFineTuneProvider } from '../providers/create-provider.js'
+import type { FineTuneProvider } from '../providers/provider.js'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 import { sha256File } from '../services/training-data.service.js'
 import type { TunerDeps } from './deps.js'
@@ -21,13 +24,14 @@ const PERMANENT_CODES = new Set([
   'BUDGET_EXCEEDED',
   'FINE_TUNE_FAILED',
   'VALIDATION',
+  'FINE_TUNE_REFUSED',
 ])
 
 /** Permanent failures end the BullMQ job at once, with the reason as its failedReason (Bull Board). */
-function asBullError(err: unknown): unknown {
+function asBullError(err: unknown, deps: TunerDeps): unknown {
   if (err instanceof LoopDmError && PERMANENT_CODES.has(err.code))
     return new UnrecoverableError(`${err.name}: ${err.message}`)
-  if (isPermanentProviderError(err)) return new UnrecoverableError((err as Error).message)
+  if (isPermanentProviderError(err, deps)) return new UnrecoverableError((err as Error).message)
   return err
 }
 
@@ -37,16 +41,21 @@ export function createTunerDeps(opts: {
   logger: Logger
   pool: Pool
   sdk?: OpenAI
+  /** Default: the one FT_PROVIDER names. */
+  provider?: FineTuneProvider
   now?: () => Date
   fetchImpl?: typeof fetch
 }): TunerDeps & { close(): Promise<void> } {
+  const sdk = opts.sdk ?? createOpenAISdk({ config: opts.config, logger: opts.logger })
   const tuneQueue = createQueue(TUNE_QUEUE, { config: opts.config, logger: opts.logger })
   const evaluateQueue = createQueue(EVALUATE_QUEUE, { config: opts.config, logger: opts.logger })
   return {
     config: opts.config,
     logger: opts.logger,
-    sdk: opts.sdk ?? createOpenAISdk({ config: opts.config, logger: opts.logger }),
+    sdk,
+    provider: opts.provider ?? createFineTuneProvider({ config: opts.config, sdk, fetchImpl: opts.fetchImpl }),
     finetunes: createFinetuneJobsRepository(opts.pool),
+    serving: createServingRepository(opts.pool),
     ledger: createCostLedger({
       db: opts.pool,
       prices: opts.config.openai.prices,
@@ -89,7 +98,7 @@ export function tuneQueueProcessor(deps: TunerDeps) {
       return await runTune(job.data, deps, { owner: `job-${job.id}` })
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err
-      throw asBullError(err)
+      throw asBullError(err, deps)
     }
   }
 }
