@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { PolicyRefSchema } from './policy.js'
 
 /**
  * The hot-swap message published on `loopdm:model:active` (config.models.channel) after a
@@ -10,6 +11,8 @@ export const ActiveModelMessageSchema = z.object({
   /** ISO-8601 time of the promotion. */
   at: z.string(),
   reason: z.string().default(''),
+  /** The promoted policy (issue 14); `model` stays its registry key for older gateways. */
+  policy: PolicyRefSchema.optional(),
 })
 export type ActiveModelMessage = z.infer<typeof ActiveModelMessageSchema>
 

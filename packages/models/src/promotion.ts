@@ -1,11 +1,13 @@
 import type { Pool } from '@loopdm/db/pool'
+import { completionLimit } from '@loopdm/platform/capabilities'
 import type { Config } from '@loopdm/platform/config'
 import { ConflictError, ModelNotCallableError, NotFoundError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
 import type { Redis } from '@loopdm/redis/client'
 import type OpenAI from 'openai'
 import { encodeActiveModelMessage } from './hotswap.js'
-import { createRegistryRepository, type ModelKind, type RegistryRepository } from './registry.js'
+import { type PolicyEndpoint, policyRef } from './policy.js'
+import { createRegistryRepository, type ModelKind, type RegistryRepository, rowToPolicy } from './registry.js'
 
 /**
  * Promotion, rollback and approval: the only code that changes which model answers users.
@@ -23,6 +25,11 @@ export interface PromotionDeps {
   registry?: RegistryRepository
   /** Probe tuning; defaults from config.models.probeDeadlineMs. */
   probe?: ProbeOptions
+  /**
+   * The client for a policy served at another OpenAI-compatible endpoint (`policy.endpoint`);
+   * default: `sdk` for every policy.
+   */
+  clientFor?: (endpoint: PolicyEndpoint) => OpenAI
 }
 
 export interface ProbeOptions {
@@ -36,7 +43,10 @@ export interface ProbeOptions {
 }
 
 export interface PromotionResult {
+  /** The policy's registry key (the model id for base and fine-tune policies). */
   model: string
+  /** The promoted policy's registry id, learner and the model it serves. */
+  policy: { id: number; learner: string; servingModel: string }
   version: number
   from: string | null
   at: string
@@ -73,7 +83,7 @@ export async function probeModel(
     attempts++
     try {
       await sdk.chat.completions.create(
-        { model, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
+        { model, messages: [{ role: 'user', content: 'ping' }], ...completionLimit(model, 1) },
         { maxRetries: 0, timeout: opts.attemptTimeoutMs ?? 15_000 },
       )
       return attempts
@@ -99,6 +109,7 @@ export async function probeModel(
 
 function kindOf(model: string, config: Config): ModelKind {
   if (model.startsWith('ft:')) return 'fine_tuned'
+  if (model.startsWith('exemplars:')) return 'exemplars'
   if (model === config.models.vision) return 'vision'
   return 'base'
 }
@@ -124,7 +135,11 @@ export async function promoteModel(
     throw new ConflictError(`model ${row.model} is retired and cannot be promoted`)
   }
   const model = row?.model ?? String(deps.ref)
-  const probeAttempts = await probeModel(deps.sdk, model, {
+  // A policy is probed where it is served: its serving model on its endpoint.
+  const servingModel = row?.servingModel ?? model
+  const endpoint = row ? rowToPolicy(row).endpoint : null
+  const client = endpoint && deps.clientFor ? deps.clientFor(endpoint) : deps.sdk
+  const probeAttempts = await probeModel(client, servingModel, {
     deadlineMs: deps.config.models.probeDeadlineMs,
     ...deps.probe,
     logger: deps.logger,
@@ -139,9 +154,10 @@ export async function promoteModel(
     deps.logger?.info({ model }, 'model registered on the fly')
   }
   const active = await registry.findActive()
-  if (active?.model === model) {
+  if (active?.model === model && active.policy) {
     return {
       model,
+      policy: summaryOf(active.policy),
       version: Number(active.version),
       from: model,
       at: new Date(active.since).toISOString(),
@@ -152,11 +168,19 @@ export async function promoteModel(
   }
   const p = await registry.promote({ model, actor: deps.actor, reason: deps.reason, metrics: deps.metrics })
   const at = new Date(p.at).toISOString()
+  const promoted = await registry.findByIdOrModel(model)
+  const policy = rowToPolicy(promoted ?? (row as NonNullable<typeof row>), p.version)
   let published = true
   try {
     await deps.redis.publish(
       deps.config.models.channel,
-      encodeActiveModelMessage({ model, version: p.version, at, reason: deps.reason }),
+      encodeActiveModelMessage({
+        model,
+        version: p.version,
+        at,
+        reason: deps.reason,
+        policy: policyRef(policy),
+      }),
     )
   } catch (err) {
     published = false
@@ -166,11 +190,34 @@ export async function promoteModel(
     )
   }
   deps.logger?.info(
-    { model, from: p.from, version: p.version, actor: deps.actor, published },
-    'model promoted',
+    {
+      model,
+      policy: policy.id,
+      learner: policy.learner,
+      from: p.from,
+      version: p.version,
+      actor: deps.actor,
+      published,
+    },
+    'policy promoted',
   )
-  return { model, version: p.version, from: p.from, at, changed: true, published, probeAttempts }
+  return {
+    model,
+    policy: summaryOf(policy),
+    version: p.version,
+    from: p.from,
+    at,
+    changed: true,
+    published,
+    probeAttempts,
+  }
 }
+
+const summaryOf = (p: { id: number; learner: string; servingModel: string }) => ({
+  id: p.id,
+  learner: p.learner,
+  servingModel: p.servingModel,
+})
 
 /**
  * Promotes the model that was active before the current one (the same probe → transaction →

@@ -1,6 +1,14 @@
 import type { Pool, PoolClient, Queryable } from '@loopdm/db/pool'
 import { withTransaction } from '@loopdm/db/pool'
 import { ConflictError, NotFoundError } from '@loopdm/platform/errors'
+import {
+  type Learner,
+  learnerOf,
+  type Policy,
+  type PolicyEndpoint,
+  PolicyEndpointSchema,
+  type TrainedOn,
+} from './policy.js'
 
 /**
  * The model registry repository (tables `models`, `model_promotions`). The registry, not the
@@ -8,7 +16,16 @@ import { ConflictError, NotFoundError } from '@loopdm/platform/errors'
  * it increases monotonically and gateways can ignore older hot-swap messages.
  */
 export type ModelStatus = 'candidate' | 'approved_pending' | 'rejected' | 'active' | 'inactive' | 'retired'
-export type ModelKind = 'base' | 'fine_tuned' | 'vision'
+export type ModelKind = 'base' | 'fine_tuned' | 'vision' | 'exemplars'
+
+/** The row columns, optionally qualified by a table alias (`m.`) for joins. */
+const cols = (a = '') =>
+  `${a}id, ${a}model, ${a}kind, ${a}base_model as "baseModel", ${a}status, ${a}finetune_job_id as "finetuneJobId",
+  ${a}training_file as "trainingFile", ${a}metrics, ${a}reason, ${a}created_at as "createdAt",
+  ${a}updated_at as "updatedAt", ${a}retired_at as "retiredAt", ${a}learner, ${a}serving_model as "servingModel",
+  ${a}endpoint, ${a}exemplar_set_id::int8 as "exemplarSetId", ${a}system_prompt as "systemPrompt",
+  ${a}trained_on as "trainedOn"`
+const MODEL_COLS = cols()
 
 export interface ModelRow {
   id: number
@@ -23,12 +40,84 @@ export interface ModelRow {
   createdAt: Date
   updatedAt: Date
   retiredAt: Date | null
+  /** Policy fields (migration 0010). */
+  learner: Learner
+  servingModel: string | null
+  endpoint: PolicyEndpoint | null
+  exemplarSetId: number | null
+  systemPrompt: string | null
+  trainedOn: TrainedOn | null
 }
 
 export interface ActiveModel {
+  /** The active policy's registry key (legacy name: the model id for base and fine-tune policies). */
   model: string
   version: number
   since: Date
+  /** The active policy (absent only on objects built from a legacy hot-swap message). */
+  policy?: Policy | undefined
+}
+
+/** A registry row as a policy (`version` = the promotion that activated it, 0 if none). */
+export function rowToPolicy(row: ModelRow, version = 0): Policy {
+  const endpoint = row.endpoint ? PolicyEndpointSchema.safeParse(row.endpoint) : null
+  return {
+    id: Number(row.id),
+    version,
+    learner: row.learner ?? learnerOf(row.model),
+    servingModel: row.servingModel ?? row.model,
+    endpoint: endpoint?.success ? endpoint.data : null,
+    exemplarSetId: row.exemplarSetId === null ? null : Number(row.exemplarSetId),
+    systemPrompt: row.systemPrompt,
+    trainedOn: row.trainedOn,
+    status: row.status,
+    model: row.model,
+  }
+}
+
+export interface CandidatePolicyInput {
+  learner: Exclude<Learner, 'base'>
+  /** Registry key; default `servingModel` (fine-tune). Exemplar policies use exemplarPolicyKey. */
+  key?: string
+  servingModel: string
+  endpoint?: PolicyEndpoint | null
+  exemplarSetId?: number | null
+  systemPrompt?: string | null
+  trainedOn?: TrainedOn | null
+  baseModel?: string | null
+  finetuneJobId?: string | null
+  trainingFile?: string | null
+  reason?: string | null
+}
+
+/**
+ * Registers a candidate policy (idempotent on its key: an existing row keeps its status, so a
+ * re-run with identical data neither duplicates nor demotes it). Returns the row as a policy.
+ */
+export async function registerCandidatePolicy(q: Queryable, p: CandidatePolicyInput): Promise<Policy> {
+  const key = p.key ?? p.servingModel
+  const r = await q.query<ModelRow>(
+    `insert into models (model, kind, base_model, status, finetune_job_id, training_file, reason,
+                         learner, serving_model, endpoint, exemplar_set_id, system_prompt, trained_on)
+     values ($1, $2, $3, 'candidate', $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     on conflict (model) do update set updated_at = now()
+     returning ${MODEL_COLS}`,
+    [
+      key,
+      p.learner === 'exemplars' ? 'exemplars' : 'fine_tuned',
+      p.baseModel ?? null,
+      p.finetuneJobId ?? null,
+      p.trainingFile ?? null,
+      p.reason ?? null,
+      p.learner,
+      p.servingModel,
+      p.endpoint ? JSON.stringify(p.endpoint) : null,
+      p.exemplarSetId ?? null,
+      p.systemPrompt ?? null,
+      p.trainedOn ? JSON.stringify(p.trainedOn) : null,
+    ],
+  )
+  return rowToPolicy(r.rows[0] as ModelRow)
 }
 
 export interface PromotionRow {
@@ -41,22 +130,31 @@ export interface PromotionRow {
   createdAt: Date
 }
 
-const MODEL_COLS = `id, model, kind, base_model as "baseModel", status, finetune_job_id as "finetuneJobId",
-  training_file as "trainingFile", metrics, reason, created_at as "createdAt", updated_at as "updatedAt",
-  retired_at as "retiredAt"`
-
 export function createRegistryRepository(db: Pool) {
   return {
     /** The active model and the version of the promotion that made it active, or null. */
     async findActive(q: Queryable = db): Promise<ActiveModel | null> {
-      const r = await q.query<ActiveModel>(
-        `select m.model, coalesce(p.id, 0)::int8 as version, coalesce(p.created_at, m.updated_at) as since
+      const r = await q.query<ModelRow & { version: number; since: Date }>(
+        `select ${cols('m.')},
+                coalesce(p.id, 0)::int8 as version, coalesce(p.created_at, m.updated_at) as since
            from models m
            left join lateral (select id, created_at from model_promotions where to_model = m.model
                               order by id desc limit 1) p on true
           where m.status = 'active'`,
       )
-      return r.rows[0] ?? null
+      const row = r.rows[0]
+      if (!row) return null
+      const version = Number(row.version)
+      return { model: row.model, version, since: row.since, policy: rowToPolicy(row, version) }
+    },
+
+    /** The active policy, or null (nothing promoted: the base model answers). */
+    async findActivePolicy(q: Queryable = db): Promise<Policy | null> {
+      return (await this.findActive(q))?.policy ?? null
+    },
+
+    registerCandidatePolicy(p: CandidatePolicyInput, q: Queryable = db): Promise<Policy> {
+      return registerCandidatePolicy(q, p)
     },
 
     async findByIdOrModel(ref: string | number, q: Queryable = db): Promise<ModelRow | null> {
@@ -95,8 +193,9 @@ export function createRegistryRepository(db: Pool) {
       q: Queryable = db,
     ): Promise<ModelRow> {
       const r = await q.query<ModelRow>(
-        `insert into models (model, kind, base_model, status, finetune_job_id, training_file, reason)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        `insert into models (model, kind, base_model, status, finetune_job_id, training_file, reason,
+                             learner, serving_model)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $1)
          on conflict (model) do update set
            base_model = coalesce(models.base_model, excluded.base_model),
            finetune_job_id = coalesce(models.finetune_job_id, excluded.finetune_job_id),
@@ -111,6 +210,11 @@ export function createRegistryRepository(db: Pool) {
           m.finetuneJobId ?? null,
           m.trainingFile ?? null,
           m.reason ?? null,
+          m.kind === 'base' || m.kind === 'vision'
+            ? 'base'
+            : learnerOf(m.model) === 'base'
+              ? 'fine-tune'
+              : learnerOf(m.model),
         ],
       )
       return r.rows[0] as ModelRow

@@ -64,6 +64,10 @@ const EnvSchema = z.object({
   MEMORY_MIN_SCORE: num(0.82, { min: -1, max: 1 }),
   MEMORY_TOP_K: num(8, { int: true, min: 1, max: 100 }),
   MEMORY_RECENT_TURNS: num(4, { int: true, min: 0, max: 50 }),
+  LEARNING_BACKEND: oneOf(['exemplars', 'fine-tune'] as const, 'exemplars'),
+  EXEMPLAR_TOP_K: num(4, { int: true, min: 1, max: 50 }),
+  EXEMPLAR_MIN_SCORE: num(0.5, { min: -1, max: 1 }),
+  EXEMPLAR_MAX_TOKENS: num(600, { int: true, min: 0 }),
   IG_APP_SECRET: optionalString,
   IG_VERIFY_TOKEN: optionalString,
   IG_ACCESS_TOKEN: optionalString,
@@ -160,6 +164,18 @@ function shape(e: z.output<typeof EnvSchema>) {
       minScore: e.MEMORY_MIN_SCORE,
       topK: e.MEMORY_TOP_K,
       recentTurns: e.MEMORY_RECENT_TURNS,
+    },
+    learning: {
+      /** Which learner the weekly `tune` job builds a candidate policy with. */
+      backend: e.LEARNING_BACKEND,
+      exemplars: {
+        /** Demonstrations per reply (nearest to the live message). */
+        topK: e.EXEMPLAR_TOP_K,
+        /** Minimum cosine similarity of a demonstration's customer text to the live message. */
+        minScore: e.EXEMPLAR_MIN_SCORE,
+        /** Prompt-token budget of the demonstrations (real token count), beside memory's. */
+        maxTokens: e.EXEMPLAR_MAX_TOKENS,
+      },
     },
     instagram: {
       appSecret: e.IG_APP_SECRET,

@@ -1,6 +1,6 @@
+import type { Pool } from '@loopdm/db/pool'
 import type { CostLedger } from '@loopdm/models/cost-ledger'
 import type { RegistryRepository } from '@loopdm/models/registry'
-import type { ServingRepository } from '@loopdm/models/serving'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
@@ -16,9 +16,9 @@ export interface TunerDeps {
   sdk: OpenAI
   /** Who trains (FT_PROVIDER): the state machine calls only this. */
   provider: FineTuneProvider
+  /** The database (the exemplar learner's store and the registry's policy rows). */
+  pool: Pool
   finetunes: FinetuneJobsRepository
-  /** Writes how a registered model is served (endpoint + model name). */
-  serving: ServingRepository
   /** The shared cost ledger (`createCostLedger`): fine-tunes are recorded and settled there. */
   ledger: CostLedger
   registry: RegistryRepository

@@ -105,16 +105,18 @@ async function onSucceeded(s: Step, job: ProviderJob, events: FinetuneEvent[]): 
   const costUsd = estimateCostUsd(trainedTokens, 1, trainingPrice(deps))
   // Side effects first (all idempotent), then the terminal row: a crash in between re-runs them.
   await deps.ledger.settleFineTune({ ref: id, model, trainedTokens, costUsd })
-  await deps.registry.upsertModel({
-    model,
-    kind: 'fine_tuned',
+  const served = deps.provider.serving(model)
+  await deps.registry.registerCandidatePolicy({
+    learner: 'fine-tune',
+    key: model,
+    servingModel: served.servingModel,
+    endpoint: served.endpoint,
     baseModel: row.baseModel,
-    status: 'candidate',
     finetuneJobId: id,
     trainingFile: row.filePath,
+    trainedOn: { datasetHash: row.fileSha256, files: [row.filePath] },
     reason: `fine-tuned at ${deps.provider.name} on ${row.examples} examples (${row.fileSha256.slice(0, 12)})`,
   })
-  await deps.serving.setServing(model, deps.provider.serving(model))
   await deps.evaluateQueue.add(
     EVALUATE_JOB.evaluate,
     { trigger: 'tune', candidate: model },

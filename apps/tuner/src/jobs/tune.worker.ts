@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs'
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
 import { createRegistryRepository } from '@loopdm/models/registry'
-import { createServingRepository } from '@loopdm/models/serving'
 import type { Config } from '@loopdm/platform/config'
 import { LoopDmError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
@@ -10,6 +9,7 @@ import { createOpenAISdk, type OpenAI } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { EVALUATE_QUEUE, TUNE_JOB, TUNE_QUEUE, tuneJobId } from '@loopdm/queues/contracts'
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
+import { type LearnerResult, learnerFor } from '../learners/learner.js'
 import { createFineTuneProvider } from '../providers/create-provider.js'
 import type { FineTuneProvider } from '../providers/provider.js'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
@@ -17,7 +17,7 @@ import { sha256File } from '../services/training-data.service.js'
 import type { TunerDeps } from './deps.js'
 import { type PollResult, runPoll } from './poll.processor.js'
 import { ensurePoll } from './schedule-poll.js'
-import { isPermanentProviderError, runTune, type TuneResult } from './tune.processor.js'
+import { isPermanentProviderError } from './tune.processor.js'
 
 const PERMANENT_CODES = new Set([
   'TRAINING_DATA_REFUSED',
@@ -54,8 +54,8 @@ export function createTunerDeps(opts: {
     logger: opts.logger,
     sdk,
     provider: opts.provider ?? createFineTuneProvider({ config: opts.config, sdk, fetchImpl: opts.fetchImpl }),
+    pool: opts.pool,
     finetunes: createFinetuneJobsRepository(opts.pool),
-    serving: createServingRepository(opts.pool),
     ledger: createCostLedger({
       db: opts.pool,
       prices: opts.config.openai.prices,
@@ -75,12 +75,13 @@ export function createTunerDeps(opts: {
 }
 
 /**
- * The `tune` queue's processor: `tune` jobs run `runTune`; `poll` jobs run one `runPoll` step and,
+ * The `tune` queue's processor: `tune` jobs run the configured learner (exemplars → a new
+ * exemplar set; fine-tune → `runTune`); `poll` jobs run one `runPoll` step and,
  * while the provider job is not terminal, move themselves back to delayed (one BullMQ job per
  * fine-tune, no blocking loop). A failed or cancelled fine-tune fails its poll job with the reason.
  */
 export function tuneQueueProcessor(deps: TunerDeps) {
-  return async (job: Job, token?: string): Promise<TuneResult | PollResult> => {
+  return async (job: Job, token?: string): Promise<LearnerResult | PollResult> => {
     try {
       if (job.name === TUNE_JOB.poll) {
         const r = await runPoll(job.data, deps)
@@ -95,7 +96,8 @@ export function tuneQueueProcessor(deps: TunerDeps) {
           )
         return r
       }
-      return await runTune(job.data, deps, { owner: `job-${job.id}` })
+      // The configured learner builds the candidate policy (LEARNING_BACKEND).
+      return await learnerFor(deps.config.learning.backend).tune(job.data, deps, { owner: `job-${job.id}` })
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err
       throw asBullError(err, deps)
