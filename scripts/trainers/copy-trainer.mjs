@@ -10,14 +10,17 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const args = {}
-for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1]
+for (let i = 2; i < process.argv.length; i += 2)
+  args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1]
 for (const k of ['train-file', 'base-model', 'output-dir', 'epochs']) {
   if (!args[k]) {
     console.error(`copy-trainer: missing --${k}`)
     process.exit(2)
   }
 }
-const lines = readFileSync(args['train-file'], 'utf8').split('\n').filter((l) => l.trim() !== '')
+const lines = readFileSync(args['train-file'], 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
 console.log(`copy-trainer: base ${args['base-model']}, ${lines.length} examples, ${args.epochs} epoch(s)`)
 const delay = Number(process.env.COPY_TRAINER_DELAY_MS ?? 0)
 if (delay > 0) await new Promise((r) => setTimeout(r, delay))

@@ -12,7 +12,13 @@ const { config, logger, db } = await startRuntime('tuner')
 const deps = createTunerDeps({ config, logger, pool: db.pool })
 const worker = createTuneWorker(deps)
 const retirementQueue = createQueue(RETIREMENT_QUEUE, { config, logger })
-const retirementWorker = createRetirementWorker({ db: db.pool, sdk: deps.sdk, config, logger })
+const retirementWorker = createRetirementWorker({
+  db: db.pool,
+  sdk: deps.sdk,
+  provider: deps.provider,
+  config,
+  logger,
+})
 
 await deps.tuneQueue.upsertJobScheduler(
   SCHEDULERS.tune,

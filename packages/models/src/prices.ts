@@ -81,7 +81,10 @@ export function trainingPricePer1k(
   override?: number,
 ): number | undefined {
   if (override !== undefined) return override
-  return longestPrefix(TRAINING_PRICES[provider] as Record<string, number>, fineTunedBase(baseModel) ?? baseModel)
+  return longestPrefix(
+    TRAINING_PRICES[provider] as Record<string, number>,
+    fineTunedBase(baseModel) ?? baseModel,
+  )
 }
 
 export interface PriceTable {

@@ -7,7 +7,11 @@ import {
 } from '@loopdm/queues/contracts'
 import { deleteDeferredProviderCopy } from '@loopdm/training-data/provider-copies'
 import type { ProviderJob } from '../providers/provider.js'
-import { type FinetuneEvent, type FinetuneJobRow, isTerminal } from '../repositories/finetune-jobs.repository.js'
+import {
+  type FinetuneEvent,
+  type FinetuneJobRow,
+  isTerminal,
+} from '../repositories/finetune-jobs.repository.js'
 import { estimateCostUsd } from '../services/budget.service.js'
 import type { TunerDeps } from './deps.js'
 import { trainingPrice } from './tune.processor.js'
@@ -94,7 +98,12 @@ async function onSucceeded(s: Step, job: ProviderJob, events: FinetuneEvent[]): 
   if (!model) {
     // Succeeded without a model name has been seen briefly at OpenAI: ask again shortly.
     const r = await deps.finetunes.recordPoll(row.id, { status: 'running', events })
-    return { done: false, providerJobId: id, status: r.status, nextDelayMs: deps.config.finetune.pollIntervalMs }
+    return {
+      done: false,
+      providerJobId: id,
+      status: r.status,
+      nextDelayMs: deps.config.finetune.pollIntervalMs,
+    }
   }
   try {
     await deps.provider.publish(job)
@@ -195,10 +204,19 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
   }
   const now = deps.now?.() ?? new Date()
   if (now.getTime() > row.deadlineAt.getTime()) return onDeadline(s, job.status, events, now)
-  const r = await finetunes.recordPoll(row.id, { status: job.status, events, trainedTokens: job.trainedTokens })
+  const r = await finetunes.recordPoll(row.id, {
+    status: job.status,
+    events,
+    trainedTokens: job.trainedTokens,
+  })
   deps.logger.debug(
     { finetune: row.id, providerJobId: id, status: r.status, polls: r.pollCount },
     'fine-tune polled',
   )
-  return { done: false, providerJobId: id, status: job.status, nextDelayMs: deps.config.finetune.pollIntervalMs }
+  return {
+    done: false,
+    providerJobId: id,
+    status: job.status,
+    nextDelayMs: deps.config.finetune.pollIntervalMs,
+  }
 }

@@ -27,7 +27,10 @@ export async function refuseNotAvailable(
     } catch (e) {
       // Keep the id (and the .uploaded marker) so an operator or a GDPR erase can still remove it.
       fileNote = `deleting the uploaded file ${row.providerFileId} failed (${(e as Error).message}); delete it at ${provider.name}`
-      logger.error({ finetune: row.id, providerFileId: row.providerFileId }, 'could not delete the refused upload')
+      logger.error(
+        { finetune: row.id, providerFileId: row.providerFileId },
+        'could not delete the refused upload',
+      )
     }
   }
   const reason = `training_not_available: ${provider.name} refused fine-tuning for this account (${(err as Error).message}); ${fileNote}; not retried until FT_PROVIDER, FT_BASE_MODEL or the API key changes — set FT_PROVIDER=together or vllm, or LEARNING_BACKEND=exemplars`

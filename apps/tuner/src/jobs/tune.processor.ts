@@ -192,7 +192,13 @@ export async function runTune(
   const claimed = await claimRow(x, deps, owner, existing)
   if (!claimed) {
     const now2 = await deps.finetunes.findBySha(report.sha256)
-    return { outcome: 'existing', ...base, budget, refusal: null, ...(now2 ? { finetune: summary(now2) } : {}) }
+    return {
+      outcome: 'existing',
+      ...base,
+      budget,
+      refusal: null,
+      ...(now2 ? { finetune: summary(now2) } : {}),
+    }
   }
   const row = await createProviderJob(claimed.row, { resumed: claimed.resumed, deps })
   deps.logger.info(
@@ -264,7 +270,10 @@ async function claimRow(
   })
   if (created) return { row, resumed: false }
   if (row.providerJobId || !(await finetunes.takeLease(row.id, owner, UPLOAD_LEASE_MS))) {
-    deps.logger.info({ finetune: row.id, status: row.status }, 'training data is being tuned by another trigger')
+    deps.logger.info(
+      { finetune: row.id, status: row.status },
+      'training data is being tuned by another trigger',
+    )
     return null
   }
   return { row, resumed: true }

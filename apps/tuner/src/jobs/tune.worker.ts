@@ -53,7 +53,8 @@ export function createTunerDeps(opts: {
     config: opts.config,
     logger: opts.logger,
     sdk,
-    provider: opts.provider ?? createFineTuneProvider({ config: opts.config, sdk, fetchImpl: opts.fetchImpl }),
+    provider:
+      opts.provider ?? createFineTuneProvider({ config: opts.config, sdk, fetchImpl: opts.fetchImpl }),
     pool: opts.pool,
     finetunes: createFinetuneJobsRepository(opts.pool),
     ledger: createCostLedger({

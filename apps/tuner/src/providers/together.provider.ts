@@ -99,7 +99,8 @@ export function createTogetherProvider(opts: TogetherProviderOptions): FineTuneP
         training_file: input.fileId,
         n_epochs: input.nEpochs,
         suffix: input.suffix,
-        training_type: opts.trainingType === 'full' ? { type: 'Full' } : { type: 'Lora', lora_r: 8, lora_alpha: 8 },
+        training_type:
+          opts.trainingType === 'full' ? { type: 'Full' } : { type: 'Lora', lora_r: 8, lora_alpha: 8 },
       })
       return toJob(job as TogetherJob)
     },
@@ -123,7 +124,9 @@ export function createTogetherProvider(opts: TogetherProviderOptions): FineTuneP
     async listModels() {
       const page = await client.fineTuning.list()
       return (page.data ?? [])
-        .filter((j) => j.status === 'completed' && j.model_output_name && /-loopdm-/.test(j.model_output_name))
+        .filter(
+          (j) => j.status === 'completed' && j.model_output_name && /-loopdm-/.test(j.model_output_name),
+        )
         .map((j) => ({ id: j.model_output_name as string, createdMs: Date.parse(j.created_at) }))
     },
     async deleteModel(model) {

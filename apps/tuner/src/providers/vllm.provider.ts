@@ -3,18 +3,13 @@ import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FinetuneEvent } from '../repositories/finetune-jobs.repository.js'
-import {
-  classifyHttpError,
-  type FineTuneProvider,
-  ProviderHttpError,
-  type ProviderJob,
-} from './provider.js'
+import { classifyHttpError, type FineTuneProvider, ProviderHttpError, type ProviderJob } from './provider.js'
 import {
   killTrainer,
   listRuns,
   readRun,
-  type TrainerRun,
   startTrainer,
+  type TrainerRun,
   trainerLog,
   trainerState,
 } from './trainer-process.js'
@@ -79,7 +74,12 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
       .map((l) => /trained_tokens[=:]\s*(\d+)/.exec(l)?.[1])
       .filter(Boolean)
       .at(-1)
-    const base = { id: run.id, fineTunedModel: null, trainedTokens: tokens ? Number(tokens) : null, error: null }
+    const base = {
+      id: run.id,
+      fineTunedModel: null,
+      trainedTokens: tokens ? Number(tokens) : null,
+      error: null,
+    }
     if (s.state === 'running') return { ...base, status: 'running' }
     if (s.state === 'cancelled') return { ...base, status: 'cancelled', error: 'trainer cancelled' }
     if (s.state === 'vanished')
@@ -112,7 +112,13 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
       const id = `${input.suffix}-${randomBytes(3).toString('hex')}`
       const run = startTrainer({
         template: opts.trainerCommand,
-        run: { id, fileId: input.fileId, baseModel: input.baseModel, nEpochs: input.nEpochs, outputDir: runDir(id) },
+        run: {
+          id,
+          fileId: input.fileId,
+          baseModel: input.baseModel,
+          nEpochs: input.nEpochs,
+          outputDir: runDir(id),
+        },
         trainFile: input.fileId,
         cwd: opts.cwd ?? REPO_ROOT,
       })
@@ -124,7 +130,12 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
       const lines = trainerLog(run)
       const s = trainerState(run)
       const events: FinetuneEvent[] = [
-        { id: `${id}-start`, createdAt: run.createdAt, level: 'info', message: `trainer started (pid ${run.pid})` },
+        {
+          id: `${id}-start`,
+          createdAt: run.createdAt,
+          level: 'info',
+          message: `trainer started (pid ${run.pid})`,
+        },
         ...lines.map((message, i) => ({
           id: `${id}-log-${String(i).padStart(6, '0')}`,
           createdAt: run.createdAt,
@@ -158,7 +169,9 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
         signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
       })
       if (!res.ok) throw new ProviderHttpError(`vLLM /v1/models answered ${res.status}`, res.status)
-      const body = (await res.json()) as { data?: Array<{ id: string; created?: number; parent?: string | null }> }
+      const body = (await res.json()) as {
+        data?: Array<{ id: string; created?: number; parent?: string | null }>
+      }
       return (body.data ?? [])
         .filter((m) => m.parent && m.id.startsWith('loopdm-'))
         .map((m) => ({ id: m.id, createdMs: (m.created ?? 0) * 1000 }))
@@ -171,7 +184,10 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
       }
       if (/^loopdm-[A-Za-z0-9-]+$/.test(model)) rmSync(runDir(model), { recursive: true, force: true })
     },
-    serving: (model) => ({ endpoint: { provider: 'vllm', baseURL: `${opts.baseURL}/v1` }, servingModel: model }),
+    serving: (model) => ({
+      endpoint: { provider: 'vllm', baseURL: `${opts.baseURL}/v1` },
+      servingModel: model,
+    }),
     classify(err) {
       if (err instanceof ProviderHttpError) return classifyHttpError(err)
       const code = (err as NodeJS.ErrnoException).code

@@ -244,7 +244,9 @@ export function createFinetuneJobsRepository(db: Pool) {
 
     /** The provider file is gone (deleted after a refusal): the row no longer points at it. */
     async clearUploaded(id: number): Promise<void> {
-      await db.query(`update finetune_jobs set provider_file_id = null, updated_at = now() where id = $1`, [id])
+      await db.query(`update finetune_jobs set provider_file_id = null, updated_at = now() where id = $1`, [
+        id,
+      ])
     },
 
     /** Terminal without the provider's word (e.g. the file was rejected before a job existed). */
