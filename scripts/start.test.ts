@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs'
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitFor } from './lib/cli.js'
 import { pidsOf, type StackProc, spawnStack } from './lib/stack-proc.js'
@@ -21,6 +22,13 @@ describe('npm start (the supervisor)', () => {
       expect(out()).toContain('✓ Loop DM is up')
       expect(out()).toMatch(/ADMIN_TOKEN\s+\S{20,}/)
       expect(out()).toContain(`OPENAI_BASE_URL http://127.0.0.1:${port + 2}/v1`)
+      // The embedded server's generated password is printed once, so psql or another process can connect.
+      const dbUrl = /DATABASE_URL\s+(postgres:\/\/postgres:[0-9a-f]{48}@\S+)/.exec(out())?.[1]
+      expect(dbUrl, out()).toBeDefined()
+      const psql = new pg.Client({ connectionString: dbUrl })
+      await psql.connect()
+      expect((await psql.query('select 1 as one')).rows[0].one).toBe(1)
+      await psql.end()
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
       expect(ready.status).toBe(200)
       const apps = await pidsOf(pgid, 'apps/.*/src/main.ts')

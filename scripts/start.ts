@@ -19,6 +19,8 @@ const APPS = ['openai-local', 'gateway', 'exporter', 'tuner', 'evaluator'] as co
 const config = loadConfigOrExit()
 const children = new Map<string, ChildProcess>()
 let embeddedClose: (() => Promise<void>) | undefined
+/** Where the embedded server's generated password lives (persistent data directories). */
+let embeddedPasswordFile: string | undefined
 let stopping = false
 
 async function main() {
@@ -38,6 +40,7 @@ async function main() {
         port: config.db.embedded.port,
       })
       embeddedClose = embedded.close
+      embeddedPasswordFile = embedded.passwordFile
       databaseUrl = embedded.url
     } catch (err) {
       say(`✗ ${(err as Error).message}`)
@@ -99,9 +102,13 @@ async function main() {
   say(ready ? '✓ Loop DM is up' : '! the gateway is not ready yet (see its log lines above)')
   say(`  gateway        ${base}   (webhook ${base}/webhook, metrics ${base}/metrics)`)
   say(`  admin          ${base}/admin/models · Bull Board ${base}/admin/queues`)
-  say(
-    `  DATABASE_URL   ${redactUrl(databaseUrl)}${config.db.url ? '' : '   (embedded; other processes may use it)'}`,
-  )
+  // An operator's own DATABASE_URL stays redacted; the embedded server's generated local password
+  // is printed in full (like a generated ADMIN_TOKEN) so psql or another process can connect.
+  if (config.db.url) say(`  DATABASE_URL   ${redactUrl(databaseUrl)}`)
+  else
+    say(
+      `  DATABASE_URL   ${databaseUrl}   (embedded; other processes may use it; password in ${embeddedPasswordFile ?? 'memory only'})`,
+    )
   if (useLocalOpenAI) say(`  OPENAI_BASE_URL ${env.OPENAI_BASE_URL}   (openai-local, offline)`)
   else say('  OpenAI         api.openai.com (OPENAI_API_KEY is set)')
   if (generatedToken)

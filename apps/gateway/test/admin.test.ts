@@ -77,7 +77,7 @@ describe('admin API', () => {
         held ? { model: held.model, version: held.version, since: held.since.toISOString() } : null,
       )
       expect(body.routing).toEqual(
-        expect.arrayContaining([expect.objectContaining({ role: 'vision', model: 'gpt-4o' })]),
+        expect.arrayContaining([expect.objectContaining({ role: 'vision', model: 'gpt-4.1' })]),
       )
     })
   })
@@ -87,8 +87,8 @@ describe('admin API', () => {
       const op = `op-gwtest-${Date.now()}`
       await sut.pool.query(
         `insert into cost_ledger (operation, model, purpose, prompt_tokens, completion_tokens, cost_usd, created_at)
-         values ($1, 'gpt-4o-mini', 'reply', 100, 20, 0.25, '2001-02-03T04:00:00Z'),
-                ($1, 'gpt-4o-mini', 'reply', 50, 10, 0.5, '2001-02-03T05:00:00Z')`,
+         values ($1, 'gpt-4.1-mini', 'reply', 100, 20, 0.25, '2001-02-03T04:00:00Z'),
+                ($1, 'gpt-4.1-mini', 'reply', 50, 10, 0.5, '2001-02-03T05:00:00Z')`,
         [op],
       )
       try {
@@ -99,7 +99,7 @@ describe('admin API', () => {
         expect(res.statusCode).toBe(200)
         const group = res.json().groups.find((g: { operation: string }) => g.operation === op)
         expect(group).toMatchObject({
-          model: 'gpt-4o-mini',
+          model: 'gpt-4.1-mini',
           calls: 2,
           promptTokens: 150,
           completionTokens: 30,

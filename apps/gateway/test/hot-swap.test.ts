@@ -39,24 +39,24 @@ describe('hot swap', () => {
       const user = igUser()
       const before = await sut.dm({ user, text: 'hello before the swap' })
       const [r1] = await sut.waitForReplies([before.mid])
-      expect(r1?.model).not.toBe('gpt-4.1-mini')
+      expect(r1?.model).not.toBe('gpt-4.1-nano')
 
-      await publish('gpt-4.1-mini', base + 1_000)
-      await expect.poll(() => sut.gateway.holder.current()?.model).toBe('gpt-4.1-mini')
+      await publish('gpt-4.1-nano', base + 1_000)
+      await expect.poll(() => sut.gateway.holder.current()?.model).toBe('gpt-4.1-nano')
       const after = await sut.dm({ user, text: 'hello after the swap' })
       const [r2] = await sut.waitForReplies([after.mid])
-      expect(r2?.model).toBe('gpt-4.1-mini')
+      expect(r2?.model).toBe('gpt-4.1-nano')
       expect(sut.logs).toContainEqual(
-        expect.objectContaining({ msg: 'Selected Model', model: 'gpt-4.1-mini', reason: 'active' }),
+        expect.objectContaining({ msg: 'Selected Model', model: 'gpt-4.1-nano', reason: 'active' }),
       )
 
       const admin = await sut.gateway.app.inject({
         url: '/admin/models',
         headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
       })
-      expect(admin.json().active).toMatchObject({ model: 'gpt-4.1-mini', version: base + 1_000 })
+      expect(admin.json().active).toMatchObject({ model: 'gpt-4.1-nano', version: base + 1_000 })
       const metrics = (await sut.gateway.app.inject({ url: '/metrics' })).body
-      expect(metrics).toContain('loopdm_active_model{model="gpt-4.1-mini"} 1')
+      expect(metrics).toContain('loopdm_active_model{model="gpt-4.1-nano"} 1')
       expect(metrics).toMatch(/loopdm_model_swaps_total\{source="message"\} [1-9]/)
     })
 
@@ -99,12 +99,12 @@ describe('hot swap reconcile from the registry', () => {
     sut = await buildTestGateway({ env: { MODEL_RECONCILE_INTERVAL_MS: '200' } })
     const registry = createRegistryRepository(sut.pool)
     const was = await registry.findActive()
-    const existed = await registry.findByIdOrModel('gpt-4.1-mini')
+    const existed = await registry.findByIdOrModel('gpt-4.1-nano')
     restore = async () => {
       if (was)
         await registry.promote({ model: was.model, actor: 'gateway-test', reason: 'restore after test' })
-      else await sut.pool.query(`update models set status = 'inactive' where model = 'gpt-4.1-mini'`)
-      if (!existed) await sut.pool.query(`delete from models where model = 'gpt-4.1-mini'`)
+      else await sut.pool.query(`update models set status = 'inactive' where model = 'gpt-4.1-nano'`)
+      if (!existed) await sut.pool.query(`delete from models where model = 'gpt-4.1-nano'`)
     }
   })
   afterAll(async () => {
@@ -115,7 +115,7 @@ describe('hot swap reconcile from the registry', () => {
   it('converges on a promotion whose message was missed, within the reconcile interval', async () => {
     const registry = createRegistryRepository(sut.pool)
     // A base-kind registry row with a model openai-local serves (unique name kept in `reason`).
-    const model = 'gpt-4.1-mini'
+    const model = 'gpt-4.1-nano'
     const tag = uniqueId('gwtest')
     await registry.upsertModel({ model, kind: 'base', status: 'inactive', reason: tag })
     const { version } = await registry.promote({ model, actor: 'gateway-test', reason: tag })

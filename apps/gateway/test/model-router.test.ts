@@ -52,7 +52,7 @@ describe('ModelRouter', () => {
     it('sends an image to the vision model', () => {
       const { sut } = make()
       expect(sut.select({ hasImage: true, active: active('ft:x') })).toEqual({
-        model: 'gpt-4o',
+        model: 'gpt-4.1',
         reason: 'image',
       })
     })
@@ -65,13 +65,13 @@ describe('ModelRouter', () => {
     })
     it('uses the base model when nothing is active', () => {
       const { sut } = make()
-      expect(sut.select({ hasImage: false, active: null })).toEqual({ model: 'gpt-4o-mini', reason: 'base' })
+      expect(sut.select({ hasImage: false, active: null })).toEqual({ model: 'gpt-4.1-mini', reason: 'base' })
     })
     it('logs "Selected Model" at info with model and reason', () => {
       const { sut } = make()
       sut.select({ hasImage: false, active: null })
       expect(logs).toContainEqual(
-        expect.objectContaining({ level: 30, msg: 'Selected Model', model: 'gpt-4o-mini', reason: 'base' }),
+        expect.objectContaining({ level: 30, msg: 'Selected Model', model: 'gpt-4.1-mini', reason: 'base' }),
       )
     })
   })
@@ -81,14 +81,14 @@ describe('ModelRouter', () => {
       const { sut, metrics } = make()
       const gone = 'ft:gpt-3.5-turbo-0125:loopdm::never-existed'
       const r = await sut.complete({ messages: userMsg('hi'), hasImage: false, active: active(gone) })
-      expect(r).toMatchObject({ model: 'gpt-4o-mini', reason: 'fallback', fellBackFrom: gone })
+      expect(r).toMatchObject({ model: 'gpt-4.1-mini', reason: 'fallback', fellBackFrom: gone })
       expect(r.text.length).toBeGreaterThan(0)
       expect((await metrics.fallbacks.get()).values).toEqual([
-        expect.objectContaining({ labels: { from: gone, to: 'gpt-4o-mini' }, value: 1 }),
+        expect.objectContaining({ labels: { from: gone, to: 'gpt-4.1-mini' }, value: 1 }),
       ])
       expect(sut.circuitOpen(gone)).toBe(true)
       expect(sut.select({ hasImage: false, active: active(gone) })).toEqual({
-        model: 'gpt-4o-mini',
+        model: 'gpt-4.1-mini',
         reason: 'circuit-open',
       })
       clock += 30_001
@@ -105,7 +105,7 @@ describe('ModelRouter', () => {
         hasImage: false,
         active: active(model),
       })
-      expect(r.model).toBe('gpt-4o-mini')
+      expect(r.model).toBe('gpt-4.1-mini')
       expect((await metrics.fallbacks.get()).values[0]?.value).toBe(1)
       await deleteModel(openai.baseURL, model)
     })
@@ -150,8 +150,8 @@ describe('ModelRouter', () => {
         const all = await sut.getAllModels(active('ft:active-one'))
         expect(all).toEqual(
           expect.arrayContaining([
-            expect.objectContaining({ model: 'gpt-4o', role: 'vision' }),
-            expect.objectContaining({ model: 'gpt-4o-mini', role: 'base' }),
+            expect.objectContaining({ model: 'gpt-4.1', role: 'vision' }),
+            expect.objectContaining({ model: 'gpt-4.1-mini', role: 'base' }),
             expect.objectContaining({ model: 'ft:active-one', role: 'active' }),
             expect.objectContaining({ model: candidate, role: 'candidate', status: 'candidate' }),
           ]),
@@ -194,17 +194,17 @@ describe('gateway with the active fine-tuned model deleted at the provider', () 
       const second = await sut.dm({ user, text: FT_PAIRS[6]?.[0] })
       const third = await sut.dm({ user, text: 'and do you ship abroad?' })
       const [r2, r3] = await sut.waitForReplies([second.mid, third.mid])
-      expect(r2?.model).toBe('gpt-4o-mini')
-      expect(r3?.model).toBe('gpt-4o-mini')
+      expect(r2?.model).toBe('gpt-4.1-mini')
+      expect(r3?.model).toBe('gpt-4.1-mini')
       expect(sut.graph.sendsTo(user).length).toBeGreaterThanOrEqual(3)
       expect(r2?.status).toBe('sent')
 
       const metrics = (await sut.gateway.app.inject({ url: '/metrics' })).body
       // One fallback: after it the circuit is open and the next DM goes straight to the base model.
-      expect(metrics).toContain(`loopdm_model_fallbacks_total{from="${ft}",to="gpt-4o-mini"} 1`)
-      expect(metrics).toContain('loopdm_model_selected_total{model="gpt-4o-mini",reason="circuit-open"} 1')
+      expect(metrics).toContain(`loopdm_model_fallbacks_total{from="${ft}",to="gpt-4.1-mini"} 1`)
+      expect(metrics).toContain('loopdm_model_selected_total{model="gpt-4.1-mini",reason="circuit-open"} 1')
       const warn = sut.logs.find((l) => l.msg === 'model failed; falling back to the base model')
-      expect(warn).toMatchObject({ model: ft, fallback: 'gpt-4o-mini' })
+      expect(warn).toMatchObject({ model: ft, fallback: 'gpt-4.1-mini' })
     } finally {
       publisher.disconnect()
     }

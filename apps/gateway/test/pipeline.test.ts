@@ -24,9 +24,9 @@ describe('reply pipeline', () => {
         imageUrl: 'https://example.com/shoe.jpg',
       })
       const [row] = await sut.waitForReplies([mid])
-      expect(row?.model).toBe('gpt-4o')
+      expect(row?.model).toBe('gpt-4.1')
       const line = sut.logs.find(
-        (l) => l.msg === 'Selected Model' && l.model === 'gpt-4o' && l.reason === 'image',
+        (l) => l.msg === 'Selected Model' && l.model === 'gpt-4.1' && l.reason === 'image',
       )
       expect(line).toBeDefined()
       expect(line?.level).toBe(30) // info
@@ -41,7 +41,7 @@ describe('reply pipeline', () => {
       const user = igUser()
       const { mid } = await sut.dm({ user, imageUrl: 'https://example.com/only-image.jpg' })
       const [row] = await sut.waitForReplies([mid])
-      expect(row?.model).toBe('gpt-4o')
+      expect(row?.model).toBe('gpt-4.1')
     })
   })
 
@@ -52,7 +52,7 @@ describe('reply pipeline', () => {
       const { mid } = await sut.dm({ user, text: 'how much is shipping?' })
       const [row] = await sut.waitForReplies([mid])
       const held = sut.gateway.holder.current()?.model
-      expect(row?.model).toBe(held ?? 'gpt-4o-mini')
+      expect(row?.model).toBe(held ?? 'gpt-4.1-mini')
       const turns = await sut.pool.query(
         'select role, model, embedding from conversation_messages where ig_user_id = $1 order by id',
         [user],

@@ -62,7 +62,7 @@ describe('npm run tune', () => {
         })
         expect(stdout).toMatch(/enqueued tune job tune-[0-9a-f]{64}/)
         expect(stdout).toMatch(/examples\s+12/)
-        expect(stdout).toMatch(/fine-tune succeeded: ft:gpt-3\.5-turbo-0125:\S+ \(\d+ trained tokens\)/)
+        expect(stdout).toMatch(/fine-tune succeeded: ft:gpt-4\.1-mini-2025-04-14:\S+ \(\d+ trained tokens\)/)
       } finally {
         await worker.close()
         await dropQueue(deps.tuneQueue)

@@ -129,7 +129,7 @@ describe('tune', () => {
       })
       expect(stdout).toMatch(/examples\s+11/)
       expect(stdout).toMatch(/tokens\s+\d+/)
-      expect(stdout).toMatch(/longest\s+\d+ tokens \(limit 16385\)/)
+      expect(stdout).toMatch(/longest\s+\d+ tokens \(limit 65536\)/)
       expect(stdout).toMatch(/problems\s+0/)
       expect(stdout).toMatch(/cost estimate\s+\$0\.\d{4}/)
       expect(stdout).toContain('dry run: OK, nothing uploaded')
@@ -190,7 +190,7 @@ describe('tune', () => {
         const r = await deps.finetunes.findBySha(sha)
         return r?.status === 'succeeded' ? r : null
       })
-      expect(row.fineTunedModel).toMatch(/^ft:gpt-3\.5-turbo-0125:.*loopdm-/)
+      expect(row.fineTunedModel).toMatch(/^ft:gpt-4\.1-mini-2025-04-14:.*loopdm-/)
       expect(row.trainedTokens).toBeGreaterThan(0)
       expect(row.events.length).toBeGreaterThan(0)
       expect(row.providerFileId).toBeTruthy()

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join, resolve } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
@@ -13,6 +14,10 @@ import { serveWire, type WireServer } from './pglite-wire.js'
  * PGlite runs every connection's queries through one engine: an open transaction blocks the other
  * connections until it ends. Exactly one process may own a data directory; the owner writes
  * `loopdm-owner.json` into it and a second owner gets EmbeddedDbOwnedError.
+ *
+ * Clients need a password (SCRAM-SHA-256). It is generated once per data directory into
+ * `<dataDir>/.password` (mode 0600) and kept across restarts; an in-memory server generates one per
+ * start. `url` carries it, and so does the owner file a second process reads to share the server.
  */
 export interface EmbeddedPostgresOptions {
   /** Data directory; `memory://` (or undefined) keeps everything in memory. */
@@ -25,12 +30,17 @@ export interface EmbeddedPostgresOptions {
 }
 
 export interface EmbeddedPostgres {
+  /** postgres://postgres:<password>@host:port/postgres — what every client connects with. */
   url: string
   port: number
+  password: string
+  /** Where the password is stored (persistent data directories only). */
+  passwordFile: string | undefined
   close(): Promise<void>
 }
 
 const OWNER_FILE = 'loopdm-owner.json'
+export const PASSWORD_FILE = '.password'
 
 function pidAlive(pid: number): boolean {
   try {
@@ -41,8 +51,28 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-export function embeddedUrl(port: number, host = '127.0.0.1'): string {
-  return `postgres://postgres:postgres@${host}:${port}/postgres?sslmode=disable`
+export function embeddedUrl(port: number, host = '127.0.0.1', password = ''): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@${host}:${port}/postgres?sslmode=disable`
+}
+
+/** The stored password of a data directory, if it has one. */
+export function readEmbeddedPassword(dataDir: string): string | undefined {
+  const f = join(resolve(dataDir), PASSWORD_FILE)
+  if (!existsSync(f)) return undefined
+  return readFileSync(f, 'utf8').trim() || undefined
+}
+
+/** The data directory's password, generated (0600) on first use. */
+function dataDirPassword(dataDir: string): string {
+  const f = join(dataDir, PASSWORD_FILE)
+  const existing = readEmbeddedPassword(dataDir)
+  if (existing) {
+    chmodSync(f, 0o600)
+    return existing
+  }
+  const password = randomBytes(24).toString('hex')
+  writeFileSync(f, `${password}\n`, { mode: 0o600 })
+  return password
 }
 
 /** Reads the owner file of a data dir, if a live process owns it. */
@@ -71,6 +101,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       )
     }
   }
+  const password = dataDir ? dataDirPassword(dataDir) : randomBytes(24).toString('hex')
   const db = await PGlite.create({ dataDir, extensions: { vector } })
   await db.exec('create extension if not exists vector')
   let server: WireServer
@@ -79,6 +110,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       host,
       port: opts.port ?? 5433,
       maxConnections: opts.maxConnections ?? 200,
+      password,
     })
   } catch (err) {
     await db.close().catch(() => {})
@@ -91,13 +123,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     throw err
   }
   const port = server.port
-  const url = embeddedUrl(port, host)
+  const url = embeddedUrl(port, host, password)
   const ownerFile = dataDir ? join(dataDir, OWNER_FILE) : undefined
-  if (ownerFile) writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port, url }))
+  // The owner file carries the password inside `url`: 0600 like the password file.
+  if (ownerFile) writeFileSync(ownerFile, JSON.stringify({ pid: process.pid, port, url }), { mode: 0o600 })
   let closing: Promise<void> | undefined
   return {
     url,
     port,
+    password,
+    passwordFile: dataDir ? join(dataDir, PASSWORD_FILE) : undefined,
     close() {
       closing ??= (async () => {
         await server.close().catch(() => {})

@@ -5,6 +5,7 @@ import {
   embeddedOwner,
   embeddedUrl,
   portAnswers,
+  readEmbeddedPassword,
   startEmbeddedPostgres,
 } from './embedded.js'
 import { runMigrations } from './migrate.js'
@@ -30,7 +31,8 @@ export async function resolveDatabaseUrl(
   const owner = embeddedOwner(config.db.embedded.dataDir)
   if (owner) return { url: owner.url, embedded: undefined }
   if (config.db.embedded.port !== 0 && (await portAnswers(config.db.embedded.port))) {
-    return { url: embeddedUrl(config.db.embedded.port), embedded: undefined }
+    const password = readEmbeddedPassword(config.db.embedded.dataDir)
+    return { url: embeddedUrl(config.db.embedded.port, undefined, password), embedded: undefined }
   }
   logger?.info({ dataDir: config.db.embedded.dataDir }, 'starting embedded Postgres (PGlite + pgvector)')
   const embedded = await startEmbeddedPostgres({

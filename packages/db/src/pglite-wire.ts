@@ -1,5 +1,7 @@
 import net from 'node:net'
 import type { PGlite } from '@electric-sql/pglite'
+import { errorResponse, scramSecret } from './wire-auth.js'
+import { type ConnectionContext, handleConnection } from './wire-connection.js'
 
 /**
  * Serves one PGlite engine to many Postgres wire-protocol connections.
@@ -11,22 +13,11 @@ import type { PGlite } from '@electric-sql/pglite'
  * under load with three gateways. Here a connection holds the engine from its first message until
  * a Sync (extended protocol) or a simple Query completes *and* no transaction is open — the unit
  * Postgres itself treats as atomic — so sequences and transactions never interleave.
+ *
+ * Clients authenticate with SCRAM-SHA-256 (wire-auth.ts). Message framing is checked (a length
+ * below 4 or above 1 GiB is a protocol error, 08P01, and closes that connection), COPY FROM STDIN
+ * is refused (0A000), and CancelRequest is accepted but cancels nothing (see `cancel` below).
  */
-
-const SSL_REQUEST = 80877103
-const GSSENC_REQUEST = 80877104
-const CANCEL_REQUEST = 80877102
-const SYNC = Buffer.from([0x53, 0, 0, 0, 4])
-
-/** A simple-protocol Query message. */
-function queryMessage(sql: string): Uint8Array {
-  const body = Buffer.from(`${sql}\0`, 'utf8')
-  const head = Buffer.alloc(5)
-  head[0] = 0x51
-  head.writeInt32BE(body.length + 4, 1)
-  return new Uint8Array(Buffer.concat([head, body]))
-}
-const ROLLBACK = queryMessage('rollback')
 
 /** A FIFO lock owned by one connection id at a time; re-entrant for its owner. */
 class EngineLock {
@@ -61,113 +52,48 @@ class EngineLock {
 export interface WireServer {
   port: number
   close(): Promise<void>
-  stats(): { connections: number }
+  stats(): { connections: number; cancelRequests: number }
 }
 
-export async function serveWire(
-  db: PGlite,
-  opts: { host: string; port: number; maxConnections: number },
-): Promise<WireServer> {
+export interface WireServerOptions {
+  host: string
+  port: number
+  maxConnections: number
+  /** Every client authenticates with this password (SCRAM-SHA-256); there is no trust mode. */
+  password: string
+}
+
+export async function serveWire(db: PGlite, opts: WireServerOptions): Promise<WireServer> {
   const lock = new EngineLock()
   const sockets = new Set<net.Socket>()
+  const keys = new Map<number, number>()
+  const secret = scramSecret(opts.password)
   let nextId = 1
+  let cancelRequests = 0
+  const ctx: ConnectionContext = {
+    db,
+    lock,
+    secret,
+    registerKey(processId, secretKey) {
+      keys.set(processId, secretKey)
+      return () => keys.delete(processId)
+    },
+    cancel(processId, secretKey) {
+      // Accepted and counted, but nothing is interrupted: PGlite runs a statement synchronously on
+      // this thread, so this connection is only read once the statement it targets has finished.
+      if (keys.get(processId) === secretKey) cancelRequests++
+    },
+  }
 
   const server = net.createServer((socket) => {
     if (sockets.size >= opts.maxConnections) {
-      socket.end()
+      socket.end(errorResponse('53300', 'sorry, too many clients already'))
       return
     }
     sockets.add(socket)
     socket.setNoDelay(true)
-    const id = nextId++
-    let buf = Buffer.alloc(0)
-    let started = false
-    let closed = false
-    let chain = Promise.resolve()
-
-    const run = async (msg: Uint8Array, boundary: boolean) => {
-      await lock.acquire(id)
-      try {
-        await db.runExclusive(() =>
-          db.execProtocolRawStream(msg, {
-            onRawData: (d) => {
-              if (!closed && socket.writable) socket.write(Buffer.from(d))
-            },
-          }),
-        )
-      } finally {
-        if (boundary && !db.isInTransaction()) lock.release(id)
-      }
-    }
-
-    const drain = async () => {
-      while (!closed) {
-        if (!started) {
-          if (buf.length < 8) return
-          const len = buf.readInt32BE(0)
-          const code = buf.readInt32BE(4)
-          if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
-            buf = buf.subarray(8)
-            socket.write('N')
-            continue
-          }
-          if (code === CANCEL_REQUEST) {
-            socket.end()
-            return
-          }
-          if (buf.length < len) return
-          const msg = new Uint8Array(buf.subarray(0, len))
-          buf = buf.subarray(len)
-          started = true
-          await run(msg, true)
-          continue
-        }
-        if (buf.length < 5) return
-        const type = buf[0] as number
-        const len = buf.readInt32BE(1) + 1
-        if (buf.length < len) return
-        const msg = new Uint8Array(buf.subarray(0, len))
-        buf = buf.subarray(len)
-        if (type === 0x58) {
-          // Terminate
-          socket.end()
-          return
-        }
-        // 'S' Sync ends an extended-protocol sequence, 'Q' is a whole simple query.
-        await run(msg, type === 0x53 || type === 0x51)
-      }
-    }
-
-    const cleanup = async () => {
-      if (closed) return
-      closed = true
-      sockets.delete(socket)
-      lock.forget(id)
-      if (!lock.isOwner(id)) return
-      // The client left mid-sequence or mid-transaction: leave the engine clean for the next one.
-      try {
-        // Raw protocol only: db.exec inside runExclusive would wait on the lock we hold.
-        await db.runExclusive(async () => {
-          await db.execProtocolRawStream(new Uint8Array(SYNC), { onRawData: () => {} })
-          if (db.isInTransaction()) await db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} })
-        })
-      } catch {
-        // The engine is shared: a failure here must not take the server down.
-      } finally {
-        lock.release(id)
-      }
-    }
-
-    socket.on('data', (chunk) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
-      chain = chain.then(drain).catch(() => {
-        socket.destroy()
-      })
-    })
-    socket.on('error', () => {})
-    socket.on('close', () => {
-      chain = chain.then(cleanup, cleanup)
-    })
+    socket.on('close', () => sockets.delete(socket))
+    handleConnection(socket, nextId++, ctx)
   })
 
   await new Promise<void>((resolve, reject) => {
@@ -181,7 +107,7 @@ export async function serveWire(
   const port = (server.address() as net.AddressInfo).port
   return {
     port,
-    stats: () => ({ connections: sockets.size }),
+    stats: () => ({ connections: sockets.size, cancelRequests }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()

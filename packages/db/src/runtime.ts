@@ -23,7 +23,12 @@ export async function startRuntime(
   } = {},
 ): Promise<Runtime> {
   const config = loadConfigOrExit(opts.env)
-  const logger = createLogger({ level: config.log.level, file: config.log.file, name })
+  const logger = createLogger({
+    level: config.log.level,
+    file: config.log.file,
+    rotate: config.log.rotate,
+    name,
+  })
   try {
     if (opts.needsRedis !== false) await assertRedis(config.redis.url)
     const db = await openDatabase(config, {

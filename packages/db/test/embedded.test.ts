@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type EmbeddedPostgres, embeddedOwner, startEmbeddedPostgres } from '@loopdm/db/embedded'
+import { resolveDatabaseUrl } from '@loopdm/db/open-database'
+import { loadConfig } from '@loopdm/platform/config'
 import { EmbeddedDbOwnedError } from '@loopdm/platform/errors'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -33,6 +35,18 @@ describe('startEmbeddedPostgres', () => {
       await c2.end()
       expect(r.rows[0].v).toBe('[1,2,3]')
     }, 60_000)
+
+    it('keeps one generated password per directory in a 0600 file', async () => {
+      const first = sut?.password
+      const file = join(dir, '.password')
+      expect(sut?.passwordFile).toBe(file)
+      expect(readFileSync(file, 'utf8').trim()).toBe(first)
+      expect(statSync(file).mode & 0o777).toBe(0o600)
+      expect(statSync(join(dir, 'loopdm-owner.json')).mode & 0o777).toBe(0o600)
+      await sut?.close()
+      sut = await startEmbeddedPostgres({ dataDir: dir, port: 0 })
+      expect(sut.password).toBe(first)
+    }, 60_000)
   })
 
   describe('when another process already owns the directory', () => {
@@ -56,6 +70,13 @@ describe('startEmbeddedPostgres', () => {
         expect(err).toBeInstanceOf(EmbeddedDbOwnedError)
         expect(err.message).toMatch(new RegExp(`already owned by process ${child.pid}`))
         expect(err.message).toMatch(/DATABASE_URL=postgres:\/\//)
+        // A second process shares it through the owner file, password included.
+        const shared = await resolveDatabaseUrl(loadConfig({ PGLITE_DATA_DIR: dir }))
+        expect(shared.embedded).toBeUndefined()
+        const c = new pg.Client({ connectionString: shared.url })
+        await c.connect()
+        expect((await c.query('select v::text from kept')).rows[0].v).toBe('[1,2,3]')
+        await c.end()
       } finally {
         child.kill('SIGTERM')
         await new Promise((r) => child.once('exit', r))

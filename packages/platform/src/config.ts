@@ -100,6 +100,26 @@ const EnvSchema = z.object({
   TZ: timezone,
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   LOG_FILE: optionalString,
+  /** Rotate LOG_FILE once it reaches this many bytes; `off` (→ 0) turns size rotation off. */
+  LOG_ROTATE_SIZE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v?.trim().toLowerCase() === 'off') return 0
+      const n = parseBytes(v === undefined || v.trim() === '' ? '50MB' : v)
+      if (n === undefined || n < 1024) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a size of at least 1KB such as 50MB, or off, got "${v}"`,
+        })
+        return z.NEVER
+      }
+      return n
+    }),
+  /** Also rotate LOG_FILE daily or hourly; off leaves it to size (or to logrotate when both are off). */
+  LOG_ROTATE_FREQUENCY: oneOf(['daily', 'hourly', 'off'] as const, 'daily'),
+  /** Rotated LOG_FILE files kept besides the active one. */
+  LOG_ROTATE_KEEP: num(14, { int: true, min: 1, max: 1000 }),
   LOOPDM_SUPERVISOR_PID: num(0, { int: true, min: 0 }),
 })
 
@@ -238,7 +258,11 @@ function shape(e: z.output<typeof EnvSchema>) {
       holdoutSize: e.EVAL_HOLDOUT_SIZE,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
-    log: { level: e.LOG_LEVEL, file: e.LOG_FILE },
+    log: {
+      level: e.LOG_LEVEL,
+      file: e.LOG_FILE,
+      rotate: { sizeBytes: e.LOG_ROTATE_SIZE, frequency: e.LOG_ROTATE_FREQUENCY, keep: e.LOG_ROTATE_KEEP },
+    },
     /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
     supervisorPid: e.LOOPDM_SUPERVISOR_PID,
   }

@@ -71,6 +71,13 @@ describe('loadConfig', () => {
       ['EXPORT_CRON', 'every night', /EXPORT_CRON: expected a cron expression/],
       ['TZ', 'Mars/Olympus', /TZ: expected an IANA time zone/],
       ['LOG_LEVEL', 'loud', /LOG_LEVEL: expected one of fatal\|error/],
+      [
+        'LOG_ROTATE_SIZE',
+        'huge',
+        /LOG_ROTATE_SIZE: expected a size of at least 1KB such as 50MB, or off, got "huge"/,
+      ],
+      ['LOG_ROTATE_FREQUENCY', 'weekly', /LOG_ROTATE_FREQUENCY: expected one of daily\|hourly\|off/],
+      ['LOG_ROTATE_KEEP', '0', /LOG_ROTATE_KEEP: expected an integer in 1\.\.1000, got "0"/],
       ['EXPORT_OVERSIZE', 'shrink', /EXPORT_OVERSIZE: expected one of refuse\|split/],
       ['OPENAI_PRICES', '{bad', /OPENAI_PRICES: expected JSON/],
       ['DM_CONCURRENCY', '0', /DM_CONCURRENCY: expected an integer in 1\.\.64, got "0"/],

@@ -20,6 +20,8 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
   const id = randomBytes(3).toString('hex')
   return loadConfig({
     NODE_ENV: 'test',
+    // A vision model distinct from BASE_MODEL (both default to gpt-4.1-mini), so tests can tell the routes apart.
+    VISION_MODEL: 'gpt-4.1',
     DATABASE_URL: testDatabaseUrl(),
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     QUEUE_PREFIX: `test-${run}-${id}`,

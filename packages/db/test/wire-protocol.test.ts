@@ -1,0 +1,210 @@
+import net from 'node:net'
+import { type EmbeddedPostgres, embeddedUrl, startEmbeddedPostgres } from '@loopdm/db/embedded'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+/** Faults injected through real sockets into the embedded wire server (issue 17). */
+
+const int32 = (n: number) => {
+  const b = Buffer.alloc(4)
+  b.writeInt32BE(n, 0)
+  return b
+}
+
+function startupPacket(): Buffer {
+  const params = Buffer.from('user\0postgres\0database\0postgres\0\0')
+  return Buffer.concat([int32(8 + params.length), int32(196608), params])
+}
+
+/** Opens a raw socket, writes `bytes`, and collects everything until the server closes it. */
+function rawExchange(
+  port: number,
+  bytes: Buffer[],
+  timeoutMs = 5000,
+): Promise<{ data: Buffer; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' })
+    const got: Buffer[] = []
+    const timer = setTimeout(() => {
+      s.destroy()
+      resolve({ data: Buffer.concat(got), closed: false })
+    }, timeoutMs)
+    s.on('data', (d) => got.push(d))
+    s.on('error', () => {})
+    s.on('close', () => {
+      clearTimeout(timer)
+      resolve({ data: Buffer.concat(got), closed: true })
+    })
+    s.on('connect', () => {
+      for (const b of bytes) s.write(b)
+    })
+  })
+}
+
+/** SQLSTATE of the first ErrorResponse in a backend byte stream. */
+function sqlState(data: Buffer): string | undefined {
+  let i = 0
+  while (i + 5 <= data.length) {
+    const len = data.readInt32BE(i + 1)
+    if (data[i] === 0x45) {
+      const fields = data.subarray(i + 5, i + 1 + len).toString('utf8')
+      return /(?:^|\0)C([0-9A-Z]{5})\0/.exec(fields)?.[1]
+    }
+    if (len < 4) return undefined
+    i += 1 + len
+  }
+  return undefined
+}
+
+async function connect(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url })
+  c.on('error', () => {})
+  await c.connect()
+  return c
+}
+
+describe('the embedded wire server', () => {
+  let server: EmbeddedPostgres
+  let sut: pg.Client
+  beforeAll(async () => {
+    server = await startEmbeddedPostgres({ port: 0 })
+    sut = await connect(server.url)
+    await sut.query('create table proto_t (id int primary key, b text)')
+  }, 60_000)
+  afterAll(async () => {
+    await sut.end()
+    await server.close()
+  })
+
+  const healthy = async () => {
+    const c = await connect(server.url)
+    const r = await c.query('select 41 + 1 as n')
+    await c.end()
+    expect(r.rows[0].n).toBe(42)
+  }
+
+  describe('when a client authenticates', () => {
+    it('accepts the right password (SCRAM-SHA-256)', async () => {
+      expect(server.password).toMatch(/^[0-9a-f]{48}$/)
+      expect(server.url).toContain(`:${server.password}@`)
+      await healthy()
+    })
+
+    it('answers a wrong password with 28P01 and closes the connection', async () => {
+      const c = new pg.Client({ connectionString: embeddedUrl(server.port, '127.0.0.1', 'wrong') })
+      const err = await c.connect().catch((e: unknown) => e as pg.DatabaseError)
+      expect(err).toMatchObject({ code: '28P01' })
+      await c.end().catch(() => {})
+    })
+
+    it('refuses a client without a password', async () => {
+      const c = new pg.Client({
+        host: '127.0.0.1',
+        port: server.port,
+        user: 'postgres',
+        database: 'postgres',
+      })
+      const err = await c.connect().catch((e: unknown) => e as Error)
+      expect(err).toBeInstanceOf(Error)
+      await c.end().catch(() => {})
+      // A raw client answering the SASL challenge with an empty password message.
+      const r = await rawExchange(server.port, [startupPacket(), Buffer.from([0x70, 0, 0, 0, 5, 0])])
+      expect(sqlState(r.data.subarray(r.data.indexOf(0x45)))).toBe('28P01')
+      expect(r.closed).toBe(true)
+    })
+  })
+
+  describe('when a length field is out of range', () => {
+    it.each([
+      ['a startup length of -1', [int32(-1), int32(196608)]],
+      ['a startup length of 3', [int32(3), int32(196608)]],
+      ['a startup length of 2 GiB', [int32(0x7fffffff), int32(196608)]],
+    ])('rejects %s with 08P01, closes, and keeps serving others', async (_name, bytes) => {
+      const r = await rawExchange(server.port, bytes)
+      expect(sqlState(r.data)).toBe('08P01')
+      expect(r.closed).toBe(true)
+      await healthy()
+    })
+
+    it.each([
+      ['-1', -1],
+      ['3', 3],
+      ['above 1 GiB', 1024 * 1024 * 1024 + 1],
+    ])('rejects a message length of %s after login with 08P01 and keeps serving others', async (_n, len) => {
+      const c = await connect(server.url)
+      const errored = new Promise<Error>((resolve) => c.once('error', resolve))
+      const ended = new Promise<void>((resolve) => c.once('end', () => resolve()))
+      const stream = (c as unknown as { connection: { stream: net.Socket } }).connection.stream
+      stream.write(Buffer.concat([Buffer.from([0x51]), int32(len)]))
+      expect(await errored).toMatchObject({ code: '08P01' })
+      await ended
+      await healthy()
+    })
+  })
+
+  describe('when a message is large', () => {
+    it('round-trips a 20 MB parameter', async () => {
+      const big = 'abcdefghij'.repeat(2_000_000)
+      const r = await sut.query('select length($1::text) as n, $1::text as t', [big])
+      expect(r.rows[0].n).toBe(big.length)
+      expect(r.rows[0].t === big).toBe(true)
+    }, 60_000)
+  })
+
+  describe('when a client runs COPY', () => {
+    it('refuses COPY FROM STDIN with 0A000 while another client keeps querying', async () => {
+      const other = await connect(server.url)
+      const copying = sut.query('copy proto_t from stdin').catch((e: unknown) => e)
+      const queries = (async () => {
+        const out: pg.QueryResult[] = []
+        for (let i = 0; i < 20; i++)
+          out.push(await other.query('insert into proto_t values ($1, $2) returning id', [i, `r${i}`]))
+        return out
+      })()
+      expect(await copying).toMatchObject({ code: '0A000' })
+      expect((await queries).map((r) => r.rows[0].id)).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      // Both connections stay usable, and the refused COPY touched nothing.
+      expect((await sut.query('select count(*)::int as n from proto_t')).rows[0].n).toBe(20)
+      await other.end()
+    })
+
+    it('serves COPY TO STDOUT whole while another client writes', async () => {
+      const other = await connect(server.url)
+      const copying = sut.query("copy (select g, repeat('x', 50) from generate_series(1, 20000) g) to stdout")
+      const writes = (async () => {
+        for (let i = 0; i < 20; i++) await other.query('update proto_t set b = $1 where id = $2', ['w', i])
+      })()
+      const [copied] = await Promise.all([copying, writes])
+      expect(copied.command).toBe('COPY')
+      expect(copied.rowCount).toBe(20000)
+      await other.end()
+    }, 30_000)
+  })
+
+  describe('when a client sends a CancelRequest', () => {
+    it('hands out a real key per connection, accepts the cancel, closes it and stays healthy', async () => {
+      const keyed = sut as unknown as { processID: number; secretKey: number }
+      const other = (await connect(server.url)) as unknown as pg.Client & {
+        processID: number
+        secretKey: number
+      }
+      expect(keyed.processID).not.toBe(other.processID)
+      expect(keyed.secretKey).not.toBe(42)
+      expect(keyed.secretKey).not.toBe(other.secretKey)
+      const running = other.query('select count(*)::int as n from generate_series(1, 200000)')
+      const cancel = Buffer.concat([
+        int32(16),
+        int32(80877102),
+        int32(other.processID),
+        int32(other.secretKey),
+      ])
+      const r = await rawExchange(server.port, [cancel])
+      expect(r.closed).toBe(true)
+      expect(r.data.length).toBe(0)
+      // Cancellation is not supported: the statement completes.
+      expect((await running).rows[0].n).toBe(200000)
+      await other.end()
+      await healthy()
+    })
+  })
+})
