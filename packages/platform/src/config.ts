@@ -7,6 +7,7 @@ import {
   oneOf,
   optionalNum,
   optionalString,
+  parseBytes,
   prices,
   timezone,
   url,
