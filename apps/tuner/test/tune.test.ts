@@ -103,7 +103,9 @@ describe('tune', () => {
       expect(sut.report.tokens).toBeGreaterThan(12 * 20)
       expect(sut.report.longest).toBeGreaterThan(20)
       expect(sut.report.problems).toBe(0)
-      expect(sut.estimateUsd).toBeCloseTo((sut.report.tokens * 1 * 0.008) / 1000, 6)
+      // gpt-4.1-mini-2025-04-14 (FT_BASE_MODEL's default) trains at $5 per 1M tokens.
+      expect(sut.pricePer1k).toBe(0.005)
+      expect(sut.estimateUsd).toBeCloseTo((sut.report.tokens * 1 * 0.005) / 1000, 6)
       expect(sut.refusal).toBeNull()
       expect(await fileCount()).toBe(before)
       expect(await deps.finetunes.findBySha(sut.report.sha256)).toBeNull()
