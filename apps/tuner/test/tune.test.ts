@@ -28,7 +28,8 @@ import type { Worker } from 'bullmq'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runPoll } from '../src/jobs/poll.processor.js'
 import { runTune } from '../src/jobs/tune.processor.js'
-import { createTuneWorker, resumePolls } from '../src/jobs/tune.worker.js'
+import { createTunerDeps, createTuneWorker, resumePolls } from '../src/jobs/tune.worker.js'
+import { createOpenAIProvider } from '../src/providers/openai.provider.js'
 import { sha256File } from '../src/services/training-data.service.js'
 import {
   capturingLogger,
@@ -329,9 +330,12 @@ describe('tune', () => {
   describe('when the provider fails the job', () => {
     it('records the reason, registers no candidate, and fails the poll job with the reason', async () => {
       const dir = tmpExportDir()
-      // Our gate lets 3 examples through; openai-local (like OpenAI) requires at least 10.
+      // Our gate lets 3 examples through (a provider whose own minimum we do not know: limits
+      // say 1); openai-local (like OpenAI) requires at least 10 and fails the job.
       const config = tunerTestConfig(local.baseURL, dir, { FT_MIN_EXAMPLES: '1' })
-      const deps = makeDeps(config, pool)
+      const openai = createOpenAIProvider({ sdk: createOpenAISdk({ config }) })
+      const provider = { ...openai, limits: () => ({ tokenLimit: 65_536, minExamples: 1 }) }
+      const deps = createTunerDeps({ config, logger: silentLogger, pool, provider })
       const worker = createTuneWorker(deps)
       const file = writeTrainingFile(dir, 3)
       const sha = await sha256File(file)
