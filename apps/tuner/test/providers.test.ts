@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runPoll } from '../src/jobs/poll.processor.js'
 import { runTune } from '../src/jobs/tune.processor.js'
 import { readRun, trainerState } from '../src/providers/trainer-process.js'
-import { makeDeps, tmpExportDir, tunerTestConfig, until, writeTrainingFile } from './helpers.js'
+import { retireModels } from '../src/services/retirement.service.js'
+import { makeDeps, silentLogger, tmpExportDir, tunerTestConfig, until, writeTrainingFile } from './helpers.js'
 
 /**
  * Every provider through its real contract against openai-local: OpenAI (openai SDK), Together
@@ -110,6 +111,40 @@ describe.each(['openai', 'together', 'vllm'] as const)('fine-tune provider %s', 
         messages: [{ role: 'user', content: ex[1]?.content as string }],
       })
       expect(res.choices[0]?.message.content).toBe(ex[2]?.content)
+      await deps.close()
+    })
+  })
+
+  describe('when the trained model is retired', () => {
+    it('deletes it at the provider (vLLM: unloads the adapter) and it stops answering', async () => {
+      const { dir, config, deps } = setup(name)
+      const file = writeTrainingFile(dir, 12)
+      const created = await runTune({ file }, deps)
+      shas.push(created.report.sha256)
+      const r = await pollToEnd(deps, created.finetune?.providerJobId as string)
+      const model = r.done ? (r.fineTunedModel as string) : ''
+      expect((await deps.provider.listModels()).map((m) => m.id)).toContain(model)
+      const provider = {
+        listModels: async () => (await deps.provider.listModels()).filter((m) => m.id === model),
+        deleteModel: deps.provider.deleteModel,
+      }
+      const sut = await retireModels({
+        db: pool,
+        sdk: deps.sdk,
+        provider,
+        config,
+        logger: silentLogger,
+        now: new Date(Date.now() + 200 * 24 * 3600_000),
+      })
+      expect(sut.deleted).toEqual([model])
+      expect((await deps.provider.listModels()).map((m) => m.id)).not.toContain(model)
+      const served = await servingOf(model)
+      expect(served?.status).toBe('retired')
+      const client = endpointClientFor(served?.endpoint ?? null, { config })
+      await expect(
+        client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hello' }] }),
+      ).rejects.toMatchObject({ status: 404 })
+      await pool.query('delete from models where model = $1', [model])
       await deps.close()
     })
   })
