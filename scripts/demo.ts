@@ -20,7 +20,7 @@ import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.s
 import { createExportService } from '@loopdm/exporter/services/export.service'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
-import { loadConfig } from '@loopdm/platform/config'
+import { COPY_TRAINER_COMMAND, loadConfig } from '@loopdm/platform/config'
 import { createLogger } from '@loopdm/platform/logger'
 import { createAiClient } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
@@ -51,6 +51,39 @@ const id = randomBytes(4).toString('hex')
 const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const adminToken = randomBytes(12).toString('hex')
 
+type DemoProvider = 'openai' | 'together' | 'vllm'
+
+/**
+ * `--provider openai|together|vllm` (default openai; with `--learner fine-tune`): who trains.
+ * Every one is emulated by openai-local — Together's fine-tuning API, or vLLM's runtime LoRA API
+ * fed by the copy trainer (scripts/trainers/copy-trainer.mjs) — so the demo stays offline.
+ */
+function providerArg(argv: string[]): DemoProvider {
+  const i = argv.findIndex((a) => a === '--provider' || a.startsWith('--provider='))
+  if (i < 0) return 'openai'
+  const v = argv[i]?.includes('=') ? argv[i]?.split('=')[1] : argv[i + 1]
+  if (v === 'openai' || v === 'together' || v === 'vllm') return v
+  throw new Error(`--provider must be openai, together or vllm (got ${JSON.stringify(v ?? null)})`)
+}
+
+/** The environment that points FT_PROVIDER at openai-local's emulation of it. */
+function providerEnv(
+  provider: DemoProvider,
+  local: { url: string; togetherBaseURL: string },
+): Record<string, string> {
+  if (provider === 'together') return { FT_PROVIDER: 'together', TOGETHER_BASE_URL: local.togetherBaseURL }
+  if (provider === 'vllm')
+    return {
+      FT_PROVIDER: 'vllm',
+      VLLM_BASE_URL: local.url,
+      VLLM_ADAPTER_DIR: resolve(exportDir, '..', `adapters-${id}`),
+      TRAINER_COMMAND: COPY_TRAINER_COMMAND,
+    }
+  return { FT_PROVIDER: 'openai' }
+}
+
+const provider = providerArg(process.argv.slice(2))
+
 const cleanups: Array<() => Promise<unknown>> = []
 async function cleanup() {
   for (const c of cleanups.reverse()) await c().catch(() => {})
@@ -80,7 +113,10 @@ async function main() {
     EVAL_HOLDOUT_SIZE: '0',
     PROMOTE_PROBE_DEADLINE_MS: '30000',
     LOG_LEVEL: 'info',
+    ...providerEnv(provider, openai),
   }
+  const adapters = appEnv.VLLM_ADAPTER_DIR
+  if (adapters) cleanups.push(async () => rmSync(adapters, { recursive: true, force: true }))
   const config = loadConfig({
     ...appEnv,
     LOG_LEVEL: 'warn',
@@ -173,14 +209,16 @@ async function main() {
     })`,
   )
 
-  step('tune: validate, count tokens, estimate cost, fine-tune on openai-local')
+  step(
+    `tune: validate, count tokens, estimate cost, fine-tune (FT_PROVIDER=${provider}, emulated by openai-local)`,
+  )
   const tuner = createTunerDeps({ config, logger, pool })
   cleanups.push(() => tuner.close())
   const tune = await runTune({ trigger: 'demo' }, tuner)
   const jobId = tune.finetune?.providerJobId
   if (!jobId) throw new Error(`tune did not start a job: ${tune.refusal ?? tune.outcome}`)
   say(
-    `  ${tune.report.examples} examples, ${tune.report.tokens} tokens, estimate $${tune.estimateUsd.toFixed(4)} → job ${jobId}`,
+    `  ${tune.report.examples} examples, ${tune.report.tokens} tokens, estimate $${tune.estimateUsd.toFixed(4)} ($${tune.pricePer1k}/1K at ${tune.provider}) → job ${jobId}`,
   )
   let poll = await runPoll({ finetuneJobId: jobId }, tuner)
   while (!poll.done) {
@@ -277,6 +315,7 @@ async function main() {
   )
   say(`hot swap                ${swapMs.toFixed(1)} ms from approve request to in use on the running gateway`)
   say(`promoted model          ${ft} (active: ${active?.model}, version ${active?.version})`)
+  say(`fine-tune provider      ${provider}`)
   say(`total                   ${elapsed()}`)
 }
 
