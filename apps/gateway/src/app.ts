@@ -1,5 +1,7 @@
 import { LoopDmError } from '@loopdm/platform/errors'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import { consoleOptionsFrom } from './console/compose.js'
+import { consolePlugin } from './console/plugin.js'
 import { adminPlugin } from './routes/admin/index.js'
 import { healthRoutes } from './routes/health.routes.js'
 import type { AppDeps } from './routes/route-deps.js'
@@ -39,5 +41,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(healthRoutes, { deps })
   app.register(webhookRoutes, { deps })
   app.register(adminPlugin, { deps, prefix: '/admin' })
+  app.register(consolePlugin, { ...consoleOptionsFrom(deps), prefix: '/console' })
   return app
 }

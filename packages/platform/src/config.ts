@@ -124,6 +124,8 @@ const EnvSchema = z.object({
   LOOPDM_SUPERVISOR_PID: num(0, { int: true, min: 0 }),
 })
 
+type Env = z.output<typeof EnvSchema>
+
 /** The base each provider fine-tunes when FT_BASE_MODEL is unset. */
 export const DEFAULT_FT_BASE_MODELS = {
   openai: 'gpt-4.1-mini-2025-04-14',
@@ -138,8 +140,8 @@ export const DEFAULT_FT_BASE_MODELS = {
 export const COPY_TRAINER_COMMAND =
   'node scripts/trainers/copy-trainer.mjs --train-file {train_file} --base-model {base_model} --output-dir {output_dir} --epochs {epochs}'
 
-function shape(e: z.output<typeof EnvSchema>) {
-  const localRoot = `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}`
+/** The nested config, one area at a time (each area's builder below). */
+function shape(e: Env) {
   return {
     env: e.NODE_ENV,
     db: {
@@ -148,37 +150,8 @@ function shape(e: z.output<typeof EnvSchema>) {
       embedded: { dataDir: e.PGLITE_DATA_DIR, port: e.EMBEDDED_DB_PORT },
     },
     redis: { url: e.REDIS_URL as string, prefix: e.QUEUE_PREFIX },
-    openai: {
-      apiKey: e.OPENAI_API_KEY,
-      /** Unset with no API key → openai-local on 127.0.0.1:OPENAI_LOCAL_PORT. */
-      baseURL:
-        e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? undefined : `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}/v1`),
-      /** True when no real key is configured: openai-local is the provider. */
-      local: !e.OPENAI_API_KEY,
-      timeoutMs: e.OPENAI_TIMEOUT_MS,
-      maxRetries: e.OPENAI_MAX_RETRIES,
-      /** USD per 1K tokens, per model; merged over the built-in table. */
-      prices: e.OPENAI_PRICES,
-      embeddingModel: e.EMBEDDING_MODEL,
-      localServer: {
-        port: e.OPENAI_LOCAL_PORT,
-        host: e.OPENAI_LOCAL_HOST,
-        dataDir: e.OPENAI_LOCAL_DATA_DIR,
-        /** Time between a fine-tuning job's states. */
-        ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
-      },
-    },
-    models: {
-      base: e.BASE_MODEL,
-      vision: e.VISION_MODEL,
-      ftBase: e.FT_BASE_MODEL ?? DEFAULT_FT_BASE_MODELS[e.FT_PROVIDER],
-      seedFineTuned: e.LOOP_DM_FT_MODEL,
-      systemPrompt: e.SYSTEM_PROMPT,
-      channel: e.MODEL_CHANNEL,
-      reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
-      /** How long a promotion keeps probing a model that is not callable yet (ms). */
-      probeDeadlineMs: e.PROMOTE_PROBE_DEADLINE_MS,
-    },
+    openai: openaiConfig(e),
+    models: modelsConfig(e),
     memory: {
       enabled: e.MEMORY_ENABLED,
       maxTokens: e.MEMORY_MAX_TOKENS,
@@ -198,6 +171,60 @@ function shape(e: z.output<typeof EnvSchema>) {
         maxTokens: e.EXEMPLAR_MAX_TOKENS,
       },
     },
+    ...edgeConfig(e),
+    ...pipelineConfig(e),
+    log: {
+      level: e.LOG_LEVEL,
+      file: e.LOG_FILE,
+      rotate: { sizeBytes: e.LOG_ROTATE_SIZE, frequency: e.LOG_ROTATE_FREQUENCY, keep: e.LOG_ROTATE_KEEP },
+    },
+    /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
+    supervisorPid: e.LOOPDM_SUPERVISOR_PID,
+  }
+}
+
+/** The OpenAI client, its prices, and openai-local (used when no API key is set). */
+function openaiConfig(e: Env) {
+  return {
+    apiKey: e.OPENAI_API_KEY,
+    /** Unset with no API key → openai-local on 127.0.0.1:OPENAI_LOCAL_PORT. */
+    baseURL:
+      e.OPENAI_BASE_URL ?? (e.OPENAI_API_KEY ? undefined : `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}/v1`),
+    /** True when no real key is configured: openai-local is the provider. */
+    local: !e.OPENAI_API_KEY,
+    timeoutMs: e.OPENAI_TIMEOUT_MS,
+    maxRetries: e.OPENAI_MAX_RETRIES,
+    /** USD per 1K tokens, per model; merged over the built-in table. */
+    prices: e.OPENAI_PRICES,
+    embeddingModel: e.EMBEDDING_MODEL,
+    localServer: {
+      port: e.OPENAI_LOCAL_PORT,
+      host: e.OPENAI_LOCAL_HOST,
+      dataDir: e.OPENAI_LOCAL_DATA_DIR,
+      /** Time between a fine-tuning job's states. */
+      ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
+    },
+  }
+}
+
+/** Which models answer, fine-tune and embed, and how the hot swap finds them. */
+function modelsConfig(e: Env) {
+  return {
+    base: e.BASE_MODEL,
+    vision: e.VISION_MODEL,
+    ftBase: e.FT_BASE_MODEL ?? DEFAULT_FT_BASE_MODELS[e.FT_PROVIDER],
+    seedFineTuned: e.LOOP_DM_FT_MODEL,
+    systemPrompt: e.SYSTEM_PROMPT,
+    channel: e.MODEL_CHANNEL,
+    reconcileIntervalMs: e.MODEL_RECONCILE_INTERVAL_MS,
+    /** How long a promotion keeps probing a model that is not callable yet (ms). */
+    probeDeadlineMs: e.PROMOTE_PROBE_DEADLINE_MS,
+  }
+}
+
+/** The Instagram webhook and the gateway serving it. */
+function edgeConfig(e: Env) {
+  return {
     instagram: {
       appSecret: e.IG_APP_SECRET,
       verifyToken: e.IG_VERIFY_TOKEN,
@@ -214,6 +241,12 @@ function shape(e: z.output<typeof EnvSchema>) {
       /** `max_tokens` of every reply completion. */
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },
+  }
+}
+
+/** The loop: export → fine-tune → evaluate, and the schedules that start it. */
+function pipelineConfig(e: Env) {
+  return {
     export: {
       dir: e.EXPORT_DIR,
       maxBytes: e.EXPORT_MAX_BYTES,
@@ -225,25 +258,7 @@ function shape(e: z.output<typeof EnvSchema>) {
       nEpochs: e.FT_N_EPOCHS,
       /** Override of the per-model training prices (packages/models/src/prices.ts); unset → the table. */
       pricePer1kTokens: e.FT_PRICE_PER_1K_TOKENS,
-      /** Who trains: `openai` (default), `together` (hosted LoRA) or `vllm` (TRAINER_COMMAND + vLLM). */
-      provider: e.FT_PROVIDER,
-      together: {
-        apiKey: e.TOGETHER_API_KEY,
-        /** Unset with no key → openai-local's Together emulation. */
-        baseURL:
-          e.TOGETHER_BASE_URL ??
-          (e.TOGETHER_API_KEY ? 'https://api.together.xyz/v1' : `${localRoot}/together/v1`),
-        trainingType: e.TOGETHER_TRAINING_TYPE,
-      },
-      vllm: {
-        /** The vLLM server's root (no `/v1`); unset → openai-local's vLLM emulation. */
-        baseURL: (e.VLLM_BASE_URL ?? localRoot).replace(/\/+$/, '').replace(/\/v1$/, ''),
-        apiKey: e.VLLM_API_KEY,
-        /** Where adapters are written; vLLM must see the same path (a shared volume). */
-        adapterDir: e.VLLM_ADAPTER_DIR,
-        /** `{train_file}`, `{base_model}`, `{output_dir}`, `{epochs}` are substituted, shell-quoted. */
-        trainerCommand: e.TRAINER_COMMAND ?? COPY_TRAINER_COMMAND,
-      },
+      ...providersConfig(e),
       budgetUsdMonthly: e.FT_BUDGET_USD_MONTHLY,
       budgetAlertWebhookUrl: e.BUDGET_ALERT_WEBHOOK_URL,
       trainingData: e.FT_TRAINING_DATA,
@@ -259,13 +274,32 @@ function shape(e: z.output<typeof EnvSchema>) {
       holdoutSize: e.EVAL_HOLDOUT_SIZE,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
-    log: {
-      level: e.LOG_LEVEL,
-      file: e.LOG_FILE,
-      rotate: { sizeBytes: e.LOG_ROTATE_SIZE, frequency: e.LOG_ROTATE_FREQUENCY, keep: e.LOG_ROTATE_KEEP },
+  }
+}
+
+/** Who fine-tunes (FT_PROVIDER) and how to reach Together and vLLM. */
+function providersConfig(e: Env) {
+  const localRoot = `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}`
+  return {
+    /** `openai` (default), `together` (hosted LoRA) or `vllm` (TRAINER_COMMAND + vLLM). */
+    provider: e.FT_PROVIDER,
+    together: {
+      apiKey: e.TOGETHER_API_KEY,
+      /** Unset with no key → openai-local's Together emulation. */
+      baseURL:
+        e.TOGETHER_BASE_URL ??
+        (e.TOGETHER_API_KEY ? 'https://api.together.xyz/v1' : `${localRoot}/together/v1`),
+      trainingType: e.TOGETHER_TRAINING_TYPE,
     },
-    /** Set by `npm start` for its children: the supervisor's pid (0 = not supervised). */
-    supervisorPid: e.LOOPDM_SUPERVISOR_PID,
+    vllm: {
+      /** The vLLM server's root (no `/v1`); unset → openai-local's vLLM emulation. */
+      baseURL: (e.VLLM_BASE_URL ?? localRoot).replace(/\/+$/, '').replace(/\/v1$/, ''),
+      apiKey: e.VLLM_API_KEY,
+      /** Where adapters are written; vLLM must see the same path (a shared volume). */
+      adapterDir: e.VLLM_ADAPTER_DIR,
+      /** `{train_file}`, `{base_model}`, `{output_dir}`, `{epochs}` are substituted, shell-quoted. */
+      trainerCommand: e.TRAINER_COMMAND ?? COPY_TRAINER_COMMAND,
+    },
   }
 }
 

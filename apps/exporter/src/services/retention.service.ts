@@ -1,23 +1,15 @@
-import { createReadStream, createWriteStream, existsSync, promises as fsp } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
-import { pipeline } from 'node:stream/promises'
-import { createGunzip, createGzip } from 'node:zlib'
+import { resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
-import {
-  ARCHIVE_DIR,
-  archiveName,
-  listDailyFiles,
-  MASTER_FILE,
-  manifestPath,
-} from '@loopdm/training-data/export-layout'
 import { acquireDirLock } from '@loopdm/training-data/export-lock'
-import { fsyncDir } from '@loopdm/training-data/fs-atomic'
 import { ExportBusyError } from '../errors.js'
-import { createExportRunsRepository } from '../repositories/export-runs.repository.js'
-import { createMessagesRepository } from '../repositories/messages.repository.js'
+import {
+  createExportRunsRepository,
+  type ExportRunsRepository,
+} from '../repositories/export-runs.repository.js'
+import { createMessagesRepository, type MessagesRepository } from '../repositories/messages.repository.js'
+import { archiveOldMonths, gzipOldDailies, type RetentionPass, trimMaster } from './retention-files.js'
 
 export const GZIP_AFTER_DAYS = 30
 export const ARCHIVE_AFTER_MONTHS = 6
@@ -59,18 +51,6 @@ function monthsBefore(d: Date, months: number): Date {
   return x
 }
 
-async function syncAndRename(tmp: string, final: string): Promise<void> {
-  const fh = await fsp.open(tmp, 'r')
-  await fh.sync()
-  await fh.close()
-  await fsp.rename(tmp, final)
-}
-
-async function* lines(path: string): AsyncGenerator<string> {
-  const input = path.endsWith('.gz') ? createReadStream(path).pipe(createGunzip()) : createReadStream(path)
-  for await (const l of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) yield l
-}
-
 /**
  * Monthly data retention (the `retention` job of the `cleanup` queue):
  * 1. gzip daily files older than 30 days (`fine_tune_D.jsonl` → `.jsonl.gz`; the manifest follows
@@ -99,9 +79,14 @@ export async function runRetention(o: RetentionOptions): Promise<RetentionResult
     messagesDeleted: 0,
     vacuumed: false,
   }
-  const act = (a: RetentionAction) => {
-    result.actions.push(a)
-    log.info({ ...a, dryRun }, dryRun ? `retention would ${a.action}` : `retention ${a.action}`)
+  const pass: RetentionPass = {
+    dir,
+    dryRun,
+    result,
+    act: (a) => {
+      result.actions.push(a)
+      log.info({ ...a, dryRun }, dryRun ? `retention would ${a.action}` : `retention ${a.action}`)
+    },
   }
   const gzipBefore = dayString(new Date(now.getTime() - GZIP_AFTER_DAYS * 24 * 3600_000))
   const archiveCutoff = monthsBefore(now, ARCHIVE_AFTER_MONTHS)
@@ -115,131 +100,14 @@ export async function runRetention(o: RetentionOptions): Promise<RetentionResult
 
   const release = dryRun ? undefined : await acquireDirLock(dir, { what: 'retention' })
   try {
-    const daily = listDailyFiles(dir)
-    // 1. gzip (files that step 2 archives anyway are skipped)
-    for (const f of daily.filter((f) => !f.gz && f.date < gzipBefore && f.date >= archiveBefore)) {
-      const src = join(dir, f.name)
-      const count = await countLinesOf(src)
-      act({ action: 'gzip', target: f.name, count })
-      if (dryRun) continue
-      const gzPath = `${src}.gz`
-      const tmp = join(dir, `.${f.name}.gz.tmp-retention`)
-      await pipeline(createReadStream(src), createGzip(), createWriteStream(tmp))
-      await syncAndRename(tmp, gzPath)
-      if (existsSync(manifestPath(src))) await fsp.rename(manifestPath(src), manifestPath(gzPath))
-      await fsyncDir(dir)
-      await fsp.rm(src, { force: true })
-      result.gzipped++
-    }
-
-    // 2. archive per month
-    const old = listDailyFiles(dir).filter((f) => f.date < archiveBefore)
-    const byMonth = new Map<string, typeof old>()
-    for (const f of old) {
-      const m = f.date.slice(0, 7)
-      byMonth.set(m, [...(byMonth.get(m) ?? []), f])
-    }
-    for (const [month, files] of byMonth) {
-      const name = archiveName(month)
-      const archivePath = join(dir, ARCHIVE_DIR, name)
-      let count = 0
-      for (const f of files) count += await countLinesOf(join(dir, f.name))
-      act({
-        action: 'archive',
-        target: `${ARCHIVE_DIR}/${name} ← ${files.map((f) => f.name).join(', ')}`,
-        count,
-      })
-      if (dryRun) continue
-      await fsp.mkdir(join(dir, ARCHIVE_DIR), { recursive: true })
-      const sources = [
-        ...(existsSync(archivePath) ? [archivePath] : []),
-        ...files.map((f) => join(dir, f.name)),
-      ]
-      const tmp = join(dir, ARCHIVE_DIR, `.${name}.tmp-retention`)
-      const mTmp = join(dir, ARCHIVE_DIR, `.${name}.manifest.tmp-retention`)
-      await pipeline(
-        async function* () {
-          for (const s of sources) for await (const l of lines(s)) yield `${l}\n`
-        },
-        createGzip(),
-        createWriteStream(tmp),
-      )
-      await pipeline(async function* () {
-        for (const s of sources)
-          if (existsSync(manifestPath(s))) for await (const l of lines(manifestPath(s))) yield `${l}\n`
-      }, createWriteStream(mTmp))
-      await syncAndRename(tmp, archivePath)
-      await syncAndRename(mTmp, manifestPath(archivePath))
-      await fsyncDir(join(dir, ARCHIVE_DIR))
-      for (const f of files) {
-        await fsp.rm(join(dir, f.name), { force: true })
-        await fsp.rm(manifestPath(join(dir, f.name)), { force: true })
-      }
-      result.archivedFiles += files.length
-      result.archivedLines += count
-    }
-
-    // 2b. the master's old lines (by the manifest's date column)
-    const master = join(dir, MASTER_FILE)
-    if (existsSync(master) && existsSync(manifestPath(master))) {
-      const mLines = (await fsp.readFile(manifestPath(master), 'utf8')).split('\n')
-      if (mLines[mLines.length - 1] === '') mLines.pop()
-      const drop = mLines.map((l) => (l.split('\t')[1] ?? '9999') < archiveBefore)
-      const n = drop.filter(Boolean).length
-      if (n > 0) {
-        act({ action: 'trim-master', target: MASTER_FILE, count: n })
-        if (!dryRun) {
-          const tmp = join(dir, `.${MASTER_FILE}.tmp-retention`)
-          let i = 0
-          await pipeline(async function* () {
-            for await (const l of lines(master)) if (!drop[i++]) yield `${l}\n`
-          }, createWriteStream(tmp))
-          await fsp.writeFile(
-            `${tmp}.manifest`,
-            mLines
-              .filter((_, j) => !drop[j])
-              .map((l) => `${l}\n`)
-              .join(''),
-          )
-          await syncAndRename(tmp, master)
-          await syncAndRename(`${tmp}.manifest`, manifestPath(master))
-          await fsyncDir(dir)
-          result.masterLinesRemoved = n
-        }
-      }
-    }
+    await gzipOldDailies(pass, gzipBefore, archiveBefore)
+    await archiveOldMonths(pass, archiveBefore)
+    await trimMaster(pass, archiveBefore)
   } finally {
     await release?.()
   }
 
-  // 3. conversation_messages, never past the watermark
-  const wm = (await runs.lastCommittedNightly())?.to
-  let cutoff = archiveCutoff.toISOString()
-  if (wm && new Date(wm.createdAt).getTime() < archiveCutoff.getTime()) cutoff = wm.createdAt
-  const toDelete = await messages.countOlderThan(cutoff)
-  if (toDelete > 0) {
-    act({
-      action: 'delete-messages',
-      target: `conversation_messages created before ${cutoff}`,
-      count: toDelete,
-    })
-    if (!dryRun) {
-      const batch = o.deleteBatch ?? 10_000
-      let batches = 0
-      for (;;) {
-        const n = await messages.deleteOlderThanBatch(cutoff, batch)
-        result.messagesDeleted += n
-        batches++
-        if (n < batch) break
-      }
-      log.info({ rows: result.messagesDeleted, batches }, 'retention deleted old conversation_messages')
-    }
-    act({ action: 'vacuum', target: 'conversation_messages', count: 1 })
-    if (!dryRun) {
-      await messages.vacuumAnalyze()
-      result.vacuumed = true
-    }
-  }
+  await deleteOldMessages(pass, { runs, messages, log, archiveCutoff, deleteBatch: o.deleteBatch ?? 10_000 })
   log.info(
     {
       dryRun,
@@ -255,8 +123,43 @@ export async function runRetention(o: RetentionOptions): Promise<RetentionResult
   return result
 }
 
-async function countLinesOf(path: string): Promise<number> {
-  let n = 0
-  for await (const _ of lines(path)) n++
-  return n
+/** 3. deletes conversation_messages older than the cutoff in batches, never past the watermark, then vacuums. */
+async function deleteOldMessages(
+  p: RetentionPass,
+  q: {
+    runs: ExportRunsRepository
+    messages: MessagesRepository
+    log: Logger
+    archiveCutoff: Date
+    deleteBatch: number
+  },
+): Promise<void> {
+  const { messages } = q
+  const { result } = p
+  const wm = (await q.runs.lastCommittedNightly())?.to
+  let cutoff = q.archiveCutoff.toISOString()
+  if (wm && new Date(wm.createdAt).getTime() < q.archiveCutoff.getTime()) cutoff = wm.createdAt
+  const toDelete = await messages.countOlderThan(cutoff)
+  if (toDelete <= 0) return
+  p.act({
+    action: 'delete-messages',
+    target: `conversation_messages created before ${cutoff}`,
+    count: toDelete,
+  })
+  if (!p.dryRun) {
+    const batch = q.deleteBatch
+    let batches = 0
+    for (;;) {
+      const n = await messages.deleteOlderThanBatch(cutoff, batch)
+      result.messagesDeleted += n
+      batches++
+      if (n < batch) break
+    }
+    q.log.info({ rows: result.messagesDeleted, batches }, 'retention deleted old conversation_messages')
+  }
+  p.act({ action: 'vacuum', target: 'conversation_messages', count: 1 })
+  if (!p.dryRun) {
+    await messages.vacuumAnalyze()
+    result.vacuumed = true
+  }
 }

@@ -1,0 +1,214 @@
+import { type PromotionResult, probeModel, promoteModel } from '@loopdm/models/promotion'
+import type { RegistryRepository } from '@loopdm/models/registry'
+import { ConflictError } from '@loopdm/platform/errors'
+import type { EvalItemRow, EvalRepository } from '../repositories/eval.repository.js'
+import type { EvaluationDeps, EvaluationOutcome, EvaluationResult } from './evaluation.service.js'
+import type { GoldItem } from './gold.js'
+import { buildHoldout, readTrainingFile } from './holdout.js'
+import { type Scored, type ScoringContext, scoreModel } from './model-scoring.js'
+import { formatSummaryTable } from './report.js'
+import { decide, type GateDecision, summarize } from './scoring.js'
+
+/** The evaluation service's deps, resolved. */
+export interface EvalContext extends ScoringContext {
+  deps: EvaluationDeps
+  registry: RegistryRepository
+  evals: EvalRepository
+}
+
+export interface Contenders {
+  candidate: string
+  current: string
+  base: string
+  trainingFile: string | null
+}
+
+type Summaries = EvaluationResult['summaries']
+type HoldoutSummaries = EvaluationResult['holdout']
+
+/** The candidate (registered if new), the current model (the active one, else BASE_MODEL) and base. */
+export async function resolveContenders(c: EvalContext, ref: string): Promise<Contenders> {
+  let row = await c.registry.findByIdOrModel(ref)
+  if (!row) {
+    row = await c.registry.upsertModel({
+      model: ref,
+      kind: ref.startsWith('ft:') ? 'fine_tuned' : 'base',
+      status: 'candidate',
+      reason: 'registered for evaluation',
+    })
+  }
+  const candidate = row.model
+  const active = await c.registry.findActive()
+  if (active?.model === candidate) throw new ConflictError(`model ${candidate} is already active`)
+  return {
+    candidate,
+    current: active?.model ?? c.config.models.base,
+    base: c.config.models.base,
+    trainingFile: row.trainingFile,
+  }
+}
+
+/** Waits until the candidate answers (a fresh fine-tune may 404 for a while). */
+export async function probeCandidate(c: EvalContext, candidate: string): Promise<void> {
+  await probeModel(c.ai.sdk, candidate, {
+    deadlineMs: c.config.models.probeDeadlineMs,
+    ...c.deps.probe,
+    logger: c.deps.logger,
+  })
+}
+
+/** Holdout items: recent exported examples not in the candidate's training file. */
+export async function loadHoldout(
+  c: EvalContext,
+  trainingFile: Contenders['trainingFile'],
+  exportDir: string,
+) {
+  const trainingText = c.config.eval.holdoutSize > 0 ? await readTrainingFile(c.ai.sdk, trainingFile) : null
+  return buildHoldout({ exportDir, size: c.config.eval.holdoutSize, trainingText })
+}
+
+/** Scores each distinct model once on every item and stores every reply under each of its roles. */
+export async function scoreRoles(
+  c: EvalContext,
+  runId: number,
+  m: Contenders,
+  items: GoldItem[],
+): Promise<Map<string, Scored[]>> {
+  const roles: Array<[role: 'candidate' | 'current' | 'base', model: string]> = [
+    ['candidate', m.candidate],
+    ['current', m.current],
+    ['base', m.base],
+  ]
+  const byModel = new Map<string, Scored[]>()
+  for (const [, model] of roles) {
+    if (!byModel.has(model)) byModel.set(model, await scoreModel(c, model, items))
+  }
+  const rows: EvalItemRow[] = []
+  for (const [role, model] of roles) {
+    for (const s of byModel.get(model) as Scored[]) {
+      const { item: _item, ...r } = s
+      rows.push({ ...r, role })
+    }
+  }
+  await c.evals.insertItems(runId, rows)
+  return byModel
+}
+
+export const summaryOf = (model: string, rows: Scored[]) =>
+  summarize(
+    model,
+    rows.map((r) => ({
+      similarity: r.similarity ?? 0,
+      factRecall: r.factRecall,
+      lengthOk: r.lengthOk,
+      piiOk: r.piiOk,
+      judge: r.judgeScore,
+      score: r.score,
+      error: r.error,
+    })),
+  )
+
+/** Per-role summaries on the gold set, and on the holdout when there is one. */
+export function summarizeRoles(
+  m: Contenders,
+  byModel: Map<string, Scored[]>,
+  hasHoldout: boolean,
+): { summaries: Summaries; holdout: HoldoutSummaries } {
+  const goldOf = (x: string) => (byModel.get(x) as Scored[]).filter((s) => s.source === 'gold')
+  const holdOf = (x: string) => (byModel.get(x) as Scored[]).filter((s) => s.source === 'holdout')
+  const summaries = {
+    candidate: summaryOf(m.candidate, goldOf(m.candidate)),
+    current: summaryOf(m.current, goldOf(m.current)),
+    base: summaryOf(m.base, goldOf(m.base)),
+  }
+  const holdout = hasHoldout
+    ? {
+        candidate: summaryOf(m.candidate, holdOf(m.candidate)),
+        current: summaryOf(m.current, holdOf(m.current)),
+      }
+    : null
+  return { summaries, holdout }
+}
+
+/** Applies the gate's decision to the registry: rejected, approved pending review, or auto-promoted. */
+export async function applyDecision(
+  c: EvalContext,
+  runId: number,
+  m: Contenders,
+  s: { summaries: Summaries; holdout: HoldoutSummaries; decision: GateDecision },
+): Promise<{ outcome: EvaluationOutcome; promotion: PromotionResult | null }> {
+  const { summaries, decision } = s
+  const metrics = {
+    evalRunId: runId,
+    score: summaries.candidate.mean,
+    currentModel: m.current,
+    currentScore: summaries.current.mean,
+    baseScore: summaries.base.mean,
+    delta: decision.delta,
+    factRecall: summaries.candidate.factRecall,
+    holdoutScore: s.holdout?.candidate.mean ?? null,
+    gates: Object.fromEntries(decision.gates.map((g) => [g.gate, g.pass])),
+  }
+  if (!decision.approved) {
+    await c.registry.setStatus(m.candidate, 'rejected', { reason: decision.reason, metrics })
+    return { outcome: 'rejected', promotion: null }
+  }
+  if (c.config.eval.autoPromote && c.deps.redis) {
+    await c.registry.setStatus(m.candidate, 'approved_pending', { reason: decision.reason, metrics })
+    const promotion = await promoteModel({
+      db: c.deps.db,
+      redis: c.deps.redis,
+      sdk: c.ai.sdk,
+      config: c.config,
+      logger: c.deps.logger,
+      registry: c.registry,
+      probe: c.deps.probe,
+      ref: m.candidate,
+      actor: 'evaluator',
+      reason: `auto-promoted: ${decision.reason}`,
+      metrics,
+    })
+    return { outcome: 'promoted', promotion }
+  }
+  await c.registry.setStatus(m.candidate, 'approved_pending', {
+    reason: `awaiting manual review: ${decision.reason}`,
+    metrics,
+  })
+  return { outcome: 'approved_pending', promotion: null }
+}
+
+/** Decides, marks the registry, and records the run's summary. */
+export async function gateAndPersist(
+  c: EvalContext,
+  runId: number,
+  m: Contenders,
+  byModel: Map<string, Scored[]>,
+  hasHoldout: boolean,
+): Promise<EvaluationResult> {
+  const { summaries, holdout } = summarizeRoles(m, byModel, hasHoldout)
+  const decision = decide(summaries.candidate, summaries.current, c.config.eval.minImprovement)
+  const { outcome, promotion } = await applyDecision(c, runId, m, { summaries, holdout, decision })
+  const table = formatSummaryTable({
+    rows: [
+      { role: 'current', summary: summaries.current },
+      { role: 'base', summary: summaries.base },
+      { role: 'candidate', summary: summaries.candidate },
+    ],
+    current: summaries.current,
+    decision,
+    outcome,
+    holdout: holdout
+      ? [
+          { role: 'current', summary: holdout.current },
+          { role: 'candidate', summary: holdout.candidate },
+        ]
+      : [],
+  })
+  await c.evals.finishRun(runId, {
+    summary: { ...summaries, holdout, gates: decision.gates },
+    decision: outcome,
+    reason: decision.reason,
+  })
+  const { candidate, current, base } = m
+  return { runId, candidate, current, base, summaries, holdout, decision, outcome, promotion, table }
+}

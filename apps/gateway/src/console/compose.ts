@@ -1,0 +1,36 @@
+import { approveCandidate, rejectCandidate, rollbackModel } from '@loopdm/models/promotion'
+import type { AppDeps } from '../routes/route-deps.js'
+import { createConsoleRepository } from './console.repository.js'
+import type { ConsoleOptions } from './options.js'
+import { createRedisSessionStore } from './session.js'
+
+/**
+ * The console's options from the gateway's app deps: the same promotion path as the admin API
+ * (probe → registry transaction → publish), the same GDPR erase service as
+ * `DELETE /admin/users/:igUserId`, Redis sessions shared by every gateway. Takeover, console
+ * replies, gold and exclusion are absent until their issues land (the buttons render disabled);
+ * `extra` plugs them (or test doubles of outbound services) in.
+ */
+export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions> = {}): ConsoleOptions {
+  // The same promotion deps and GDPR service the admin routes receive (one SDK client per process).
+  const promotionDeps = () => deps.promotion
+  const { gdpr } = deps
+  return {
+    adminToken: deps.config.gateway.adminToken,
+    sessions: createRedisSessionStore({ redis: deps.redis, prefix: deps.config.redis.prefix }),
+    registry: deps.registry,
+    holder: deps.holder,
+    promotion: {
+      approve: (ref, by) => approveCandidate({ ...promotionDeps(), ref, ...by }),
+      reject: (ref, by) => rejectCandidate({ db: deps.pool, registry: deps.registry, ref, ...by }),
+      rollback: (by) => rollbackModel({ ...promotionDeps(), ...by }),
+    },
+    costs: deps.costs,
+    consoleRepo: createConsoleRepository(deps.pool),
+    budgetUsdMonthly: deps.config.finetune.budgetUsdMonthly,
+    baseModel: deps.config.models.base,
+    fallbacks: async () => (await deps.metrics.fallbacks.get()).values.reduce((a, v) => a + v.value, 0),
+    erase: (args) => gdpr.eraseUser(args),
+    ...extra,
+  }
+}

@@ -1,0 +1,70 @@
+import type { PromotionResult } from '@loopdm/models/promotion'
+import type { RegistryRepository } from '@loopdm/models/registry'
+import type { ActiveModelHolder } from '../services/active-model.js'
+import type { ConsoleRepository } from './console.repository.js'
+import type { GoldReader } from './gold-reader.js'
+import type { SessionStore } from './session.js'
+
+/** Who did it, and why: every console action passes these to the service it calls. */
+export interface ConsoleActor {
+  actor: string
+  reason?: string | undefined
+}
+
+/** The promotion path `POST /admin/candidates/:id/approve|reject` and `/admin/models/rollback` use. */
+export interface ConsolePromotion {
+  /** Probes the candidate, then promotes it (throws ModelNotCallableError when the probe is refused). */
+  approve(ref: string, by: ConsoleActor): Promise<PromotionResult>
+  reject(ref: string, by: ConsoleActor): Promise<{ model: string; reason: string }>
+  rollback(by: ConsoleActor): Promise<PromotionResult>
+}
+
+/** Human takeover of one customer's conversation (issue 13). */
+export interface ConsoleTakeover {
+  pause(igUserId: string, by: ConsoleActor): Promise<unknown>
+  resume(igUserId: string, by: ConsoleActor): Promise<unknown>
+  status(igUserId: string): Promise<{ paused: boolean; until?: Date | string | null }>
+}
+
+/**
+ * Options of the console plugin (mounted at /console). Features whose function is absent render
+ * disabled with a note saying when they become available.
+ */
+export interface ConsoleOptions {
+  /** ADMIN_TOKEN; when unset every login is refused. */
+  adminToken: string | undefined
+  sessions: SessionStore
+  registry: Pick<
+    RegistryRepository,
+    'findActive' | 'findPrevious' | 'list' | 'listByStatus' | 'findByIdOrModel' | 'promotions'
+  >
+  /** This gateway's view of the active model (compared with the registry: drift). */
+  holder: Pick<ActiveModelHolder, 'current'>
+  promotion: ConsolePromotion
+  costs: { summary(range: { since: Date; until: Date }): Promise<{ totalUsd: number }> }
+  consoleRepo: ConsoleRepository
+  /** FT_BUDGET_USD_MONTHLY. */
+  budgetUsdMonthly?: number | undefined
+  /** BASE_MODEL: what answers when nothing is active, and the last rollback target. */
+  baseModel: string
+  /** Model fallbacks counted by this process since it started. */
+  fallbacks?: () => Promise<number>
+  /** Reads a gold file's prompts and ideal answers; default reads `eval_runs.gold_path` from disk. */
+  goldReader?: GoldReader
+  /** GDPR erase (the service behind `DELETE /admin/users/:igUserId`). */
+  erase?: (args: {
+    igUserId: string
+    actor: string
+  }) => Promise<{ empty: boolean; counts: Record<string, number> | object }>
+  takeover?: ConsoleTakeover
+  /** A staff reply sent as a human turn through the Send API (starts a takeover). */
+  reply?: (args: { igUserId: string; text: string; actor: string }) => Promise<unknown>
+  /** Gold set of the deployment (issue 16): marks an exchange as gold with its ideal answer. */
+  gold?: {
+    mark(args: { igUserId: string; messageId: number; ideal: string; actor: string }): Promise<unknown>
+  }
+  /** Curation (issue 16): keeps an exchange out of training data. */
+  exclude?: (args: { igUserId: string; messageId: number; actor: string }) => Promise<unknown>
+  /** Name written to audit rows and promotion logs; default `console`. */
+  actor?: string
+}
