@@ -3,9 +3,10 @@
  *
  * Linden & Loom (evals/shop.md) imports its past staff-answered DMs, then ~200 signed DMs from 20
  * customers go through a real gateway process and the bot (BASE_MODEL) answers them. Then:
- * export (PII-redacted JSONL) → tune (openai-local fine-tune) → evaluate (gold set, gate) →
- * approve (admin API) → promote → the running gateway switches to the `ft:` model without a
- * restart → rollback → forward again. Prints a summary and exits 0.
+ * export (PII-redacted JSONL) → learn (default: build an exemplar set; `--learner fine-tune`: an
+ * openai-local fine-tune) → evaluate (gold set, gate) → approve (admin API) → promote → the running
+ * gateway switches to the new policy without a restart → rollback → forward again. Prints a
+ * summary (learner, promoted policy, gold score before → after, cost per reply) and exits 0.
  *
  * Honours EXPORT_DIR, PORT and PGLITE_DATA_DIR; needs nothing else but a Redis. Without them it
  * works in `.data/demo/` (wiped at start).
@@ -18,6 +19,7 @@ import { runMigrations } from '@loopdm/db/migrate'
 import { createPool } from '@loopdm/db/pool'
 import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.service'
 import { createExportService } from '@loopdm/exporter/services/export.service'
+import { createCostLedger } from '@loopdm/models/cost-ledger'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { COPY_TRAINER_COMMAND, loadConfig } from '@loopdm/platform/config'
@@ -27,11 +29,10 @@ import { createQueue } from '@loopdm/queues/bullmq'
 import { ALL_QUEUES } from '@loopdm/queues/contracts'
 import { assertRedis, createRedis } from '@loopdm/redis/client'
 import { type GatewayProc, sendDm, spawnGateway } from '@loopdm/testing/gateway-proc'
-import { runPoll } from '@loopdm/tuner/jobs/poll.processor'
-import { runTune } from '@loopdm/tuner/jobs/tune.processor'
 import { createTunerDeps } from '@loopdm/tuner/jobs/tune.worker'
+import { learn } from './demo/learn.js'
 import { liveDmsFor } from './demo/live-dms.js'
-import { ROOT, say } from './lib/cli.js'
+import { parseArgs, ROOT, say } from './lib/cli.js'
 
 const started = performance.now()
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`
@@ -50,6 +51,12 @@ mkdirSync(exportDir, { recursive: true })
 const id = randomBytes(4).toString('hex')
 const redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const adminToken = randomBytes(12).toString('hex')
+const learnerFlag = parseArgs(process.argv.slice(2)).flags.learner ?? env.LEARNING_BACKEND ?? 'exemplars'
+if (learnerFlag !== 'exemplars' && learnerFlag !== 'fine-tune') {
+  say(`--learner must be exemplars or fine-tune, got ${String(learnerFlag)}`)
+  process.exit(2)
+}
+const learner: 'exemplars' | 'fine-tune' = learnerFlag
 
 type DemoProvider = 'openai' | 'together' | 'vllm'
 
@@ -58,12 +65,11 @@ type DemoProvider = 'openai' | 'together' | 'vllm'
  * Every one is emulated by openai-local — Together's fine-tuning API, or vLLM's runtime LoRA API
  * fed by the copy trainer (scripts/trainers/copy-trainer.mjs) — so the demo stays offline.
  */
-function providerArg(argv: string[]): DemoProvider {
-  const i = argv.findIndex((a) => a === '--provider' || a.startsWith('--provider='))
-  if (i < 0) return 'openai'
-  const v = argv[i]?.includes('=') ? argv[i]?.split('=')[1] : argv[i + 1]
+function providerArg(flags: Record<string, string | true>): DemoProvider {
+  const v = flags.provider ?? 'openai'
   if (v === 'openai' || v === 'together' || v === 'vllm') return v
-  throw new Error(`--provider must be openai, together or vllm (got ${JSON.stringify(v ?? null)})`)
+  say(`--provider must be openai, together or vllm, got ${String(v)}`)
+  process.exit(2)
 }
 
 /** The environment that points FT_PROVIDER at openai-local's emulation of it. */
@@ -82,7 +88,7 @@ function providerEnv(
   return { FT_PROVIDER: 'openai' }
 }
 
-const provider = providerArg(process.argv.slice(2))
+const provider = providerArg(parseArgs(process.argv.slice(2)).flags)
 
 const cleanups: Array<() => Promise<unknown>> = []
 async function cleanup() {
@@ -113,6 +119,7 @@ async function main() {
     EVAL_HOLDOUT_SIZE: '0',
     PROMOTE_PROBE_DEADLINE_MS: '30000',
     LOG_LEVEL: 'info',
+    LEARNING_BACKEND: learner,
     ...providerEnv(provider, openai),
   }
   const adapters = appEnv.VLLM_ADAPTER_DIR
@@ -131,13 +138,18 @@ async function main() {
       await q.close()
     }
   })
-  const selected: Array<{ model: string; reason: string; raw: string }> = []
+  const selected: Array<{ model: string; reason: string; policy: number | null; raw: string }> = []
   const gw: GatewayProc = await spawnGateway('gateway', appEnv, {
     port: Number(env.PORT ?? 0) || undefined,
     adminToken,
     onLine: (l) => {
       if (l.msg === 'Selected Model')
-        selected.push({ model: String(l.model), reason: String(l.reason), raw: JSON.stringify(l) })
+        selected.push({
+          model: String(l.model),
+          reason: String(l.reason),
+          policy: typeof l.policy === 'number' ? l.policy : null,
+          raw: JSON.stringify(l),
+        })
     },
   })
   cleanups.push(() => gw.stop())
@@ -210,25 +222,14 @@ async function main() {
   )
 
   step(
-    `tune: validate, count tokens, estimate cost, fine-tune (FT_PROVIDER=${provider}, emulated by openai-local)`,
+    learner === 'exemplars'
+      ? 'learn (exemplars): embed every exported exchange into a new exemplar set (pgvector, one transaction)'
+      : `learn (fine-tune): validate, count tokens, estimate cost, fine-tune (FT_PROVIDER=${provider}, emulated by openai-local)`,
   )
   const tuner = createTunerDeps({ config, logger, pool })
   cleanups.push(() => tuner.close())
-  const tune = await runTune({ trigger: 'demo' }, tuner)
-  const jobId = tune.finetune?.providerJobId
-  if (!jobId) throw new Error(`tune did not start a job: ${tune.refusal ?? tune.outcome}`)
-  say(
-    `  ${tune.report.examples} examples, ${tune.report.tokens} tokens, estimate $${tune.estimateUsd.toFixed(4)} ($${tune.pricePer1k}/1K at ${tune.provider}) → job ${jobId}`,
-  )
-  let poll = await runPoll({ finetuneJobId: jobId }, tuner)
-  while (!poll.done) {
-    await sleep(200)
-    poll = await runPoll({ finetuneJobId: jobId }, tuner)
-  }
-  if (poll.status !== 'succeeded' || !poll.fineTunedModel)
-    throw new Error(`fine-tune ${poll.status}: ${poll.error}`)
-  const ft = poll.fineTunedModel
-  say(`  succeeded: ${ft} (trained tokens ${poll.trainedTokens ?? '?'}) — registered as a candidate`)
+  const learned = await learn(learner, tuner)
+  const ft = learned.candidate
 
   step('evaluate: candidate vs current vs base on the gold set (evals/gold.jsonl), then the gate')
   const redis = createRedis({ url: redisUrl })
@@ -292,8 +293,11 @@ async function main() {
   await gw.waitForLog((l) => l.msg === 'active model swapped' && l.version === fw.json.version, 10_000, from)
   const a3 = await ask(q)
   say(`  forward to ${fw.json.model} (v${fw.json.version}) → next DM answered by ${a3.selected?.model}`)
-  if (a1.model !== ft || a3.model !== ft || a2.model === ft)
+  const promotedId = ap.json.policy?.id as number | undefined
+  const answeredBy = (a: { selected?: { policy: number | null } }) => a.selected?.policy ?? null
+  if (answeredBy(a1) !== promotedId || answeredBy(a3) !== promotedId || answeredBy(a2) === promotedId)
     throw new Error('the gateway did not follow the promotions')
+  const cost = await costPerReply(pool, config)
 
   const active = await createRegistryRepository(pool).findActive()
   say('\n════════ summary ════════')
@@ -307,16 +311,46 @@ async function main() {
         .join(', ') || 'none'
     })`,
   )
-  say(
-    `training tokens         ${tune.report.tokens} (trained ${poll.trainedTokens ?? '?'}), cost estimate $${tune.estimateUsd.toFixed(4)}`,
-  )
+  say(`learner                 ${learner}: ${learned.summary}`)
   say(
     `gold score              before ${ev.summaries.current.mean.toFixed(3)} (${ev.current}) → after ${ev.summaries.candidate.mean.toFixed(3)} (Δ ${ev.decision.delta >= 0 ? '+' : ''}${ev.decision.delta.toFixed(3)}), fact recall ${(ev.summaries.current.factRecall * 100).toFixed(0)}% → ${(ev.summaries.candidate.factRecall * 100).toFixed(0)}%`,
   )
   say(`hot swap                ${swapMs.toFixed(1)} ms from approve request to in use on the running gateway`)
-  say(`promoted model          ${ft} (active: ${active?.model}, version ${active?.version})`)
-  say(`fine-tune provider      ${provider}`)
+  say(
+    `promoted policy         ${ft} (id ${promotedId}, learner ${learner}, serving ${ap.json.policy?.servingModel}; active: ${active?.model}, version ${active?.version})`,
+  )
+  say(
+    `cost per reply          $${cost.perReply.toFixed(6)} (mean of ${cost.replies} replies); demonstrations add ${cost.exemplarTokensPerReply.toFixed(0)} prompt tokens ≈ $${cost.exemplarsPerReply.toFixed(6)} to each of the ${cost.exemplarReplies} replies that used them`,
+  )
+  if (learner === 'fine-tune') say(`fine-tune provider      ${provider}`)
   say(`total                   ${elapsed()}`)
+}
+
+/** Reply cost from the cost ledger: chat `reply` rows, and the demonstrations' attributed tokens. */
+async function costPerReply(pool: ReturnType<typeof createPool>, config: ReturnType<typeof loadConfig>) {
+  const r = await pool.query<{
+    replies: number
+    usd: string
+    ex_rows: number
+    ex_tokens: number
+    ex_model: string | null
+  }>(
+    `select (select count(*)::int from cost_ledger where operation = 'chat' and purpose = 'reply') as replies,
+            (select coalesce(sum(cost_usd), 0)::text from cost_ledger where operation = 'chat' and purpose = 'reply') as usd,
+            (select count(*)::int from cost_ledger where operation = 'exemplars') as ex_rows,
+            (select coalesce(sum(prompt_tokens), 0)::int from cost_ledger where operation = 'exemplars') as ex_tokens,
+            (select max(model) from cost_ledger where operation = 'exemplars') as ex_model`,
+  )
+  const row = r.rows[0] ?? { replies: 0, usd: '0', ex_rows: 0, ex_tokens: 0, ex_model: null }
+  const ledger = createCostLedger({ db: pool, prices: config.openai.prices })
+  const exUsd = row.ex_model ? ledger.attributedUsd(row.ex_model, row.ex_tokens) : 0
+  return {
+    replies: row.replies,
+    perReply: row.replies ? Number(row.usd) / row.replies : 0,
+    exemplarReplies: row.ex_rows,
+    exemplarsPerReply: row.ex_rows ? exUsd / row.ex_rows : 0,
+    exemplarTokensPerReply: row.ex_rows ? row.ex_tokens / row.ex_rows : 0,
+  }
 }
 
 let code = 0

@@ -2,6 +2,7 @@ import { startRuntime } from '@loopdm/db/runtime'
 import { seedRegistry } from '@loopdm/models/promotion'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { closer, onShutdown } from '@loopdm/platform/lifecycle'
+import { checkConfiguredModels } from '@loopdm/platform/model-check'
 import { createAiClient } from '@loopdm/platform/openai'
 import { createWorker } from '@loopdm/queues/bullmq'
 import { EVALUATE_QUEUE } from '@loopdm/queues/contracts'
@@ -16,6 +17,7 @@ const ai = createAiClient({ config, logger })
 const registry = createRegistryRepository(db.pool)
 const evaluation = createEvaluationService({ db: db.pool, redis, ai, config, logger, registry })
 
+await checkConfiguredModels({ sdk: ai.sdk, config, logger })
 await seedRegistry({ db: db.pool, redis, sdk: ai.sdk, config, logger, registry })
 
 const worker = createWorker(

@@ -27,6 +27,7 @@ import { createOutboxRepository } from './repositories/outbox.repository.js'
 import { createSignalsRepository } from './repositories/signals.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
+import { createExemplarService, type ExemplarService } from './services/exemplars.js'
 import type { ExportEraser } from './services/export-eraser.js'
 import { createGdprService, type GdprService } from './services/gdpr.service.js'
 import { createGraphSender } from './services/graph-sender.js'
@@ -124,6 +125,7 @@ function createDmDeps(
     order: Redis
     dmQueue: DmQueueRepository
     memory: MemoryPort
+    exemplars: ExemplarService
     router: ModelRouter
     holder: ActiveModelHolder
     metrics: GatewayMetrics
@@ -143,6 +145,7 @@ function createDmDeps(
     order: createDmOrderRepository({ redis: parts.order, prefix: config.redis.prefix }),
     erasures: createGdprRepository(pool),
     memory: parts.memory,
+    exemplars: parts.exemplars,
     router: parts.router,
     currentModel: () => parts.holder.current(),
     sender,
@@ -220,7 +223,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const dmQueue = createDmQueueRepository({ queue: queues[DM_QUEUE], order: webhookOrder })
 
   // Every completion's and embedding's tokens and estimated cost go to the cost ledger.
-  const usage = opts.usage ?? createCostLedger({ db: pool, prices: config.openai.prices, logger })
+  const ledger = createCostLedger({ db: pool, prices: config.openai.prices, logger })
+  const usage = opts.usage ?? ledger
   const ai = opts.ai ?? createAiClient({ config, logger, usage })
   const ownMemory = !opts.memory && opts.memoryService ? createMemoryService(opts, ai, producer) : undefined
   const memory = opts.memory ?? ownMemory ?? noMemory
@@ -243,7 +247,16 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sdk: ai.sdk,
   })
 
-  const dmDeps = createDmDeps(opts, { order: connections.worker, dmQueue, memory, router, holder, metrics })
+  const exemplars = createExemplarService({ db: pool, ai, config, logger, ledger })
+  const dmDeps = createDmDeps(opts, {
+    order: connections.worker,
+    dmQueue,
+    memory,
+    exemplars,
+    router,
+    holder,
+    metrics,
+  })
   const worker =
     opts.worker === false
       ? undefined

@@ -1,5 +1,6 @@
 import { startRuntime } from '@loopdm/db/runtime'
 import { closer, onShutdown } from '@loopdm/platform/lifecycle'
+import { checkConfiguredModels } from '@loopdm/platform/model-check'
 import { createGateway } from './compose.js'
 
 // Process concerns only: runtime (config → logger → db, migrated) → the gateway as compose.ts wires
@@ -15,6 +16,8 @@ const gateway = createGateway({
   // LOOP_DM_FT_MODEL seeds the registry once (no-op when unset or a model is already active).
   seedRegistry: true,
 })
+// Each configured model against the provider's models.list: a missing one is a warning naming its variable.
+await checkConfiguredModels({ sdk: gateway.ai.sdk, config, logger })
 await gateway.start()
 await gateway.app.listen({ port: config.gateway.port, host: config.gateway.host })
 logger.info(

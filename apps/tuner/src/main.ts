@@ -1,5 +1,6 @@
 import { startRuntime } from '@loopdm/db/runtime'
 import { closer, onShutdown } from '@loopdm/platform/lifecycle'
+import { checkConfiguredModels } from '@loopdm/platform/model-check'
 import { createQueue } from '@loopdm/queues/bullmq'
 import { RETIREMENT_QUEUE, SCHEDULERS, TUNE_JOB, TUNE_JOB_OPTIONS } from '@loopdm/queues/contracts'
 import { createRetirementWorker, upsertRetirementSchedule } from './jobs/retirement.processor.js'
@@ -10,6 +11,14 @@ import { createTunerDeps, createTuneWorker, resumePolls } from './jobs/tune.work
 // the table still owns.
 const { config, logger, db } = await startRuntime('tuner')
 const deps = createTunerDeps({ config, logger, pool: db.pool })
+// LEARNING_BACKEND=fine-tune with an FT_BASE_MODEL the provider does not offer: refuse to start.
+await checkConfiguredModels({ sdk: deps.sdk, config, logger, requireFineTuneBase: true }).catch(
+  (err: Error) => {
+    logger.fatal({ err: err.message }, 'tuner could not start')
+    process.stderr.write(`tuner: ${err.message}\n`)
+    process.exit(1)
+  },
+)
 const worker = createTuneWorker(deps)
 const retirementQueue = createQueue(RETIREMENT_QUEUE, { config, logger })
 const retirementWorker = createRetirementWorker({

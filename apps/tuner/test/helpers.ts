@@ -52,7 +52,7 @@ export function tunerTestConfig(
     EXPORT_DIR: exportDir,
     FT_POLL_INTERVAL_MS: '100',
     FT_MIN_EXAMPLES: '10',
-    // These suites exercise the fine-tune learner; the exemplar learner has its own.
+    // These suites test the fine-tuning state machine; the exemplar learner has its own.
     LEARNING_BACKEND: 'fine-tune',
     ...extra,
   })

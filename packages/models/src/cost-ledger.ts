@@ -59,6 +59,20 @@ export interface CostLedger extends UsageSink {
   record(u: UsageRecord & { ref?: string }): Promise<void>
   recordFineTune(c: FineTuneCharge): Promise<void>
   /**
+   * Records what part of a call's prompt a feature added (e.g. operation `exemplars`: the
+   * demonstrations of a reply). The tokens are already billed in the call's own row, so this row
+   * carries them with `cost_usd` 0 (totals never count them twice); `attributedUsd` prices them.
+   */
+  recordAttribution(a: {
+    operation: string
+    model: string
+    promptTokens: number
+    purpose?: string
+    ref?: string | undefined
+  }): Promise<void>
+  /** USD the prompt tokens of `model` cost (price table), for attribution rows. */
+  attributedUsd(model: string, promptTokens: number): number
+  /**
    * Replaces a fine-tune's estimate with what the provider billed (0 for a failed or cancelled
    * job); records it when no estimate was entered.
    */
@@ -108,6 +122,21 @@ export function createCostLedger(opts: CostLedgerOptions): CostLedger {
         costUsd: prices.costUsd(u),
         ref: u.ref ?? null,
       })
+    },
+    async recordAttribution(a) {
+      await insert({
+        operation: a.operation,
+        model: a.model,
+        purpose: a.purpose ?? null,
+        prompt: a.promptTokens,
+        completion: 0,
+        trained: 0,
+        costUsd: 0,
+        ref: a.ref ?? null,
+      })
+    },
+    attributedUsd(model, promptTokens) {
+      return prices.costUsd({ model, promptTokens, completionTokens: 0 })
     },
     async recordFineTune(c) {
       const per1k = prices.trainingPer1k(c.model) ?? opts.fallbackTrainingPer1k ?? 0.008

@@ -5,6 +5,7 @@ import { ConflictError, ModelNotCallableError, NotFoundError } from '@loopdm/pla
 import type { Logger } from '@loopdm/platform/logger'
 import type { Redis } from '@loopdm/redis/client'
 import type OpenAI from 'openai'
+import { createExemplarRepository } from './exemplar-sets.js'
 import { encodeActiveModelMessage } from './hotswap.js'
 import { type PolicyEndpoint, policyRef } from './policy.js'
 import { createRegistryRepository, type ModelKind, type RegistryRepository, rowToPolicy } from './registry.js'
@@ -135,6 +136,7 @@ export async function promoteModel(
     throw new ConflictError(`model ${row.model} is retired and cannot be promoted`)
   }
   const model = row?.model ?? String(deps.ref)
+  if (row?.learner === 'exemplars') await assertSetServable(deps.db, model, row.exemplarSetId)
   // A policy is probed where it is served: its serving model on its endpoint.
   const servingModel = row?.servingModel ?? model
   const endpoint = row ? rowToPolicy(row).endpoint : null
@@ -211,6 +213,15 @@ export async function promoteModel(
     published,
     probeAttempts,
   }
+}
+
+/** An exemplar policy is servable only once its set's build committed (`ready`). */
+async function assertSetServable(db: Pool, model: string, setId: number | null): Promise<void> {
+  const set = setId === null ? null : await createExemplarRepository(db).findSet(Number(setId))
+  if (set?.status !== 'ready')
+    throw new ConflictError(
+      `policy ${model} cannot be promoted: its exemplar set ${setId ?? '(none)'} is ${set?.status ?? 'missing'}, not ready; nothing was changed`,
+    )
 }
 
 const summaryOf = (p: { id: number; learner: string; servingModel: string }) => ({

@@ -7,6 +7,7 @@ import {
   type Policy,
   type PolicyEndpoint,
   PolicyEndpointSchema,
+  type PolicyRef,
   type TrainedOn,
 } from './policy.js'
 
@@ -55,7 +56,7 @@ export interface ActiveModel {
   version: number
   since: Date
   /** The active policy (absent only on objects built from a legacy hot-swap message). */
-  policy?: Policy | undefined
+  policy?: PolicyRef | undefined
 }
 
 /** A registry row as a policy (`version` = the promotion that activated it, 0 if none). */
@@ -150,7 +151,9 @@ export function createRegistryRepository(db: Pool) {
 
     /** The active policy, or null (nothing promoted: the base model answers). */
     async findActivePolicy(q: Queryable = db): Promise<Policy | null> {
-      return (await this.findActive(q))?.policy ?? null
+      const a = await this.findActive(q)
+      const row = a ? await this.findByIdOrModel(a.model, q) : null
+      return a && row ? rowToPolicy(row, a.version) : null
     },
 
     registerCandidatePolicy(p: CandidatePolicyInput, q: Queryable = db): Promise<Policy> {

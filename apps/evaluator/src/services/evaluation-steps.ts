@@ -21,6 +21,8 @@ export interface Contenders {
   current: string
   base: string
   trainingFile: string | null
+  /** The model the candidate policy calls (what the probe asks). */
+  servingModel: string
 }
 
 type Summaries = EvaluationResult['summaries']
@@ -32,7 +34,7 @@ export async function resolveContenders(c: EvalContext, ref: string): Promise<Co
   if (!row) {
     row = await c.registry.upsertModel({
       model: ref,
-      kind: ref.startsWith('ft:') ? 'fine_tuned' : 'base',
+      kind: ref.startsWith('ft:') ? 'fine_tuned' : ref.startsWith('exemplars:') ? 'exemplars' : 'base',
       status: 'candidate',
       reason: 'registered for evaluation',
     })
@@ -45,10 +47,11 @@ export async function resolveContenders(c: EvalContext, ref: string): Promise<Co
     current: active?.model ?? c.config.models.base,
     base: c.config.models.base,
     trainingFile: row.trainingFile,
+    servingModel: row.servingModel ?? row.model,
   }
 }
 
-/** Waits until the candidate answers (a fresh fine-tune may 404 for a while). */
+/** Waits until the candidate policy's serving model answers (a fresh fine-tune may 404 for a while). */
 export async function probeCandidate(c: EvalContext, candidate: string): Promise<void> {
   await probeModel(c.ai.sdk, candidate, {
     deadlineMs: c.config.models.probeDeadlineMs,
@@ -86,7 +89,7 @@ export async function scoreRoles(
   const rows: EvalItemRow[] = []
   for (const [role, model] of roles) {
     for (const s of byModel.get(model) as Scored[]) {
-      const { item: _item, ...r } = s
+      const { item: _item, judgeError: _j, ...r } = s
       rows.push({ ...r, role })
     }
   }
@@ -105,6 +108,7 @@ export const summaryOf = (model: string, rows: Scored[]) =>
       judge: r.judgeScore,
       score: r.score,
       error: r.error,
+      judgeError: r.judgeError,
     })),
   )
 

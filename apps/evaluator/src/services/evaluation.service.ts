@@ -17,6 +17,7 @@ import {
 } from './evaluation-steps.js'
 import { type GoldItem, type GoldSet, loadGold } from './gold.js'
 import { scoreModel } from './model-scoring.js'
+import { createPolicyTargets } from './policy-target.js'
 import type { GateDecision, ModelSummary } from './scoring.js'
 
 /** Where the repository root is: config paths (gold set, exports) are relative to it. */
@@ -69,6 +70,12 @@ export function createEvaluationService(deps: EvaluationDeps) {
     ai: deps.ai,
     concurrency: deps.concurrency ?? 4,
     idealCache: new Map<string, number[]>(),
+    targets: createPolicyTargets({
+      db: deps.db,
+      ai: deps.ai,
+      config: deps.config,
+      registry: deps.registry ?? createRegistryRepository(deps.db),
+    }),
   }
 
   return {
@@ -83,7 +90,7 @@ export function createEvaluationService(deps: EvaluationDeps) {
       const { config } = c
       const gold = deps.gold ?? loadGold(fromRoot(config.eval.goldPath))
       const m = await resolveContenders(c, args.candidate)
-      await probeCandidate(c, m.candidate)
+      await probeCandidate(c, m.servingModel)
       const holdout = await loadHoldout(c, m.trainingFile, fromRoot(config.export.dir))
       const items = [...gold.items, ...holdout]
       const runId = await c.evals.startRun({

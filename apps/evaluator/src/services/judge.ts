@@ -1,3 +1,4 @@
+import { completionLimit } from '@loopdm/platform/capabilities'
 import type { AiClient } from '@loopdm/platform/openai'
 
 /** The LLM judge's rubric (used only when EVAL_JUDGE_MODEL is set). */
@@ -10,18 +11,21 @@ Compare the REPLY with the IDEAL reply for the customer's MESSAGE and give one i
 1 = wrong facts, invented policy, rude, or leaks personal data.
 Answer with JSON only: {"score": <1-5>}`
 
-/** Scores one reply in [0, 1] ((score − 1) / 4), or null when the judge's answer is unusable. */
+/**
+ * Scores one reply in [0, 1] ((score − 1) / 4); `score` is null when the judge's answer is
+ * unusable. A judge call that fails (error, timeout, refused request) returns `error`: the gate
+ * then reports "judge unavailable" instead of quietly scoring without the judge.
+ */
 export async function judgeReply(
   ai: AiClient,
   judgeModel: string,
   item: { prompt: string; ideal: string; reply: string },
-): Promise<number | null> {
+): Promise<{ score: number | null; error: string | null }> {
   try {
     const res = await ai.chat(
       {
         model: judgeModel,
-        temperature: 0,
-        max_tokens: 20,
+        ...completionLimit(judgeModel, 20, 0),
         messages: [
           { role: 'system', content: JUDGE_RUBRIC },
           {
@@ -34,8 +38,8 @@ export async function judgeReply(
     )
     const text = res.choices[0]?.message?.content ?? ''
     const m = /"score"\s*:\s*([1-5])/.exec(text) ?? /\b([1-5])\b/.exec(text)
-    return m ? (Number(m[1]) - 1) / 4 : null
-  } catch {
-    return null
+    return { score: m ? (Number(m[1]) - 1) / 4 : null, error: null }
+  } catch (err) {
+    return { score: null, error: (err as Error).message.slice(0, 300) }
   }
 }

@@ -1,14 +1,18 @@
+import { completionLimit } from '@loopdm/platform/capabilities'
 import type { Config } from '@loopdm/platform/config'
 import type { AiClient } from '@loopdm/platform/openai'
 import type { EvalItemRow } from '../repositories/eval.repository.js'
 import type { GoldItem } from './gold.js'
 import { judgeReply } from './judge.js'
 import { detectPII } from './pii.js'
+import type { PolicyTarget, PolicyTargets } from './policy-target.js'
 import { checkFacts, cosine, itemScore, MAX_REPLY_CHARS } from './scoring.js'
 
 /** One scored reply, with the item it answers. */
 export interface Scored extends EvalItemRow {
   item: GoldItem
+  /** The judge call failed for this reply (EVAL_JUDGE_MODEL set): reported, never dropped. */
+  judgeError: string | null
 }
 
 /** What scoring a model needs: the client, the config and a cache of the ideal answers' vectors. */
@@ -18,6 +22,8 @@ export interface ScoringContext {
   /** Parallel completions per model. */
   concurrency: number
   idealCache: Map<string, number[]>
+  /** Resolves a policy key to its serving model and prompt (policy-target.ts). */
+  targets: PolicyTargets
 }
 
 interface Reply {
@@ -71,16 +77,15 @@ async function idealVectors(c: ScoringContext, items: GoldItem[]): Promise<numbe
   return items.map((it) => c.idealCache.get(it.ideal) as number[])
 }
 
-/** Asks `model` one item; a failed call is an empty reply with its error. */
-async function answer(c: ScoringContext, model: string, item: GoldItem): Promise<Reply> {
+/** Asks the policy one item (its serving model, its prompt); a failed call is an empty reply with its error. */
+async function answer(c: ScoringContext, target: PolicyTarget, item: GoldItem): Promise<Reply> {
   const t = performance.now()
   try {
     const res = await c.ai.chat(
       {
-        model,
-        temperature: 0,
-        max_tokens: 400,
-        messages: [{ role: 'system', content: c.config.models.systemPrompt }, ...item.messages],
+        model: target.servingModel,
+        ...completionLimit(target.servingModel, 400, 0),
+        messages: await target.messages(item),
       },
       { purpose: 'evaluate', timeoutMs: c.config.openai.timeoutMs, maxRetries: c.config.openai.maxRetries },
     )
@@ -102,10 +107,11 @@ async function scoreReply(
   const facts = checkFacts(r.reply, item.facts)
   const piiTypes = detectPII(r.reply)
   const lastUser = [...item.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
-  const judge =
+  const judged =
     judgeModel && r.reply
       ? await judgeReply(c.ai, judgeModel, { prompt: lastUser, ideal: item.ideal, reply: r.reply })
       : null
+  const judge = judged?.score ?? null
   const metrics = {
     similarity,
     factRecall: facts.recall,
@@ -131,12 +137,14 @@ async function scoreReply(
     score: r.error ? 0 : itemScore(metrics),
     latencyMs: Math.round(r.latencyMs),
     error: r.error,
+    judgeError: judged?.error ?? null,
   }
 }
 
-/** Asks `model` every item and scores each reply. */
+/** Asks the policy `model` (a registry key or a model id) every item and scores each reply. */
 export async function scoreModel(c: ScoringContext, model: string, items: GoldItem[]): Promise<Scored[]> {
-  const replies = await mapLimit(items, c.concurrency, (item) => answer(c, model, item))
+  const target = await c.targets.resolve(model)
+  const replies = await mapLimit(items, c.concurrency, (item) => answer(c, target, item))
   const [ideals, vecs] = await Promise.all([
     idealVectors(c, items),
     embedAll(

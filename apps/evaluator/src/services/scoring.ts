@@ -65,13 +65,17 @@ export interface ModelSummary {
   piiOk: number
   judge: number | null
   errors: number
+  /** Judge calls that failed (EVAL_JUDGE_MODEL set): the gate reports "judge unavailable". */
+  judgeUnavailable: number
+  /** The first judge error, for the report. */
+  judgeError?: string | undefined
 }
 
 const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length)
 
 export function summarize(
   model: string,
-  rows: Array<ItemMetrics & { score: number; error?: string | null }>,
+  rows: Array<ItemMetrics & { score: number; error?: string | null; judgeError?: string | null }>,
 ): ModelSummary {
   const facts = rows.map((r) => r.factRecall).filter((x): x is number => x !== null)
   const judges = rows.map((r) => r.judge).filter((x): x is number => x !== null)
@@ -85,6 +89,8 @@ export function summarize(
     piiOk: mean(rows.map((r) => (r.piiOk ? 1 : 0))),
     judge: judges.length ? mean(judges) : null,
     errors: rows.filter((r) => r.error).length,
+    judgeUnavailable: rows.filter((r) => r.judgeError).length,
+    judgeError: rows.find((r) => r.judgeError)?.judgeError ?? undefined,
   }
 }
 
@@ -144,7 +150,17 @@ export function decide(candidate: ModelSummary, current: ModelSummary, minImprov
       detail: `fact recall ${pct(candidate.factRecall)} vs ${pct(current.factRecall)}`,
     },
   ]
-  if (candidate.judge !== null && current.judge !== null) {
+  const judgeDown = (candidate.judgeUnavailable ?? 0) + (current.judgeUnavailable ?? 0)
+  if (judgeDown > 0) {
+    // A judge that errors must not silently turn into "no judge": the gate fails, saying why.
+    gates.push({
+      gate: 'judge',
+      pass: false,
+      candidate: candidate.judge ?? 0,
+      current: current.judge ?? 0,
+      detail: `judge unavailable: ${judgeDown} judge call(s) failed (${candidate.judgeError ?? current.judgeError ?? 'error'})`,
+    })
+  } else if (candidate.judge !== null && current.judge !== null) {
     gates.push({
       gate: 'judge',
       pass: candidate.judge >= current.judge - NOISY_GATE_TOLERANCE,

@@ -8,6 +8,7 @@ import { type ConversationRepository, replyMessageId } from '../repositories/con
 import type { DmOrderRepository } from '../repositories/dm-order.repository.js'
 import { isDelivered, type OutboxRepository, type OutboxRow } from '../repositories/outbox.repository.js'
 import type { SignalsRepository } from '../repositories/signals.repository.js'
+import type { ExemplarService } from '../services/exemplars.js'
 import { GraphSendError, type GraphSender } from '../services/graph-sender.js'
 import { imageUrlOf } from '../services/instagram-webhook.js'
 import type { MemoryPort } from '../services/memory.port.js'
@@ -23,6 +24,8 @@ export interface DmDeps {
   /** GDPR: when the user was last erased (ms), so a DM that arrived before it is never stored. */
   erasures: { lastErasedAt(igUserId: string): Promise<number | null> }
   memory: MemoryPort
+  /** Demonstrations of the active exemplar policy; default none (services/exemplars.ts). */
+  exemplars?: ExemplarService
   router: ModelRouter
   /** The active model at this instant (ActiveModelHolder.current). */
   currentModel: () => ActiveModel | null
@@ -111,10 +114,23 @@ async function answer(
   let fullText: string | undefined
   if (rows.length === 0) {
     const imageUrl = imageUrlOf(p)
-    const memory = await deps.memory.recall({ igUserId: p.igUserId, text: p.text, excludeIds: [userTurnId] })
-    deps.logger.info({ mid: p.mid, recalled: memory.recalled }, 'memory recalled')
+    // Memory and the policy's demonstrations are looked up in parallel, each within its own budget.
+    const [memory, demos] = await Promise.all([
+      deps.memory.recall({ igUserId: p.igUserId, text: p.text, excludeIds: [userTurnId] }),
+      deps.exemplars?.forReply({
+        policy: active?.policy,
+        text: p.text,
+        hasImage: imageUrl !== undefined,
+        mid: p.mid,
+      }),
+    ])
+    deps.logger.info(
+      { mid: p.mid, recalled: memory.recalled, exemplars: demos?.ids.length ?? 0 },
+      'memory recalled',
+    )
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
       { role: 'system', content: deps.systemPrompt },
+      ...(demos?.messages ?? []),
       ...memory.messages,
       imageUrl
         ? {
@@ -133,6 +149,8 @@ async function answer(
       mid: p.mid,
     })
     fullText = completion.text
+    if (demos)
+      await deps.exemplars?.recordCost({ model: completion.model, demonstrations: demos, mid: p.mid })
     rows = await deps.outbox.insertParts({
       mid: p.mid,
       igUserId: p.igUserId,

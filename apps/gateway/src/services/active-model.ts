@@ -41,7 +41,12 @@ export class ActiveModelHolder {
     }
     const at = new Date(msg.at)
     this.offer(
-      { model: msg.model, version: msg.version, since: Number.isNaN(at.getTime()) ? new Date() : at },
+      {
+        model: msg.model,
+        version: msg.version,
+        since: Number.isNaN(at.getTime()) ? new Date() : at,
+        policy: msg.policy,
+      },
       'message',
     )
   }
@@ -94,7 +99,10 @@ export class ActiveModelHolder {
     }
     this.loadedOnce = true
     if (reg) {
-      this.offer({ model: reg.model, version: Number(reg.version), since: new Date(reg.since) }, source)
+      this.offer(
+        { model: reg.model, version: Number(reg.version), since: new Date(reg.since), policy: reg.policy },
+        source,
+      )
     } else if (this.active && this.lastSwapAt < readStartedAt) {
       // Nothing is active in the registry (and no swap raced this read): back to the base model.
       this.set(null, source)
@@ -116,7 +124,9 @@ export class ActiveModelHolder {
         )
       return
     }
-    if (held && held.model === next.model && held.version === next.version) return
+    // A legacy message (no policy) is completed by the next registry read (same version, with policy).
+    if (held && held.model === next.model && held.version === next.version && (held.policy || !next.policy))
+      return
     this.set(next, source)
   }
 
@@ -127,7 +137,14 @@ export class ActiveModelHolder {
     this.opts.metrics?.setActiveModel(next?.model ?? null, next?.version ?? 0)
     if (source !== 'start') this.opts.metrics?.modelSwaps.inc({ source })
     this.opts.logger.info(
-      { from: prev?.model ?? null, to: next?.model ?? null, version: next?.version ?? 0, source },
+      {
+        from: prev?.model ?? null,
+        to: next?.model ?? null,
+        version: next?.version ?? 0,
+        policy: next?.policy?.id ?? null,
+        learner: next?.policy?.learner ?? null,
+        source,
+      },
       'active model swapped',
     )
   }

@@ -1,5 +1,6 @@
 import { basename } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
+import { createExemplarRepository, type ExemplarRepository } from '@loopdm/models/exemplar-sets'
 import { providerFileInUse } from '@loopdm/models/finetune-jobs'
 import type { Config } from '@loopdm/platform/config'
 import { LockTimeoutError, UnavailableError } from '@loopdm/platform/errors'
@@ -47,6 +48,11 @@ export interface ErasureCounts {
   providerFilesKept: number
   /** Turns dropped from this process's embedding queue. */
   pendingEmbeddings: number
+  /**
+   * The user's demonstrations deleted from every exemplar set, the active one included: the next
+   * reply can no longer use them ("erasure that reaches the model").
+   */
+  exemplars: number
 }
 
 export interface ErasureResult {
@@ -70,11 +76,13 @@ export interface GdprOptions {
   /** The provider's files API (the OpenAI SDK), to delete uploaded copies; without it they are kept. */
   sdk?: Pick<OpenAI, 'files'> | undefined
   repository?: GdprRepository
+  exemplars?: Pick<ExemplarRepository, 'eraseUser'>
 }
 
 export function createGdprService(opts: GdprOptions) {
   const repo = opts.repository ?? createGdprRepository(opts.db)
   const exportEraser = opts.exportEraser ?? defaultExportEraser
+  const exemplarRepo = opts.exemplars ?? createExemplarRepository(opts.db)
   return {
     async eraseUser({ igUserId, actor }: { igUserId: string; actor: string }): Promise<ErasureResult> {
       let began = false
@@ -105,6 +113,8 @@ export function createGdprService(opts: GdprOptions) {
     })
     const pendingEmbeddings = Number(opts.memory?.forget(igUserId) ?? 0)
     const tables = await repo.deleteUserRows(igUserId)
+    // One statement over every set: no reply after this line can retrieve the user's exemplars.
+    const exemplars = await exemplarRepo.eraseUser(userKey)
     const exported = await exportEraser({
       exportDir: opts.config.export.dir,
       igUserId,
@@ -123,9 +133,10 @@ export function createGdprService(opts: GdprOptions) {
       providerFilesDeferred: provider.deferred,
       providerFilesKept: provider.kept,
       pendingEmbeddings,
+      exemplars,
     }
     const audit = await repo.insertAudit({ userKey, actor, counts })
-    const empty = rows === 0 && jobs === 0 && exported.lines === 0
+    const empty = rows === 0 && jobs === 0 && exported.lines === 0 && exemplars === 0
     opts.logger?.info(
       {
         userKey,
@@ -135,6 +146,7 @@ export function createGdprService(opts: GdprOptions) {
         tables,
         jobs,
         exportLines: exported.lines,
+        exemplars,
         empty,
         ms: Math.round(performance.now() - started),
       },

@@ -1,4 +1,6 @@
+import { endpointKey, type PolicyEndpoint, type PolicyRef } from '@loopdm/models/policy'
 import type { ActiveModel, RegistryRepository } from '@loopdm/models/registry'
+import { completionLimit } from '@loopdm/platform/capabilities'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import type { AiClient, OpenAI } from '@loopdm/platform/openai'
@@ -9,6 +11,8 @@ export type RouteReason = 'image' | 'active' | 'base' | 'circuit-open' | 'fallba
 export interface RouteDecision {
   model: string
   reason: RouteReason
+  /** The active policy when it answers (reason `active`); its endpoint picks the client. */
+  policy?: PolicyRef | undefined
 }
 
 export interface ModelRouterOptions {
@@ -24,6 +28,11 @@ export interface ModelRouterOptions {
   /** Reply length cap in tokens; default REPLY_MAX_TOKENS (400). */
   maxTokens?: number
   clock?: () => number
+  /**
+   * The client for a policy served at another OpenAI-compatible endpoint (`policy.endpoint`,
+   * e.g. via createEndpointClient); called once per endpoint and cached. Default: `ai` for all.
+   */
+  clientFor?: (endpoint: PolicyEndpoint) => AiClient
 }
 
 export interface CompletionResult {
@@ -52,6 +61,7 @@ type Messages = OpenAI.Chat.ChatCompletionMessageParam[]
 export class ModelRouter {
   private readonly openUntil = new Map<string, number>()
   private readonly clock: () => number
+  private readonly clients = new Map<string, AiClient>()
 
   constructor(private readonly opts: ModelRouterOptions) {
     this.clock = opts.clock ?? Date.now
@@ -62,8 +72,11 @@ export class ModelRouter {
     let d: RouteDecision
     if (args.hasImage) d = { model: vision, reason: 'image' }
     else if (!args.active) d = { model: base, reason: 'base' }
-    else if (this.circuitOpen(args.active.model)) d = { model: base, reason: 'circuit-open' }
-    else d = { model: args.active.model, reason: 'active' }
+    else {
+      const serving = args.active.policy?.servingModel ?? args.active.model
+      if (this.circuitOpen(serving)) d = { model: base, reason: 'circuit-open' }
+      else d = { model: serving, reason: 'active', policy: args.active.policy }
+    }
     this.logSelected(d, args.active)
     return d
   }
@@ -77,15 +90,21 @@ export class ModelRouter {
   }): Promise<CompletionResult> {
     const d = this.select(args)
     const base = this.opts.config.models.base
-    if (d.reason !== 'active' || d.model === base) {
-      return { text: await this.call(d.model, args.messages), ...d }
+    const onDefault = !d.policy?.endpoint
+    if (d.reason !== 'active' || (d.model === base && onDefault)) {
+      return { text: await this.call(d.model, args.messages, {}, d.policy?.endpoint), ...d }
     }
     try {
       return {
-        text: await this.call(d.model, args.messages, {
-          timeoutMs: this.opts.fineTunedTimeoutMs ?? 20_000,
-          maxRetries: 0,
-        }),
+        text: await this.call(
+          d.model,
+          args.messages,
+          {
+            timeoutMs: this.opts.fineTunedTimeoutMs ?? 20_000,
+            maxRetries: 0,
+          },
+          d.policy?.endpoint,
+        ),
         ...d,
       }
     } catch (err) {
@@ -142,20 +161,47 @@ export class ModelRouter {
 
   private logSelected(d: RouteDecision, active: ActiveModel | null) {
     this.opts.metrics?.modelSelected.inc({ model: d.model, reason: d.reason })
+    const p = active?.policy
     this.opts.logger.info(
-      { model: d.model, reason: d.reason, activeVersion: active?.version ?? 0 },
+      {
+        model: d.model,
+        reason: d.reason,
+        activeVersion: active?.version ?? 0,
+        // The policy that answers (null: the base or vision model, no learned policy).
+        policy: d.reason === 'active' ? (p?.id ?? null) : null,
+        policyVersion: d.reason === 'active' ? (p?.version ?? active?.version ?? null) : null,
+        learner: d.reason === 'active' ? (p?.learner ?? null) : 'base',
+        exemplarSet: d.reason === 'active' ? (p?.exemplarSetId ?? null) : null,
+      },
       'Selected Model',
     )
+  }
+
+  /** The client serving `endpoint` (one per endpoint, cached); the process's client by default. */
+  private clientOf(endpoint: PolicyEndpoint | null | undefined): AiClient {
+    if (!endpoint || !this.opts.clientFor) return this.opts.ai
+    const key = endpointKey(endpoint)
+    let c = this.clients.get(key)
+    if (!c) {
+      c = this.opts.clientFor(endpoint)
+      this.clients.set(key, c)
+    }
+    return c
   }
 
   private async call(
     model: string,
     messages: Messages,
     meta: { timeoutMs?: number; maxRetries?: number } = {},
+    endpoint?: PolicyEndpoint | null,
   ): Promise<string> {
     // Explicit values: the SDK rejects an `undefined` per-request timeout.
-    const res = await this.opts.ai.chat(
-      { model, messages, max_tokens: this.opts.maxTokens ?? this.opts.config.gateway.replyMaxTokens },
+    const res = await this.clientOf(endpoint).chat(
+      {
+        model,
+        messages,
+        ...completionLimit(model, this.opts.maxTokens ?? this.opts.config.gateway.replyMaxTokens),
+      },
       {
         purpose: 'reply',
         timeoutMs: meta.timeoutMs ?? this.opts.config.openai.timeoutMs,

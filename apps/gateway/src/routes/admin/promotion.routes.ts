@@ -8,6 +8,9 @@ import type { GatewayRouteOptions } from '../route-deps.js'
  * - `POST /admin/models/rollback` — back to the previously active model
  * - `POST /admin/candidates/:id/approve` — approve a gated candidate, i.e. promote it
  * - `POST /admin/candidates/:id/reject` — reject it with a reason
+ * The same under the policy names (a policy is what answers DMs, packages/models/src/policy.ts):
+ * `POST /admin/policies/:id/promote`, `/admin/policies/rollback`, `/admin/policies/:id/approve`,
+ * `/admin/policies/:id/reject`; `:id` is a registry id or key (`exemplars:…`, `ft:…`, a model id).
  * Bodies are optional: `{ "reason": "…", "actor": "…" }`. Every change reaches all gateways via
  * the registry + the hot-swap channel (packages/models/src/promotion.ts). The routes receive
  * `deps.promotion` (pool, producer connection, the process's OpenAI SDK for the probe, registry).
@@ -32,46 +35,50 @@ type Body = { reason?: string; actor?: string } | null | undefined
 export const promotionRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   const actorOf = (b: Body) => b?.actor ?? 'admin-api'
 
-  app.post<{ Params: { id: string }; Body: Body }>(
-    '/models/:id/promote',
-    { schema: { params: IdParams, body: BodySchema } },
-    async (req) => {
-      const actor = actorOf(req.body)
-      return promoteModel({
-        ...deps.promotion,
-        ref: req.params.id,
-        actor,
-        reason: req.body?.reason ?? `manual promotion by ${actor}`,
-      })
-    },
-  )
+  for (const prefix of ['/models', '/policies'])
+    app.post<{ Params: { id: string }; Body: Body }>(
+      `${prefix}/:id/promote`,
+      { schema: { params: IdParams, body: BodySchema } },
+      async (req) => {
+        const actor = actorOf(req.body)
+        return promoteModel({
+          ...deps.promotion,
+          ref: req.params.id,
+          actor,
+          reason: req.body?.reason ?? `manual promotion by ${actor}`,
+        })
+      },
+    )
 
-  app.post<{ Body: Body }>('/models/rollback', { schema: { body: BodySchema } }, async (req) =>
-    rollbackModel({ ...deps.promotion, actor: actorOf(req.body), reason: req.body?.reason }),
-  )
+  for (const path of ['/models/rollback', '/policies/rollback'])
+    app.post<{ Body: Body }>(path, { schema: { body: BodySchema } }, async (req) =>
+      rollbackModel({ ...deps.promotion, actor: actorOf(req.body), reason: req.body?.reason }),
+    )
 
-  app.post<{ Params: { id: string }; Body: Body }>(
-    '/candidates/:id/approve',
-    { schema: { params: IdParams, body: BodySchema } },
-    async (req) =>
-      approveCandidate({
-        ...deps.promotion,
-        ref: req.params.id,
-        actor: actorOf(req.body),
-        reason: req.body?.reason,
-      }),
-  )
+  for (const prefix of ['/candidates', '/policies'])
+    app.post<{ Params: { id: string }; Body: Body }>(
+      `${prefix}/:id/approve`,
+      { schema: { params: IdParams, body: BodySchema } },
+      async (req) =>
+        approveCandidate({
+          ...deps.promotion,
+          ref: req.params.id,
+          actor: actorOf(req.body),
+          reason: req.body?.reason,
+        }),
+    )
 
-  app.post<{ Params: { id: string }; Body: Body }>(
-    '/candidates/:id/reject',
-    { schema: { params: IdParams, body: BodySchema } },
-    async (req) =>
-      rejectCandidate({
-        db: deps.promotion.db,
-        registry: deps.registry,
-        ref: req.params.id,
-        actor: actorOf(req.body),
-        reason: req.body?.reason,
-      }),
-  )
+  for (const prefix of ['/candidates', '/policies'])
+    app.post<{ Params: { id: string }; Body: Body }>(
+      `${prefix}/:id/reject`,
+      { schema: { params: IdParams, body: BodySchema } },
+      async (req) =>
+        rejectCandidate({
+          db: deps.promotion.db,
+          registry: deps.registry,
+          ref: req.params.id,
+          actor: actorOf(req.body),
+          reason: req.body?.reason,
+        }),
+    )
 }

@@ -1,0 +1,103 @@
+import type { Pool } from '@loopdm/db/pool'
+import type { CostLedger } from '@loopdm/models/cost-ledger'
+import {
+  createExemplarPrompter,
+  type Demonstrations,
+  type ExemplarPrompter,
+  NO_DEMONSTRATIONS,
+} from '@loopdm/models/exemplar-prompt'
+import type { PolicyRef } from '@loopdm/models/policy'
+import type { Config } from '@loopdm/platform/config'
+import type { Logger } from '@loopdm/platform/logger'
+import type { AiClient } from '@loopdm/platform/openai'
+import { embeddingInput } from './memory.batcher.js'
+
+/**
+ * The exemplar side of the prompt: when the active policy is an exemplar policy, the live
+ * message is embedded and the set's nearest demonstrations go into the prompt (next to memory,
+ * with their own EXEMPLAR_MAX_TOKENS budget). A lookup that fails or takes longer than
+ * `timeoutMs` answers without demonstrations — a DM is never lost to the learner.
+ */
+export interface ExemplarServiceOptions {
+  db: Pool
+  ai: Pick<AiClient, 'embed'>
+  config: Pick<Config, 'learning'>
+  logger: Logger
+  /** Where the demonstrations' extra prompt tokens are recorded (operation `exemplars`). */
+  ledger?: Pick<CostLedger, 'recordAttribution'>
+  /** Give up on the lookup after this long; default 1500 ms. */
+  timeoutMs?: number
+  prompter?: ExemplarPrompter
+}
+
+export interface ExemplarService {
+  forReply(a: {
+    policy: PolicyRef | undefined
+    text: string
+    hasImage: boolean
+    mid?: string
+  }): Promise<Demonstrations>
+  /** Records what the demonstrations of a sent reply added to its prompt. */
+  recordCost(a: { model: string; demonstrations: Demonstrations; mid?: string }): Promise<void>
+}
+
+export const noExemplars: ExemplarService = {
+  async forReply() {
+    return NO_DEMONSTRATIONS
+  },
+  async recordCost() {},
+}
+
+export function createExemplarService(opts: ExemplarServiceOptions): ExemplarService {
+  const ex = opts.config.learning.exemplars
+  const prompter =
+    opts.prompter ??
+    createExemplarPrompter({ db: opts.db, topK: ex.topK, minScore: ex.minScore, maxTokens: ex.maxTokens })
+  const timeoutMs = opts.timeoutMs ?? 1500
+  return {
+    async forReply(a) {
+      const setId = a.policy?.learner === 'exemplars' ? a.policy.exemplarSetId : null
+      if (!setId || a.hasImage || !a.text.trim()) return NO_DEMONSTRATIONS
+      let timer: NodeJS.Timeout | undefined
+      try {
+        return await Promise.race([
+          (async () => {
+            const [vector] = await opts.ai.embed([embeddingInput(a.text)], {
+              purpose: 'exemplars',
+              maxRetries: 0,
+              timeoutMs,
+            })
+            if (!vector) throw new Error('no embedding returned')
+            return prompter.demonstrations({ setId, vector })
+          })(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`exemplar lookup took over ${timeoutMs} ms`)),
+              timeoutMs,
+            )
+          }),
+        ])
+      } catch (err) {
+        opts.logger.warn(
+          { mid: a.mid, set: setId, err: (err as Error).message },
+          'exemplar lookup failed; answering without demonstrations',
+        )
+        return NO_DEMONSTRATIONS
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    async recordCost(a) {
+      if (a.demonstrations.tokens === 0 || !opts.ledger) return
+      await opts.ledger
+        .recordAttribution({
+          operation: 'exemplars',
+          model: a.model,
+          promptTokens: a.demonstrations.tokens,
+          purpose: 'reply',
+          ref: a.mid,
+        })
+        .catch((err: Error) => opts.logger.warn({ err: err.message }, 'exemplar cost not recorded'))
+    },
+  }
+}
