@@ -1,17 +1,17 @@
-import { createHash } from 'node:crypto'
-import { trainingPricePer1k } from '@loopdm/models/prices'
 import { TrainingDataRefusedError } from '@loopdm/platform/errors'
 import { type TunePayload, TunePayloadSchema } from '@loopdm/queues/contracts'
-import { writeUploadedMarker } from '@loopdm/training-data/provider-copies'
 import { pickTrainingData } from '@loopdm/training-data/training-file'
-import { FineTuneFailedError, FineTuneRefusedError } from '../errors.js'
 import type { FinetuneJobRow } from '../repositories/finetune-jobs.repository.js'
 import { isTerminal } from '../repositories/finetune-jobs.repository.js'
 import { type BudgetCheck, checkBudget, estimateCostUsd } from '../services/budget.service.js'
 import { type DataReport, inspectTrainingData } from '../services/training-data.service.js'
+import { createProviderJob, suffixFor } from './create-provider-job.js'
 import type { TunerDeps } from './deps.js'
-import { refuseNotAvailable } from './rejection.js'
 import { ensurePoll } from './schedule-poll.js'
+import { configKeyOf, preflightRefusal, trainingPrice } from './tune-preflight.js'
+
+export { suffixFor } from './create-provider-job.js'
+export { configKeyOf, isPermanentProviderError, trainingPrice } from './tune-preflight.js'
 
 export interface TuneResult {
   /** `dry-run`: nothing uploaded; `created`: a provider job now runs; `existing`: this data already has one. */
@@ -34,12 +34,6 @@ export interface TuneResult {
   }
 }
 
-/** The provider's suffix for our models: short, ':'-free, and tied to the data. */
-export const suffixFor = (sha256: string) => `loopdm-${sha256.slice(0, 8)}`
-
-/** Unknown base at a hosted provider: price it like the old flat default rather than as free. */
-export const UNKNOWN_TRAINING_PRICE_PER_1K = 0.008
-
 const summary = (row: FinetuneJobRow) => ({
   id: row.id,
   status: row.status,
@@ -49,41 +43,8 @@ const summary = (row: FinetuneJobRow) => ({
   error: row.error,
 })
 
-/** A provider error that retrying will not fix (a 4xx other than 408/409/429, quota, no access). */
-export function isPermanentProviderError(err: unknown, deps: Pick<TunerDeps, 'provider'>): boolean {
-  return deps.provider.classify(err) !== 'transient'
-}
-
 /** How long one trigger may hold a file's upload/create step before another may take over. */
 export const UPLOAD_LEASE_MS = 15 * 60_000
-
-/** USD per 1K trained tokens for this deployment's provider and base (FT_PRICE_PER_1K_TOKENS overrides). */
-export function trainingPrice(deps: Pick<TunerDeps, 'config' | 'provider'>): number {
-  const { config } = deps
-  return (
-    trainingPricePer1k(deps.provider.name, config.models.ftBase, config.finetune.pricePer1kTokens) ??
-    UNKNOWN_TRAINING_PRICE_PER_1K
-  )
-}
-
-/**
- * What a refusal is tied to: provider, base and the provider key (hashed). A 403
- * training_not_available is not retried until one of them changes.
- */
-export function configKeyOf(deps: Pick<TunerDeps, 'config' | 'provider'>): string {
-  const { config } = deps
-  const key =
-    deps.provider.name === 'together'
-      ? config.finetune.together.apiKey
-      : deps.provider.name === 'vllm'
-        ? config.finetune.vllm.baseURL
-        : `${config.openai.apiKey ?? ''}@${config.openai.baseURL ?? ''}`
-  const h = createHash('sha256')
-    .update(key ?? '')
-    .digest('hex')
-    .slice(0, 12)
-  return `${deps.provider.name}:${config.models.ftBase}:${h}`
-}
 
 interface Inspected {
   payload: TunePayload
@@ -128,20 +89,6 @@ async function inspect(input: unknown, deps: TunerDeps): Promise<Inspected> {
   return { payload, report, refusal, estimateUsd, pricePer1k, now }
 }
 
-/** Step 2: refusals that need no upload — data, provider (shutdown/cutoff), an earlier 403. */
-async function preflightRefusal(x: Inspected, deps: TunerDeps): Promise<FineTuneRefusedError | null> {
-  const { config, provider, finetunes } = deps
-  const shut = provider.refusal(config.models.ftBase, x.now)
-  if (shut) return new FineTuneRefusedError(shut, 'shutdown')
-  const rejected = await finetunes.findRejection(configKeyOf(deps))
-  if (rejected)
-    return new FineTuneRefusedError(
-      `not retried: ${provider.name} refused fine-tuning for this configuration on ${rejected.updatedAt.toISOString().slice(0, 10)} (${rejected.error}); change FT_PROVIDER, FT_BASE_MODEL or the provider key to try again`,
-      'rejected_before',
-    )
-  return null
-}
-
 /**
  * The `tune` job: pick the data, validate it, refuse what the provider cannot take, estimate and
  * budget it, then (unless a dry run) upload the file and create the provider job, recorded in
@@ -162,7 +109,7 @@ export async function runTune(
   const existing = await deps.finetunes.findBySha(report.sha256)
   if (existing?.providerJobId) return keepExisting(existing, x, deps)
 
-  const providerRefusal = await preflightRefusal(x, deps)
+  const providerRefusal = await preflightRefusal(x.now, deps)
   const refusal = x.refusal ?? providerRefusal?.message ?? null
   if (!payload.dryRun) {
     if (x.refusal) {
@@ -277,78 +224,4 @@ async function claimRow(
     return null
   }
   return { row, resumed: true }
-}
-
-/**
- * `<file>.uploaded` beside the training file: a GDPR erase (`@loopdm/training-data/export-erase`) then
- * reports that the provider holds a copy of the erased user's lines, so it can be deleted there too.
- */
-function markUploaded(filePath: string, fileId: string, sha256: string, deps: TunerDeps): void {
-  try {
-    writeUploadedMarker(filePath, { fileId, sha256, at: new Date().toISOString() })
-  } catch (err) {
-    deps.logger.warn({ err: (err as Error).message, fileId }, 'could not write the .uploaded marker')
-  }
-}
-
-/** Step 4a: upload unless recorded. */
-async function ensureUploaded(row: FinetuneJobRow, deps: TunerDeps): Promise<FinetuneJobRow> {
-  if (row.providerFileId) return row
-  const file = await deps.provider.upload(row.filePath)
-  await deps.finetunes.setUploaded(row.id, file.fileId)
-  markUploaded(row.filePath, file.fileId, row.fileSha256, deps)
-  deps.logger.info(
-    { finetune: row.id, provider: deps.provider.name, providerFileId: file.fileId, bytes: file.bytes },
-    'training file uploaded',
-  )
-  return { ...row, providerFileId: file.fileId }
-}
-
-/** Step 4: upload → create the job (unless one exists for the file) → ledger → first poll. */
-async function createProviderJob(
-  start: FinetuneJobRow,
-  opts: { resumed: boolean; deps: TunerDeps },
-): Promise<FinetuneJobRow> {
-  const { deps } = opts
-  const { provider, finetunes, config } = deps
-  let row = start
-  try {
-    row = await ensureUploaded(row, deps)
-    const fileId = row.providerFileId as string
-    // A crash between creating the job and recording it must not create a second one.
-    const found = opts.resumed ? await provider.findJobForFile(fileId) : null
-    const job =
-      found ??
-      (await provider.createJob({
-        baseModel: row.baseModel,
-        fileId,
-        nEpochs: row.nEpochs,
-        suffix: row.suffix ?? suffixFor(row.fileSha256),
-      }))
-    await finetunes.setCreated(row.id, job.id, job.status)
-    row = { ...row, providerJobId: job.id, status: job.status }
-  } catch (err) {
-    const kind = provider.classify(err)
-    if (kind === 'not_available') throw await refuseNotAvailable(row, err, deps)
-    if (kind === 'quota') {
-      const reason = `${provider.name} is out of quota (insufficient_quota): add credit or raise the limit in the provider's billing settings, then run the tune again — ${(err as Error).message}`
-      await finetunes.fail(row.id, 'failed', reason)
-      deps.logger.error({ finetune: row.id, provider: provider.name }, reason)
-      throw new FineTuneRefusedError(reason, 'insufficient_quota')
-    }
-    if (kind === 'permanent') {
-      const reason = `provider refused the fine-tune: ${(err as Error).message}`
-      await finetunes.fail(row.id, 'failed', reason)
-      throw new FineTuneFailedError(reason)
-    }
-    throw err
-  }
-  await deps.ledger.recordFineTune({
-    model: row.baseModel,
-    trainedTokens: row.tokens * row.nEpochs,
-    costUsd: row.estimatedCostUsd,
-    ref: row.providerJobId as string,
-  })
-  await ensurePoll(deps.tuneQueue, row, config.finetune.pollIntervalMs)
-  return row
 }
