@@ -47,50 +47,7 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
     if (!run) throw new ProviderHttpError(`no trainer run ${id} under ${root}`, 404)
     return run
   }
-  const post = async (path: string, body: unknown): Promise<string> => {
-    const res = await fetchImpl(`${opts.baseURL}${path}`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
-      },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
-    })
-    const text = await res.text()
-    if (!res.ok) {
-      let message = text
-      try {
-        message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text
-      } catch {}
-      throw new ProviderHttpError(`vLLM ${path} answered ${res.status}: ${message}`, res.status)
-    }
-    return text
-  }
-  const toJob = (run: TrainerRun): ProviderJob => {
-    const s = trainerState(run)
-    const log = s.state === 'exited' && s.code !== 0 ? trainerLog(run, 1) : []
-    const tokens = trainerLog(run)
-      .map((l) => /trained_tokens[=:]\s*(\d+)/.exec(l)?.[1])
-      .filter(Boolean)
-      .at(-1)
-    const base = {
-      id: run.id,
-      fineTunedModel: null,
-      trainedTokens: tokens ? Number(tokens) : null,
-      error: null,
-    }
-    if (s.state === 'running') return { ...base, status: 'running' }
-    if (s.state === 'cancelled') return { ...base, status: 'cancelled', error: 'trainer cancelled' }
-    if (s.state === 'vanished')
-      return { ...base, status: 'failed', error: 'trainer process ended without an exit code' }
-    if (s.code === 0) return { ...base, status: 'succeeded', fineTunedModel: run.id }
-    return {
-      ...base,
-      status: 'failed',
-      error: `TRAINER_COMMAND exited with code ${s.code}${log[0] ? `: ${log[0].slice(0, 300)}` : ''}`,
-    }
-  }
+  const post = vllmPost(opts, fetchImpl)
   return {
     name: 'vllm',
     refusal: () => null,
@@ -106,7 +63,7 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
     },
     async findJobForFile(fileId) {
       const run = listRuns(root).find((r) => r.fileId === fileId)
-      return run ? toJob(run) : null
+      return run ? runToJob(run) : null
     },
     async createJob(input) {
       const id = `${input.suffix}-${randomBytes(3).toString('hex')}`
@@ -122,36 +79,10 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
         trainFile: input.fileId,
         cwd: opts.cwd ?? REPO_ROOT,
       })
-      return toJob(run)
+      return runToJob(run)
     },
-    getJob: async (id) => toJob(mustRun(id)),
-    async events(id) {
-      const run = mustRun(id)
-      const lines = trainerLog(run)
-      const s = trainerState(run)
-      const events: FinetuneEvent[] = [
-        {
-          id: `${id}-start`,
-          createdAt: run.createdAt,
-          level: 'info',
-          message: `trainer started (pid ${run.pid})`,
-        },
-        ...lines.map((message, i) => ({
-          id: `${id}-log-${String(i).padStart(6, '0')}`,
-          createdAt: run.createdAt,
-          level: /error|traceback|exception/i.test(message) ? 'error' : 'info',
-          message,
-        })),
-      ]
-      if (s.state === 'exited')
-        events.push({
-          id: `${id}-exit`,
-          createdAt: run.createdAt + 1,
-          level: s.code === 0 ? 'info' : 'error',
-          message: `trainer exited with code ${s.code}`,
-        })
-      return events
-    },
+    getJob: async (id) => runToJob(mustRun(id)),
+    events: async (id) => runEvents(mustRun(id)),
     async cancel(id) {
       killTrainer(mustRun(id))
     },
@@ -196,4 +127,81 @@ export function createVllmProvider(opts: VllmProviderOptions): FineTuneProvider 
       return 'transient'
     },
   }
+}
+
+/** POST to the vLLM server; a non-2xx answer → ProviderHttpError with vLLM's message. */
+function vllmPost(opts: VllmProviderOptions, fetchImpl: typeof fetch) {
+  return async (path: string, body: unknown): Promise<string> => {
+    const res = await fetchImpl(`${opts.baseURL}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
+    })
+    const text = await res.text()
+    if (!res.ok) {
+      let message = text
+      try {
+        message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? text
+      } catch {}
+      throw new ProviderHttpError(`vLLM ${path} answered ${res.status}: ${message}`, res.status)
+    }
+    return text
+  }
+}
+
+/** A trainer run as a provider job: exit code 0 = succeeded (the adapter is named after the run). */
+function runToJob(run: TrainerRun): ProviderJob {
+  const s = trainerState(run)
+  const last = s.state === 'exited' && s.code !== 0 ? trainerLog(run, 1) : []
+  const tokens = trainerLog(run)
+    .map((l) => /trained_tokens[=:]\s*(\d+)/.exec(l)?.[1])
+    .filter(Boolean)
+    .at(-1)
+  const base = {
+    id: run.id,
+    fineTunedModel: null,
+    trainedTokens: tokens ? Number(tokens) : null,
+    error: null,
+  }
+  if (s.state === 'running') return { ...base, status: 'running' }
+  if (s.state === 'cancelled') return { ...base, status: 'cancelled', error: 'trainer cancelled' }
+  if (s.state === 'vanished')
+    return { ...base, status: 'failed', error: 'trainer process ended without an exit code' }
+  if (s.code === 0) return { ...base, status: 'succeeded', fineTunedModel: run.id }
+  return {
+    ...base,
+    status: 'failed',
+    error: `TRAINER_COMMAND exited with code ${s.code}${last[0] ? `: ${last[0].slice(0, 300)}` : ''}`,
+  }
+}
+
+/** The run's events: start, every output line (stdout + stderr), and the exit. */
+function runEvents(run: TrainerRun): FinetuneEvent[] {
+  const s = trainerState(run)
+  const events: FinetuneEvent[] = [
+    {
+      id: `${run.id}-start`,
+      createdAt: run.createdAt,
+      level: 'info',
+      message: `trainer started (pid ${run.pid})`,
+    },
+    ...trainerLog(run).map((message, i) => ({
+      id: `${run.id}-log-${String(i).padStart(6, '0')}`,
+      createdAt: run.createdAt,
+      level: /error|traceback|exception/i.test(message) ? 'error' : 'info',
+      message,
+    })),
+  ]
+  if (s.state === 'exited')
+    events.push({
+      id: `${run.id}-exit`,
+      createdAt: run.createdAt + 1,
+      level: s.code === 0 ? 'info' : 'error',
+      message: `trainer exited with code ${s.code}`,
+    })
+  return events
 }
