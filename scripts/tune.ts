@@ -19,6 +19,7 @@ import type { PollResult } from '@loopdm/tuner/jobs/poll.processor'
 import { runPoll } from '@loopdm/tuner/jobs/poll.processor'
 import { runTune, type TuneResult } from '@loopdm/tuner/jobs/tune.processor'
 import { createTunerDeps } from '@loopdm/tuner/jobs/tune.worker'
+import { exemplarsLearner } from '@loopdm/tuner/learners/exemplars.learner'
 import { formatDataReport, sha256File } from '@loopdm/tuner/services/training-data.service'
 import { type ConnectionOptions, type Job, QueueEvents } from 'bullmq'
 import { parseArgs, say } from './lib/cli.js'
@@ -75,52 +76,72 @@ const db = await openDatabase(config, { logger, migrate: true }).catch((err: Err
 const deps = createTunerDeps({ config, logger, pool: db.pool })
 let code = 0
 try {
-  const workers = dryRun || flags.inline === true ? [] : await deps.tuneQueue.getWorkers()
-  if (dryRun || workers.length === 0) {
-    if (!dryRun && flags.inline !== true) say('no tuner worker is running (npm start): running inline')
-    const r = await runTune({ trigger: 'manual', file, dryRun }, deps)
-    printResult(r)
-    if (r.outcome === 'dry-run') code = r.refusal ? 2 : 0
-    else if (wait && r.finetune?.providerJobId) {
-      const until = Date.now() + timeoutMs
-      let p = await runPoll({ finetuneJobId: r.finetune.providerJobId }, deps)
-      while (!p.done && Date.now() < until) {
-        say(`  ${new Date().toISOString()} ${p.status}`)
-        await new Promise((res) => setTimeout(res, p.done ? 0 : p.nextDelayMs))
-        p = await runPoll({ finetuneJobId: r.finetune.providerJobId }, deps)
-      }
-      code = printPoll(p)
+  if (config.learning.backend === 'exemplars') {
+    // The exemplar learner: embed the export into a new exemplar set (seconds, idempotent per
+    // content hash), register the candidate policy and enqueue its evaluation — in this process.
+    const r = await exemplarsLearner.tune({ trigger: 'manual', file, dryRun }, deps)
+    if (r.learner === 'exemplars') {
+      say(`learner        exemplars (LEARNING_BACKEND); data ${r.file}`)
+      say(
+        `examples       ${r.examples} (${r.tokens} tokens, ${r.skipped} lines without a usable answer skipped)`,
+      )
+      say(
+        `content hash   ${r.contentHash.slice(0, 12)}${r.set ? ` → exemplar set ${r.set.id} (${r.set.status})` : ''}`,
+      )
+      if (r.policy)
+        say(
+          `policy         ${r.policy.model} (id ${r.policy.id}, serves ${r.policy.servingModel}) ${r.outcome === 'existing' ? 'already built for this data' : 'registered as a candidate'}; evaluate enqueued`,
+        )
+      else say('dry run: nothing embedded or stored')
     }
   } else {
-    // The job id must be known before the worker runs: resolve the data the way the job will.
-    const last = await deps.finetunes.lastSucceeded()
-    const picked = await pickTrainingData({ config, file, lastDataThrough: last?.dataThrough })
-    const sha = await sha256File(picked.path)
-    const jobId = tuneJobId(sha)
-    const old = await deps.tuneQueue.getJob(jobId)
-    // A refused attempt (e.g. over budget) may be retried once the operator changed something.
-    if (old && (await old.getState()) === 'failed') await old.remove()
-    const events = new QueueEvents(TUNE_QUEUE, {
-      connection: createRedis({ url: config.redis.url, role: 'worker' }) as unknown as ConnectionOptions,
-      prefix: config.redis.prefix,
-    })
-    await events.waitUntilReady()
-    try {
-      const job: Job = await deps.tuneQueue.add(
-        TUNE_JOB.tune,
-        { trigger: 'manual', file, dryRun: false },
-        { ...TUNE_JOB_OPTIONS, jobId },
-      )
-      say(`enqueued tune job ${jobId} for ${picked.path}`)
-      const r = (await job.waitUntilFinished(events, timeoutMs)) as TuneResult
+    const workers = dryRun || flags.inline === true ? [] : await deps.tuneQueue.getWorkers()
+    if (dryRun || workers.length === 0) {
+      if (!dryRun && flags.inline !== true) say('no tuner worker is running (npm start): running inline')
+      const r = await runTune({ trigger: 'manual', file, dryRun }, deps)
       printResult(r)
-      const pollJob = await deps.tuneQueue.getJob(tunePollJobId(sha))
-      if (wait && pollJob) {
-        say(`waiting for the fine-tune (poll job ${pollJob.id}; Ctrl-C leaves it running in the tuner)`)
-        code = printPoll((await pollJob.waitUntilFinished(events, timeoutMs)) as PollResult)
+      if (r.outcome === 'dry-run') code = r.refusal ? 2 : 0
+      else if (wait && r.finetune?.providerJobId) {
+        const until = Date.now() + timeoutMs
+        let p = await runPoll({ finetuneJobId: r.finetune.providerJobId }, deps)
+        while (!p.done && Date.now() < until) {
+          say(`  ${new Date().toISOString()} ${p.status}`)
+          await new Promise((res) => setTimeout(res, p.done ? 0 : p.nextDelayMs))
+          p = await runPoll({ finetuneJobId: r.finetune.providerJobId }, deps)
+        }
+        code = printPoll(p)
       }
-    } finally {
-      await events.close()
+    } else {
+      // The job id must be known before the worker runs: resolve the data the way the job will.
+      const last = await deps.finetunes.lastSucceeded()
+      const picked = await pickTrainingData({ config, file, lastDataThrough: last?.dataThrough })
+      const sha = await sha256File(picked.path)
+      const jobId = tuneJobId(sha)
+      const old = await deps.tuneQueue.getJob(jobId)
+      // A refused attempt (e.g. over budget) may be retried once the operator changed something.
+      if (old && (await old.getState()) === 'failed') await old.remove()
+      const events = new QueueEvents(TUNE_QUEUE, {
+        connection: createRedis({ url: config.redis.url, role: 'worker' }) as unknown as ConnectionOptions,
+        prefix: config.redis.prefix,
+      })
+      await events.waitUntilReady()
+      try {
+        const job: Job = await deps.tuneQueue.add(
+          TUNE_JOB.tune,
+          { trigger: 'manual', file, dryRun: false },
+          { ...TUNE_JOB_OPTIONS, jobId },
+        )
+        say(`enqueued tune job ${jobId} for ${picked.path}`)
+        const r = (await job.waitUntilFinished(events, timeoutMs)) as TuneResult
+        printResult(r)
+        const pollJob = await deps.tuneQueue.getJob(tunePollJobId(sha))
+        if (wait && pollJob) {
+          say(`waiting for the fine-tune (poll job ${pollJob.id}; Ctrl-C leaves it running in the tuner)`)
+          code = printPoll((await pollJob.waitUntilFinished(events, timeoutMs)) as PollResult)
+        }
+      } finally {
+        await events.close()
+      }
     }
   }
 } catch (err) {

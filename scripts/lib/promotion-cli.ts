@@ -35,9 +35,13 @@ export async function withPromotionDeps(
 }
 
 export function describePromotion(r: PromotionResult): string {
-  if (!r.changed) return `• ${r.model} is already the active model (version ${r.version}); nothing changed`
+  const policy = r.policy
+    ? ` — policy ${r.policy.id}, learner ${r.policy.learner}, serving ${r.policy.servingModel}`
+    : ''
+  if (!r.changed)
+    return `• ${r.model} is already the active model (version ${r.version}${policy}); nothing changed`
   return [
-    `✓ ${r.model} is now active (version ${r.version}, was ${r.from ?? 'none'})`,
+    `✓ ${r.model} is now active (version ${r.version}, was ${r.from ?? 'none'}${policy})`,
     r.published
       ? '  published on the hot-swap channel: every gateway switches without a restart'
       : '  publish failed: gateways converge on their reconcile interval (MODEL_RECONCILE_INTERVAL_MS)',

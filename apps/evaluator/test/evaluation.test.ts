@@ -219,7 +219,7 @@ describe('evaluation service', () => {
       }
     })
 
-    it('scores without the judge when the judge model fails', async () => {
+    it('reports "judge unavailable" and fails the gate when the judge model fails (never drops it)', async () => {
       fake.setResponder((model, messages) =>
         model === JUDGE
           ? { status: 500, message: 'judge exploded' }
@@ -231,8 +231,12 @@ describe('evaluation service', () => {
         const sut = build({ EVAL_JUDGE_MODEL: JUDGE })
         const r = await sut.evaluate({ candidate: good })
         expect(r.summaries.candidate.judge).toBeNull()
-        expect(r.decision.gates.some((g) => g.gate === 'judge')).toBe(false)
-        expect(r.outcome).toBe('approved_pending')
+        expect(r.summaries.candidate.judgeUnavailable).toBeGreaterThan(0)
+        expect(r.decision.gates.find((g) => g.gate === 'judge')).toMatchObject({
+          pass: false,
+          detail: expect.stringMatching(/^judge unavailable: \d+ judge call\(s\) failed \(.*judge exploded/),
+        })
+        expect(r.outcome).toBe('rejected')
       } finally {
         fake.setResponder(defaultResponder)
       }

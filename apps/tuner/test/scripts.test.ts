@@ -59,6 +59,7 @@ describe('npm run tune', () => {
           QUEUE_PREFIX: config.redis.prefix,
           EXPORT_DIR: dir,
           FT_POLL_INTERVAL_MS: '100',
+          LEARNING_BACKEND: 'fine-tune',
         })
         expect(stdout).toMatch(/enqueued tune job tune-[0-9a-f]{64}/)
         expect(stdout).toMatch(/examples\s+12/)
@@ -83,6 +84,7 @@ describe('npm run tune', () => {
         QUEUE_PREFIX: config.redis.prefix,
         EXPORT_DIR: dir,
         FT_POLL_INTERVAL_MS: '100',
+        LEARNING_BACKEND: 'fine-tune',
       })
       expect(stdout).toMatch(/fine-tune\s+#\d+ provider job ftjob-\S+/)
       expect(stdout).toMatch(/fine-tune succeeded: ft:/)

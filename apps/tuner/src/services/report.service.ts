@@ -4,6 +4,7 @@ import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import { createQualityService, formatQualityMarkdown } from './quality.service.js'
+import { learnerCostSection } from './report-learner.js'
 import { costSection, finetuneSection, gatherMonth, modelsSection, thisRunSection } from './report-month.js'
 import { evaluationSection, productionSection } from './report-sections.js'
 import type { RetirementResult } from './retirement.service.js'
@@ -50,6 +51,7 @@ export async function writeMonthlyReport(opts: MonthlyReportOptions): Promise<Mo
     ...costSection(d, { month, now, from, to, budget: opts.config.finetune.budgetUsdMonthly }),
     ...finetuneSection(d),
     ...modelsSection(d),
+    ...(await learnerCostSection(pool, opts.config, from, to)),
   ]
   md.push(...(await evaluationSection(pool, from, to)), ...(await productionSection(pool, from, to)))
   // Quality signals from production (apps/evaluator): reactions, completion rate, fallbacks per model.
