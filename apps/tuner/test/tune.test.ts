@@ -126,6 +126,7 @@ describe('tune', () => {
           OPENAI_BASE_URL: local.baseURL,
           QUEUE_PREFIX: config.redis.prefix,
           EXPORT_DIR: dir,
+          LEARNING_BACKEND: 'fine-tune',
           LOG_LEVEL: 'silent',
         },
         timeout: 60_000,
