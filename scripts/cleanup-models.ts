@@ -9,6 +9,7 @@ import { runRetention } from '@loopdm/exporter/services/retention.service'
 import { loadConfigOrExit } from '@loopdm/platform/config'
 import { createLogger } from '@loopdm/platform/logger'
 import { createOpenAISdk } from '@loopdm/platform/openai'
+import { createFineTuneProvider } from '@loopdm/tuner/providers/create-provider'
 import { runModelCleanup } from '@loopdm/tuner/services/model-cleanup.service'
 import { parseArgs, say } from './lib/cli.js'
 
@@ -34,6 +35,7 @@ try {
   const { retirement: r, report } = await runModelCleanup({
     db: db.pool,
     sdk,
+    provider: createFineTuneProvider({ config, sdk }),
     config,
     logger,
     dryRun,
@@ -47,6 +49,7 @@ try {
     say(`  deleted:      ${r.deleted.join(', ') || 'none'}`)
     say(`  retired:      ${r.retired.join(', ') || 'none'}`)
   }
+  for (const f of r.failed) say(`  not deleted:  ${f.model} — ${f.reason}`)
   for (const k of r.kept) say(`  kept:         ${k.model} — ${k.reason}`)
   say(
     `monthly report ${report.path} (spend $${report.totals.usd.toFixed(4)}, fine-tunes ${report.totals.finetunes})`,

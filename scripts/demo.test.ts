@@ -54,4 +54,40 @@ describe('npm run demo', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 240_000)
+
+  it.each([
+    [
+      'together',
+      /promoted policy\s+loopdm\/Meta-Llama-3\.1-8B-Instruct-Reference-loopdm-[0-9a-f]{8}-[0-9a-f]{8} \(id \d+, learner fine-tune/,
+    ],
+    ['vllm', /promoted policy\s+loopdm-[0-9a-f]{8}-[0-9a-f]{6} \(id \d+, learner fine-tune/],
+  ])(
+    '--learner fine-tune --provider %s trains there and promotes its policy',
+    async (provider, promoted) => {
+      const dir = mkdtempSync(join(tmpdir(), `loopdm-demo-${provider}-`))
+      try {
+        const { code, output: out } = await runScript(
+          'demo',
+          ['--learner', 'fine-tune', '--provider', provider],
+          {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '',
+            REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+            PGLITE_DATA_DIR: join(dir, 'pg'),
+            EXPORT_DIR: join(dir, 'exports'),
+          },
+        )
+        if (code !== 0) process.stdout.write(out)
+        expect(code).toBe(0)
+        expect(out).toContain(`FT_PROVIDER=${provider}`)
+        expect(out).toMatch(/decision: approved_pending/)
+        expect(out).toMatch(/\(Selected Model, reason active\)/)
+        expect(out).toMatch(promoted)
+        expect(out).toMatch(new RegExp(`fine-tune provider\\s+${provider}`))
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+    240_000,
+  )
 })

@@ -24,7 +24,7 @@ import { importHistory } from '@loopdm/gateway/services/history-import'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
-import { loadConfig } from '@loopdm/platform/config'
+import { COPY_TRAINER_COMMAND, loadConfig } from '@loopdm/platform/config'
 import { createLogger } from '@loopdm/platform/logger'
 import { createAiClient } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
@@ -60,6 +60,38 @@ if (learnerFlag !== 'exemplars' && learnerFlag !== 'fine-tune') {
 }
 const learner: 'exemplars' | 'fine-tune' = learnerFlag
 
+type DemoProvider = 'openai' | 'together' | 'vllm'
+
+/**
+ * `--provider openai|together|vllm` (default openai; with `--learner fine-tune`): who trains.
+ * Every one is emulated by openai-local — Together's fine-tuning API, or vLLM's runtime LoRA API
+ * fed by the copy trainer (scripts/trainers/copy-trainer.mjs) — so the demo stays offline.
+ */
+function providerArg(flags: Record<string, string | true>): DemoProvider {
+  const v = flags.provider ?? 'openai'
+  if (v === 'openai' || v === 'together' || v === 'vllm') return v
+  say(`--provider must be openai, together or vllm, got ${String(v)}`)
+  process.exit(2)
+}
+
+/** The environment that points FT_PROVIDER at openai-local's emulation of it. */
+function providerEnv(
+  provider: DemoProvider,
+  local: { url: string; togetherBaseURL: string },
+): Record<string, string> {
+  if (provider === 'together') return { FT_PROVIDER: 'together', TOGETHER_BASE_URL: local.togetherBaseURL }
+  if (provider === 'vllm')
+    return {
+      FT_PROVIDER: 'vllm',
+      VLLM_BASE_URL: local.url,
+      VLLM_ADAPTER_DIR: resolve(exportDir, '..', `adapters-${id}`),
+      TRAINER_COMMAND: COPY_TRAINER_COMMAND,
+    }
+  return { FT_PROVIDER: 'openai' }
+}
+
+const provider = providerArg(parseArgs(process.argv.slice(2)).flags)
+
 const cleanups: Array<() => Promise<unknown>> = []
 async function cleanup() {
   for (const c of cleanups.reverse()) await c().catch(() => {})
@@ -90,7 +122,10 @@ async function main() {
     PROMOTE_PROBE_DEADLINE_MS: '30000',
     LOG_LEVEL: 'info',
     LEARNING_BACKEND: learner,
+    ...providerEnv(provider, openai),
   }
+  const adapters = appEnv.VLLM_ADAPTER_DIR
+  if (adapters) cleanups.push(async () => rmSync(adapters, { recursive: true, force: true }))
   const config = loadConfig({
     ...appEnv,
     LOG_LEVEL: 'warn',
@@ -198,7 +233,7 @@ async function main() {
   step(
     learner === 'exemplars'
       ? 'learn (exemplars): embed every exported exchange into a new exemplar set (pgvector, one transaction)'
-      : 'learn (fine-tune): validate, count tokens, estimate cost, fine-tune on openai-local',
+      : `learn (fine-tune): validate, count tokens, estimate cost, fine-tune (FT_PROVIDER=${provider}, emulated by openai-local)`,
   )
   const tuner = createTunerDeps({ config, logger, pool })
   cleanups.push(() => tuner.close())
@@ -296,6 +331,7 @@ async function main() {
   say(
     `cost per reply          $${cost.perReply.toFixed(6)} (mean of ${cost.replies} replies); demonstrations add ${cost.exemplarTokensPerReply.toFixed(0)} prompt tokens ≈ $${cost.exemplarsPerReply.toFixed(6)} to each of the ${cost.exemplarReplies} replies that used them`,
   )
+  if (learner === 'fine-tune') say(`fine-tune provider      ${provider}`)
   say(`total                   ${elapsed()}`)
 }
 

@@ -10,6 +10,8 @@ import { createInterface } from 'node:readline'
 import { portAnswers, startEmbeddedPostgres } from '@loopdm/db/embedded'
 import { runMigrations } from '@loopdm/db/migrate'
 import { createPool, redactUrl } from '@loopdm/db/pool'
+import { createRegistryRepository } from '@loopdm/models/registry'
+import { shutdownWarnings } from '@loopdm/models/shutdowns'
 import { loadConfigOrExit } from '@loopdm/platform/config'
 import { assertRedis } from '@loopdm/redis/client'
 import { ROOT, say, waitFor } from './lib/cli.js'
@@ -51,6 +53,9 @@ async function main() {
   try {
     const r = await runMigrations(pool)
     say(`• migrations: ${r.applied.length} applied, ${r.skipped.length} already applied`)
+    // A month ahead: OpenAI's fine-tuning cutoff, FT_BASE_MODEL's or the live model's base shutdown.
+    const active = await createRegistryRepository(pool).findActive()
+    for (const w of shutdownWarnings(config, active?.model, new Date())) say(`! ${w.message}`)
   } catch (err) {
     say(`✗ migrations failed: ${(err as Error).message}`)
     await pool.end()

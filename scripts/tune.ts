@@ -41,7 +41,7 @@ const logger = createLogger({
 function printResult(r: TuneResult): void {
   for (const line of formatDataReport(r.report)) say(line)
   say(
-    `cost estimate  $${r.estimateUsd.toFixed(4)} (${r.report.tokens} tokens × ${config.finetune.nEpochs} epoch(s) × $${config.finetune.pricePer1kTokens}/1K)`,
+    `cost estimate  $${r.estimateUsd.toFixed(4)} (${r.report.tokens} tokens × ${config.finetune.nEpochs} epoch(s) × $${r.pricePer1k}/1K at ${r.provider})`,
   )
   if (r.budget) {
     const b = r.budget

@@ -38,7 +38,7 @@ export async function learn(learner: 'exemplars' | 'fine-tune', tuner: TunerDeps
   const jobId = tune.finetune?.providerJobId
   if (!jobId) throw new Error(`tune did not start a job: ${tune.refusal ?? tune.outcome}`)
   say(
-    `  ${tune.report.examples} examples, ${tune.report.tokens} tokens, estimate $${tune.estimateUsd.toFixed(4)} → job ${jobId}`,
+    `  ${tune.report.examples} examples, ${tune.report.tokens} tokens, estimate $${tune.estimateUsd.toFixed(4)} ($${tune.pricePer1k}/1K at ${tune.provider}) → job ${jobId}`,
   )
   let poll = await runPoll({ finetuneJobId: jobId }, tuner)
   while (!poll.done) {

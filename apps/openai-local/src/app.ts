@@ -3,7 +3,7 @@ import multipart from '@fastify/multipart'
 import type { Logger } from '@loopdm/platform/logger'
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify'
 import { OpenAIApiError } from './errors.js'
-import { createFaults, FAULT_MESSAGES, type FaultInjector } from './faults.js'
+import { CODED_FAULT_MESSAGES, createFaults, FAULT_MESSAGES, type FaultInjector } from './faults.js'
 import { createFineTuneRunner } from './fine-tune/runner.js'
 import { adminRoutes } from './routes/admin.js'
 import { chatRoutes } from './routes/chat.js'
@@ -82,9 +82,9 @@ export function buildOpenAILocalApp(opts: OpenAILocalAppOptions = {}): FastifyIn
     if (!API_PATH.test(req.url)) return
     const latency = faults.latencyMs()
     if (latency > 0) await sleep(latency)
-    const fault = faults.take(req.url)
+    const fault = faults.take(req.url, req.method)
     if (fault) {
-      const f = FAULT_MESSAGES[fault.status]
+      const f = fault.code ? CODED_FAULT_MESSAGES[fault.code] : FAULT_MESSAGES[fault.status]
       reply.code(fault.status).headers(fault.headers)
       return reply.send({ error: { message: f.message, type: f.type, param: null, code: f.code } })
     }

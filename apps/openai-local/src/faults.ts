@@ -2,7 +2,7 @@
  * Fault knobs for tests: fail the next N API requests with 429/500/503 (optionally only those whose
  * path contains a substring, optionally with `retry-after`), and add latency to every API request.
  */
-export type FaultStatus = 429 | 500 | 503
+export type FaultStatus = 403 | 429 | 500 | 503
 
 export interface FailNextOptions {
   /** Sent as `retry-after` (seconds; fractions allowed). */
@@ -11,6 +11,14 @@ export interface FailNextOptions {
   retryAfterMs?: number
   /** Only requests whose URL contains this substring are failed (and counted). */
   paths?: string
+  /** Only requests with this HTTP method (e.g. `POST`: job creation, not its listing). */
+  method?: string
+  /**
+   * The error `code` to answer with instead of the status's default: `training_not_available`
+   * (403, OpenAI's answer to job creation for organisations without fine-tuning) or
+   * `insufficient_quota` (429, out of credit; not a rate limit).
+   */
+  code?: 'training_not_available' | 'insufficient_quota'
 }
 
 export interface Faults {
@@ -29,7 +37,10 @@ export interface Faults {
 
 export interface FaultInjector extends Faults {
   /** The fault to answer `url` with, consuming one of the pending failures; undefined → serve it. */
-  take(url: string): { status: FaultStatus; headers: Record<string, string> } | undefined
+  take(
+    url: string,
+    method?: string,
+  ): { status: FaultStatus; headers: Record<string, string>; code?: FailNextOptions['code'] } | undefined
   latencyMs(): number
 }
 
@@ -54,22 +65,44 @@ export function createFaults(): FaultInjector {
       latency = 0
       requests = 0
     },
-    take(url) {
+    take(url, method) {
       requests++
       if (remaining <= 0) return undefined
       if (opts.paths && !url.includes(opts.paths)) return undefined
+      if (opts.method && method && opts.method.toUpperCase() !== method.toUpperCase()) return undefined
       remaining--
       const headers: Record<string, string> = {}
       if (opts.retryAfterSec !== undefined) headers['retry-after'] = String(opts.retryAfterSec)
       if (opts.retryAfterMs !== undefined) headers['retry-after-ms'] = String(opts.retryAfterMs)
-      return { status, headers }
+      return { status, headers, ...(opts.code ? { code: opts.code } : {}) }
     },
     latencyMs: () => latency,
     snapshot: () => ({ remaining, status, paths: opts.paths ?? null, latencyMs: latency, requests }),
   }
 }
 
+/** Bodies of the coded faults, worded like OpenAI's. */
+export const CODED_FAULT_MESSAGES = {
+  training_not_available: {
+    message:
+      'Fine-tuning is not available for your organization. New fine-tuning jobs can no longer be created (openai-local fault injection).',
+    type: 'invalid_request_error',
+    code: 'training_not_available',
+  },
+  insufficient_quota: {
+    message:
+      'You exceeded your current quota, please check your plan and billing details (openai-local fault injection).',
+    type: 'insufficient_quota',
+    code: 'insufficient_quota',
+  },
+} as const
+
 export const FAULT_MESSAGES: Record<FaultStatus, { message: string; type: string; code: string | null }> = {
+  403: {
+    message: 'You are not allowed to perform this request (openai-local fault injection).',
+    type: 'invalid_request_error',
+    code: 'forbidden',
+  },
   429: {
     message: 'Rate limit reached for requests (openai-local fault injection). Please try again later.',
     type: 'requests',

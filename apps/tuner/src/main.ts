@@ -21,7 +21,13 @@ await checkConfiguredModels({ sdk: deps.sdk, config, logger, requireFineTuneBase
 )
 const worker = createTuneWorker(deps)
 const retirementQueue = createQueue(RETIREMENT_QUEUE, { config, logger })
-const retirementWorker = createRetirementWorker({ db: db.pool, sdk: deps.sdk, config, logger })
+const retirementWorker = createRetirementWorker({
+  db: db.pool,
+  sdk: deps.sdk,
+  provider: deps.provider,
+  config,
+  logger,
+})
 
 await deps.tuneQueue.upsertJobScheduler(
   SCHEDULERS.tune,

@@ -61,6 +61,7 @@ describe('tuner process', () => {
         OPENAI_BASE_URL: local.baseURL,
         EXPORT_DIR: dir,
         FT_POLL_INTERVAL_MS: '700',
+        LEARNING_BACKEND: 'fine-tune',
         LOG_LEVEL: 'info',
         LOG_FILE: '',
       }

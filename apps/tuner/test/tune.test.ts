@@ -28,7 +28,8 @@ import type { Worker } from 'bullmq'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runPoll } from '../src/jobs/poll.processor.js'
 import { runTune } from '../src/jobs/tune.processor.js'
-import { createTuneWorker, resumePolls } from '../src/jobs/tune.worker.js'
+import { createTunerDeps, createTuneWorker, resumePolls } from '../src/jobs/tune.worker.js'
+import { createOpenAIProvider } from '../src/providers/openai.provider.js'
 import { sha256File } from '../src/services/training-data.service.js'
 import {
   capturingLogger,
@@ -103,7 +104,9 @@ describe('tune', () => {
       expect(sut.report.tokens).toBeGreaterThan(12 * 20)
       expect(sut.report.longest).toBeGreaterThan(20)
       expect(sut.report.problems).toBe(0)
-      expect(sut.estimateUsd).toBeCloseTo((sut.report.tokens * 1 * 0.008) / 1000, 6)
+      // gpt-4.1-mini-2025-04-14 (FT_BASE_MODEL's default) trains at $5 per 1M tokens.
+      expect(sut.pricePer1k).toBe(0.005)
+      expect(sut.estimateUsd).toBeCloseTo((sut.report.tokens * 1 * 0.005) / 1000, 6)
       expect(sut.refusal).toBeNull()
       expect(await fileCount()).toBe(before)
       expect(await deps.finetunes.findBySha(sut.report.sha256)).toBeNull()
@@ -123,6 +126,7 @@ describe('tune', () => {
           OPENAI_BASE_URL: local.baseURL,
           QUEUE_PREFIX: config.redis.prefix,
           EXPORT_DIR: dir,
+          LEARNING_BACKEND: 'fine-tune',
           LOG_LEVEL: 'silent',
         },
         timeout: 60_000,
@@ -327,9 +331,12 @@ describe('tune', () => {
   describe('when the provider fails the job', () => {
     it('records the reason, registers no candidate, and fails the poll job with the reason', async () => {
       const dir = tmpExportDir()
-      // Our gate lets 3 examples through; openai-local (like OpenAI) requires at least 10.
+      // Our gate lets 3 examples through (a provider whose own minimum we do not know: limits
+      // say 1); openai-local (like OpenAI) requires at least 10 and fails the job.
       const config = tunerTestConfig(local.baseURL, dir, { FT_MIN_EXAMPLES: '1' })
-      const deps = makeDeps(config, pool)
+      const openai = createOpenAIProvider({ sdk: createOpenAISdk({ config }) })
+      const provider = { ...openai, limits: () => ({ tokenLimit: 65_536, minExamples: 1 }) }
+      const deps = createTunerDeps({ config, logger: silentLogger, pool, provider })
       const worker = createTuneWorker(deps)
       const file = writeTrainingFile(dir, 3)
       const sha = await sha256File(file)

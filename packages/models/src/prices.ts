@@ -43,6 +43,50 @@ export const DEFAULT_TRAINING_PRICES: Readonly<Record<string, number>> = Object.
   'gpt-3.5-turbo': 0.008,
 })
 
+export type FineTuneProviderName = 'openai' | 'together' | 'vllm'
+
+/**
+ * Training USD per 1K trained tokens, per provider and base model (longest-prefix match on the
+ * base). OpenAI: its fine-tuning list prices (gpt-4.1 $25/1M, gpt-4.1-mini $5/1M). Together: LoRA
+ * SFT list prices by model size (≤ 16B $0.48/1M, 17–69B $1.50/1M, 70–100B $2.90/1M; no minimum
+ * charge; a dedicated endpoint, if a base needs one, bills per minute on top). vLLM: your own GPU —
+ * 0 per token. FT_PRICE_PER_1K_TOKENS overrides every entry.
+ */
+export const TRAINING_PRICES: Readonly<Record<FineTuneProviderName, Readonly<Record<string, number>>>> =
+  Object.freeze({
+    openai: DEFAULT_TRAINING_PRICES,
+    together: Object.freeze({
+      'meta-llama/Meta-Llama-3.1-8B-Instruct': 0.00048,
+      'meta-llama/Llama-3.2-3B-Instruct': 0.00048,
+      'meta-llama/Meta-Llama-3.1-70B-Instruct': 0.0029,
+      'meta-llama/Llama-3.3-70B-Instruct': 0.0029,
+      'Qwen/Qwen2.5-7B-Instruct': 0.00048,
+      'Qwen/Qwen2.5-14B-Instruct': 0.00048,
+      'Qwen/Qwen2.5-32B-Instruct': 0.0015,
+      'Qwen/Qwen2.5-72B-Instruct': 0.0029,
+      'Qwen/Qwen3-8B': 0.00048,
+      'Qwen/Qwen3-14B': 0.00048,
+      'Qwen/Qwen3-32B': 0.0015,
+    }),
+    vllm: Object.freeze({ '': 0 }),
+  })
+
+/**
+ * USD per 1K trained tokens for fine-tuning `baseModel` at `provider`: the override
+ * (FT_PRICE_PER_1K_TOKENS) when set, else the table; undefined when the table has no entry.
+ */
+export function trainingPricePer1k(
+  provider: FineTuneProviderName,
+  baseModel: string,
+  override?: number,
+): number | undefined {
+  if (override !== undefined) return override
+  return longestPrefix(
+    TRAINING_PRICES[provider] as Record<string, number>,
+    fineTunedBase(baseModel) ?? baseModel,
+  )
+}
+
 export interface PriceTable {
   /** The price that applies to `model`, or undefined when nothing matches. */
   priceFor(model: string): ModelPrice | undefined

@@ -45,7 +45,17 @@ const EnvSchema = z.object({
   LOOP_DM_FT_MODEL: optionalString,
   BASE_MODEL: z.string().optional().default('gpt-4.1-mini'),
   VISION_MODEL: z.string().optional().default('gpt-4.1-mini'),
-  FT_BASE_MODEL: z.string().optional().default('gpt-4.1-mini-2025-04-14'),
+  /** Unset → the provider's default base (DEFAULT_FT_BASE_MODELS). */
+  FT_BASE_MODEL: optionalString,
+  FT_PROVIDER: oneOf(['openai', 'together', 'vllm'] as const, 'openai'),
+  TOGETHER_API_KEY: optionalString,
+  TOGETHER_BASE_URL: url(['http', 'https']),
+  /** LoRA (default) or full fine-tuning at Together. */
+  TOGETHER_TRAINING_TYPE: oneOf(['lora', 'full'] as const, 'lora'),
+  VLLM_BASE_URL: url(['http', 'https']),
+  VLLM_API_KEY: optionalString,
+  VLLM_ADAPTER_DIR: z.string().optional().default('.data/adapters'),
+  TRAINER_COMMAND: optionalString,
   EMBEDDING_MODEL: z.string().optional().default('text-embedding-3-small'),
   SYSTEM_PROMPT: z.string().optional().default(DEFAULT_SYSTEM_PROMPT),
   MODEL_RECONCILE_INTERVAL_MS: num(60_000, { int: true, min: 100 }),
@@ -81,7 +91,7 @@ const EnvSchema = z.object({
   AUTO_TUNE: bool(true),
   FT_MIN_EXAMPLES: num(10, { int: true, min: 1 }),
   FT_N_EPOCHS: num(1, { int: true, min: 1, max: 50 }),
-  FT_PRICE_PER_1K_TOKENS: num(0.008, { min: 0 }),
+  FT_PRICE_PER_1K_TOKENS: optionalNum({ min: 0 }),
   FT_BUDGET_USD_MONTHLY: optionalNum({ min: 0 }),
   FT_TRAINING_DATA: oneOf(['master', 'since-last'] as const, 'master'),
   FT_POLL_INTERVAL_MS: num(30_000, { int: true, min: 50 }),
@@ -122,6 +132,20 @@ const EnvSchema = z.object({
 })
 
 type Env = z.output<typeof EnvSchema>
+
+/** The base each provider fine-tunes when FT_BASE_MODEL is unset. */
+export const DEFAULT_FT_BASE_MODELS = {
+  openai: 'gpt-4.1-mini-2025-04-14',
+  together: 'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference',
+  vllm: 'Qwen/Qwen2.5-1.5B-Instruct',
+} as const
+
+/**
+ * The tiny trainer the embedded defaults use for FT_PROVIDER=vllm (it "trains" by copying the
+ * file; see docs/self-hosted-training.md for a real one). Run from the repository root.
+ */
+export const COPY_TRAINER_COMMAND =
+  'node scripts/trainers/copy-trainer.mjs --train-file {train_file} --base-model {base_model} --output-dir {output_dir} --epochs {epochs}'
 
 /** The nested config, one area at a time (each area's builder below). */
 function shape(e: Env) {
@@ -195,7 +219,7 @@ function modelsConfig(e: Env) {
   return {
     base: e.BASE_MODEL,
     vision: e.VISION_MODEL,
-    ftBase: e.FT_BASE_MODEL,
+    ftBase: e.FT_BASE_MODEL ?? DEFAULT_FT_BASE_MODELS[e.FT_PROVIDER],
     seedFineTuned: e.LOOP_DM_FT_MODEL,
     systemPrompt: e.SYSTEM_PROMPT,
     channel: e.MODEL_CHANNEL,
@@ -241,7 +265,9 @@ function pipelineConfig(e: Env) {
     finetune: {
       minExamples: e.FT_MIN_EXAMPLES,
       nEpochs: e.FT_N_EPOCHS,
+      /** Override of the per-model training prices (packages/models/src/prices.ts); unset → the table. */
       pricePer1kTokens: e.FT_PRICE_PER_1K_TOKENS,
+      ...providersConfig(e),
       budgetUsdMonthly: e.FT_BUDGET_USD_MONTHLY,
       budgetAlertWebhookUrl: e.BUDGET_ALERT_WEBHOOK_URL,
       trainingData: e.FT_TRAINING_DATA,
@@ -260,6 +286,32 @@ function pipelineConfig(e: Env) {
   }
 }
 
+/** Who fine-tunes (FT_PROVIDER) and how to reach Together and vLLM. */
+function providersConfig(e: Env) {
+  const localRoot = `http://127.0.0.1:${e.OPENAI_LOCAL_PORT}`
+  return {
+    /** `openai` (default), `together` (hosted LoRA) or `vllm` (TRAINER_COMMAND + vLLM). */
+    provider: e.FT_PROVIDER,
+    together: {
+      apiKey: e.TOGETHER_API_KEY,
+      /** Unset with no key → openai-local's Together emulation. */
+      baseURL:
+        e.TOGETHER_BASE_URL ??
+        (e.TOGETHER_API_KEY ? 'https://api.together.xyz/v1' : `${localRoot}/together/v1`),
+      trainingType: e.TOGETHER_TRAINING_TYPE,
+    },
+    vllm: {
+      /** The vLLM server's root (no `/v1`); unset → openai-local's vLLM emulation. */
+      baseURL: (e.VLLM_BASE_URL ?? localRoot).replace(/\/+$/, '').replace(/\/v1$/, ''),
+      apiKey: e.VLLM_API_KEY,
+      /** Where adapters are written; vLLM must see the same path (a shared volume). */
+      adapterDir: e.VLLM_ADAPTER_DIR,
+      /** `{train_file}`, `{base_model}`, `{output_dir}`, `{epochs}` are substituted, shell-quoted. */
+      trainerCommand: e.TRAINER_COMMAND ?? COPY_TRAINER_COMMAND,
+    },
+  }
+}
+
 export type Config = ReturnType<typeof shape>
 
 function deepFreeze<T>(o: T): T {
@@ -272,7 +324,16 @@ function deepFreeze<T>(o: T): T {
  * @throws ConfigError listing every bad variable, one per line: `PORT: expected an integer …`.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = EnvSchema.safeParse(env)
+  const parsed = EnvSchema.superRefine((e, ctx) => {
+    // A real vLLM trains nothing with the copy trainer: say so instead of serving a copied file.
+    if (e.FT_PROVIDER === 'vllm' && e.VLLM_BASE_URL && !e.TRAINER_COMMAND)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TRAINER_COMMAND'],
+        message:
+          'required with FT_PROVIDER=vllm and VLLM_BASE_URL (a command template with {train_file}, {base_model}, {output_dir}, {epochs}; see docs/self-hosted-training.md)',
+      })
+  }).safeParse(env)
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`)
     throw new ConfigError(lines)

@@ -25,7 +25,9 @@ export function configuredModels(config: Config): Array<{ variable: string; mode
     { variable: 'VISION_MODEL', model: config.models.vision },
     { variable: 'EMBEDDING_MODEL', model: config.openai.embeddingModel },
   ]
-  if (config.learning.backend === 'fine-tune')
+  // Only OpenAI's bases are in OpenAI's models.list: Together and vLLM bases are checked by their
+  // provider (a Together job on an unknown base answers 400; vLLM serves its own base).
+  if (config.learning.backend === 'fine-tune' && config.finetune.provider === 'openai')
     out.push({ variable: 'FT_BASE_MODEL', model: config.models.ftBase })
   if (config.eval.judgeModel) out.push({ variable: 'EVAL_JUDGE_MODEL', model: config.eval.judgeModel })
   return out

@@ -31,9 +31,24 @@ export interface AiClientOptions {
 }
 
 /**
+ * `fetch` that marks OpenAI's out-of-credit 429 (`insufficient_quota`) as not retryable
+ * (`x-should-retry: false`, which the SDK honours): waiting does not add credit, so callers fail
+ * fast with that error instead of after OPENAI_MAX_RETRIES backoffs. Rate-limit 429s are untouched.
+ */
+export const quotaAwareFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init)
+  if (res.status !== 429) return res
+  const text = await res.clone().text()
+  if (!/"insufficient_quota"/.test(text)) return res
+  const headers = new Headers(res.headers)
+  headers.set('x-should-retry', 'false')
+  return new Response(text, { status: res.status, statusText: res.statusText, headers })
+}
+
+/**
  * The OpenAI SDK configured for this deployment: OpenAI itself when OPENAI_API_KEY is set, else
- * apps/openai-local. Retries (429/5xx/timeouts, honouring retry-after, never other 4xx) are the
- * SDK's own, bounded by OPENAI_MAX_RETRIES.
+ * apps/openai-local. Retries (429/5xx/timeouts, honouring retry-after, never other 4xx nor
+ * `insufficient_quota`) are the SDK's own, bounded by OPENAI_MAX_RETRIES.
  */
 export function createOpenAISdk(opts: AiClientOptions): OpenAI {
   return new OpenAI({
@@ -41,6 +56,58 @@ export function createOpenAISdk(opts: AiClientOptions): OpenAI {
     baseURL: opts.baseURL ?? opts.config.openai.baseURL,
     maxRetries: opts.maxRetries ?? opts.config.openai.maxRetries,
     timeout: opts.timeoutMs ?? opts.config.openai.timeoutMs,
+    fetch: quotaAwareFetch,
+  })
+}
+
+export interface EndpointClientOptions {
+  /** The endpoint's OpenAI-compatible base, e.g. TOGETHER_BASE_URL or `${VLLM_BASE_URL}/v1`. */
+  baseURL: string
+  /** Its key (TOGETHER_API_KEY, VLLM_API_KEY); default a placeholder (openai-local, open vLLM). */
+  apiKey?: string | undefined
+  maxRetries?: number
+  timeoutMs?: number
+}
+
+/**
+ * The same `openai` SDK client pointed at another OpenAI-compatible endpoint: Together's chat API
+ * or a vLLM server. The router resolves a policy's `endpoint` to one of these.
+ */
+export function createEndpointClient(opts: EndpointClientOptions): OpenAI {
+  return new OpenAI({
+    apiKey: opts.apiKey ?? 'no-key',
+    baseURL: opts.baseURL,
+    maxRetries: opts.maxRetries ?? 3,
+    timeout: opts.timeoutMs ?? 60_000,
+    fetch: quotaAwareFetch,
+  })
+}
+
+/**
+ * The client a policy's endpoint needs: null → the deployment's OpenAI client; `together` → its
+ * chat API (TOGETHER_BASE_URL + TOGETHER_API_KEY unless the endpoint names another base);
+ * `vllm` → `${VLLM_BASE_URL}/v1` (or the endpoint's base) with VLLM_API_KEY.
+ */
+export function endpointClientFor(
+  endpoint: { provider: 'openai' | 'together' | 'vllm'; baseURL?: string | undefined } | null,
+  opts: { config: Config },
+): OpenAI {
+  const { config } = opts
+  const common = { maxRetries: config.openai.maxRetries, timeoutMs: config.openai.timeoutMs }
+  if (!endpoint || endpoint.provider === 'openai')
+    return endpoint?.baseURL
+      ? createEndpointClient({ baseURL: endpoint.baseURL, apiKey: config.openai.apiKey, ...common })
+      : createOpenAISdk({ config })
+  if (endpoint.provider === 'together')
+    return createEndpointClient({
+      baseURL: endpoint.baseURL ?? config.finetune.together.baseURL,
+      apiKey: config.finetune.together.apiKey,
+      ...common,
+    })
+  return createEndpointClient({
+    baseURL: endpoint.baseURL ?? `${config.finetune.vllm.baseURL}/v1`,
+    apiKey: config.finetune.vllm.apiKey,
+    ...common,
   })
 }
 

@@ -17,7 +17,15 @@ describe('loadConfig', () => {
       expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
       expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
       expect(sut.export).toMatchObject({ dir: 'exports', maxBytes: 50 * 1024 * 1024 })
-      expect(sut.finetune).toMatchObject({ minExamples: 10, nEpochs: 1, pricePer1kTokens: 0.008 })
+      // FT_PRICE_PER_1K_TOKENS is an override: unset, the per-model training prices apply.
+      expect(sut.finetune).toMatchObject({ minExamples: 10, nEpochs: 1, pricePer1kTokens: undefined })
+      expect(sut.finetune.provider).toBe('openai')
+      expect(sut.finetune.together.baseURL).toBe('http://127.0.0.1:8787/together/v1')
+      expect(sut.finetune.vllm).toMatchObject({
+        baseURL: 'http://127.0.0.1:8787',
+        adapterDir: '.data/adapters',
+      })
+      expect(sut.finetune.vllm.trainerCommand).toMatch(/copy-trainer\.mjs/)
       expect(sut.eval.autoPromote).toBe(false)
       expect(sut.schedules).toMatchObject({
         exportCron: '0 2 * * *',
@@ -111,5 +119,29 @@ describe('parseBytes', () => {
     expect(parseBytes('50MB')).toBe(52428800)
     expect(parseBytes('1 gb')).toBe(1024 ** 3)
     expect(parseBytes('12 parsecs')).toBeUndefined()
+  })
+})
+
+describe('loadConfig fine-tuning providers', () => {
+  describe('when FT_PROVIDER is set', () => {
+    it("defaults FT_BASE_MODEL to that provider's base and the Together URL to Together's with a key", () => {
+      expect(loadConfig({ FT_PROVIDER: 'together' }).models.ftBase).toBe(
+        'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference',
+      )
+      expect(loadConfig({ FT_PROVIDER: 'vllm' }).models.ftBase).toBe('Qwen/Qwen2.5-1.5B-Instruct')
+      expect(loadConfig({ TOGETHER_API_KEY: 'k' }).finetune.together.baseURL).toBe(
+        'https://api.together.xyz/v1',
+      )
+      expect(loadConfig({ VLLM_BASE_URL: 'http://gpu:8000/v1/' }).finetune.vllm.baseURL).toBe(
+        'http://gpu:8000',
+      )
+    })
+
+    it('names FT_PROVIDER when it is unknown, and TRAINER_COMMAND when a real vLLM has none', () => {
+      expect(() => loadConfig({ FT_PROVIDER: 'anyscale' })).toThrow(/FT_PROVIDER/)
+      expect(() => loadConfig({ FT_PROVIDER: 'vllm', VLLM_BASE_URL: 'http://gpu:8000' })).toThrow(
+        /TRAINER_COMMAND: required with FT_PROVIDER=vllm/,
+      )
+    })
   })
 })

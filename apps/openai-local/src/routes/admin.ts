@@ -17,7 +17,8 @@ export function adminRoutes(app: FastifyInstance, ctx: RouteContext) {
       const n = Number(b.failNext)
       const status = Number(b.status ?? 429)
       if (!Number.isInteger(n) || n < 0) throw invalidRequest('failNext must be an integer ≥ 0', 'failNext')
-      if (![429, 500, 503].includes(status)) throw invalidRequest('status must be 429, 500 or 503', 'status')
+      if (![403, 429, 500, 503].includes(status))
+        throw invalidRequest('status must be 403, 429, 500 or 503', 'status')
       ctx.faults.failNext(n, status as FaultStatus, {
         ...(b.retryAfterSec !== undefined ? { retryAfterSec: Number(b.retryAfterSec) } : {}),
         ...(b.retryAfterMs !== undefined ? { retryAfterMs: Number(b.retryAfterMs) } : {}),

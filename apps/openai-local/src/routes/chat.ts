@@ -57,76 +57,78 @@ function answer(model: ResolvedChatModel, messages: Msg[]) {
 }
 
 export function chatRoutes(app: FastifyInstance, ctx: RouteContext) {
-  app.post('/v1/chat/completions', async (req, reply) => {
-    const r = parseRequest(req.body)
-    const model = resolveChatModel(ctx, r.model)
-    if (model.reasoning) checkReasoningParams(r.raw)
-    if (r.images > 0 && !model.vision) {
-      const i = r.messages.findIndex(
-        (m) => Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url'),
-      )
-      const j = ((r.messages[i]?.content ?? []) as Part[]).findIndex((p) => p.type === 'image_url')
-      throw invalidRequest(
-        'Invalid content type. image_url is only supported by certain models.',
-        `messages.[${i}].content.[${j}].type`,
-      )
-    }
-    const said = answer(model, r.messages)
-    let content = said.content
-    let finish: 'stop' | 'length' = 'stop'
-    if (r.maxTokens !== undefined) {
-      const toks = encode(content)
-      if (toks.length > r.maxTokens) {
-        content = decode(toks.slice(0, r.maxTokens))
-        finish = 'length'
+  // Together's OpenAI-compatible chat lives at its API base (TOGETHER_BASE_URL) too.
+  for (const path of ['/v1/chat/completions', '/together/v1/chat/completions'])
+    app.post(path, async (req, reply) => {
+      const r = parseRequest(req.body)
+      const model = resolveChatModel(ctx, r.model)
+      if (model.reasoning) checkReasoningParams(r.raw)
+      if (r.images > 0 && !model.vision) {
+        const i = r.messages.findIndex(
+          (m) => Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url'),
+        )
+        const j = ((r.messages[i]?.content ?? []) as Part[]).findIndex((p) => p.type === 'image_url')
+        throw invalidRequest(
+          'Invalid content type. image_url is only supported by certain models.',
+          `messages.[${i}].content.[${j}].type`,
+        )
       }
-    }
-    ctx.logger?.debug(
-      { model: model.id, source: said.source, similarity: said.similarity },
-      'chat completion',
-    )
-    const promptTokens = countChatTokens(r.messages) + r.images * IMAGE_TOKENS
-    const completionTokens = countTokens(content)
-    const id = `chatcmpl-${randomBytes(12).toString('base64url')}`
-    const usage = {
-      prompt_tokens: promptTokens,
-      completion_tokens: completionTokens * r.n,
-      total_tokens: promptTokens + completionTokens * r.n,
-      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-      completion_tokens_details: {
-        reasoning_tokens: 0,
-        audio_tokens: 0,
-        accepted_prediction_tokens: 0,
-        rejected_prediction_tokens: 0,
-      },
-    }
-    if (r.stream) {
-      const body = sseBody(
-        { id, created: nowSec(ctx), model: model.id },
-        content,
-        r.n,
-        finish,
-        r.includeUsage ? usage : null,
+      const said = answer(model, r.messages)
+      let content = said.content
+      let finish: 'stop' | 'length' = 'stop'
+      if (r.maxTokens !== undefined) {
+        const toks = encode(content)
+        if (toks.length > r.maxTokens) {
+          content = decode(toks.slice(0, r.maxTokens))
+          finish = 'length'
+        }
+      }
+      ctx.logger?.debug(
+        { model: model.id, source: said.source, similarity: said.similarity },
+        'chat completion',
       )
-      return reply
-        .header('content-type', 'text/event-stream; charset=utf-8')
-        .header('cache-control', 'no-cache')
-        .send(body)
-    }
-    return {
-      id,
-      object: 'chat.completion',
-      created: nowSec(ctx),
-      model: model.id,
-      choices: Array.from({ length: r.n }, (_, index) => ({
-        index,
-        message: { role: 'assistant', content, refusal: null, annotations: [] },
-        logprobs: null,
-        finish_reason: finish,
-      })),
-      usage,
-      service_tier: 'default',
-      system_fingerprint: 'fp_openai_local',
-    }
-  })
+      const promptTokens = countChatTokens(r.messages) + r.images * IMAGE_TOKENS
+      const completionTokens = countTokens(content)
+      const id = `chatcmpl-${randomBytes(12).toString('base64url')}`
+      const usage = {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens * r.n,
+        total_tokens: promptTokens + completionTokens * r.n,
+        prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+        completion_tokens_details: {
+          reasoning_tokens: 0,
+          audio_tokens: 0,
+          accepted_prediction_tokens: 0,
+          rejected_prediction_tokens: 0,
+        },
+      }
+      if (r.stream) {
+        const body = sseBody(
+          { id, created: nowSec(ctx), model: model.id },
+          content,
+          r.n,
+          finish,
+          r.includeUsage ? usage : null,
+        )
+        return reply
+          .header('content-type', 'text/event-stream; charset=utf-8')
+          .header('cache-control', 'no-cache')
+          .send(body)
+      }
+      return {
+        id,
+        object: 'chat.completion',
+        created: nowSec(ctx),
+        model: model.id,
+        choices: Array.from({ length: r.n }, (_, index) => ({
+          index,
+          message: { role: 'assistant', content, refusal: null, annotations: [] },
+          logprobs: null,
+          finish_reason: finish,
+        })),
+        usage,
+        service_tier: 'default',
+        system_fingerprint: 'fp_openai_local',
+      }
+    })
 }

@@ -121,7 +121,8 @@ function parseCreate(ctx: RouteContext, body: unknown) {
 export function togetherFineTuneRoutes(app: FastifyInstance, ctx: RouteContext, runner: FineTuneRunner) {
   const job = (id: string) => {
     const j = ctx.store.jobs.get(id)
-    if (j?.provider !== 'together') throw notFound(`Fine-tune job ${id} not found`, 'id')
+    if (j?.provider !== 'together' || j.providerFields?.deleted)
+      throw notFound(`Fine-tune job ${id} not found`, 'id')
     return j
   }
   app.post('/together/v1/fine-tunes', async (req) => {
@@ -162,7 +163,9 @@ export function togetherFineTuneRoutes(app: FastifyInstance, ctx: RouteContext, 
     return togetherJobView(rec)
   })
   app.get('/together/v1/fine-tunes', async () => ({
-    data: [...ctx.store.jobs.values()].filter((j) => j.provider === 'together').map(togetherJobView),
+    data: [...ctx.store.jobs.values()]
+      .filter((j) => j.provider === 'together' && !j.providerFields?.deleted)
+      .map(togetherJobView),
   }))
   app.get<{ Params: { id: string } }>('/together/v1/fine-tunes/:id', async (req) =>
     togetherJobView(job(req.params.id)),
@@ -170,6 +173,16 @@ export function togetherFineTuneRoutes(app: FastifyInstance, ctx: RouteContext, 
   app.get<{ Params: { id: string } }>('/together/v1/fine-tunes/:id/events', async (req) => ({
     data: job(req.params.id).events.map(eventView),
   }))
+  // Together deletes a job with its checkpoints and output model; a running job must be cancelled first.
+  app.delete<{ Params: { id: string } }>('/together/v1/fine-tunes/:id', async (req) => {
+    const j = job(req.params.id)
+    if (!TERMINAL.has(j.status))
+      throw invalidRequest(`Fine-tune job ${j.id} is ${STATUS[j.status]}; cancel it before deleting.`, 'id')
+    if (j.outputModel) ctx.store.deleteModel(j.outputModel)
+    ctx.store.putJob({ ...j, providerFields: { ...j.providerFields, deleted: true } })
+    ctx.logger?.info({ job: j.id }, 'together fine-tune deleted')
+    return { message: `Fine-tune job ${j.id} deleted` }
+  })
   app.post<{ Params: { id: string } }>('/together/v1/fine-tunes/:id/cancel', async (req) => {
     const j = job(req.params.id)
     if (TERMINAL.has(j.status))

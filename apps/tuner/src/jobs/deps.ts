@@ -5,6 +5,7 @@ import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
 import type { Queue } from 'bullmq'
+import type { FineTuneProvider } from '../providers/provider.js'
 import type { FinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 
 /** Everything the tune and poll processors need; main.ts, scripts and tests build it. */
@@ -13,6 +14,8 @@ export interface TunerDeps {
   logger: Logger
   /** The OpenAI SDK (`createOpenAISdk` / `createAiClient(...).sdk`): openai-local or OpenAI. */
   sdk: OpenAI
+  /** Who trains (FT_PROVIDER): the state machine calls only this. */
+  provider: FineTuneProvider
   /** The database (the exemplar learner's store and the registry's policy rows). */
   pool: Pool
   finetunes: FinetuneJobsRepository

@@ -1,4 +1,3 @@
-import type { OpenAI } from '@loopdm/platform/openai'
 import {
   EVALUATE_JOB,
   EVALUATE_JOB_OPTIONS,
@@ -7,15 +6,15 @@ import {
   TunePollPayloadSchema,
 } from '@loopdm/queues/contracts'
 import { deleteDeferredProviderCopy } from '@loopdm/training-data/provider-copies'
+import type { ProviderJob } from '../providers/provider.js'
 import {
   type FinetuneEvent,
   type FinetuneJobRow,
-  type FinetuneStatus,
   isTerminal,
 } from '../repositories/finetune-jobs.repository.js'
 import { estimateCostUsd } from '../services/budget.service.js'
 import type { TunerDeps } from './deps.js'
-import { isPermanentProviderError } from './tune.processor.js'
+import { trainingPrice } from './tune.processor.js'
 
 export type PollResult =
   | { done: false; providerJobId: string; status: string; nextDelayMs: number }
@@ -27,10 +26,6 @@ export type PollResult =
       error: string | null
       trainedTokens: number | null
     }
-
-function toEvents(page: OpenAI.FineTuning.FineTuningJobEvent[]): FinetuneEvent[] {
-  return page.map((e) => ({ id: e.id, createdAt: e.created_at, level: e.level, message: e.message }))
-}
 
 const done = (row: FinetuneJobRow): PollResult => ({
   done: true,
@@ -63,123 +58,165 @@ async function recordFailureInRegistry(
   })
 }
 
+interface Step {
+  row: FinetuneJobRow
+  id: string
+  deps: TunerDeps
+  /** Every terminal path: a GDPR erase may have asked for the training file's provider copy to go. */
+  finish(r: FinetuneJobRow): Promise<PollResult>
+}
+
+/** Terminal without a model: ledger settled at 0, the reason in the registry and the row. */
+async function endWithout(s: Step, status: 'failed' | 'cancelled', error: string, events: FinetuneEvent[]) {
+  const { row, id, deps } = s
+  await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
+  await recordFailureInRegistry(row, status, error, deps)
+  const r = await deps.finetunes.recordPoll(row.id, { status, events, error })
+  deps.logger.error({ finetune: row.id, providerJobId: id, status, error }, 'fine-tuning job did not succeed')
+  return s.finish(r)
+}
+
+/** Provider unreachable or refusing: permanent → failed; transient → poll again with backoff. */
+async function onPollError(s: Step, err: unknown): Promise<PollResult> {
+  const { row, id, deps } = s
+  if (deps.provider.classify(err) !== 'transient')
+    return endWithout(s, 'failed', `provider lost the job: ${(err as Error).message}`, [])
+  await deps.finetunes.recordPollError(row.id)
+  const interval = deps.config.finetune.pollIntervalMs
+  const nextDelayMs = Math.min(interval * 2 ** Math.min(row.pollErrors, 5), Math.max(interval, 300_000))
+  deps.logger.warn(
+    { finetune: row.id, providerJobId: id, err: (err as Error).message, nextDelayMs },
+    'poll failed; will retry',
+  )
+  return { done: false, providerJobId: id, status: row.status, nextDelayMs }
+}
+
+/** Succeeded: make it callable, settle the ledger, register the candidate + how it is served, evaluate. */
+async function onSucceeded(s: Step, job: ProviderJob, events: FinetuneEvent[]): Promise<PollResult> {
+  const { row, id, deps } = s
+  const model = job.fineTunedModel
+  if (!model) {
+    // Succeeded without a model name has been seen briefly at OpenAI: ask again shortly.
+    const r = await deps.finetunes.recordPoll(row.id, { status: 'running', events })
+    return {
+      done: false,
+      providerJobId: id,
+      status: r.status,
+      nextDelayMs: deps.config.finetune.pollIntervalMs,
+    }
+  }
+  try {
+    await deps.provider.publish(job)
+  } catch (err) {
+    return onPollError(s, err)
+  }
+  const trainedTokens = job.trainedTokens ?? row.tokens * row.nEpochs
+  const costUsd = estimateCostUsd(trainedTokens, 1, trainingPrice(deps))
+  // Side effects first (all idempotent), then the terminal row: a crash in between re-runs them.
+  await deps.ledger.settleFineTune({ ref: id, model, trainedTokens, costUsd })
+  const served = deps.provider.serving(model)
+  await deps.registry.registerCandidatePolicy({
+    learner: 'fine-tune',
+    key: model,
+    servingModel: served.servingModel,
+    endpoint: served.endpoint,
+    baseModel: row.baseModel,
+    finetuneJobId: id,
+    trainingFile: row.filePath,
+    trainedOn: { datasetHash: row.fileSha256, files: [row.filePath] },
+    reason: `fine-tuned at ${deps.provider.name} on ${row.examples} examples (${row.fileSha256.slice(0, 12)})`,
+  })
+  await deps.evaluateQueue.add(
+    EVALUATE_JOB.evaluate,
+    { trigger: 'tune', candidate: model },
+    { ...EVALUATE_JOB_OPTIONS, jobId: evaluateJobId(model) },
+  )
+  const r = await deps.finetunes.recordPoll(row.id, {
+    status: 'succeeded',
+    events,
+    trainedTokens,
+    fineTunedModel: model,
+    actualCostUsd: costUsd,
+  })
+  deps.logger.info(
+    { finetune: row.id, provider: deps.provider.name, providerJobId: id, model, trainedTokens, costUsd },
+    'fine-tune succeeded; candidate registered, evaluate enqueued',
+  )
+  return s.finish(r)
+}
+
+/** Still running past FT_DEADLINE_MS: cancel at the provider (vLLM: kill the trainer's group). */
+async function onDeadline(s: Step, status: string, events: FinetuneEvent[], now: Date): Promise<PollResult> {
+  const { row, id, deps } = s
+  const error = `deadline exceeded: still ${status} ${Math.round((now.getTime() - row.createdAt.getTime()) / 1000)} s after creation (FT_DEADLINE_MS=${deps.config.finetune.deadlineMs}); cancelled`
+  try {
+    await deps.provider.cancel(id)
+  } catch (err) {
+    // Finished in the meantime, or the provider already cancelled it: the next poll tells.
+    if (deps.provider.classify(err) === 'transient') throw err
+  }
+  return endWithout(s, 'cancelled', error, events)
+}
+
 /**
- * One step of the fine-tune state machine. Reads the provider job and its events, records them,
- * and either asks to be polled again (`done: false`, the worker re-delays the job) or settles a
- * terminal state: succeeded → ledger settled with the billed tokens, model registered as a
- * **candidate** (never active) and `evaluate` enqueued; failed/cancelled → reason recorded, no
- * candidate. A job still running past its deadline is cancelled. Provider hiccups (429/5xx after
- * the SDK's own retries, timeouts) only delay the next poll: a long outage never loses the job.
- * Safe to run twice: every side effect is an upsert or a deterministic job id.
+ * One step of the fine-tune state machine, provider-neutral. Reads the provider job and its events,
+ * records them, and either asks to be polled again (`done: false`, the worker re-delays the job) or
+ * settles a terminal state: succeeded → ledger settled with the billed tokens, model registered as
+ * a **candidate** (never active) with how it is served, and `evaluate` enqueued; failed/cancelled →
+ * reason recorded, no candidate. A job still running past its deadline is cancelled. Provider
+ * hiccups (429/5xx after the SDK's own retries, timeouts) only delay the next poll: a long outage
+ * never loses the job. Safe to run twice: every side effect is an upsert or a deterministic job id.
  */
 export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResult> {
   const payload: TunePollPayload = TunePollPayloadSchema.parse(input)
-  const { config, logger, finetunes, sdk } = deps
-  const interval = config.finetune.pollIntervalMs
+  const { finetunes, provider } = deps
   const row = await finetunes.findByProviderJobId(payload.finetuneJobId)
   if (!row) throw new Error(`no finetune_jobs row for provider job ${payload.finetuneJobId}`)
   if (isTerminal(row.status)) return done(row)
   const id = payload.finetuneJobId
-  // Every terminal path: a GDPR erase may have asked for the training file's provider copy to go.
-  const finish = async (r: FinetuneJobRow) => {
-    await deleteDeferredProviderCopy(sdk, row.filePath, row.providerFileId, logger)
-    return done(r)
+  const s: Step = {
+    row,
+    id,
+    deps,
+    finish: async (r) => {
+      // The deferred-deletion marker names OpenAI files (GDPR erase); other providers' copies are
+      // deleted by their own retention.
+      if (provider.name === 'openai')
+        await deleteDeferredProviderCopy(deps.sdk, row.filePath, row.providerFileId, deps.logger)
+      return done(r)
+    },
   }
-
-  let job: OpenAI.FineTuning.FineTuningJob
+  let job: ProviderJob
   let events: FinetuneEvent[]
   try {
-    job = await sdk.fineTuning.jobs.retrieve(id)
-    const page = await sdk.fineTuning.jobs.listEvents(id, { limit: 100 })
-    events = toEvents(page.data)
+    job = await provider.getJob(id)
+    events = await provider.events(id)
   } catch (err) {
-    if (isPermanentProviderError(err)) {
-      const error = `provider lost the job: ${(err as Error).message}`
-      await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
-      await recordFailureInRegistry(row, 'failed', error, deps)
-      const r = await finetunes.recordPoll(row.id, { status: 'failed', events: [], error })
-      logger.error({ finetune: row.id, providerJobId: id, error }, 'fine-tuning job failed')
-      return finish(r)
-    }
-    await finetunes.recordPollError(row.id)
-    const nextDelayMs = Math.min(interval * 2 ** Math.min(row.pollErrors, 5), Math.max(interval, 300_000))
-    logger.warn(
-      { finetune: row.id, providerJobId: id, err: (err as Error).message, nextDelayMs },
-      'poll failed; will retry',
-    )
-    return { done: false, providerJobId: id, status: row.status, nextDelayMs }
+    return onPollError(s, err)
   }
-
-  const status = job.status as FinetuneStatus
-  if (status === 'succeeded') {
-    const model = job.fine_tuned_model
-    if (!model) {
-      // Succeeded without a model name has been seen briefly at OpenAI: ask again shortly.
-      const r = await finetunes.recordPoll(row.id, { status: 'running', events })
-      return { done: false, providerJobId: id, status: r.status, nextDelayMs: interval }
-    }
-    const trainedTokens = job.trained_tokens ?? row.tokens * row.nEpochs
-    const costUsd = estimateCostUsd(trainedTokens, 1, config.finetune.pricePer1kTokens)
-    // Side effects first (all idempotent), then the terminal row: a crash in between re-runs them.
-    await deps.ledger.settleFineTune({ ref: id, model, trainedTokens, costUsd })
-    await deps.registry.upsertModel({
-      model,
-      kind: 'fine_tuned',
-      baseModel: row.baseModel,
-      status: 'candidate',
-      finetuneJobId: id,
-      trainingFile: row.filePath,
-      reason: `fine-tuned on ${row.examples} examples (${row.fileSha256.slice(0, 12)})`,
-    })
-    await deps.evaluateQueue.add(
-      EVALUATE_JOB.evaluate,
-      { trigger: 'tune', candidate: model },
-      { ...EVALUATE_JOB_OPTIONS, jobId: evaluateJobId(model) },
-    )
-    const r = await finetunes.recordPoll(row.id, {
-      status: 'succeeded',
-      events,
-      trainedTokens,
-      fineTunedModel: model,
-      actualCostUsd: costUsd,
-    })
-    logger.info(
-      { finetune: row.id, providerJobId: id, model, trainedTokens, costUsd },
-      'fine-tune succeeded; candidate registered, evaluate enqueued',
-    )
-    return finish(r)
-  }
-  if (status === 'failed' || status === 'cancelled') {
+  if (job.status === 'succeeded') return onSucceeded(s, job, events)
+  if (job.status === 'failed' || job.status === 'cancelled') {
     const error =
-      job.error?.message ??
+      job.error ??
       events.filter((e) => e.level === 'error').at(-1)?.message ??
-      (status === 'cancelled' ? 'cancelled at the provider' : 'failed without a reason')
-    await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
-    await recordFailureInRegistry(row, status, error, deps)
-    const r = await finetunes.recordPoll(row.id, { status, events, error })
-    logger.error({ finetune: row.id, providerJobId: id, status, error }, 'fine-tuning job did not succeed')
-    return finish(r)
+      (job.status === 'cancelled' ? 'cancelled at the provider' : 'failed without a reason')
+    return endWithout(s, job.status, error, events)
   }
-
   const now = deps.now?.() ?? new Date()
-  if (now.getTime() > row.deadlineAt.getTime()) {
-    const error = `deadline exceeded: still ${status} ${Math.round((now.getTime() - row.createdAt.getTime()) / 1000)} s after creation (FT_DEADLINE_MS=${config.finetune.deadlineMs}); cancelled`
-    try {
-      await sdk.fineTuning.jobs.cancel(id)
-    } catch (err) {
-      // Finished in the meantime, or the provider already cancelled it: the next poll tells.
-      if (!isPermanentProviderError(err)) throw err
-    }
-    await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
-    await recordFailureInRegistry(row, 'cancelled', error, deps)
-    const r = await finetunes.recordPoll(row.id, { status: 'cancelled', events, error })
-    logger.error({ finetune: row.id, providerJobId: id, error }, 'fine-tuning job cancelled')
-    return finish(r)
-  }
-  const r = await finetunes.recordPoll(row.id, { status, events, trainedTokens: job.trained_tokens })
-  logger.debug(
+  if (now.getTime() > row.deadlineAt.getTime()) return onDeadline(s, job.status, events, now)
+  const r = await finetunes.recordPoll(row.id, {
+    status: job.status,
+    events,
+    trainedTokens: job.trainedTokens,
+  })
+  deps.logger.debug(
     { finetune: row.id, providerJobId: id, status: r.status, polls: r.pollCount },
     'fine-tune polled',
   )
-  return { done: false, providerJobId: id, status, nextDelayMs: interval }
+  return {
+    done: false,
+    providerJobId: id,
+    status: job.status,
+    nextDelayMs: deps.config.finetune.pollIntervalMs,
+  }
 }

@@ -11,11 +11,14 @@ import {
   SCHEDULERS,
 } from '@loopdm/queues/contracts'
 import { type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq'
+import type { FineTuneProvider } from '../providers/provider.js'
 import { runModelCleanup } from '../services/model-cleanup.service.js'
 
 export interface RetirementDeps {
   db: Pool
   sdk: OpenAI
+  /** Who lists and deletes trained models (FT_PROVIDER); default OpenAI through `sdk`. */
+  provider?: FineTuneProvider
   config: Config
   logger: Logger
   /** Where the monthly report goes; default `reports`. */
@@ -36,6 +39,7 @@ export async function processRetirement(
   return runModelCleanup({
     db: deps.db,
     sdk: deps.sdk,
+    ...(deps.provider ? { provider: deps.provider } : {}),
     config: deps.config,
     logger: deps.logger,
     dryRun: parsed.data.dryRun,

@@ -10,6 +10,8 @@ import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { EVALUATE_QUEUE, TUNE_JOB, TUNE_QUEUE, tuneJobId } from '@loopdm/queues/contracts'
 import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
 import { type LearnerResult, learnerFor } from '../learners/learner.js'
+import { createFineTuneProvider } from '../providers/create-provider.js'
+import type { FineTuneProvider } from '../providers/provider.js'
 import { createFinetuneJobsRepository } from '../repositories/finetune-jobs.repository.js'
 import { sha256File } from '../services/training-data.service.js'
 import type { TunerDeps } from './deps.js'
@@ -22,13 +24,14 @@ const PERMANENT_CODES = new Set([
   'BUDGET_EXCEEDED',
   'FINE_TUNE_FAILED',
   'VALIDATION',
+  'FINE_TUNE_REFUSED',
 ])
 
 /** Permanent failures end the BullMQ job at once, with the reason as its failedReason (Bull Board). */
-function asBullError(err: unknown): unknown {
+function asBullError(err: unknown, deps: TunerDeps): unknown {
   if (err instanceof LoopDmError && PERMANENT_CODES.has(err.code))
     return new UnrecoverableError(`${err.name}: ${err.message}`)
-  if (isPermanentProviderError(err)) return new UnrecoverableError((err as Error).message)
+  if (isPermanentProviderError(err, deps)) return new UnrecoverableError((err as Error).message)
   return err
 }
 
@@ -38,15 +41,20 @@ export function createTunerDeps(opts: {
   logger: Logger
   pool: Pool
   sdk?: OpenAI
+  /** Default: the one FT_PROVIDER names. */
+  provider?: FineTuneProvider
   now?: () => Date
   fetchImpl?: typeof fetch
 }): TunerDeps & { close(): Promise<void> } {
+  const sdk = opts.sdk ?? createOpenAISdk({ config: opts.config, logger: opts.logger })
   const tuneQueue = createQueue(TUNE_QUEUE, { config: opts.config, logger: opts.logger })
   const evaluateQueue = createQueue(EVALUATE_QUEUE, { config: opts.config, logger: opts.logger })
   return {
     config: opts.config,
     logger: opts.logger,
-    sdk: opts.sdk ?? createOpenAISdk({ config: opts.config, logger: opts.logger }),
+    sdk,
+    provider:
+      opts.provider ?? createFineTuneProvider({ config: opts.config, sdk, fetchImpl: opts.fetchImpl }),
     pool: opts.pool,
     finetunes: createFinetuneJobsRepository(opts.pool),
     ledger: createCostLedger({
@@ -93,7 +101,7 @@ export function tuneQueueProcessor(deps: TunerDeps) {
       return await learnerFor(deps.config.learning.backend).tune(job.data, deps, { owner: `job-${job.id}` })
     } catch (err) {
       if (err instanceof DelayedError || err instanceof UnrecoverableError) throw err
-      throw asBullError(err)
+      throw asBullError(err, deps)
     }
   }
 }

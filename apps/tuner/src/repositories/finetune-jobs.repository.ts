@@ -6,7 +6,15 @@ import type { Pool, Queryable } from '@loopdm/db/pool'
  */
 export const TERMINAL_STATUSES = ['succeeded', 'failed', 'cancelled'] as const
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number]
-export type FinetuneStatus = 'uploading' | 'validating_files' | 'queued' | 'running' | TerminalStatus
+export const TERMINAL_STATUSES_ALL = [...TERMINAL_STATUSES, 'rejected'] as const
+/** `rejected`: the provider refused the account (403 training_not_available); terminal, never a job. */
+export type FinetuneStatus =
+  | 'uploading'
+  | 'validating_files'
+  | 'queued'
+  | 'running'
+  | TerminalStatus
+  | 'rejected'
 
 export interface FinetuneEvent {
   id: string
@@ -35,6 +43,10 @@ export interface FinetuneJobRow {
   error: string | null
   events: FinetuneEvent[]
   dataThrough: string | null
+  /** `openai` | `together` | `vllm` (migration 0011). */
+  provider: string
+  /** The deployment configuration a `rejected` row was refused under. */
+  configKey: string | null
   pollCount: number
   pollErrors: number
   deadlineAt: Date
@@ -47,11 +59,11 @@ const COLS = `id, file_sha256 as "fileSha256", file_path as "filePath", trigger,
   n_epochs as "nEpochs", suffix, status, provider_file_id as "providerFileId", provider_job_id as "providerJobId",
   examples, tokens, estimated_cost_usd::float8 as "estimatedCostUsd", trained_tokens as "trainedTokens",
   actual_cost_usd::float8 as "actualCostUsd", fine_tuned_model as "fineTunedModel", error, events,
-  data_through as "dataThrough", poll_count as "pollCount", poll_errors as "pollErrors",
+  data_through as "dataThrough", provider, config_key as "configKey", poll_count as "pollCount", poll_errors as "pollErrors",
   deadline_at as "deadlineAt", created_at as "createdAt", updated_at as "updatedAt", finished_at as "finishedAt"`
 
 export function isTerminal(status: string): status is TerminalStatus {
-  return (TERMINAL_STATUSES as readonly string[]).includes(status)
+  return (TERMINAL_STATUSES_ALL as readonly string[]).includes(status)
 }
 
 export function createFinetuneJobsRepository(db: Pool) {
@@ -72,14 +84,16 @@ export function createFinetuneJobsRepository(db: Pool) {
       estimatedCostUsd: number
       dataThrough: string | null
       deadlineAt: Date
+      provider: string
+      configKey: string
       /** Who uploads/creates (a BullMQ job id, or `inline-<pid>`), and for how long at most. */
       leaseOwner: string
       leaseMs: number
     }): Promise<{ row: FinetuneJobRow; created: boolean }> {
       const ins = await db.query<FinetuneJobRow>(
         `insert into finetune_jobs (file_sha256, file_path, trigger, base_model, n_epochs, suffix, examples,
-            tokens, estimated_cost_usd, data_through, deadline_at, lease_owner, lease_until)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() + $13 * interval '1 millisecond')
+            tokens, estimated_cost_usd, data_through, deadline_at, lease_owner, lease_until, provider, config_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() + $13 * interval '1 millisecond', $14, $15)
          on conflict (file_sha256) do nothing
          returning ${COLS}`,
         [
@@ -96,6 +110,8 @@ export function createFinetuneJobsRepository(db: Pool) {
           j.deadlineAt,
           j.leaseOwner,
           j.leaseMs,
+          j.provider,
+          j.configKey,
         ],
       )
       if (ins.rows[0]) return { row: ins.rows[0], created: true }
@@ -177,7 +193,7 @@ export function createFinetuneJobsRepository(db: Pool) {
             actual_cost_usd = coalesce($7, actual_cost_usd),
             poll_count = poll_count + 1,
             updated_at = now(),
-            finished_at = case when $2 in ('succeeded', 'failed', 'cancelled') then coalesce(finished_at, now())
+            finished_at = case when $2 in ('succeeded', 'failed', 'cancelled', 'rejected') then coalesce(finished_at, now())
                                else finished_at end
           where id = $1
           returning ${COLS}`,
@@ -195,12 +211,18 @@ export function createFinetuneJobsRepository(db: Pool) {
     },
 
     /** A row that ended before any provider job existed (refused upload) may be tried again. */
-    async reopen(id: number, deadlineAt: Date): Promise<void> {
+    async reopen(
+      id: number,
+      deadlineAt: Date,
+      /** The configuration of this attempt (it may differ from the refused one). */
+      now: { provider: string; baseModel: string; configKey: string },
+    ): Promise<void> {
       await db.query(
         `update finetune_jobs set status = 'uploading', error = null, finished_at = null, deadline_at = $2,
-                lease_owner = null, lease_until = null, updated_at = now()
+                lease_owner = null, lease_until = null, updated_at = now(), provider = $3, base_model = $4,
+                config_key = $5, provider_file_id = null
           where id = $1 and provider_job_id is null`,
-        [id, deadlineAt],
+        [id, deadlineAt, now.provider, now.baseModel, now.configKey],
       )
     },
 
@@ -211,8 +233,24 @@ export function createFinetuneJobsRepository(db: Pool) {
       )
     },
 
+    /** The latest `rejected` row refused under this configuration (no retry until it changes). */
+    async findRejection(configKey: string): Promise<FinetuneJobRow | null> {
+      const r = await db.query<FinetuneJobRow>(
+        `select ${COLS} from finetune_jobs where status = 'rejected' and config_key = $1 order by id desc limit 1`,
+        [configKey],
+      )
+      return r.rows[0] ?? null
+    },
+
+    /** The provider file is gone (deleted after a refusal): the row no longer points at it. */
+    async clearUploaded(id: number): Promise<void> {
+      await db.query(`update finetune_jobs set provider_file_id = null, updated_at = now() where id = $1`, [
+        id,
+      ])
+    },
+
     /** Terminal without the provider's word (e.g. the file was rejected before a job existed). */
-    async fail(id: number, status: 'failed' | 'cancelled', error: string): Promise<void> {
+    async fail(id: number, status: 'failed' | 'cancelled' | 'rejected', error: string): Promise<void> {
       await db.query(
         `update finetune_jobs set status = $2, error = $3, lease_owner = null, lease_until = null, updated_at = now(),
                 finished_at = coalesce(finished_at, now())
@@ -224,7 +262,7 @@ export function createFinetuneJobsRepository(db: Pool) {
     /** Rows the poll state machine still owns (a restarted tuner re-enqueues a poll for each). */
     async listNonTerminal(): Promise<FinetuneJobRow[]> {
       const r = await db.query<FinetuneJobRow>(
-        `select ${COLS} from finetune_jobs where status not in ('succeeded', 'failed', 'cancelled') order by id`,
+        `select ${COLS} from finetune_jobs where status not in ('succeeded', 'failed', 'cancelled', 'rejected') order by id`,
       )
       return r.rows
     },

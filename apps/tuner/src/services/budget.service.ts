@@ -55,13 +55,32 @@ export async function sendBudgetAlert(
   }
   if (alert.level === 100) deps.logger.error(fields, 'budget alert')
   else deps.logger.warn(fields, 'budget alert')
+  await postAlert({ ...alert }, deps)
+}
+
+/**
+ * A tuner alert that is not about the budget (e.g. `training_not_available`): an error log line and
+ * the same webhook (BUDGET_ALERT_WEBHOOK_URL) with `kind` set, so one channel reaches the shop.
+ */
+export async function sendProviderAlert(
+  alert: { kind: string; provider: string; message: string },
+  deps: { config: Config; logger: Logger; fetchImpl?: typeof fetch },
+): Promise<void> {
+  deps.logger.error({ ...alert, metric: 'loopdm_provider_alerts_total' }, 'provider alert')
+  await postAlert(alert, deps)
+}
+
+async function postAlert(
+  body: Record<string, unknown>,
+  deps: { config: Config; logger: Logger; fetchImpl?: typeof fetch },
+): Promise<void> {
   const url = deps.config.finetune.budgetAlertWebhookUrl
   if (!url) return
   try {
     const res = await (deps.fetchImpl ?? fetch)(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ source: 'loopdm-tuner', ...alert }),
+      body: JSON.stringify({ source: 'loopdm-tuner', ...body }),
       signal: AbortSignal.timeout(5000),
     })
     if (!res.ok) deps.logger.warn({ status: res.status }, 'budget alert webhook answered non-2xx')

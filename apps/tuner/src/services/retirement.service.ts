@@ -2,7 +2,9 @@ import type { Pool } from '@loopdm/db/pool'
 import { createRegistryRepository, type ModelRow } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
-import { OpenAI } from '@loopdm/platform/openai'
+import type { OpenAI } from '@loopdm/platform/openai'
+import { createOpenAIProvider } from '../providers/openai.provider.js'
+import type { FineTuneProvider } from '../providers/provider.js'
 
 /** Fine-tuned models older than this are deleted at the provider (unless protected). */
 export const RETIRE_AFTER_DAYS = 90
@@ -14,6 +16,8 @@ export interface RetirementResult {
   /** Registry rows marked retired whose model the provider no longer lists. */
   retired: string[]
   kept: Array<{ model: string; reason: string }>
+  /** The provider refused the deletion (e.g. 403: deleting needs the Owner role); the run went on. */
+  failed: Array<{ model: string; reason: string }>
   /** Dry runs: what a real run would delete/retire. */
   wouldDelete?: string[]
 }
@@ -22,6 +26,8 @@ export interface RetireModelsOptions {
   /** The pool (or a Database holding one). */
   db: Pool | { pool: Pool }
   sdk: OpenAI
+  /** Who lists and deletes trained models; default OpenAI through `sdk`. */
+  provider?: Pick<FineTuneProvider, 'listModels' | 'deleteModel'>
   config: Config
   logger: Logger
   /** List what would go; change nothing. */
@@ -42,7 +48,8 @@ const poolOf = (db: RetireModelsOptions['db']): Pool => ('pool' in db ? db.pool 
  * Age is the provider's `created` when it lists the model, else the registry row's `created_at`.
  */
 export async function retireModels(opts: RetireModelsOptions): Promise<RetirementResult> {
-  const { sdk, logger } = opts
+  const { logger } = opts
+  const provider = opts.provider ?? createOpenAIProvider({ sdk: opts.sdk })
   const registry = createRegistryRepository(poolOf(opts.db))
   const now = opts.now ?? new Date()
   const days = opts.olderThanDays ?? RETIRE_AFTER_DAYS
@@ -51,13 +58,11 @@ export async function retireModels(opts: RetireModelsOptions): Promise<Retiremen
   const previous = await registry.findPrevious()
 
   const atProvider = new Map<string, number>()
-  for await (const m of sdk.models.list()) {
-    if (m.id.startsWith('ft:')) atProvider.set(m.id, m.created * 1000)
-  }
+  for (const m of await provider.listModels()) atProvider.set(m.id, m.createdMs)
   const rows = new Map<string, ModelRow>()
   for (const r of await registry.list()) if (r.kind === 'fine_tuned') rows.set(r.model, r)
 
-  const result: RetirementResult = { deleted: [], retired: [], kept: [] }
+  const result: RetirementResult = { deleted: [], retired: [], kept: [], failed: [] }
   const would: string[] = []
   const names = [...new Set([...atProvider.keys(), ...rows.keys()])].sort()
   for (const model of names) {
@@ -84,10 +89,15 @@ export async function retireModels(opts: RetireModelsOptions): Promise<Retiremen
     }
     if (providerCreated !== undefined) {
       try {
-        await sdk.models.delete(model)
+        await provider.deleteModel(model)
       } catch (err) {
-        // Already gone (another replica, an operator): the goal is reached.
-        if (!(err instanceof OpenAI.APIError && err.status === 404)) throw err
+        // One model the key may not delete (403: OpenAI needs the Owner role) must not stop the
+        // run: report it per model and go on. Other errors (provider down) end the run, retried.
+        if ((err as { status?: unknown }).status !== 403) throw err
+        const reason = `the provider refused the deletion (403): ${(err as Error).message}`
+        result.failed.push({ model, reason })
+        logger.warn({ model, ageDays }, 'model retirement refused by the provider (403); continuing')
+        continue
       }
     }
     const reason = `retired: ${ageDays} days old (> ${days})`
@@ -104,6 +114,7 @@ export async function retireModels(opts: RetireModelsOptions): Promise<Retiremen
       deleted: result.deleted.length,
       retired: result.retired.length,
       kept: result.kept.length,
+      failed: result.failed.length,
       wouldDelete: result.wouldDelete?.length,
       active,
       rollbackTarget: previous,

@@ -43,6 +43,8 @@ export async function inspectTrainingData(opts: {
   path: string
   source: DataReport['source']
   dataThrough: string | null
+  /** The provider's limits for the base (per-example tokens, its own minimum of examples). */
+  limits?: { tokenLimit: number; minExamples: number }
 }): Promise<{ report: DataReport; refusal: string | null }> {
   const { config, path } = opts
   const bytes = statSync(path).size
@@ -66,7 +68,9 @@ export async function inspectTrainingData(opts: {
       refusal: `${basename(path)} is ${bytes} bytes, over EXPORT_MAX_BYTES (${config.export.maxBytes}); split it or raise the limit`,
     }
   }
-  const v = await validateFtFile(path, { model: config.models.ftBase })
+  const tokenLimit = opts.limits?.tokenLimit ?? tokenLimitFor(config.models.ftBase)
+  const minExamples = Math.max(config.finetune.minExamples, opts.limits?.minExamples ?? 0)
+  const v = await validateFtFile(path, { model: config.models.ftBase, maxTokens: tokenLimit })
   const report: DataReport = {
     file: path,
     bytes,
@@ -74,7 +78,7 @@ export async function inspectTrainingData(opts: {
     examples: v.examples,
     tokens: v.tokens,
     longest: v.longest,
-    tokenLimit: tokenLimitFor(config.models.ftBase),
+    tokenLimit,
     problems: Object.values(v.byKind).reduce((s: number, n) => s + (n ?? 0), 0),
     problemsByKind: { ...(v.byKind as Record<string, number>) },
     // Problem messages name the line and the rule, never the line's text.
@@ -87,9 +91,14 @@ export async function inspectTrainingData(opts: {
     const kinds = Object.entries(report.problemsByKind)
       .map(([k, n]) => `${k}: ${n}`)
       .join(', ')
-    refusal = `${basename(path)} has ${report.problems} invalid line(s) (${kinds}); fix the export before tuning`
-  } else if (report.examples < config.finetune.minExamples) {
-    refusal = `${basename(path)} has ${report.examples} example(s), fewer than FT_MIN_EXAMPLES (${config.finetune.minExamples})`
+    const first = report.firstProblems[0]
+    const where = first ? `; first: line ${first.line ?? '?'}: ${first.message ?? first.kind ?? ''}` : ''
+    refusal = `${basename(path)} has ${report.problems} invalid line(s) (${kinds})${where}; fix the export before tuning`
+  } else if (report.examples < minExamples) {
+    refusal =
+      minExamples > config.finetune.minExamples
+        ? `${basename(path)} has ${report.examples} example(s), fewer than the provider's minimum (${minExamples})`
+        : `${basename(path)} has ${report.examples} example(s), fewer than FT_MIN_EXAMPLES (${config.finetune.minExamples})`
   }
   return { report, refusal }
 }

@@ -1,5 +1,6 @@
 import { listFinetuneJobs } from '@loopdm/models/finetune-jobs'
 import { rowToPolicy } from '@loopdm/models/registry'
+import { shutdownWarnings } from '@loopdm/models/shutdowns'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from '../route-deps.js'
 
@@ -39,6 +40,8 @@ export const modelsRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
                 models: { type: 'array', items: { type: 'object', additionalProperties: true } },
                 routing: { type: 'array', items: { type: 'object', additionalProperties: true } },
                 fineTunes: { type: 'array', items: { type: 'object', additionalProperties: true } },
+                /** OpenAI cutoff / FT_BASE_MODEL / active model's base shutting down within 30 days. */
+                shutdownWarnings: { type: 'array', items: { type: 'object', additionalProperties: true } },
               },
             },
           },
@@ -72,6 +75,7 @@ export const modelsRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
           previous,
           base: deps.config.models.base,
           vision: deps.config.models.vision,
+          shutdownWarnings: shutdownWarnings(deps.config, active?.model ?? registryActive?.model, new Date()),
           candidates,
           models,
           routing,
