@@ -30,7 +30,7 @@ export function createRedis(opts: RedisFactoryOptions): Redis {
   }
   const byRole: Record<string, RedisOptions> = {
     worker: { maxRetriesPerRequest: null, enableReadyCheck: false },
-    subscriber: { maxRetriesPerRequest: null },
+    subscriber: { maxRetriesPerRequest: null, enableReadyCheck: false },
     producer: { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 },
   }
   const client = new Redis(opts.url, { ...base, ...byRole[role] })
