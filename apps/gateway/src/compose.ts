@@ -16,6 +16,7 @@ import { buildApp } from './app.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
+import { createDmRedrive, type DmRedrive } from './jobs/dm-redrive.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createConversationRepository } from './repositories/conversation.repository.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
@@ -81,6 +82,8 @@ export interface Gateway {
   memory: MemoryPort
   gdpr: GdprService
   connections: GatewayConnections
+  /** Moves delayed replies forward once the provider answers again. */
+  redrive: DmRedrive
   /** Seeds the registry (if asked), loads the active model, subscribes to hot swaps, starts the reply worker and memory. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
@@ -133,7 +136,12 @@ function createDmDeps(
   const { accessToken, graphBaseUrl } = config.instagram
   const sender =
     accessToken && graphBaseUrl
-      ? createGraphSender({ graphBaseUrl, accessToken, fetch: opts.fetch })
+      ? createGraphSender({
+          graphBaseUrl,
+          accessToken,
+          fetch: opts.fetch,
+          timeoutMs: config.gateway.delivery.sendTimeoutMs,
+        })
       : undefined
   if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
   return {
@@ -150,6 +158,7 @@ function createDmDeps(
     systemPrompt: config.models.systemPrompt,
     logger,
     metrics: parts.metrics,
+    delivery: config.gateway.delivery,
   }
 }
 
@@ -248,6 +257,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
     opts.worker === false
       ? undefined
       : createDmWorker({ config, logger, concurrency: opts.workerConcurrency, deps: dmDeps })
+  // Delayed replies move forward as soon as the provider answers again (see jobs/dm-redrive.ts).
+  const redrive = createDmRedrive({
+    queue: queues[DM_QUEUE],
+    intervalMs: worker ? config.gateway.delivery.redriveIntervalMs : 0,
+    logger,
+    probe: async () => {
+      await ai.sdk.models.list({ timeout: 5000, maxRetries: 0 })
+      return true
+    },
+    onRedriven: (n) => metrics.dmRedriven.inc(n),
+  })
   const app = buildApp({
     config,
     logger,
@@ -265,7 +285,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
     adminRoutes: opts.adminRoutes,
   })
 
-  const close = closeInOrder({ logger, app, worker, memory: ownMemory, holder, queues, connections })
+  const closeRest = closeInOrder({ logger, app, worker, memory: ownMemory, holder, queues, connections })
+  const close = async () => {
+    await redrive.stop()
+    await closeRest()
+  }
 
   async function start() {
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
@@ -276,7 +300,23 @@ export function createGateway(opts: GatewayOptions): Gateway {
       await worker.waitUntilReady()
     }
     ownMemory?.start()
+    redrive.start()
   }
 
-  return { app, holder, router, worker, queues, metrics, dmDeps, ai, memory, gdpr, connections, start, close }
+  return {
+    app,
+    holder,
+    router,
+    worker,
+    queues,
+    metrics,
+    dmDeps,
+    ai,
+    memory,
+    gdpr,
+    connections,
+    redrive,
+    start,
+    close,
+  }
 }

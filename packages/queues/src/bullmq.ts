@@ -32,7 +32,7 @@ export function createQueue(
  */
 export function createWorker<T = unknown, R = unknown>(
   name: string,
-  processor: (job: Job<T, R>) => Promise<R>,
+  processor: (job: Job<T, R>, token?: string) => Promise<R>,
   opts: { config: Config; logger: Logger; workerOptions?: Partial<WorkerOptions> },
 ): Worker<T, R> {
   const connection = createRedis({ url: opts.config.redis.url, role: 'worker', logger: opts.logger })
