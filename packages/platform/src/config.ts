@@ -71,6 +71,7 @@ const EnvSchema = z.object({
   DM_SEND_TIMEOUT_MS: num(10_000, { int: true, min: 100 }),
   DM_RESEND_MAYBE_SENT: bool(false),
   DM_REDRIVE_INTERVAL_MS: num(30_000, { int: true, min: 0 }),
+  DM_JOB_LOCK_MS: num(30_000, { int: true, min: 500 }),
   REPLY_MAX_TOKENS: num(400, { int: true, min: 16, max: 16_384 }),
   EXPORT_DIR: z.string().optional().default('exports'),
   EXPORT_MAX_BYTES: bytes('50MB'),
@@ -222,6 +223,8 @@ function edgeConfig(e: Env) {
         resendMaybeSent: e.DM_RESEND_MAYBE_SENT,
         /** How often the redrive sweep probes the provider and promotes delayed DMs (0 = off). */
         redriveIntervalMs: e.DM_REDRIVE_INTERVAL_MS,
+        /** BullMQ job lock of a reply job: a killed gateway's jobs are re-run this long after. */
+        jobLockMs: e.DM_JOB_LOCK_MS,
       },
       /** `max_tokens` of every reply completion. */
       replyMaxTokens: e.REPLY_MAX_TOKENS,

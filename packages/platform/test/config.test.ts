@@ -39,6 +39,7 @@ describe('loadConfig', () => {
         sendTimeoutMs: 10_000,
         resendMaybeSent: false,
         redriveIntervalMs: 30_000,
+        jobLockMs: 30_000,
       })
     })
 
@@ -103,6 +104,7 @@ describe('loadConfig', () => {
       ['DM_SEND_TIMEOUT_MS', '1', /DM_SEND_TIMEOUT_MS: expected an integer/],
       ['DM_RESEND_MAYBE_SENT', 'maybe', /DM_RESEND_MAYBE_SENT: expected true or false/],
       ['DM_REDRIVE_INTERVAL_MS', '-5', /DM_REDRIVE_INTERVAL_MS: expected an integer/],
+      ['DM_JOB_LOCK_MS', '10', /DM_JOB_LOCK_MS: expected an integer/],
       ['REPLY_MAX_TOKENS', '8', /REPLY_MAX_TOKENS: expected an integer in 16\.\.16384, got "8"/],
     ]
     it.each(cases)('rejects %s=%s with a message naming it', (name, value, message) => {

@@ -38,6 +38,8 @@ export interface GatewayProc {
   ): Promise<LogEntry>
   admin(path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; json: any }>
   stop(): Promise<void>
+  /** kill -9: no shutdown, in-flight work is cut wherever it is. */
+  kill(): Promise<void>
 }
 
 export async function spawnGateway(
@@ -134,6 +136,13 @@ export async function spawnGateway(
         json = JSON.parse(text)
       } catch {}
       return { status: res.status, json }
+    },
+    async kill() {
+      if (exited) return
+      await new Promise<void>((res) => {
+        child.once('exit', () => res())
+        child.kill('SIGKILL')
+      })
     },
     async stop() {
       if (exited) return

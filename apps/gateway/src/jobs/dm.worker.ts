@@ -45,6 +45,8 @@ export function createDmWorker(opts: {
         // A gateway killed mid-reply leaves its jobs stalled; they are picked up again, not failed
         // (the outbox claim makes the re-run safe: see services/delivery.ts).
         maxStalledCount: 1000,
+        lockDuration: policy.jobLockMs,
+        stalledInterval: policy.jobLockMs,
       },
     },
   )
