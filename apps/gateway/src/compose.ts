@@ -148,7 +148,11 @@ function createDmDeps(
     conversations: createConversationRepository(pool),
     outbox: createOutboxRepository(pool),
     signals: createSignalsRepository(pool),
-    order: createDmOrderRepository({ redis: parts.order, prefix: config.redis.prefix }),
+    order: createDmOrderRepository({
+      redis: parts.order,
+      prefix: config.redis.prefix,
+      lockTtlMs: config.gateway.delivery.lockTtlMs,
+    }),
     erasures: createGdprRepository(pool),
     memory: parts.memory,
     router: parts.router,
