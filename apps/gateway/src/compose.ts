@@ -16,7 +16,7 @@ import { buildApp } from './app.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
-import { createDmRedrive, type DmRedrive } from './jobs/dm-redrive.js'
+import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createConversationRepository } from './repositories/conversation.repository.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
@@ -266,10 +266,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     queue: queues[DM_QUEUE],
     intervalMs: worker ? config.gateway.delivery.redriveIntervalMs : 0,
     logger,
-    probe: async () => {
-      await ai.sdk.models.list({ timeout: 5000, maxRetries: 0 })
-      return true
-    },
+    probe: providerProbe(ai),
     onRedriven: (n) => metrics.dmRedriven.inc(n),
   })
   const app = buildApp({
@@ -307,20 +304,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     redrive.start()
   }
 
-  return {
-    app,
-    holder,
-    router,
-    worker,
-    queues,
-    metrics,
-    dmDeps,
-    ai,
-    memory,
-    gdpr,
-    connections,
-    redrive,
-    start,
-    close,
-  }
+  const parts = { app, holder, router, worker, queues, metrics, dmDeps, ai, memory, gdpr, connections }
+  return { ...parts, redrive, start, close }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '@loopdm/platform/logger'
+import type { AiClient } from '@loopdm/platform/openai'
 import { DM_JOB } from '@loopdm/queues/contracts'
 import type { Queue } from 'bullmq'
 
@@ -77,3 +78,9 @@ export function createDmRedrive(opts: DmRedriveOptions) {
 }
 
 export type DmRedrive = ReturnType<typeof createDmRedrive>
+
+/** The provider answers a cheap call (models.list, 5 s, no retries). */
+export const providerProbe = (ai: Pick<AiClient, 'sdk'>) => async () => {
+  await ai.sdk.models.list({ timeout: 5000, maxRetries: 0 })
+  return true
+}
