@@ -196,6 +196,7 @@ function closeInOrder(parts: {
   logger: Logger
   app: FastifyInstance
   worker: Worker | undefined
+  redrive: DmRedrive
   memory: Memory | undefined
   holder: ActiveModelHolder
   queues: Record<QueueName, Queue>
@@ -206,6 +207,7 @@ function closeInOrder(parts: {
     [
       { name: 'http', close: () => app.close() },
       { name: 'reply worker', close: () => worker?.close() },
+      { name: 'dm redrive', close: () => parts.redrive.stop() },
       { name: 'memory', close: () => memory?.close() },
       { name: 'hot-swap subscriber', close: () => holder.close() },
       ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
@@ -286,11 +288,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     adminRoutes: opts.adminRoutes,
   })
 
-  const closeRest = closeInOrder({ logger, app, worker, memory: ownMemory, holder, queues, connections })
-  const close = async () => {
-    await redrive.stop()
-    await closeRest()
-  }
+  const close = closeInOrder({ logger, app, worker, redrive, memory: ownMemory, holder, queues, connections })
 
   async function start() {
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
