@@ -36,6 +36,9 @@ const REDIS_DOWN_MS = envNum('BENCH_SOAK_REDIS_DOWN_MS', 2000)
 const DRAIN_MS = envNum('BENCH_SOAK_DRAIN_MS', 90_000)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** Webhook deliveries that did not get a 2xx (Redis down, gateway killed) and were re-delivered. */
+let redeliveries = 0
+
 interface Sent {
   mid: string
   user: string
@@ -51,6 +54,7 @@ async function deliver(gws: () => GatewayProc[], dm: Sent, i: number, deadline: 
       .then((r) => r.status)
       .catch(() => 0)
     if (status >= 200 && status < 300) return true
+    redeliveries++
     await sleep(Math.min(200 * 2 ** k, 2000))
   }
   return false
@@ -157,7 +161,7 @@ export default async function soakBench(): Promise<BenchRow[]> {
       t = await tally(pool, took, graph)
     }
     const wall = (performance.now() - t0) / 1000
-    const note = `sent ${DMS}, accepted ${took.length}, answered once ${t.answered - t.twice}, answered twice ${t.twice}, never answered ${t.never}, expired ${t.expired}, maybe sent ${t.maybeSent}; outage ${OUTAGE_MS} ms; ${wall.toFixed(0)} s`
+    const note = `sent ${DMS}, accepted ${took.length}, answered once ${t.answered - t.twice}, answered twice ${t.twice}, never answered ${t.never}, expired ${t.expired}, maybe sent ${t.maybeSent}; webhook re-deliveries ${redeliveries}; outage ${OUTAGE_MS} ms; ${wall.toFixed(0)} s`
     process.stdout.write(`soak: ${note}\n`)
     return [
       {
