@@ -102,11 +102,12 @@ export async function withRedisLock<T>(
   const token = randomBytes(8).toString('hex')
   const deadline = Date.now() + (opts.waitMs ?? 60_000)
   let wait = 5
-  let fence: number
-  while ((fence = await acquire(redis, key, token, ttlMs)) === 0) {
+  let fence = await acquire(redis, key, token, ttlMs)
+  while (fence === 0) {
     if (Date.now() > deadline) throw new LockTimeoutError(opts.busyMessage ?? `${key} is busy`)
     await new Promise((r) => setTimeout(r, wait))
     wait = Math.min(wait * 2, 100)
+    fence = await acquire(redis, key, token, ttlMs)
   }
   return holding(redis, key, token, ttlMs, fence, fn)
 }

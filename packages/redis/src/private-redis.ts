@@ -45,11 +45,9 @@ export async function startPrivateRedis(
       // Already running: a second redis-server could not bind the port, and stop() would then
       // lose track of the first one (left running after the test).
       if (child && child.exitCode === null && child.signalCode === null) return
-      child = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', ...persistence],
-        { stdio: 'ignore' },
-      )
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence], {
+        stdio: 'ignore',
+      })
       const until = Date.now() + 10_000
       for (;;) {
         const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
