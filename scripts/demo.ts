@@ -18,6 +18,8 @@ import { runMigrations } from '@loopdm/db/migrate'
 import { createPool } from '@loopdm/db/pool'
 import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.service'
 import { createExportService } from '@loopdm/exporter/services/export.service'
+import { createConversationRepository } from '@loopdm/gateway/repositories/conversation.repository'
+import { importHistory } from '@loopdm/gateway/services/history-import'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { loadConfig } from '@loopdm/platform/config'
@@ -112,20 +114,27 @@ async function main() {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { topic: string; questions: string[]; answer: string })
-  let imported = 0
+  // The same importer as `npm run import:history` (one JSON object per message).
   const t0 = Date.now() - 7 * 24 * 3600_000
-  for (const [i, s] of staff.entries()) {
-    for (const [k, q] of s.questions.entries()) {
-      const user = `import-${i}-${k}`
-      const at = new Date(t0 + (i * 10 + k) * 60_000)
-      await pool.query(
-        `insert into conversation_messages (ig_user_id, role, content, model, created_at) values
-           ($1, 'user', $2, null, $3), ($1, 'assistant', $4, 'staff', $5)`,
-        [user, q, at, s.answer, new Date(at.getTime() + 30_000)],
-      )
-      imported++
-    }
-  }
+  const history = staff.flatMap((s, i) =>
+    s.questions.flatMap((q, k) => {
+      const at = t0 + (i * 10 + k) * 60_000
+      const igUserId = `import-${i}-${k}`
+      return [
+        JSON.stringify({ igUserId, role: 'user', text: q, timestamp: at }),
+        JSON.stringify({
+          igUserId,
+          role: 'assistant',
+          text: s.answer,
+          timestamp: at + 30_000,
+          author: 'staff',
+        }),
+      ]
+    }),
+  )
+  const report = await importHistory({ conversations: createConversationRepository(pool), lines: history })
+  if (report.invalid.length > 0) throw new Error(`demo history: ${JSON.stringify(report.invalid[0])}`)
+  const imported = report.imported / 2
   say(`  ${imported} past exchanges imported (paraphrases of shop questions, answered by Mira and Jonas)`)
 
   step('200 signed DMs from 20 customers through the real webhook; the bot answers')

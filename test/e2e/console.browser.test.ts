@@ -156,13 +156,14 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
     await page.setViewportSize({ width: 1280, height: 900 })
   })
 
-  it('shows the thread with the model that wrote each bot turn; takeover is disabled until issue 13', async () => {
+  it('shows the thread with the model that wrote each bot turn; takeover and reply are available', async () => {
     await go(`/console/conversations?q=${user}`)
     await page.getByTestId('conversation-row').getByRole('link').click()
     await page.waitForURL(/\/console\/conversations\/igsid-/)
     expect(await page.getByTestId('turn').filter({ hasText: candidate }).count()).toBe(1)
-    expect(await page.getByTestId('takeover').isDisabled()).toBe(true)
-    expect(await page.getByTestId('reply-box').isDisabled()).toBe(true)
+    expect(await page.getByTestId('takeover').isDisabled()).toBe(false)
+    expect(await page.getByTestId('resume').isDisabled()).toBe(true)
+    expect(await page.getByTestId('reply-box').isDisabled()).toBe(false)
     await shot('conversation')
     await go('/console/data')
     await shot('data')

@@ -13,27 +13,24 @@ import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
+import { createDmDeps, createReplyWorker } from './compose-dm.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
-import { createDmWorker } from './jobs/dm.worker.js'
 import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
-import { createConversationRepository } from './repositories/conversation.repository.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
 import { createDmJobsRepository } from './repositories/dm-jobs.repository.js'
 import { createDmOrderRepository } from './repositories/dm-order.repository.js'
-import { createDmQueueRepository, type DmQueueRepository } from './repositories/dm-queue.repository.js'
-import { createGdprRepository } from './repositories/gdpr.repository.js'
-import { createOutboxRepository } from './repositories/outbox.repository.js'
-import { createSignalsRepository } from './repositories/signals.repository.js'
+import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
 import type { ExportEraser } from './services/export-eraser.js'
 import { createGdprService, type GdprService } from './services/gdpr.service.js'
-import { createGraphSender } from './services/graph-sender.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
 import { createMemory, type Memory } from './services/memory.service.js'
 import { ModelRouter } from './services/model-router.js'
+import type { SendGate } from './services/send-gate.js'
+import type { TakeoverService } from './services/takeover.service.js'
 
 export type { GatewayConnections } from './connections.js'
 
@@ -59,6 +56,8 @@ export interface GatewayOptions {
   fetch?: typeof fetch
   /** Reply worker concurrency; default DM_CONCURRENCY. */
   workerConcurrency?: number
+  /** How long a reply held by a Send API token block (190) waits before it is retried; default 60 s. */
+  heldRetryMs?: number
   /** Run the reply worker in this process; default true. */
   worker?: boolean
   /** Router circuit cool-down; default 60 s. */
@@ -78,6 +77,10 @@ export interface Gateway {
   metrics: GatewayMetrics
   /** The reply pipeline's dependencies (benchmarks and tests call processDmMessage with them). */
   dmDeps: DmDeps
+  /** Human takeover: pause/resume/status/replyAsHuman (admin routes, console). */
+  takeover: TakeoverService
+  /** The Send API token block (190). */
+  sendGate: SendGate
   ai: AiClient
   memory: MemoryPort
   gdpr: GdprService
@@ -118,52 +121,6 @@ function forgetterOf(memory: MemoryPort): Pick<Memory, 'forget'> | undefined {
   return 'forget' in memory && typeof memory.forget === 'function'
     ? (memory as Pick<Memory, 'forget'>)
     : undefined
-}
-
-/** The reply pipeline's dependencies: repositories on the worker connection, router, memory, sender. */
-function createDmDeps(
-  opts: GatewayOptions,
-  parts: {
-    order: Redis
-    dmQueue: DmQueueRepository
-    memory: MemoryPort
-    router: ModelRouter
-    holder: ActiveModelHolder
-    metrics: GatewayMetrics
-  },
-): DmDeps {
-  const { config, logger, pool } = opts
-  const { accessToken, graphBaseUrl } = config.instagram
-  const sender =
-    accessToken && graphBaseUrl
-      ? createGraphSender({
-          graphBaseUrl,
-          accessToken,
-          fetch: opts.fetch,
-          timeoutMs: config.gateway.delivery.sendTimeoutMs,
-        })
-      : undefined
-  if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
-  return {
-    conversations: createConversationRepository(pool),
-    outbox: createOutboxRepository(pool),
-    signals: createSignalsRepository(pool),
-    order: createDmOrderRepository({
-      redis: parts.order,
-      prefix: config.redis.prefix,
-      lockTtlMs: config.gateway.delivery.lockTtlMs,
-    }),
-    erasures: createGdprRepository(pool),
-    memory: parts.memory,
-    router: parts.router,
-    currentModel: () => parts.holder.current(),
-    sender,
-    loadPayload: (mid) => parts.dmQueue.loadPayload(mid),
-    systemPrompt: config.models.systemPrompt,
-    logger,
-    metrics: parts.metrics,
-    delivery: config.gateway.delivery,
-  }
 }
 
 /** Hot-swap holder (subscriber connection) and the model router over the shared AI client. */
@@ -258,11 +215,16 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sdk: ai.sdk,
   })
 
-  const dmDeps = createDmDeps(opts, { order: connections.worker, dmQueue, memory, router, holder, metrics })
-  const worker =
-    opts.worker === false
-      ? undefined
-      : createDmWorker({ config, logger, concurrency: opts.workerConcurrency, deps: dmDeps })
+  const dmDeps = createDmDeps(opts, {
+    order: connections.worker,
+    producer,
+    dmQueue,
+    memory,
+    router,
+    holder,
+    metrics,
+  })
+  const worker = createReplyWorker(opts, dmDeps)
   // Delayed replies move forward as soon as the provider answers again (see jobs/dm-redrive.ts).
   const redrive = createDmRedrive({
     queue: queues[DM_QUEUE],
@@ -285,6 +247,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     metrics,
     gdpr,
     promotion,
+    takeover: dmDeps.takeover,
+    sendGate: dmDeps.sendGate,
     adminRoutes: opts.adminRoutes,
   })
 
@@ -302,6 +266,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     redrive.start()
   }
 
-  const parts = { app, holder, router, worker, queues, metrics, dmDeps, ai, memory, gdpr, connections }
-  return { ...parts, redrive, start, close }
+  const { takeover, sendGate } = dmDeps
+  const services = { dmDeps, takeover, sendGate, ai, memory, gdpr, connections }
+  return { app, holder, router, worker, queues, metrics, ...services, redrive, start, close }
 }

@@ -55,7 +55,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     sends: new Counter({
       name: 'loopdm_sends_total',
-      help: 'Reply parts by send result (sent, logged, retry, failed, unknown = maybe sent)',
+      help: 'Reply parts by send result (sent, logged, retry, failed, unknown = maybe sent, outside_window, held)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),
@@ -69,6 +69,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Delayed dm jobs moved forward by the redrive sweep once the provider answered again',
       registers: [registry],
     }),
+    ...takeoverMetrics(registry),
     queueDepth: new Gauge({
       name: 'loopdm_queue_depth',
       help: 'Jobs per queue and state',
@@ -98,6 +99,35 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     },
   }
   return m
+}
+
+/** Human takeover, held and skipped DMs, and the Send API token block. */
+function takeoverMetrics(registry: Registry) {
+  return {
+    takeovers: new Counter({
+      name: 'loopdm_takeovers_total',
+      help: 'Human takeovers started, by source (echo: staff replied in Instagram; console: reply as human)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
+    dmHeld: new Counter({
+      name: 'loopdm_dm_held_total',
+      help: 'Customer messages stored but not answered, by reason (takeover, send_blocked)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    dmSkipped: new Counter({
+      name: 'loopdm_dm_skipped_total',
+      help: 'Customer messages not answered, by reason (outside_window: older than 24 h; deleted: unsent)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    sendBlocked: new Gauge({
+      name: 'loopdm_send_blocked',
+      help: '1 while the Send API refuses IG_ACCESS_TOKEN (code 190) and replies are held',
+      registers: [registry],
+    }),
+  }
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>

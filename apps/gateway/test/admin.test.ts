@@ -224,7 +224,7 @@ describe('admin API', () => {
       expect((await inject({ url: '/healthz' })).json()).toEqual({ ok: true })
       const ready = await inject({ url: '/readyz' })
       expect(ready.statusCode).toBe(200)
-      expect(ready.json().checks).toEqual({ db: true, redis: true, activeModelLoaded: true })
+      expect(ready.json().checks).toEqual({ db: true, redis: true, activeModelLoaded: true, sending: true })
     })
   })
 })

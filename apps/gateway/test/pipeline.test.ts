@@ -91,9 +91,14 @@ describe('reply pipeline', () => {
         { what: `outbox row of ${mid} to fail`, timeoutMs: 15_000 },
       )
       expect(status).toBe('failed')
+      // The outbox row is marked before BullMQ records the failure: wait for the job, then re-read it.
+      await waitFor(
+        async () => (await sut.gateway.queues.dm.getJob(`dm-${mid}`))?.getState().then((s) => s === 'failed'),
+        {
+          what: `job of ${mid} failed`,
+        },
+      )
       const job = await sut.gateway.queues.dm.getJob(`dm-${mid}`)
-      await new Promise((r) => setTimeout(r, 200))
-      expect(await job?.getState()).toBe('failed')
       expect(job?.attemptsMade).toBe(1)
       expect(sut.graph.sendsTo(user)).toHaveLength(0)
     })

@@ -59,6 +59,13 @@ const EnvSchema = z.object({
   IG_VERIFY_TOKEN: optionalString,
   IG_ACCESS_TOKEN: optionalString,
   IG_GRAPH_BASE_URL: url(['http', 'https']),
+  /** Send API path under IG_GRAPH_BASE_URL; `{igAccountId}` is replaced by our account id. */
+  IG_SEND_PATH: z
+    .string()
+    .regex(/^\/[A-Za-z0-9_{}./-]*messages$/, 'expected a path like /me/messages or /{igAccountId}/messages')
+    .default('/me/messages'),
+  /** How long the bot stays silent for a customer after a human reply (minutes). */
+  HUMAN_TAKEOVER_MINUTES: num(60, { int: true, min: 1, max: 7 * 24 * 60 }),
   ADMIN_TOKEN: optionalString,
   PORT: num(3000, { int: true, min: 0, max: 65535 }),
   HOST: z.string().optional().default('0.0.0.0'),
@@ -200,6 +207,8 @@ function edgeConfig(e: Env) {
       accessToken: e.IG_ACCESS_TOKEN,
       graphBaseUrl:
         e.IG_GRAPH_BASE_URL ?? (e.IG_ACCESS_TOKEN ? 'https://graph.instagram.com/v21.0' : undefined),
+      sendPath: e.IG_SEND_PATH,
+      humanTakeoverMinutes: e.HUMAN_TAKEOVER_MINUTES,
     },
     gateway: {
       port: e.PORT,

@@ -14,9 +14,44 @@ export function safeJobId(...parts: string[]): string {
 // ── dm (gateway) ─────────────────────────────────────────────────────────────
 export const DM_QUEUE = 'dm'
 export const DmAttachmentSchema = z.object({
-  type: z.enum(['image', 'video', 'audio', 'file', 'share', 'story_mention', 'other']),
+  type: z.enum([
+    'image',
+    'video',
+    'audio',
+    'file',
+    'share',
+    'story_mention',
+    'reel',
+    'post',
+    'sticker',
+    'other',
+  ]),
   url: z.string().optional(),
+  /** Caption/title Meta gives for shares, reels and posts. */
+  title: z.string().optional(),
 })
+/** What Meta delivered with a message besides its text (given to the model as context). */
+export const DmContextSchema = z.object({
+  /** The earlier message (`mid`) or story (`storyId`/`storyUrl`) the customer replied to. */
+  replyTo: z
+    .object({ mid: z.string().optional(), storyId: z.string().optional(), storyUrl: z.string().optional() })
+    .optional(),
+  /** The payload of a tapped quick reply. */
+  quickReply: z.string().optional(),
+  /** A postback (ice breaker, button): its developer payload. */
+  postback: z.string().optional(),
+  /** An ad / ig.me link referral. */
+  referral: z
+    .object({
+      source: z.string().optional(),
+      type: z.string().optional(),
+      ref: z.string().optional(),
+      adId: z.string().optional(),
+      adTitle: z.string().optional(),
+    })
+    .optional(),
+})
+export type DmContext = z.infer<typeof DmContextSchema>
 export const DmMessagePayloadSchema = z.object({
   mid: z.string().min(1),
   /** The customer (sender) id. */
@@ -25,11 +60,37 @@ export const DmMessagePayloadSchema = z.object({
   igAccountId: z.string().min(1),
   text: z.string().default(''),
   attachments: z.array(DmAttachmentSchema).default([]),
+  /** `postback`: an ice-breaker or button tap (text = its title). Default `message`. */
+  source: z.enum(['message', 'postback']).optional(),
+  context: DmContextSchema.optional(),
   /** Meta's timestamp (ms since epoch). */
   timestamp: z.number().int(),
   receivedAt: z.number().int(),
 })
 export type DmMessagePayload = z.infer<typeof DmMessagePayloadSchema>
+/** An echo: a message our account sent (by the gateway, or by staff in the Instagram app). */
+export const DmEchoPayloadSchema = z.object({
+  mid: z.string().min(1),
+  /** The customer (the echo's recipient). */
+  igUserId: z.string().min(1),
+  igAccountId: z.string().min(1),
+  text: z.string().default(''),
+  attachments: z.array(DmAttachmentSchema).default([]),
+  timestamp: z.number().int(),
+  receivedAt: z.number().int(),
+})
+export type DmEchoPayload = z.infer<typeof DmEchoPayloadSchema>
+/** The customer edited (`edit`, with the new text) or unsent (`delete`) one of their messages. */
+export const DmChangePayloadSchema = z.object({
+  kind: z.enum(['edit', 'delete']),
+  mid: z.string().min(1),
+  igUserId: z.string().min(1),
+  igAccountId: z.string().min(1),
+  text: z.string().optional(),
+  timestamp: z.number().int(),
+  receivedAt: z.number().int(),
+})
+export type DmChangePayload = z.infer<typeof DmChangePayloadSchema>
 export const DmReactionPayloadSchema = z.object({
   mid: z.string().min(1),
   igUserId: z.string().min(1),
@@ -40,10 +101,12 @@ export const DmReactionPayloadSchema = z.object({
   timestamp: z.number().int(),
 })
 export type DmReactionPayload = z.infer<typeof DmReactionPayloadSchema>
-export const DM_JOB = { message: 'message', reaction: 'reaction' } as const
+export const DM_JOB = { message: 'message', reaction: 'reaction', echo: 'echo', change: 'change' } as const
 export const dmJobId = (mid: string) => safeJobId('dm', mid)
 export const dmReactionJobId = (mid: string, action: string, ts: number) =>
   safeJobId('reaction', mid, action, String(ts))
+export const dmEchoJobId = (mid: string) => safeJobId('echo', mid)
+export const dmChangeJobId = (kind: string, mid: string, ts: number) => safeJobId(kind, mid, String(ts))
 /**
  * A message job's retries are time-based (apps/gateway/src/jobs/dm-retry.ts: capped backoff until
  * the DM is DM_MAX_AGE_MS old, via moveToDelayed, spending no attempt). `attempts` only bounds

@@ -7,9 +7,9 @@ import { createRedisSessionStore } from './session.js'
 /**
  * The console's options from the gateway's app deps: the same promotion path as the admin API
  * (probe → registry transaction → publish), the same GDPR erase service as
- * `DELETE /admin/users/:igUserId`, Redis sessions shared by every gateway. Takeover, console
- * replies, gold and exclusion are absent until their issues land (the buttons render disabled);
- * `extra` plugs them (or test doubles of outbound services) in.
+ * `DELETE /admin/users/:igUserId`, the same takeover service as `/admin/users/:igUserId/pause`,
+ * Redis sessions shared by every gateway. Gold and exclusion are absent until their issues land
+ * (the buttons render disabled); `extra` plugs them (or test doubles of outbound services) in.
  */
 export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions> = {}): ConsoleOptions {
   // The same promotion deps and GDPR service the admin routes receive (one SDK client per process).
@@ -31,6 +31,14 @@ export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions>
     baseModel: deps.config.models.base,
     fallbacks: async () => (await deps.metrics.fallbacks.get()).values.reduce((a, v) => a + v.value, 0),
     erase: (args) => gdpr.eraseUser(args),
+    // Human takeover and staff replies: the same service as /admin/users/:igUserId/pause|resume|reply.
+    takeover: {
+      pause: (igUserId) => deps.takeover.pause(igUserId),
+      resume: (igUserId) => deps.takeover.resume(igUserId),
+      status: (igUserId) => deps.takeover.status(igUserId),
+    },
+    reply: ({ igUserId, text, actor }) =>
+      deps.takeover.replyAsHuman({ igUserId, igAccountId: 'me', text, actor }),
     ...extra,
   }
 }

@@ -30,7 +30,13 @@ export async function withDmRetry<R>(
   job: Job,
   token: string | undefined,
   payload: DmMessagePayload,
-  opts: { policy: DmRetryPolicy; logger: Logger; now?: () => number },
+  opts: {
+    policy: DmRetryPolicy
+    logger: Logger
+    now?: () => number
+    /** A delay of its own for some errors (e.g. a reply held by a Send API token block). */
+    delayFor?: (err: unknown) => number | undefined
+  },
   run: () => Promise<R>,
 ): Promise<R> {
   try {
@@ -39,10 +45,11 @@ export async function withDmRetry<R>(
     if (err instanceof UnrecoverableError || !token) throw err
     const now = (opts.now ?? Date.now)()
     const busy = err instanceof LockTimeoutError
-    const delay = busy
-      ? opts.policy.lockBusyDelayMs
-      : retryDelayMs(Math.max(0, now - payload.receivedAt), opts.policy)
-    if (!busy)
+    const own = opts.delayFor?.(err)
+    const delay =
+      own ??
+      (busy ? opts.policy.lockBusyDelayMs : retryDelayMs(Math.max(0, now - payload.receivedAt), opts.policy))
+    if (!busy && own === undefined)
       opts.logger.warn(
         { mid: payload.mid, err: (err as Error).message, retryInMs: delay },
         'dm reply failed; retrying later',

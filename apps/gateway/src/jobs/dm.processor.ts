@@ -12,9 +12,14 @@ import type { SignalsRepository } from '../repositories/signals.repository.js'
 import { type DeliveryOptions, deliverParts, expireReply, isTooOld } from '../services/delivery.js'
 import type { GraphSender } from '../services/graph-sender.js'
 import { imageUrlOf } from '../services/instagram-webhook.js'
+import { turnText, usableImageUrls, userMessage } from '../services/media-description.js'
 import type { MemoryPort } from '../services/memory.port.js'
 import type { ModelRouter } from '../services/model-router.js'
+import type { SendGate } from '../services/send-gate.js'
 import { splitReply } from '../services/split-reply.js'
+import type { TakeoverService } from '../services/takeover.service.js'
+import { completeWithImageFallback } from './complete-with-images.js'
+import { assertSendOpen, type GateOutcome, gateBeforeAnswer } from './dm-gates.js'
 
 /** What the reply pipeline needs; main.ts (or a test) builds it once. */
 export interface DmDeps {
@@ -37,6 +42,11 @@ export interface DmDeps {
   metrics?: GatewayMetrics
   /** Send timeout and "maybe sent" policy; default DEFAULT_DELIVERY. */
   delivery?: DeliveryOptions
+  /** Human takeover: a paused customer's DMs are stored, not answered. */
+  takeover?: Pick<TakeoverService, 'heldUntil' | 'humanReplied'>
+  /** The Send API's token block (code 190): replies are held while it lasts. */
+  sendGate?: Pick<SendGate, 'status' | 'block'>
+  now?: () => number
 }
 
 export interface ReplyRunOptions {
@@ -44,7 +54,13 @@ export interface ReplyRunOptions {
   lockWaitMs?: number
 }
 
-export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before' | 'erased' | 'expired'
+export type ReplyOutcome =
+  | 'answered'
+  | 'already-answered'
+  | 'failed-before'
+  | 'erased'
+  | 'expired'
+  | GateOutcome
 
 /**
  * The reply pipeline for one customer message, under the user's lock: answer every earlier
@@ -113,16 +129,17 @@ async function answerEarlier(p: DmMessagePayload, active: ActiveModel | null, de
 
 async function storeUserTurn(p: DmMessagePayload, deps: DmDeps) {
   const imageUrl = imageUrlOf(p)
+  const content = turnText(p)
   const turn = await deps.conversations.insertTurn({
     igMessageId: p.mid,
     igUserId: p.igUserId,
     role: 'user',
-    content: p.text,
+    content,
     hasImage: imageUrl !== undefined,
     imageUrl: imageUrl ?? null,
+    context: p.context ?? (p.source === 'postback' ? { postback: true } : undefined),
   })
-  if (turn.inserted)
-    deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'user', content: p.text })
+  if (turn.inserted) deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'user', content })
   return turn
 }
 
@@ -141,32 +158,23 @@ async function answer(
   }
   if (rows.some((r) => r.status === 'failed')) return 'failed-before'
   let fullText: string | undefined
+  let routeReason: string | undefined
   if (rows.length === 0) {
-    const imageUrl = imageUrlOf(p)
+    const gated = await gateBeforeAnswer(p, deps)
+    if (gated) return gated
+    const images = usableImageUrls(p, deps.now?.())
     const memory = await deps.memory.recall({ igUserId: p.igUserId, text: p.text, excludeIds: [userTurnId] })
     deps.logger.info({ mid: p.mid, recalled: memory.recalled }, 'memory recalled')
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
       { role: 'system', content: deps.systemPrompt },
       ...memory.messages,
-      imageUrl
-        ? {
-            role: 'user',
-            content: [
-              ...(p.text ? [{ type: 'text' as const, text: p.text }] : []),
-              { type: 'image_url' as const, image_url: { url: imageUrl } },
-            ],
-          }
-        : { role: 'user', content: p.text || '(the customer sent an attachment)' },
+      userMessage(p, images),
     ]
-    const completion = await deps.router.complete({
-      messages,
-      hasImage: imageUrl !== undefined,
-      active,
-      mid: p.mid,
-    })
+    const completion = await completeWithImageFallback(deps, { messages, images, active, p })
     // A holder that lost its lease while the model answered must not write a second reply.
     lease.assertHeld()
     fullText = completion.text
+    routeReason = completion.reason
     rows = await deps.outbox.insertParts({
       mid: p.mid,
       igUserId: p.igUserId,
@@ -177,8 +185,9 @@ async function answer(
     // Refused: another completion for this mid was stored first; send that one, not ours.
     if (rows[0]?.text !== splitReply(completion.text)[0]) fullText = undefined
   }
+  if (deps.sender) await assertSendOpen(deps)
   await deliverParts(rows, p, deps, lease)
-  await storeAssistantTurn(p, rows, fullText, deps)
+  await storeAssistantTurn(p, rows, fullText, deps, routeReason)
   deps.metrics?.dmLatency.observe(
     { model: rows[0]?.model ?? 'unknown' },
     Math.max(0, Date.now() - p.receivedAt) / 1000,
@@ -191,6 +200,7 @@ async function storeAssistantTurn(
   rows: OutboxRow[],
   fullText: string | undefined,
   deps: DmDeps,
+  routeReason?: string,
 ) {
   const content = fullText ?? rows.map((r) => r.text).join('\n')
   const turn = await deps.conversations.insertTurn({
@@ -199,6 +209,8 @@ async function storeAssistantTurn(
     role: 'assistant',
     content,
     model: rows[0]?.model ?? null,
+    author: 'bot',
+    routeReason: routeReason ?? null,
   })
   if (turn.inserted) deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'assistant', content })
 }

@@ -1,9 +1,13 @@
 import {
   DM_JOB,
   DM_JOB_OPTIONS,
+  type DmChangePayload,
+  type DmEchoPayload,
   type DmMessagePayload,
   DmMessagePayloadSchema,
   type DmReactionPayload,
+  dmChangeJobId,
+  dmEchoJobId,
   dmJobId,
   dmReactionJobId,
 } from '@loopdm/queues/contracts'
@@ -25,8 +29,15 @@ export function createDmQueueRepository(opts: {
   const timeoutMs = opts.timeoutMs ?? 3000
 
   return {
-    async enqueue(batch: { messages: DmMessagePayload[]; reactions: DmReactionPayload[] }): Promise<void> {
-      if (batch.messages.length === 0 && batch.reactions.length === 0) return
+    async enqueue(batch: {
+      messages: DmMessagePayload[]
+      reactions: DmReactionPayload[]
+      echoes?: DmEchoPayload[]
+      changes?: DmChangePayload[]
+    }): Promise<void> {
+      const echoes = batch.echoes ?? []
+      const changes = batch.changes ?? []
+      if (batch.messages.length + batch.reactions.length + echoes.length + changes.length === 0) return
       const byUser = new Map<string, string[]>()
       for (const m of batch.messages) byUser.set(m.igUserId, [...(byUser.get(m.igUserId) ?? []), m.mid])
       // Arrivals are sent first on the same connection, so Redis records them before any job exists.
@@ -38,6 +49,15 @@ export function createDmQueueRepository(opts: {
           queue.add(DM_JOB.reaction, r, {
             ...DM_JOB_OPTIONS,
             jobId: dmReactionJobId(r.mid, r.action, r.timestamp),
+          }),
+        )
+      for (const e of echoes)
+        work.push(queue.add(DM_JOB.echo, e, { ...DM_JOB_OPTIONS, jobId: dmEchoJobId(e.mid) }))
+      for (const c of changes)
+        work.push(
+          queue.add(DM_JOB.change, c, {
+            ...DM_JOB_OPTIONS,
+            jobId: dmChangeJobId(c.kind, c.mid, c.timestamp),
           }),
         )
       let timer: NodeJS.Timeout | undefined

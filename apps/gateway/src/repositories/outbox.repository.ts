@@ -174,6 +174,47 @@ export function createOutboxRepository(db: Pool) {
       return r.rows[0]?.model ?? null
     },
 
+    /** True when the gateway sent the part Instagram knows as `sentMid`. */
+    async hasSentMid(sentMid: string, q: Queryable = db): Promise<boolean> {
+      const r = await q.query('select 1 from outbox where sent_mid = $1 limit 1', [sentMid])
+      return r.rows.length > 0
+    },
+
+    /**
+     * A part to this recipient with exactly this text, written in the last `withinMs` and not yet
+     * matched to a Graph message id: the echo of a send whose answer has not been recorded yet
+     * (Meta may deliver the echo before the Send API answers). Records `sentMid` on it.
+     */
+    async claimUnmatchedPart(
+      args: { igUserId: string; text: string; sentMid: string; withinMs: number },
+      q: Queryable = db,
+    ): Promise<boolean> {
+      const r = await q.query(
+        `update outbox set sent_mid = $3, updated_at = now()
+          where id = (select id from outbox
+                       where ig_user_id = $1 and text = $2 and sent_mid is null and status in ('pending', 'sent')
+                         and created_at > now() - make_interval(secs => $4::double precision / 1000)
+                       order by id limit 1)
+          returning id`,
+        [args.igUserId, args.text, args.sentMid, args.withinMs],
+      )
+      return r.rows.length > 0
+    },
+
+    /** The last part the gateway sent to this recipient (the takeover signal names it). */
+    async lastSentTo(
+      igUserId: string,
+      q: Queryable = db,
+    ): Promise<{ sentMid: string; model: string | null; sentAt: Date } | null> {
+      const r = await q.query<{ sentMid: string; model: string | null; sentAt: Date }>(
+        `select sent_mid as "sentMid", model, sent_at as "sentAt" from outbox
+          where ig_user_id = $1 and status = 'sent' and sent_mid is not null
+          order by sent_at desc limit 1`,
+        [igUserId],
+      )
+      return r.rows[0] ?? null
+    },
+
     /** Newest parts first, optionally for one recipient (dev script, admin). */
     async recent(args: { igUserId?: string; limit?: number } = {}, q: Queryable = db): Promise<OutboxRow[]> {
       const r = await q.query<OutboxRow>(

@@ -1,10 +1,13 @@
 import type { Pool, Queryable } from '@loopdm/db/pool'
 
-/** Reactions (satisfaction signals) in `message_signals` (migration 0004). */
+/**
+ * Production quality signals in `message_signals` (migration 0004, widened by 0009): reactions,
+ * and `takeover` — a human replied within 30 min after a bot reply (`mid` = that reply's Graph id).
+ */
 export interface SignalInput {
   igUserId: string
   mid: string
-  action: 'react' | 'unreact'
+  action: 'react' | 'unreact' | 'takeover'
   reaction?: string | undefined
   emoji?: string | undefined
   model: string | null

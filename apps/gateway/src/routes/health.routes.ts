@@ -1,7 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from './route-deps.js'
 
-/** `/healthz` (process up), `/readyz` (db + redis + active model loaded), `/metrics` (Prometheus). */
+/**
+ * `/healthz` (process up), `/readyz` (db + redis + active model loaded + sending allowed),
+ * `/metrics` (Prometheus). `sending` is false while the Send API refuses IG_ACCESS_TOKEN (code
+ * 190); `sendBlocked` then says why.
+ */
 export const healthRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   app.get(
     '/healthz',
@@ -27,6 +31,14 @@ export const healthRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
             properties: {
               ok: { type: 'boolean' },
               checks: { type: 'object', additionalProperties: { type: 'boolean' } },
+              sendBlocked: {
+                type: ['object', 'null'],
+                properties: {
+                  reason: { type: 'string' },
+                  since: { type: 'string' },
+                  fix: { type: 'string' },
+                },
+              },
             },
           },
         },
@@ -48,11 +60,19 @@ export const healthRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
           () => false,
         ),
       ])
-      const checks = { db, redis, activeModelLoaded: deps.holder.loaded() }
+      const send = await deps.sendGate.status()
+      const checks = { db, redis, activeModelLoaded: deps.holder.loaded(), sending: !send.blocked }
       const ok = Object.values(checks).every(Boolean)
+      const sendBlocked = send.blocked
+        ? {
+            reason: `IG_ACCESS_TOKEN refused by the Send API: ${send.reason}`,
+            since: send.since,
+            fix: 'replace IG_ACCESS_TOKEN (npm run ig:refresh-token) and restart; held replies are then sent',
+          }
+        : null
       return reply
         .code(ok ? 200 : 503)
-        .send({ ok, checks, activeModel: deps.holder.current()?.model ?? null })
+        .send({ ok, checks, activeModel: deps.holder.current()?.model ?? null, sendBlocked })
     },
   )
 

@@ -13,6 +13,8 @@ import type { DmQueueRepository } from '../repositories/dm-queue.repository.js'
 import type { ActiveModelHolder } from '../services/active-model.js'
 import type { GdprService } from '../services/gdpr.service.js'
 import type { ModelRouter } from '../services/model-router.js'
+import type { SendGate } from '../services/send-gate.js'
+import type { TakeoverService } from '../services/takeover.service.js'
 
 /**
  * Everything the HTTP side needs, built once by the composition root (compose.ts) or a test. Routes
@@ -39,6 +41,10 @@ export interface AppDeps {
    * the process's one OpenAI SDK (the probe), the registry.
    */
   promotion: PromotionDeps
+  /** Human takeover (`/admin/users/:igUserId/pause|resume`, `GET /admin/users/:igUserId`). */
+  takeover: TakeoverService
+  /** The Send API token block: `/readyz` reports it. */
+  sendGate: Pick<SendGate, 'status'>
   /**
    * Extra admin route plugins (mounted under /admin behind the bearer hook); each receives these
    * deps as its options.

@@ -1,13 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify'
-import { parseWebhook, WebhookShapeError } from '../services/instagram-webhook.js'
+import { parseWebhook } from '../services/instagram-webhook.js'
 import { safeEqual, verifySignature } from '../services/signature.js'
 import type { GatewayRouteOptions } from './route-deps.js'
 
 /**
  * Meta's webhook. GET: subscription verification. POST: HMAC-SHA256 of the raw body checked in
- * constant time (401, nothing stored), JSON parse (400), Instagram shape (400), then every message
- * and reaction enqueued on `dm` before the 200 — no database round trip; Redis down → 503 so Meta
- * retries and no message is lost.
+ * constant time (401, nothing stored), JSON parse (400), then every message, echo, edit, unsend and
+ * reaction enqueued on `dm` before the 200 — no database round trip; Redis down → 503 so Meta
+ * retries and no message is lost. Any other signed, well-formed JSON (another object, `changes[]`,
+ * standby, a malformed event among good ones) gets 200: Meta unsubscribes apps that keep failing.
  */
 export const webhookRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   const { appSecret, verifyToken } = deps.config.instagram
@@ -69,13 +70,12 @@ export const webhookRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app
       } catch {
         return reply.code(400).send({ error: 'malformed JSON body' })
       }
-      let parsed: ReturnType<typeof parseWebhook>
-      try {
-        parsed = parseWebhook(json)
-      } catch (err) {
-        if (err instanceof WebhookShapeError) return reply.code(400).send({ error: err.message })
-        throw err
-      }
+      const parsed = parseWebhook(json)
+      if (parsed.malformed > 0)
+        req.log.warn(
+          { malformed: parsed.malformed },
+          "webhook: events not in Meta's documented shape were skipped",
+        )
       try {
         await deps.dmQueue.enqueue(parsed)
       } catch (err) {

@@ -3,6 +3,7 @@ import type { DmMessagePayload } from '@loopdm/queues/contracts'
 import type { Lease } from '@loopdm/redis/lock'
 import { UnrecoverableError } from 'bullmq'
 import type { DmDeps } from '../jobs/dm.processor.js'
+import { onSendFailure } from '../jobs/dm-gates.js'
 import { isSettled, type OutboxRow } from '../repositories/outbox.repository.js'
 import { GraphSendError } from './graph-sender.js'
 
@@ -143,15 +144,15 @@ async function deliverPart(row: OutboxRow, p: DmMessagePayload, deps: DmDeps, le
 
 async function onSendError(err: unknown, row: OutboxRow, p: DmMessagePayload, deps: DmDeps, lease: Lease) {
   const message = (err as Error).message
-  const permanent = err instanceof GraphSendError && !err.retryable
-  if (permanent) {
-    await deps.outbox.markAttemptFailed(row.id, message, true)
-    deps.metrics?.sends.inc({ result: 'failed' })
-    deps.logger.warn({ mid: p.mid, part: row.part, err: message, final: true }, 'reply send failed')
-    throw new UnrecoverableError(message)
-  }
   // A timeout stays `sending`: the retry settles it as "maybe sent" instead of sending it twice.
-  if (!maybeDelivered(err)) await deps.outbox.releaseClaim(row.id, lease.fence, message)
-  deps.metrics?.sends.inc({ result: 'retry' })
-  deps.logger.warn({ mid: p.mid, part: row.part, err: message, final: false }, 'reply send failed')
+  if (maybeDelivered(err)) {
+    deps.metrics?.sends.inc({ result: 'retry' })
+    deps.logger.warn({ mid: p.mid, part: row.part, err: message, final: false }, 'reply send failed')
+    return
+  }
+  // Nothing was delivered: the claim goes back (a permanent error then marks the part failed).
+  if (!(err instanceof GraphSendError) || err.retryable || err.kind === 'auth')
+    await deps.outbox.releaseClaim(row.id, lease.fence, message)
+  // Meta's error classes (rate limit, token block → held, outside the window, permanent): dm-gates.
+  await onSendFailure(err, row, deps, false)
 }

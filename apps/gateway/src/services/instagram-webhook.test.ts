@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseWebhook, WebhookShapeError } from './instagram-webhook.js'
+import { parseWebhook } from './instagram-webhook.js'
 import { signBody, verifySignature } from './signature.js'
 
 const ev = (o: Record<string, unknown>) => ({
@@ -53,12 +53,27 @@ describe('parseWebhook', () => {
         timestamp: 5,
       },
     ])
-    expect(out.skipped).toBe(3)
+    expect(out.echoes.map((e) => [e.mid, e.igUserId, e.igAccountId])).toEqual([['m3', 'acct', 'u1']])
+    expect(out.skipped).toBe(2)
   })
 
-  it('rejects a non-Instagram shape with a clear message', () => {
-    expect(() => parseWebhook({ object: 'page', entry: [] })).toThrow(WebhookShapeError)
-    expect(() => parseWebhook([1, 2])).toThrow(/not an Instagram webhook/)
+  it('accepts any other well-formed JSON as nothing to do (Meta must get a 2xx)', () => {
+    for (const body of [{ object: 'page', entry: [] }, [1, 2], { object: 'instagram' }, null]) {
+      const out = parseWebhook(body)
+      expect(out.messages).toEqual([])
+      expect(out.skipped).toBe(1)
+    }
+  })
+
+  it('skips one malformed event without losing the others of its batch', () => {
+    const out = parseWebhook({
+      object: 'instagram',
+      entry: [
+        { id: 'acct', messaging: [ev({ message: { text: 'no mid' } }), 7, ev({ message: { mid: 'ok' } })] },
+      ],
+    })
+    expect(out.messages.map((m) => m.mid)).toEqual(['ok'])
+    expect(out.malformed).toBe(2)
   })
 })
 

@@ -168,14 +168,39 @@ describe('console', () => {
       expect(res.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
       expect(res.body).toContain('Hi &quot;there&quot; &amp; &lt;b&gt;welcome&lt;/b&gt;')
       expect(res.body).toContain('bot · gpt-4.1-mini')
-      for (const id of ['takeover', 'resume', 'mark-gold']) {
-        expect(res.body).toMatch(new RegExp(`<button type="button" disabled data-testid="${id}"`))
-      }
-      expect(res.body).toMatch(/<textarea id="reply-text" disabled data-testid="reply-box"/)
-      expect(res.body).toContain('available when human takeover (issue 13)')
+      expect(res.body).toMatch(/<button type="button" disabled data-testid="mark-gold"/)
+      // Human takeover is wired: take over enabled, resume disabled while the bot answers.
+      expect(res.body).toMatch(/<button type="submit" data-testid="takeover">/)
+      expect(res.body).toMatch(/<button type="submit" class="secondary" data-testid="resume" disabled>/)
+      expect(res.body).toContain('data-testid="takeover-state">bot answering')
+      expect(res.body).toMatch(
+        /<textarea id="reply-text" name="text" maxlength="2000" required data-testid="reply-box">/,
+      )
       const list = await inject({ url: `/console/conversations?q=${user}`, headers: { cookie } })
       expect(list.body.match(/data-testid="conversation-row"/g)).toHaveLength(1)
       await sut.pool.query('delete from conversation_messages where ig_user_id = $1', [user])
+    })
+  })
+
+  describe('when staff take over a conversation from the console', () => {
+    it('pauses the bot through the takeover service (seen by the admin API) and resumes it', async () => {
+      const user = igUser()
+      const { cookie, csrf } = await login()
+      const post = (action: string) =>
+        inject({
+          method: 'POST',
+          url: `/console/conversations/${user}/${action}`,
+          headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: form({ csrf }),
+        })
+      expect((await post('takeover')).statusCode).toBe(303)
+      const admin = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
+      const paused = await inject({ url: `/admin/users/${user}`, headers: admin })
+      expect(paused.json()).toMatchObject({ paused: true, reason: 'admin' })
+      const page = await inject({ url: `/console/conversations/${user}`, headers: { cookie } })
+      expect(page.body).toMatch(/data-testid="takeover-state">taken over until/)
+      expect((await post('resume')).statusCode).toBe(303)
+      expect((await inject({ url: `/admin/users/${user}`, headers: admin })).json().paused).toBe(false)
     })
   })
 

@@ -90,6 +90,14 @@ export function parseRequest(body: unknown) {
             `Missing required parameter: 'messages[${i}].content[${j}].image_url.url'.`,
             `messages.[${i}].content.[${j}].image_url`,
           )
+        // Like OpenAI, which fetches the image: a host that cannot resolve (RFC 2606 `.invalid`)
+        // is a 400 invalid_image_url.
+        if (/^https?:\/\/[^/?#]*\.invalid(?::\d+)?(?:[/?#]|$)/i.test(p.image_url.url))
+          throw invalidRequest(
+            `Error while downloading ${p.image_url.url}.`,
+            `messages.[${i}].content.[${j}].image_url.url`,
+            'invalid_image_url',
+          )
         images++
       } else {
         throw invalidRequest(

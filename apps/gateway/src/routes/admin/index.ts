@@ -6,6 +6,7 @@ import { jobsRoutes } from './jobs.routes.js'
 import { modelsRoutes } from './models.routes.js'
 import { promotionRoutes } from './promotion.routes.js'
 import { queuesBoard } from './queues.routes.js'
+import { takeoverRoutes } from './takeover.routes.js'
 import { usersRoutes } from './users.routes.js'
 
 /**
@@ -18,6 +19,7 @@ export const ADMIN_ROUTES: FastifyPluginAsync<GatewayRouteOptions>[] = [
   jobsRoutes,
   promotionRoutes,
   usersRoutes,
+  takeoverRoutes,
 ]
 
 export const adminPlugin: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
