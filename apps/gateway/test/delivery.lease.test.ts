@@ -167,7 +167,7 @@ describe('outbox claims', () => {
       const [row] = await sut.insertParts({ ...base(), parts: ['hi'] })
       if (!row) throw new Error('no row')
       expect(await sut.claim(row.id, 7)).toBe(true)
-      await sut.releaseClaim(row.id, 7, 'Graph API 503')
+      await sut.releaseClaim(row.id, 7)
       expect(await sut.claim(row.id, 6)).toBe(false)
       expect(await sut.claim(row.id, 8)).toBe(true)
       await sut.markDelivered(row.id, 'sent', 'x', undefined, 7)

@@ -92,12 +92,15 @@ export function createOutboxRepository(db: Pool) {
       return (r.rowCount ?? 0) === 1
     },
 
-    /** The POST failed in a way that proves nothing was delivered: back to `pending` for a retry. */
-    async releaseClaim(id: number, fence: number, error: string, q: Queryable = db): Promise<void> {
+    /**
+     * The POST failed in a way that proves nothing was delivered: back to `pending` for a retry
+     * (the attempt and its error are recorded by markAttemptFailed).
+     */
+    async releaseClaim(id: number, fence: number, q: Queryable = db): Promise<void> {
       await q.query(
-        `update outbox set status = 'pending', attempts = attempts + 1, last_error = $3, updated_at = now()
+        `update outbox set status = 'pending', updated_at = now()
           where id = $1 and status = 'sending' and claim_fence = $2`,
-        [id, fence, error.slice(0, 500)],
+        [id, fence],
       )
     },
 

@@ -152,7 +152,7 @@ async function onSendError(err: unknown, row: OutboxRow, p: DmMessagePayload, de
   }
   // Nothing was delivered: the claim goes back (a permanent error then marks the part failed).
   if (!(err instanceof GraphSendError) || err.retryable || err.kind === 'auth')
-    await deps.outbox.releaseClaim(row.id, lease.fence, message)
+    await deps.outbox.releaseClaim(row.id, lease.fence)
   // Meta's error classes (rate limit, token block → held, outside the window, permanent): dm-gates.
   await onSendFailure(err, row, deps, false)
 }
