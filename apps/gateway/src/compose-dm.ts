@@ -43,7 +43,13 @@ export function createDmDeps(
   const { accessToken, graphBaseUrl, sendPath } = config.instagram
   const sender =
     accessToken && graphBaseUrl
-      ? createGraphSender({ graphBaseUrl, accessToken, sendPath, fetch: opts.fetch })
+      ? createGraphSender({
+          graphBaseUrl,
+          accessToken,
+          sendPath,
+          fetch: opts.fetch,
+          timeoutMs: config.gateway.delivery.sendTimeoutMs,
+        })
       : undefined
   if (!sender) logger.warn('IG_ACCESS_TOKEN is unset: replies are written to the outbox and logged, not sent')
   const conversations = createConversationRepository(pool)
@@ -70,7 +76,11 @@ export function createDmDeps(
     conversations,
     outbox: createOutboxRepository(pool),
     signals: createSignalsRepository(pool),
-    order: createDmOrderRepository({ redis: parts.order, prefix: config.redis.prefix }),
+    order: createDmOrderRepository({
+      redis: parts.order,
+      prefix: config.redis.prefix,
+      lockTtlMs: config.gateway.delivery.lockTtlMs,
+    }),
     erasures: createGdprRepository(pool),
     memory: parts.memory,
     exemplars: parts.exemplars,
@@ -81,6 +91,7 @@ export function createDmDeps(
     systemPrompt: config.models.systemPrompt,
     logger,
     metrics: parts.metrics,
+    delivery: config.gateway.delivery,
   }
 }
 

@@ -16,6 +16,7 @@ import { buildApp } from './app.js'
 import { createDmDeps, createReplyWorker } from './compose-dm.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
+import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
 import { createDmJobsRepository } from './repositories/dm-jobs.repository.js'
@@ -85,6 +86,8 @@ export interface Gateway {
   memory: MemoryPort
   gdpr: GdprService
   connections: GatewayConnections
+  /** Moves delayed replies forward once the provider answers again. */
+  redrive: DmRedrive
   /** Seeds the registry (if asked), loads the active model, subscribes to hot swaps, starts the reply worker and memory. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
@@ -151,6 +154,7 @@ function closeInOrder(parts: {
   logger: Logger
   app: FastifyInstance
   worker: Worker | undefined
+  redrive: DmRedrive
   memory: Memory | undefined
   holder: ActiveModelHolder
   queues: Record<QueueName, Queue>
@@ -161,6 +165,7 @@ function closeInOrder(parts: {
     [
       { name: 'http', close: () => app.close() },
       { name: 'reply worker', close: () => worker?.close() },
+      { name: 'dm redrive', close: () => parts.redrive.stop() },
       { name: 'memory', close: () => memory?.close() },
       { name: 'hot-swap subscriber', close: () => holder.close() },
       ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
@@ -224,6 +229,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     metrics,
   })
   const worker = createReplyWorker(opts, dmDeps)
+  // Delayed replies move forward as soon as the provider answers again (see jobs/dm-redrive.ts).
+  const redrive = createDmRedrive({
+    queue: queues[DM_QUEUE],
+    intervalMs: worker ? config.gateway.delivery.redriveIntervalMs : 0,
+    logger,
+    probe: providerProbe(ai),
+    onRedriven: (n) => metrics.dmRedriven.inc(n),
+  })
   const app = buildApp({
     config,
     logger,
@@ -243,7 +256,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     adminRoutes: opts.adminRoutes,
   })
 
-  const close = closeInOrder({ logger, app, worker, memory: ownMemory, holder, queues, connections })
+  const close = closeInOrder({ logger, app, worker, redrive, memory: ownMemory, holder, queues, connections })
 
   async function start() {
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
@@ -254,9 +267,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
       await worker.waitUntilReady()
     }
     ownMemory?.start()
+    redrive.start()
   }
 
   const { takeover, sendGate } = dmDeps
   const services = { dmDeps, takeover, sendGate, ai, memory, gdpr, connections }
-  return { app, holder, router, worker, queues, metrics, ...services, start, close }
+  return { app, holder, router, worker, queues, metrics, ...services, redrive, start, close }
 }

@@ -55,8 +55,18 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     sends: new Counter({
       name: 'loopdm_sends_total',
-      help: 'Reply parts by send result (sent, logged, retry, failed, outside_window, held)',
+      help: 'Reply parts by send result (sent, logged, retry, failed, unknown = maybe sent, outside_window, held)',
       labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    dmExpired: new Counter({
+      name: 'loopdm_dm_expired_total',
+      help: 'Customer messages not answered within DM_MAX_AGE_MS (recorded expired, never sent)',
+      registers: [registry],
+    }),
+    dmRedriven: new Counter({
+      name: 'loopdm_dm_redriven_total',
+      help: 'Delayed dm jobs moved forward by the redrive sweep once the provider answered again',
       registers: [registry],
     }),
     ...takeoverMetrics(registry),

@@ -84,6 +84,15 @@ const EnvSchema = z.object({
   PORT: num(3000, { int: true, min: 0, max: 65535 }),
   HOST: z.string().optional().default('0.0.0.0'),
   DM_CONCURRENCY: num(4, { int: true, min: 1, max: 64 }),
+  DM_MAX_AGE_MS: num(24 * 3600_000, { int: true, min: 1000 }),
+  DM_RETRY_BASE_DELAY_MS: num(1000, { int: true, min: 10 }),
+  DM_RETRY_MAX_DELAY_MS: num(300_000, { int: true, min: 10 }),
+  DM_LOCK_TTL_MS: num(30_000, { int: true, min: 100 }),
+  DM_LOCK_BUSY_DELAY_MS: num(1000, { int: true, min: 10 }),
+  DM_SEND_TIMEOUT_MS: num(10_000, { int: true, min: 100 }),
+  DM_RESEND_MAYBE_SENT: bool(false),
+  DM_REDRIVE_INTERVAL_MS: num(30_000, { int: true, min: 0 }),
+  DM_JOB_LOCK_MS: num(30_000, { int: true, min: 500 }),
   REPLY_MAX_TOKENS: num(400, { int: true, min: 16, max: 16_384 }),
   EXPORT_DIR: z.string().optional().default('exports'),
   EXPORT_MAX_BYTES: bytes('50MB'),
@@ -247,6 +256,25 @@ function edgeConfig(e: Env) {
       adminToken: e.ADMIN_TOKEN,
       /** DMs answered at once per gateway process; per-user order holds at any value. */
       dmConcurrency: e.DM_CONCURRENCY,
+      delivery: {
+        /** A DM older than this (since the webhook took it) is recorded `expired`, not answered. */
+        maxAgeMs: e.DM_MAX_AGE_MS,
+        /** Capped exponential backoff of a `dm` job after a provider/send error. */
+        retryBaseDelayMs: e.DM_RETRY_BASE_DELAY_MS,
+        retryMaxDelayMs: e.DM_RETRY_MAX_DELAY_MS,
+        /** The per-user lock's lease (renewed every third; lost → the work stops). */
+        lockTtlMs: e.DM_LOCK_TTL_MS,
+        /** How far a job is delayed while its user's lock is busy (no attempt spent). */
+        lockBusyDelayMs: e.DM_LOCK_BUSY_DELAY_MS,
+        /** Graph API request timeout; a part `sending` for longer is "maybe sent". */
+        sendTimeoutMs: e.DM_SEND_TIMEOUT_MS,
+        /** Re-send "maybe sent" parts (at-least-once) instead of counting them `unknown`. */
+        resendMaybeSent: e.DM_RESEND_MAYBE_SENT,
+        /** How often the redrive sweep probes the provider and promotes delayed DMs (0 = off). */
+        redriveIntervalMs: e.DM_REDRIVE_INTERVAL_MS,
+        /** BullMQ job lock of a reply job: a killed gateway's jobs are re-run this long after. */
+        jobLockMs: e.DM_JOB_LOCK_MS,
+      },
       /** `max_tokens` of every reply completion. */
       replyMaxTokens: e.REPLY_MAX_TOKENS,
     },

@@ -36,6 +36,21 @@ describe('loadConfig', () => {
       expect(sut.openai.baseURL).toBe('http://127.0.0.1:8787/v1')
     })
 
+    it('keeps a DM retrying for 24 hours with capped backoff', () => {
+      const c = loadConfig({})
+      expect(c.gateway.delivery).toEqual({
+        maxAgeMs: 24 * 3600_000,
+        retryBaseDelayMs: 1000,
+        retryMaxDelayMs: 300_000,
+        lockTtlMs: 30_000,
+        lockBusyDelayMs: 1000,
+        sendTimeoutMs: 10_000,
+        resendMaybeSent: false,
+        redriveIntervalMs: 30_000,
+        jobLockMs: 30_000,
+      })
+    })
+
     it('is frozen', () => {
       const sut = loadConfig({})
       expect(Object.isFrozen(sut)).toBe(true)
@@ -89,6 +104,15 @@ describe('loadConfig', () => {
       ['EXPORT_OVERSIZE', 'shrink', /EXPORT_OVERSIZE: expected one of refuse\|split/],
       ['OPENAI_PRICES', '{bad', /OPENAI_PRICES: expected JSON/],
       ['DM_CONCURRENCY', '0', /DM_CONCURRENCY: expected an integer in 1\.\.64, got "0"/],
+      ['DM_MAX_AGE_MS', '10', /DM_MAX_AGE_MS: expected an integer/],
+      ['DM_RETRY_MAX_DELAY_MS', 'soon', /DM_RETRY_MAX_DELAY_MS: expected an integer/],
+      ['DM_RETRY_BASE_DELAY_MS', '1', /DM_RETRY_BASE_DELAY_MS: expected an integer/],
+      ['DM_LOCK_TTL_MS', '5', /DM_LOCK_TTL_MS: expected an integer/],
+      ['DM_LOCK_BUSY_DELAY_MS', '-1', /DM_LOCK_BUSY_DELAY_MS: expected an integer/],
+      ['DM_SEND_TIMEOUT_MS', '1', /DM_SEND_TIMEOUT_MS: expected an integer/],
+      ['DM_RESEND_MAYBE_SENT', 'maybe', /DM_RESEND_MAYBE_SENT: expected true or false/],
+      ['DM_REDRIVE_INTERVAL_MS', '-5', /DM_REDRIVE_INTERVAL_MS: expected an integer/],
+      ['DM_JOB_LOCK_MS', '10', /DM_JOB_LOCK_MS: expected an integer/],
       ['REPLY_MAX_TOKENS', '8', /REPLY_MAX_TOKENS: expected an integer in 16\.\.16384, got "8"/],
     ]
     it.each(cases)('rejects %s=%s with a message naming it', (name, value, message) => {

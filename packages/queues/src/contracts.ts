@@ -107,8 +107,13 @@ export const dmReactionJobId = (mid: string, action: string, ts: number) =>
   safeJobId('reaction', mid, action, String(ts))
 export const dmEchoJobId = (mid: string) => safeJobId('echo', mid)
 export const dmChangeJobId = (kind: string, mid: string, ts: number) => safeJobId(kind, mid, String(ts))
+/**
+ * A message job's retries are time-based (apps/gateway/src/jobs/dm-retry.ts: capped backoff until
+ * the DM is DM_MAX_AGE_MS old, via moveToDelayed, spending no attempt). `attempts` only bounds
+ * errors that escape that policy (e.g. Redis gone while the job is being delayed).
+ */
 export const DM_JOB_OPTIONS: JobsOptions = {
-  attempts: 8,
+  attempts: 20,
   backoff: { type: 'exponential', delay: 1000 },
   // Meta re-delivers for up to 36 h: a completed job's id must outlive that to deduplicate.
   removeOnComplete: { age: 48 * 3600 },

@@ -23,11 +23,19 @@ export interface PrivateRedis {
 }
 
 /**
- * A private `redis-server` child process on a free port (no persistence) that a test or demo may
- * stop and start again to inject a Redis outage — never the machine's Redis.
+ * A private `redis-server` child process on a free port (no persistence unless `persistDir`) that a
+ * test or demo may stop (SIGKILL) and start again to inject a Redis outage — never the machine's Redis.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  opts: {
+    /** Keep data across stop()/start(): an append-only file in this directory, fsynced on every write. */
+    persistDir?: string
+  } = {},
+): Promise<PrivateRedis> {
   const port = await freePort()
+  const persistence = opts.persistDir
+    ? ['--dir', opts.persistDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--save', '', '--appendonly', 'no']
   const url = `redis://127.0.0.1:${port}`
   let child: ChildProcess | undefined
   const r: PrivateRedis = {
@@ -37,11 +45,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       // Already running: a second redis-server could not bind the port, and stop() would then
       // lose track of the first one (left running after the test).
       if (child && child.exitCode === null && child.signalCode === null) return
-      child = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        { stdio: 'ignore' },
-      )
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence], {
+        stdio: 'ignore',
+      })
       const until = Date.now() + 10_000
       for (;;) {
         const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })

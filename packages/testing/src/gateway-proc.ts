@@ -38,6 +38,8 @@ export interface GatewayProc {
   ): Promise<LogEntry>
   admin(path: string, init?: { method?: string; body?: unknown }): Promise<{ status: number; json: any }>
   stop(): Promise<void>
+  /** kill -9: no shutdown, in-flight work is cut wherever it is. */
+  kill(): Promise<void>
 }
 
 export async function spawnGateway(
@@ -101,7 +103,10 @@ export async function spawnGateway(
       }
       const timer = setTimeout(() => {
         cleanup()
-        const last = logs.slice(-5).map((e) => JSON.stringify(e.line).slice(0, 240)).join('\n  ')
+        const last = logs
+          .slice(-5)
+          .map((e) => JSON.stringify(e.line).slice(0, 240))
+          .join('\n  ')
         rej(
           new Error(
             `gateway ${name}: no matching log line within ${timeoutMs} ms; last log lines:\n  ${last}\nstderr: ${stderr}`,
@@ -139,6 +144,13 @@ export async function spawnGateway(
         json = JSON.parse(text)
       } catch {}
       return { status: res.status, json }
+    },
+    async kill() {
+      if (exited) return
+      await new Promise<void>((res) => {
+        child.once('exit', () => res())
+        child.kill('SIGKILL')
+      })
     },
     async stop() {
       if (exited) return

@@ -2,11 +2,14 @@ import type { ActiveModel } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
 import type { DmMessagePayload, DmReactionPayload } from '@loopdm/queues/contracts'
+import type { Lease } from '@loopdm/redis/lock'
+import { UnrecoverableError } from 'bullmq'
 import type { GatewayMetrics } from '../metrics.js'
 import { type ConversationRepository, replyMessageId } from '../repositories/conversation.repository.js'
 import type { DmOrderRepository } from '../repositories/dm-order.repository.js'
-import { isDelivered, type OutboxRepository, type OutboxRow } from '../repositories/outbox.repository.js'
+import { isSettled, type OutboxRepository, type OutboxRow } from '../repositories/outbox.repository.js'
 import type { SignalsRepository } from '../repositories/signals.repository.js'
+import { type DeliveryOptions, deliverParts, expireReply, isTooOld } from '../services/delivery.js'
 import type { ExemplarService } from '../services/exemplars.js'
 import type { GraphSender } from '../services/graph-sender.js'
 import { imageUrlOf } from '../services/instagram-webhook.js'
@@ -17,7 +20,7 @@ import type { SendGate } from '../services/send-gate.js'
 import { splitReply } from '../services/split-reply.js'
 import type { TakeoverService } from '../services/takeover.service.js'
 import { completeWithImageFallback } from './complete-with-images.js'
-import { assertSendOpen, type GateOutcome, gateBeforeAnswer, onSendFailure } from './dm-gates.js'
+import { assertSendOpen, type GateOutcome, gateBeforeAnswer } from './dm-gates.js'
 
 /** What the reply pipeline needs; main.ts (or a test) builds it once. */
 export interface DmDeps {
@@ -40,6 +43,8 @@ export interface DmDeps {
   systemPrompt: string
   logger: Logger
   metrics?: GatewayMetrics
+  /** Send timeout and "maybe sent" policy; default DEFAULT_DELIVERY. */
+  delivery?: DeliveryOptions
   /** Human takeover: a paused customer's DMs are stored, not answered. */
   takeover?: Pick<TakeoverService, 'heldUntil' | 'humanReplied'>
   /** The Send API's token block (code 190): replies are held while it lasts. */
@@ -47,12 +52,18 @@ export interface DmDeps {
   now?: () => number
 }
 
-export interface AttemptInfo {
-  /** True on the job's last attempt: a retryable send error then marks the part `failed`. */
-  finalAttempt: boolean
+export interface ReplyRunOptions {
+  /** How long to wait for the user's lock before LockTimeoutError; default the repository's. */
+  lockWaitMs?: number
 }
 
-export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before' | 'erased' | GateOutcome
+export type ReplyOutcome =
+  | 'answered'
+  | 'already-answered'
+  | 'failed-before'
+  | 'erased'
+  | 'expired'
+  | GateOutcome
 
 /**
  * The reply pipeline for one customer message, under the user's lock: answer every earlier
@@ -65,31 +76,58 @@ export type ReplyOutcome = 'answered' | 'already-answered' | 'failed-before' | '
 export async function processDmMessage(
   payload: DmMessagePayload,
   deps: DmDeps,
-  attempt: AttemptInfo = { finalAttempt: false },
+  run: ReplyRunOptions = {},
 ): Promise<ReplyOutcome> {
   // Captured once: an in-flight reply finishes on the model it started with.
   const active = deps.currentModel()
-  return deps.order.withUserLock(payload.igUserId, async () => {
-    const erasedAt = await deps.erasures.lastErasedAt(payload.igUserId)
-    const erased = (p: DmMessagePayload) => erasedAt !== null && p.receivedAt <= erasedAt
-    for (const mid of await deps.order.pendingBefore(payload.igUserId, payload.mid)) {
-      const earlier = await deps.loadPayload(mid)
-      if (earlier && !earlier.failed && !erased(earlier.payload)) {
-        const earlierTurn = await storeUserTurn(earlier.payload, deps)
-        await answer(earlier.payload, earlierTurn.id, active, deps, { finalAttempt: false })
+  return deps.order.withUserLock(
+    payload.igUserId,
+    async (lease) => {
+      const erasedAt = await deps.erasures.lastErasedAt(payload.igUserId)
+      const erased = (p: DmMessagePayload) => erasedAt !== null && p.receivedAt <= erasedAt
+      for (const mid of await deps.order.pendingBefore(payload.igUserId, payload.mid)) {
+        const earlier = await deps.loadPayload(mid)
+        if (earlier && !earlier.failed && !erased(earlier.payload))
+          await answerEarlier(earlier.payload, active, deps, lease)
+        await deps.order.done(payload.igUserId, [mid])
       }
-      await deps.order.done(payload.igUserId, [mid])
-    }
-    if (erased(payload)) {
+      if (erased(payload)) {
+        await deps.order.done(payload.igUserId, [payload.mid])
+        deps.logger.info({ mid: payload.mid }, 'dm dropped: its sender was erased (GDPR) after it arrived')
+        return 'erased'
+      }
+      if (isTooOld(payload, deps)) {
+        await expireReply(payload, deps)
+        await deps.order.done(payload.igUserId, [payload.mid])
+        return 'expired'
+      }
+      const turn = await storeUserTurn(payload, deps)
+      const outcome = await answer(payload, turn.id, active, deps, lease)
       await deps.order.done(payload.igUserId, [payload.mid])
-      deps.logger.info({ mid: payload.mid }, 'dm dropped: its sender was erased (GDPR) after it arrived')
-      return 'erased'
-    }
-    const turn = await storeUserTurn(payload, deps)
-    const outcome = await answer(payload, turn.id, active, deps, attempt)
-    await deps.order.done(payload.igUserId, [payload.mid])
-    return outcome
-  })
+      return outcome
+    },
+    { waitMs: run.lockWaitMs },
+  )
+}
+
+/**
+ * An earlier pending message of the same user, answered first to keep arrival order. Its
+ * permanent failure is its own (its part is `failed`, its own job reports it): it must not fail
+ * the later message. A retryable failure (provider or Graph API down) delays the later message
+ * too — it would fail the same way, and order is kept — without spending anything but time.
+ */
+async function answerEarlier(p: DmMessagePayload, active: ActiveModel | null, deps: DmDeps, lease: Lease) {
+  if (isTooOld(p, deps)) return expireReply(p, deps)
+  try {
+    const turn = await storeUserTurn(p, deps)
+    await answer(p, turn.id, active, deps, lease)
+  } catch (err) {
+    if (!(err instanceof UnrecoverableError)) throw err
+    deps.logger.warn(
+      { mid: p.mid, err: err.message },
+      'earlier pending dm failed permanently; answering the later one',
+    )
+  }
 }
 
 async function storeUserTurn(p: DmMessagePayload, deps: DmDeps) {
@@ -113,10 +151,11 @@ async function answer(
   userTurnId: number,
   active: ActiveModel | null,
   deps: DmDeps,
-  attempt: AttemptInfo,
+  lease: Lease,
 ): Promise<ReplyOutcome> {
   let rows = await deps.outbox.findByMid(p.mid)
-  if (rows.length > 0 && rows.every(isDelivered)) {
+  if (rows.some((r) => r.status === 'expired')) return 'expired'
+  if (rows.length > 0 && rows.every(isSettled)) {
     await storeAssistantTurn(p, rows, undefined, deps)
     return 'already-answered'
   }
@@ -148,6 +187,8 @@ async function answer(
       userMessage(p, images),
     ]
     const completion = await completeWithImageFallback(deps, { messages, images, active, p })
+    // A holder that lost its lease while the model answered must not write a second reply.
+    lease.assertHeld()
     fullText = completion.text
     routeReason = completion.reason
     if (demos)
@@ -159,49 +200,17 @@ async function answer(
       parts: splitReply(completion.text),
       model: completion.model,
     })
+    // Refused: another completion for this mid was stored first; send that one, not ours.
+    if (rows[0]?.text !== splitReply(completion.text)[0]) fullText = undefined
   }
   if (deps.sender) await assertSendOpen(deps)
-  for (const row of rows) {
-    if (isDelivered(row)) continue
-    await deliver(row, p, deps, attempt)
-  }
+  await deliverParts(rows, p, deps, lease)
   await storeAssistantTurn(p, rows, fullText, deps, routeReason)
   deps.metrics?.dmLatency.observe(
     { model: rows[0]?.model ?? 'unknown' },
     Math.max(0, Date.now() - p.receivedAt) / 1000,
   )
   return 'answered'
-}
-
-async function deliver(row: OutboxRow, p: DmMessagePayload, deps: DmDeps, attempt: AttemptInfo) {
-  if (!deps.sender) {
-    await deps.outbox.markDelivered(row.id, 'logged', null)
-    deps.metrics?.sends.inc({ result: 'logged' })
-    deps.logger.info(
-      {
-        mid: p.mid,
-        igUserId: p.igUserId,
-        part: row.part,
-        parts: row.parts,
-        chars: row.text.length,
-        model: row.model,
-      },
-      'reply logged (no IG_ACCESS_TOKEN; not sent)',
-    )
-    return
-  }
-  let res: { messageId: string | null }
-  try {
-    res = await deps.sender.send({
-      igAccountId: row.igAccountId ?? p.igAccountId,
-      recipientId: p.igUserId,
-      text: row.text,
-    })
-  } catch (err) {
-    return onSendFailure(err, row, deps, attempt.finalAttempt)
-  }
-  await deps.outbox.markDelivered(row.id, 'sent', res.messageId)
-  deps.metrics?.sends.inc({ result: 'sent' })
 }
 
 async function storeAssistantTurn(

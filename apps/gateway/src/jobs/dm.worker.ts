@@ -9,9 +9,14 @@ import {
   DmMessagePayloadSchema,
   DmReactionPayloadSchema,
 } from '@loopdm/queues/contracts'
-import { DelayedError, type Job, UnrecoverableError, type Worker } from 'bullmq'
+import { type Job, UnrecoverableError, type Worker } from 'bullmq'
 import { SendHeldError } from '../services/send-gate.js'
 import { type DmDeps, processDmMessage, processDmReaction } from './dm.processor.js'
+import { withDmRetry } from './dm-retry.js'
+
+/** How long a job waits for its user's lock before it is delayed instead (no attempt spent). */
+const LOCK_WAIT_MS = 2000
+
 import { type DmEventDeps, processDmChange, processDmEcho } from './dm-events.processor.js'
 
 /** How long a reply held by a Send API token block waits before it is looked at again. */
@@ -33,6 +38,7 @@ export function createDmWorker(opts: {
   heldRetryMs?: number
   autorun?: boolean
 }): Worker {
+  const policy = opts.config.gateway.delivery
   return createWorker(
     DM_QUEUE,
     async (job: Job, token?: string) => {
@@ -56,15 +62,18 @@ export function createDmWorker(opts: {
       }
       const p = DmMessagePayloadSchema.safeParse(job.data)
       if (!p.success) throw new UnrecoverableError(`invalid message payload: ${p.error.issues[0]?.message}`)
-      const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
-      try {
-        return await processDmMessage(p.data, opts.deps, { finalAttempt })
-      } catch (err) {
-        if (!(err instanceof SendHeldError) || !token) throw err
-        // Held, not failed: the job waits (no attempt used) until the token is replaced.
-        await job.moveToDelayed(Date.now() + (opts.heldRetryMs ?? HELD_RETRY_MS), token)
-        throw new DelayedError()
-      }
+      return withDmRetry(
+        job,
+        token,
+        p.data,
+        {
+          policy,
+          logger: opts.logger,
+          // Held, not failed: the job waits (no attempt used) until the token is replaced.
+          delayFor: (err) => (err instanceof SendHeldError ? (opts.heldRetryMs ?? HELD_RETRY_MS) : undefined),
+        },
+        () => processDmMessage(p.data, opts.deps, { lockWaitMs: LOCK_WAIT_MS }),
+      )
     },
     {
       config: opts.config,
@@ -72,6 +81,11 @@ export function createDmWorker(opts: {
       workerOptions: {
         concurrency: opts.concurrency ?? opts.config.gateway.dmConcurrency,
         autorun: opts.autorun ?? false,
+        // A gateway killed mid-reply leaves its jobs stalled; they are picked up again, not failed
+        // (the outbox claim makes the re-run safe: see services/delivery.ts).
+        maxStalledCount: 1000,
+        lockDuration: policy.jobLockMs,
+        stalledInterval: policy.jobLockMs,
       },
     },
   )

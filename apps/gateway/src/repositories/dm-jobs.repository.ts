@@ -72,7 +72,9 @@ export function createDmJobsRepository(queue: Queue, opts: { connectTimeoutMs?: 
       }
       // The reply worker's per-user arrival set is keyed by the user's id (see dm-order.repository).
       const client = await queue.getBackend().client
-      await client.del(dmOrderKeys(queue.opts.prefix ?? 'bull', igUserId).order)
+      const keys = dmOrderKeys(queue.opts.prefix ?? 'bull', igUserId)
+      // …and so is the user lock's fencing counter (see @loopdm/redis/lock).
+      await client.del(keys.order, `${keys.lock}:fence`)
       return scrubbed
     },
   }

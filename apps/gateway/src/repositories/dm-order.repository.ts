@@ -1,5 +1,5 @@
 import type { Redis } from '@loopdm/redis/client'
-import { withRedisLock } from '@loopdm/redis/lock'
+import { type Lease, withRedisLock } from '@loopdm/redis/lock'
 
 /**
  * Per-user arrival order and per-user mutual exclusion for the reply worker, in Redis (so it holds
@@ -81,11 +81,19 @@ export function createDmOrderRepository(opts: DmOrderOptions) {
       if (mids.length) await redis.zrem(dmOrderKeys(prefix, igUserId).order, ...mids)
     },
 
-    /** Runs `fn` holding the user's lock (waits for it; renews it; always releases it). */
-    async withUserLock<T>(igUserId: string, fn: () => Promise<T>): Promise<T> {
+    /**
+     * Runs `fn` holding the user's lock (waits up to `waitMs`, default lockWaitMs, then
+     * LockTimeoutError; renews it; always releases it). `fn` gets the lease: its fence and a signal
+     * that aborts when the lease is lost.
+     */
+    async withUserLock<T>(
+      igUserId: string,
+      fn: (lease: Lease) => Promise<T>,
+      o: { waitMs?: number } = {},
+    ): Promise<T> {
       return withRedisLock(redis, dmOrderKeys(prefix, igUserId).lock, fn, {
         ttlMs: lockTtlMs,
-        waitMs: lockWaitMs,
+        waitMs: o.waitMs ?? lockWaitMs,
         busyMessage: `user ${igUserId} is busy; retrying later`,
       })
     },

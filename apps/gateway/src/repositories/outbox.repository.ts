@@ -1,7 +1,12 @@
 import type { Pool, Queryable } from '@loopdm/db/pool'
 
-/** The reply outbox (migration 0004): one row per part of the reply to one customer message. */
-export type OutboxStatus = 'pending' | 'sent' | 'failed' | 'logged'
+/**
+ * The reply outbox (migrations 0004, 0013): one row per part of the reply to one customer message.
+ * `pending → sending` is a claim (with the user lock's fencing token, timestamped before the POST);
+ * `sending` ends `sent`, back to `pending` (nothing was delivered), `failed` (permanent) or, when
+ * nobody can tell, `unknown` ("maybe sent"). A DM past its age limit ends `expired`.
+ */
+export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'logged' | 'unknown' | 'expired'
 
 export interface OutboxRow {
   id: number
@@ -18,13 +23,22 @@ export interface OutboxRow {
   sentMid: string | null
   createdAt: Date
   sentAt: Date | null
+  /** The fencing token of the lock holder that last claimed this part. */
+  claimFence: number | null
+  /** When the part was claimed for its (last) POST. */
+  sendingAt: Date | null
 }
 
 const COLS = `id, mid, ig_user_id as "igUserId", ig_account_id as "igAccountId", part, parts, text, status,
-  attempts, last_error as "lastError", model, sent_mid as "sentMid", created_at as "createdAt", sent_at as "sentAt"`
+  attempts, last_error as "lastError", model, sent_mid as "sentMid", created_at as "createdAt", sent_at as "sentAt",
+  claim_fence::float8 as "claimFence", sending_at as "sendingAt"`
 
 /** Sent or logged: this part needs no further delivery. */
 export const isDelivered = (r: Pick<OutboxRow, 'status'>) => r.status === 'sent' || r.status === 'logged'
+
+/** Nothing more will be sent for this part: delivered, maybe delivered (`unknown`) or expired. */
+export const isSettled = (r: Pick<OutboxRow, 'status'>) =>
+  isDelivered(r) || r.status === 'unknown' || r.status === 'expired'
 
 export function createOutboxRepository(db: Pool) {
   return {
@@ -34,35 +48,114 @@ export function createOutboxRepository(db: Pool) {
     },
 
     /**
-     * Records the reply's parts as `pending` (idempotent on (mid, part): a concurrent or retried
-     * writer keeps the first text) and returns the rows as stored.
+     * Records the reply's parts as `pending` — only if this mid has no parts yet: a second
+     * completion for the same mid (a lock holder that lost its lease, a retry) is refused and the
+     * first one's rows are returned, so a reply is never stitched from two completions. Part 0 is
+     * the claim: a concurrent writer waits on its unique key and then inserts nothing.
      */
     async insertParts(
       args: { mid: string; igUserId: string; igAccountId: string; parts: string[]; model: string },
       q: Queryable = db,
     ): Promise<OutboxRow[]> {
-      const idx = args.parts.map((_, i) => i)
-      // One round trip: a conflicting row is "updated" to itself so `returning` yields it as stored.
-      const r = await q.query<OutboxRow>(
-        `insert into outbox (mid, ig_user_id, ig_account_id, part, parts, text, model)
-         select $1, $2, $3, p, $4, t, $5 from unnest($6::int[], $7::text[]) as u(p, t)
-         on conflict (mid, part) do update set mid = outbox.mid
-         returning ${COLS}`,
-        [args.mid, args.igUserId, args.igAccountId, args.parts.length, args.model, idx, args.parts],
+      const rest = args.parts.slice(1)
+      await q.query(
+        `with first as (
+           insert into outbox (mid, ig_user_id, ig_account_id, part, parts, text, model)
+           values ($1, $2, $3, 0, $4, $5, $6) on conflict (mid, part) do nothing returning id)
+         insert into outbox (mid, ig_user_id, ig_account_id, part, parts, text, model)
+         select $1, $2, $3, p, $4, t, $6 from unnest($7::int[], $8::text[]) as u(p, t)
+          where exists (select 1 from first)`,
+        [
+          args.mid,
+          args.igUserId,
+          args.igAccountId,
+          args.parts.length,
+          args.parts[0] ?? '',
+          args.model,
+          rest.map((_, i) => i + 1),
+          rest,
+        ],
       )
-      return r.rows.sort((a, b) => a.part - b.part)
+      return this.findByMid(args.mid, q)
     },
 
+    /**
+     * Claims a `pending` part for one POST (`sending`, timestamped now), unless a later lock holder
+     * (larger fence) claimed it before. Returns false when the claim was refused.
+     */
+    async claim(id: number, fence: number, q: Queryable = db): Promise<boolean> {
+      const r = await q.query(
+        `update outbox set status = 'sending', claim_fence = $2, sending_at = now(), updated_at = now()
+          where id = $1 and status = 'pending' and coalesce(claim_fence, 0) <= $2`,
+        [id, fence],
+      )
+      return (r.rowCount ?? 0) === 1
+    },
+
+    /**
+     * The POST failed in a way that proves nothing was delivered: back to `pending` for a retry
+     * (the attempt and its error are recorded by markAttemptFailed).
+     */
+    async releaseClaim(id: number, fence: number, q: Queryable = db): Promise<void> {
+      await q.query(
+        `update outbox set status = 'pending', updated_at = now()
+          where id = $1 and status = 'sending' and claim_fence = $2`,
+        [id, fence],
+      )
+    },
+
+    /** A part left `sending` longer than the send timeout: maybe delivered, nobody can tell. */
+    async markMaybeSent(id: number, q: Queryable = db): Promise<boolean> {
+      const r = await q.query(
+        `update outbox set status = 'unknown', updated_at = now() where id = $1 and status = 'sending'`,
+        [id],
+      )
+      return (r.rowCount ?? 0) === 1
+    },
+
+    /** A "maybe sent" part goes back to `pending` (DM_RESEND_MAYBE_SENT: at-least-once). */
+    async reopenStale(id: number, q: Queryable = db): Promise<void> {
+      await q.query(
+        `update outbox set status = 'pending', updated_at = now() where id = $1 and status = 'sending'`,
+        [id],
+      )
+    },
+
+    /**
+     * The DM is past its age limit: its undelivered parts become `expired`, or — when no reply was
+     * written — one empty part 0 row records it (and refuses any later completion). Returns true
+     * when something was recorded now.
+     */
+    async expire(
+      args: { mid: string; igUserId: string; igAccountId: string; reason: string },
+      q: Queryable = db,
+    ): Promise<boolean> {
+      const upd = await q.query(
+        `update outbox set status = 'expired', last_error = $2, updated_at = now()
+          where mid = $1 and status = 'pending'`,
+        [args.mid, args.reason.slice(0, 500)],
+      )
+      const ins = await q.query(
+        `insert into outbox (mid, ig_user_id, ig_account_id, part, parts, text, status, last_error)
+         values ($1, $2, $3, 0, 1, '', 'expired', $4) on conflict (mid, part) do nothing`,
+        [args.mid, args.igUserId, args.igAccountId, args.reason.slice(0, 500)],
+      )
+      return (upd.rowCount ?? 0) + (ins.rowCount ?? 0) > 0
+    },
+
+    /** Delivered; with `fence`, only by the holder whose claim this is. */
     async markDelivered(
       id: number,
       status: 'sent' | 'logged',
       sentMid: string | null,
       q: Queryable = db,
+      fence?: number,
     ): Promise<void> {
       await q.query(
         `update outbox set status = $2, sent_mid = $3, attempts = attempts + 1, last_error = null,
-                sent_at = now(), updated_at = now() where id = $1`,
-        [id, status, sentMid],
+                sent_at = now(), updated_at = now()
+          where id = $1 and ($4::bigint is null or claim_fence = $4)`,
+        [id, status, sentMid, fence ?? null],
       )
     },
 
