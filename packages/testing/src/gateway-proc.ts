@@ -101,7 +101,10 @@ export async function spawnGateway(
       }
       const timer = setTimeout(() => {
         cleanup()
-        const last = logs.slice(-5).map((e) => JSON.stringify(e.line).slice(0, 240)).join('\n  ')
+        const last = logs
+          .slice(-5)
+          .map((e) => JSON.stringify(e.line).slice(0, 240))
+          .join('\n  ')
         rej(
           new Error(
             `gateway ${name}: no matching log line within ${timeoutMs} ms; last log lines:\n  ${last}\nstderr: ${stderr}`,
