@@ -8,6 +8,7 @@ import type OpenAI from 'openai'
 import { createExemplarRepository } from './exemplar-sets.js'
 import { encodeActiveModelMessage } from './hotswap.js'
 import { type PolicyEndpoint, policyRef } from './policy.js'
+import { type ProbeOptions, probeModel } from './probe.js'
 import { createRegistryRepository, type ModelKind, type RegistryRepository, rowToPolicy } from './registry.js'
 
 /**
@@ -16,6 +17,8 @@ import { createRegistryRepository, type ModelKind, type RegistryRepository, rowT
  * row, append `model_promotions`) → PUBLISH the new version on `config.models.channel`. A failed
  * probe changes nothing; a failed publish is healed by every gateway's periodic reconcile.
  */
+export { type ProbeOptions, probeModel } from './probe.js'
+
 export interface PromotionDeps {
   db: Pool
   /** A client that can PUBLISH (not a subscriber-mode connection). */
@@ -33,16 +36,6 @@ export interface PromotionDeps {
   clientFor?: (endpoint: PolicyEndpoint) => OpenAI
 }
 
-export interface ProbeOptions {
-  /** Give up after this many ms (0 = one attempt). Default config.models.probeDeadlineMs. */
-  deadlineMs?: number
-  /** First back-off delay (ms), doubled per attempt up to maxDelayMs. Default 250. */
-  initialDelayMs?: number
-  maxDelayMs?: number
-  /** Per-attempt timeout (ms). Default 15 000. */
-  attemptTimeoutMs?: number
-}
-
 export interface PromotionResult {
   /** The policy's registry key (the model id for base and fine-tune policies). */
   model: string
@@ -56,56 +49,6 @@ export interface PromotionResult {
   /** False when the PUBLISH failed; gateways converge on their reconcile interval. */
   published: boolean
   probeAttempts: number
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-function status(err: unknown): number | undefined {
-  const s = (err as { status?: unknown }).status
-  return typeof s === 'number' ? s : undefined
-}
-
-/**
- * Asks `model` for a one-token completion until it answers or the deadline passes. A fresh
- * fine-tune answers 404 for a while; 404/408/409/429/5xx and network errors are retried with
- * exponential back-off, other 4xx (bad request, auth) fail at once.
- * @returns the number of attempts made.
- * @throws ModelNotCallableError naming the model and the last error.
- */
-export async function probeModel(
-  sdk: OpenAI,
-  model: string,
-  opts: ProbeOptions & { logger?: Logger | undefined } = {},
-): Promise<number> {
-  const deadline = Date.now() + (opts.deadlineMs ?? 120_000)
-  let delay = opts.initialDelayMs ?? 250
-  let attempts = 0
-  for (;;) {
-    attempts++
-    try {
-      await sdk.chat.completions.create(
-        { model, messages: [{ role: 'user', content: 'ping' }], ...completionLimit(model, 1) },
-        { maxRetries: 0, timeout: opts.attemptTimeoutMs ?? 15_000 },
-      )
-      return attempts
-    } catch (err) {
-      const s = status(err)
-      const retryable = s === undefined || s === 404 || s === 408 || s === 409 || s === 429 || s >= 500
-      const left = deadline - Date.now()
-      if (!retryable || left <= 0) {
-        throw new ModelNotCallableError(
-          `model ${model} is not callable (${s ?? 'no response'}: ${(err as Error).message}) after ${attempts} probe attempt(s); nothing was changed`,
-          err,
-        )
-      }
-      opts.logger?.info(
-        { model, attempt: attempts, status: s, retryInMs: Math.min(delay, left) },
-        'probe failed; retrying',
-      )
-      await sleep(Math.min(delay, left))
-      delay = Math.min(delay * 2, opts.maxDelayMs ?? 5_000)
-    }
-  }
 }
 
 function kindOf(model: string, config: Config): ModelKind {
@@ -172,6 +115,33 @@ export async function promoteModel(
   const at = new Date(p.at).toISOString()
   const promoted = await registry.findByIdOrModel(model)
   const policy = rowToPolicy(promoted ?? (row as NonNullable<typeof row>), p.version)
+  const published = await publishPromotion(deps, { model, version: p.version, from: p.from, at, policy })
+  return {
+    model,
+    policy: summaryOf(policy),
+    version: p.version,
+    from: p.from,
+    at,
+    changed: true,
+    published,
+    probeAttempts,
+  }
+}
+
+/** PUBLISHes the hot-swap message and logs the promotion; a failed publish is healed by every
+ * gateway's reconcile, so it is reported (`published: false`), never thrown. */
+async function publishPromotion(
+  deps: PromotionDeps & { actor: string; reason: string },
+  o: {
+    model: string
+    version: number
+    from: string | null
+    at: string
+    policy: ReturnType<typeof rowToPolicy>
+  },
+): Promise<boolean> {
+  const { model, at, policy } = o
+  const p = { version: o.version, from: o.from }
   let published = true
   try {
     await deps.redis.publish(
@@ -203,16 +173,7 @@ export async function promoteModel(
     },
     'policy promoted',
   )
-  return {
-    model,
-    policy: summaryOf(policy),
-    version: p.version,
-    from: p.from,
-    at,
-    changed: true,
-    published,
-    probeAttempts,
-  }
+  return published
 }
 
 /** An exemplar policy is servable only once its set's build committed (`ready`). */
