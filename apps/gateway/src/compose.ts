@@ -5,7 +5,7 @@ import { createRegistryRepository, type RegistryRepository } from '@loopdm/model
 import type { Config } from '@loopdm/platform/config'
 import { closer } from '@loopdm/platform/lifecycle'
 import type { Logger } from '@loopdm/platform/logger'
-import { type AiClient, createAiClient, type UsageSink } from '@loopdm/platform/openai'
+import { type AiClient, createAiClient, endpointClientFor, type UsageSink } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
 import { ALL_QUEUES, DM_QUEUE, type QueueName } from '@loopdm/queues/contracts'
 import type { Redis } from '@loopdm/redis/client'
@@ -124,10 +124,33 @@ function forgetterOf(memory: MemoryPort): Pick<Memory, 'forget'> | undefined {
     : undefined
 }
 
+/** Promotion publishes on the producer and probes through the process's SDK, or a policy's own endpoint. */
+function promotionDepsOf(
+  opts: GatewayOptions,
+  parts: { producer: Redis; sdk: AiClient['sdk']; registry: RegistryRepository },
+): PromotionDeps {
+  const { config, logger, pool } = opts
+  return {
+    db: pool,
+    redis: parts.producer,
+    sdk: parts.sdk,
+    config,
+    logger,
+    registry: parts.registry,
+    clientFor: (endpoint) => endpointClientFor(endpoint, { config }),
+  }
+}
+
 /** Hot-swap holder (subscriber connection) and the model router over the shared AI client. */
 function createModelServices(
   opts: GatewayOptions,
-  deps: { ai: AiClient; registry: RegistryRepository; subscriber: Redis; metrics: GatewayMetrics },
+  deps: {
+    ai: AiClient
+    registry: RegistryRepository
+    subscriber: Redis
+    metrics: GatewayMetrics
+    usage: UsageSink
+  },
 ) {
   const { config, logger } = opts
   const holder = new ActiveModelHolder({
@@ -145,6 +168,9 @@ function createModelServices(
     registry: deps.registry,
     metrics: deps.metrics,
     circuitCooldownMs: opts.circuitCooldownMs,
+    // A policy served elsewhere (Together, a vLLM) is answered through its own endpoint's client.
+    clientFor: (endpoint) =>
+      createAiClient({ config, logger, usage: deps.usage, sdk: endpointClientFor(endpoint, { config }) }),
   })
   return { holder, router }
 }
@@ -203,9 +229,9 @@ export function createGateway(opts: GatewayOptions): Gateway {
     registry,
     subscriber: connections.subscriber,
     metrics,
+    usage,
   })
-  // Promotion publishes on the producer and probes through the process's one SDK.
-  const promotion: PromotionDeps = { db: pool, redis: producer, sdk: ai.sdk, config, logger, registry }
+  const promotion = promotionDepsOf(opts, { producer, sdk: ai.sdk, registry })
   const gdpr = createGdprService({
     db: pool,
     config,

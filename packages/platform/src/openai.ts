@@ -28,6 +28,8 @@ export interface AiClientOptions {
   baseURL?: string
   maxRetries?: number
   timeoutMs?: number
+  /** An SDK client to wrap (e.g. `endpointClientFor(policy.endpoint)`); default one over config. */
+  sdk?: OpenAI
 }
 
 /**
@@ -132,7 +134,7 @@ function requestOptions(meta: { timeoutMs?: number | undefined; maxRetries?: num
 }
 
 export function createAiClient(opts: AiClientOptions): AiClient {
-  const sdk = createOpenAISdk(opts)
+  const sdk = opts.sdk ?? createOpenAISdk(opts)
   const record = async (u: UsageRecord) => {
     try {
       await opts.usage?.record(u)
