@@ -8,6 +8,7 @@ import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { EVALUATE_JOB_OPTIONS, EVALUATE_QUEUE, evaluateJobId } from '@loopdm/queues/contracts'
 import { createRedis, type Redis } from '@loopdm/redis/client'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { QueueEvents, UnrecoverableError } from 'bullmq'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { processEvaluate } from '../src/jobs/evaluate.processor.js'
@@ -15,7 +16,6 @@ import { createEvalRepository } from '../src/repositories/eval.repository.js'
 import { createEvaluationService } from '../src/services/evaluation.service.js'
 import { type GoldItem, parseGold } from '../src/services/gold.js'
 import { type FakeOpenAI, type Responder, startFakeOpenAI } from './support/fake-openai.js'
-import { snapshotRegistry } from './support/registry-fixture.js'
 
 const GOLD = parseGold(
   [

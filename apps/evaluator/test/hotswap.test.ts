@@ -9,9 +9,9 @@ import { fineTuneModel } from '@loopdm/testing/fine-tune'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { type GatewayProc, sendDm, spawnGateway, startPrivateRedis } from '@loopdm/testing/gateway-proc'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { waitFor } from '@loopdm/testing/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { snapshotRegistry } from './support/registry-fixture.js'
 
 /**
  * Hot swap across THREE real gateway processes (apps/gateway/src/main.ts children on their own

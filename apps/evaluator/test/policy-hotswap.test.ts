@@ -9,9 +9,9 @@ import { buildExemplarPolicy } from '@loopdm/testing/exemplars'
 import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { type GatewayProc, sendDm, spawnGateway } from '@loopdm/testing/gateway-proc'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { waitFor } from '@loopdm/testing/wait'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { snapshotRegistry } from './support/registry-fixture.js'
 
 /**
  * An exemplar policy goes through the same promotion, hot swap and rollback as a fine-tune,

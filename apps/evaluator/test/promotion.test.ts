@@ -14,9 +14,9 @@ import { ConflictError, ModelNotCallableError } from '@loopdm/platform/errors'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createRedis, type Redis } from '@loopdm/redis/client'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js'
-import { snapshotRegistry } from './support/registry-fixture.js'
 
 describe('promotion service', () => {
   let db: Pool

@@ -4,12 +4,12 @@ import { createAiClient } from '@loopdm/platform/openai'
 import { buildExemplarPolicy } from '@loopdm/testing/exemplars'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEvaluationService } from '../src/services/evaluation.service.js'
 import { parseGold } from '../src/services/gold.js'
 import { judgeReply } from '../src/services/judge.js'
 import { decide, summarize } from '../src/services/scoring.js'
-import { snapshotRegistry } from './support/registry-fixture.js'
 
 /**
  * openai-local enforces OpenAI's reasoning-model rules (no `max_tokens`, no temperature but 1):

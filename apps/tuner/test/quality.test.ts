@@ -1,8 +1,8 @@
 import type { Pool } from '@loopdm/db/pool'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createQualityService, formatQualityMarkdown } from '../src/services/quality.service.js'
-import { snapshotRegistry } from './support/registry-fixture.js'
 
 describe('quality signals', () => {
   let db: Pool
