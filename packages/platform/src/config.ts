@@ -145,9 +145,19 @@ function pipelineConfig(e: Env) {
       maxBytes: e.EXPORT_MAX_BYTES,
       oversize: e.EXPORT_OVERSIZE,
       autoTune: e.AUTO_TUNE,
+      /** Which answers become training examples (the curation policy, README "Curation"). */
+      curate: {
+        botAnswers: e.CURATE_BOT_ANSWERS,
+        takeoverWindowMs: e.CURATE_TAKEOVER_WINDOW_MIN * 60_000,
+        genericMinRepeats: e.CURATE_GENERIC_MIN_REPEATS,
+      },
     },
     finetune: {
       minExamples: e.FT_MIN_EXAMPLES,
+      /** Refuse data whose human + import share of examples is below this (unless forced). */
+      minHumanShare: e.FT_MIN_HUMAN_SHARE,
+      /** The most examples one tune trains on (newest first). */
+      maxExamples: e.FT_MAX_EXAMPLES,
       nEpochs: e.FT_N_EPOCHS,
       /** Override of the per-model training prices (packages/models/src/prices.ts); unset → the table. */
       pricePer1kTokens: e.FT_PRICE_PER_1K_TOKENS,

@@ -1,0 +1,116 @@
+import type { Queryable } from '@loopdm/db/pool'
+
+export interface SignalRow {
+  igMessageId: string
+  action: string
+  emoji: string | null
+  reaction: string | null
+}
+
+/**
+ * The curation's reads (migration 0012 and the tables it consults): answer texts repeated across
+ * history, held-out turns (gold set, operator exclusions), erased users, the signals about bot
+ * turns, and the export's line hashes. Each is one short statement.
+ */
+export function createCurationRepository(db: Queryable) {
+  return {
+    /**
+     * One aggregate over every assistant row: the texts given ≥ `minRepeats` times (generic
+     * answers; at most 100,000, each ≤ 4,000 chars) and the 20 most repeated.
+     */
+    async repeatedAnswers(minRepeats: number): Promise<{
+      generic: string[]
+      top: Array<{ text: string; n: number }>
+    }> {
+      const r = await db.query<{ t: string; n: number; top: boolean }>(
+        `with g as materialized (
+           select btrim(content, E' \\t\\r\\n') as t, count(*)::int as n from conversation_messages
+            where role = 'assistant' and deleted_at is null and content <> ''
+            group by 1 having count(*) >= 2)
+         select t, n, true as top from (select t, n from g order by n desc, t limit 20) a
+         union all
+         select t, n, false as top from (
+           select t, n from g where n >= $1 and length(t) <= 4000 limit 100000) b`,
+        [minRepeats],
+      )
+      return {
+        generic: r.rows.filter((x) => !x.top).map((x) => x.t),
+        top: r.rows.filter((x) => x.top).map((x) => ({ text: x.t, n: Number(x.n) })),
+      }
+    },
+
+    /** Message ids held out of training: gold items' customer turns, operator exclusions. */
+    async heldOut(): Promise<{ gold: number[]; operator: number[] }> {
+      const r = await db.query<{ id: string; kind: string }>(
+        `select message_id::text as id, 'gold' as kind from gold_items where message_id is not null
+         union all
+         select message_id::text, 'operator' from curation_exclusions`,
+      )
+      const gold: number[] = []
+      const operator: number[] = []
+      for (const x of r.rows) (x.kind === 'gold' ? gold : operator).push(Number(x.id))
+      return { gold, operator }
+    },
+
+    /** Erased users' pseudonymous keys → when they were last erased (ms). */
+    async erasures(): Promise<Map<string, number>> {
+      const r = await db.query<{ k: string; at: Date }>(
+        'select user_key as k, max(created_at) as at from gdpr_erasures group by 1',
+      )
+      return new Map(r.rows.map((x) => [x.k, x.at.getTime()]))
+    },
+
+    async hasSignals(): Promise<boolean> {
+      const r = await db.query('select 1 from message_signals limit 1')
+      return (r.rowCount ?? 0) > 0
+    },
+
+    /**
+     * Signals about these assistant turns (their `ig_message_id`s): on the turn itself, or on a
+     * part the outbox sent for it (`<mid>#reply` answers `mid`; reactions name the sent part).
+     */
+    async signalsFor(igMessageIds: string[]): Promise<SignalRow[]> {
+      if (igMessageIds.length === 0) return []
+      const r = await db.query<SignalRow>(
+        `select x.id as "igMessageId", s.action, s.emoji, s.reaction
+           from unnest($1::text[]) as x(id) join message_signals s on s.mid = x.id
+         union all
+         select x.id, s.action, s.emoji, s.reaction
+           from unnest($1::text[]) as x(id)
+           join outbox o on o.mid = left(x.id, -6) and o.sent_mid is not null
+           join message_signals s on s.mid = o.sent_mid
+          where x.id like '%#reply'`,
+        [igMessageIds],
+      )
+      return r.rows
+    },
+
+    /**
+     * Claims example hashes for run `runId`; returns the hashes that were new. A hash another
+     * line already holds is not claimed (its `line_hash` tells a duplicate from a near one).
+     */
+    async claim(hashes: string[], lineHashes: string[], runId: number): Promise<Set<string>> {
+      if (hashes.length === 0) return new Set()
+      const r = await db.query<{ hash: string }>(
+        `insert into export_line_hashes (hash, line_hash, run_id)
+         select h, l, $3 from unnest($1::bigint[], $2::bigint[]) as x(h, l)
+         on conflict (hash) do nothing
+         returning hash::text`,
+        [hashes, lineHashes, runId],
+      )
+      return new Set(r.rows.map((x) => x.hash))
+    },
+
+    /** The line hashes already recorded for these hashes. */
+    async existing(hashes: string[]): Promise<Map<string, string>> {
+      if (hashes.length === 0) return new Map()
+      const r = await db.query<{ hash: string; line: string }>(
+        'select hash::text as hash, line_hash::text as line from export_line_hashes where hash = any($1::bigint[])',
+        [hashes],
+      )
+      return new Map(r.rows.map((x) => [x.hash, x.line]))
+    },
+  }
+}
+
+export type CurationRepository = ReturnType<typeof createCurationRepository>
