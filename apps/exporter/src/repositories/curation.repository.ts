@@ -15,8 +15,11 @@ export interface SignalRow {
 export function createCurationRepository(db: Queryable) {
   return {
     /**
-     * One aggregate over every assistant row: the texts given ≥ `minRepeats` times (generic
-     * answers; at most 100,000, each ≤ 4,000 chars) and the 20 most repeated.
+     * One aggregate over every assistant row: the 20 most repeated texts, and the generic ones —
+     * given to ≥ `minRepeats` different questions (the customer row before each answer, compared
+     * case- and space-insensitively; at most 100,000 texts, each ≤ 4,000 chars). Only texts
+     * repeated ≥ `minRepeats` times at all get their questions looked up (through the
+     * (ig_user_id, created_at) index).
      */
     async repeatedAnswers(minRepeats: number): Promise<{
       generic: string[]
@@ -24,13 +27,22 @@ export function createCurationRepository(db: Queryable) {
     }> {
       const r = await db.query<{ t: string; n: number; top: boolean }>(
         `with g as materialized (
-           select btrim(content, E' \\t\\r\\n') as t, count(*)::int as n from conversation_messages
+           select btrim(content, E' \t\r\n') as t, count(*)::int as n from conversation_messages
             where role = 'assistant' and deleted_at is null and content <> ''
-            group by 1 having count(*) >= 2)
+            group by 1 having count(*) >= 2),
+         cand as materialized (select t from g where n >= $1 and length(t) <= 4000 limit 100000)
          select t, n, true as top from (select t, n from g order by n desc, t limit 20) a
          union all
-         select t, n, false as top from (
-           select t, n from g where n >= $1 and length(t) <= 4000 limit 100000) b`,
+         select c.t, count(distinct q.q)::int, false
+           from cand c
+           join conversation_messages m
+             on m.role = 'assistant' and m.deleted_at is null and btrim(m.content, E' \t\r\n') = c.t
+           cross join lateral (
+             select lower(btrim(p.content)) as q from conversation_messages p
+              where p.ig_user_id = m.ig_user_id and p.role = 'user'
+                and (p.created_at, p.id) < (m.created_at, m.id)
+              order by p.created_at desc, p.id desc limit 1) q
+          group by c.t having count(distinct q.q) >= $1`,
         [minRepeats],
       )
       return {
