@@ -21,14 +21,14 @@ create table if not exists curation_exclusions (
   created_at      timestamptz not null default now()
 );
 
--- One row per example the master holds (or a committed daily file held): a 63-bit hash of its
--- normalised customer text + answer (`hash`, scoped to the export directory) and of the whole line
--- (`line_hash`). A later run or a rerun never appends a duplicate (same line) or a near-duplicate
--- (same hash, other context). Rows of a run that failed before `written` go with it, so the
--- redone run exports its lines again.
+-- One row per example the master holds (or a committed daily file held): a 64-bit hash of its
+-- normalised customer text + answer (`hash`, seeded by the export directory) and of the whole
+-- line (`line_hash`). The exporter loads them into memory at the start of a run (16 bytes an
+-- example) so a later run or a rerun never appends a duplicate (same line) or a near-duplicate
+-- (same hash, other context); no index, so recording them costs the run next to nothing. Rows of
+-- a run that failed before `written` are deleted with it, so the redone run exports them again.
 create table if not exists export_line_hashes (
-  hash       bigint primary key,
+  hash       bigint not null,
   line_hash  bigint not null,
   run_id     bigint not null
 );
-create index if not exists export_line_hashes_run_idx on export_line_hashes (run_id);

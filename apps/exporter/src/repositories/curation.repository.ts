@@ -97,30 +97,30 @@ export function createCurationRepository(db: Queryable) {
       return r.rows
     },
 
-    /**
-     * Claims example hashes for run `runId`; returns the hashes that were new. A hash another
-     * line already holds is not claimed (its `line_hash` tells a duplicate from a near one).
-     */
-    async claim(hashes: string[], lineHashes: string[], runId: number): Promise<Set<string>> {
-      if (hashes.length === 0) return new Set()
-      const r = await db.query<{ hash: string }>(
-        `insert into export_line_hashes (hash, line_hash, run_id)
-         select h, l, $3 from unnest($1::bigint[], $2::bigint[]) as x(h, l)
-         on conflict (hash) do nothing
-         returning hash::text`,
-        [hashes, lineHashes, runId],
-      )
-      return new Set(r.rows.map((x) => x.hash))
+    /** Every recorded example hash → its line hash (signed bigint text), streamed in pages. */
+    async *hashes(page = 100_000): AsyncGenerator<Array<{ h: string; l: string }>> {
+      let after: string | null = null
+      for (;;) {
+        const r: { rows: Array<{ h: string; l: string; c: string }> } = await db.query(
+          `select hash::text as h, line_hash::text as l, ctid::text as c from export_line_hashes
+            where $1::tid is null or ctid > $1::tid order by ctid limit $2`,
+          [after, page],
+        )
+        if (r.rows.length === 0) return
+        after = (r.rows[r.rows.length - 1] as { c: string }).c
+        yield r.rows
+        if (r.rows.length < page) return
+      }
     },
 
-    /** The line hashes already recorded for these hashes. */
-    async existing(hashes: string[]): Promise<Map<string, string>> {
-      if (hashes.length === 0) return new Map()
-      const r = await db.query<{ hash: string; line: string }>(
-        'select hash::text as hash, line_hash::text as line from export_line_hashes where hash = any($1::bigint[])',
-        [hashes],
+    /** Records a run's new example hashes (a run that fails before `written` has them deleted). */
+    async insertHashes(hashes: string[], lineHashes: string[], runId: number): Promise<void> {
+      if (hashes.length === 0) return
+      await db.query(
+        `insert into export_line_hashes (hash, line_hash, run_id)
+         select h, l, $3 from unnest($1::bigint[], $2::bigint[]) as x(h, l)`,
+        [hashes, lineHashes, runId],
       )
-      return new Map(r.rows.map((x) => [x.hash, x.line]))
     },
   }
 }

@@ -22,6 +22,7 @@ export interface CurateState {
   invalid: number
   invalidByKind: Partial<Record<FtProblemKind, number>>
   maxTokens: number
+  phaseMs: { dedupe: number }
 }
 
 export function keyOf(s: Pick<CurateState, 'keys'>, igUserId: string): string {
@@ -57,12 +58,14 @@ export function consider(s: CurateState, c: Candidate): void {
   s.batch.push({ ...s.curator.accept(c, JSON.stringify(example)), preferred: c.positive })
 }
 
-/** Drops the batch's duplicates (one query) and writes the rest, with their manifest lines. */
+/** Drops the batch's duplicates and writes the rest, with their manifest lines. */
 export async function flushBatch(s: CurateState): Promise<void> {
   if (s.batch.length === 0) return
   const batch = s.batch
   s.batch = []
-  const verdicts = await s.curator.dedupe(batch, s.runId)
+  const t = performance.now()
+  const verdicts = s.curator.dedupe(batch, s.runId)
+  s.phaseMs.dedupe += performance.now() - t
   for (let i = 0; i < batch.length; i++) {
     const a = batch[i] as Accepted & { preferred: boolean }
     const reason = verdicts[i]

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { Config } from '@loopdm/platform/config'
 import type { CurationRepository, SignalRow } from '../repositories/curation.repository.js'
 import type { MessageRow } from '../repositories/messages.repository.js'
+import { fromSql, type Hashed, hashExample, LineHashSet, seedOf, toSql } from './line-hashes.js'
 import type { AnswerSource, Candidate, TurnSignals } from './pairing.js'
 
 /** Why a candidate trains nothing (one reason each, the first that applies, in this order). */
@@ -44,12 +44,6 @@ export function foldSignals(rows: SignalRow[]): TurnSignals {
   return { negative, positive: positive && !negative, takeover }
 }
 
-/** 63 bits of sha1 as a signed bigint's decimal text (the column type of export_line_hashes). */
-function hash63(scope: string, text: string): string {
-  const d = createHash('sha1').update(scope).update(text).digest()
-  return (d.readBigInt64BE(0) >> 1n).toString()
-}
-
 /** Lower case, punctuation and runs of spaces folded: "Hi!  Open?" and "hi open" are one text. */
 export const normaliseText = (s: string) =>
   s
@@ -58,19 +52,18 @@ export const normaliseText = (s: string) =>
     .trim()
 
 /** A valid example waiting for the page's duplicate check. */
-export interface Accepted {
+export interface Accepted extends Hashed {
   line: string
   source: AnswerSource
   igUserId: string
-  hash: string
-  lineHash: string
 }
 
 /**
  * The curation policy (README "Curation"), streaming: what it needs per run is loaded once (the
  * generic answer texts from one aggregate query, held-out ids, erasures), signals are looked up
- * per page for that page's bot rows, and duplicates are found through `export_line_hashes`, so
- * the exporter's memory does not grow with the number of messages.
+ * per page for that page's bot rows, and duplicates are found in an in-memory table of 64-bit
+ * hashes (line-hashes.ts; loaded from and written back to `export_line_hashes`), so the
+ * exporter's memory grows with neither the number of messages nor the length of the texts.
  */
 export function createCurator(o: {
   repo: CurationRepository
@@ -84,8 +77,11 @@ export function createCurator(o: {
    */
   mode: 'master' | 'dry-run' | 'backfill'
 }) {
-  /** This run's hashes when it claims none in the table (dry run, backfill). */
-  const local = o.mode === 'master' ? undefined : new Map<string, string>()
+  const seed = seedOf(o.scope)
+  const known = new LineHashSet()
+  /** Writes of this run's new hashes, chained so they never wait on the read path. */
+  let writes: Promise<void> = Promise.resolve()
+  let writeError: Error | undefined
   let generic = new Set<string>()
   let gold = new Set<number>()
   let operator = new Set<number>()
@@ -107,6 +103,20 @@ export function createCurator(o: {
       operator = new Set(held.operator)
       erased = await o.repo.erasures()
       signals = await o.repo.hasSignals()
+      if (o.mode === 'backfill') return
+      for await (const page of o.repo.hashes()) {
+        for (const r of page) {
+          const [hi, lo] = fromSql(r.h)
+          const [lineHi, lineLo] = fromSql(r.l)
+          known.add(hi, lo, lineHi, lineLo)
+        }
+      }
+    },
+
+    /** Waits for this run's hash writes (before the run is recorded `written`). */
+    async flush(): Promise<void> {
+      await writes
+      if (writeError) throw writeError
     },
 
     isGeneric: (text: string) => generic.has(text),
@@ -152,47 +162,35 @@ export function createCurator(o: {
     },
 
     accept(c: Candidate, line: string): Accepted {
-      return {
-        line,
-        source: c.source,
-        igUserId: c.igUserId,
-        hash: hash63(o.scope, `N\0${normaliseText(c.userText)}\0${normaliseText(c.answer)}`),
-        lineHash: hash63(o.scope, `L\0${line}`),
-      }
+      const near = `${normaliseText(c.userText)}\0${normaliseText(c.answer)}`
+      return { line, source: c.source, igUserId: c.igUserId, ...hashExample(seed, near, line) }
     },
 
     /**
-     * Drops duplicates from one page's accepted examples: a hash already in the master (or
-     * earlier in this batch) is a `duplicate` when the whole line matches, else a
-     * `near-duplicate`. New hashes are claimed for `runId` (not in a dry run).
+     * Drops duplicates from one page's accepted examples: a hash the master (or this run) already
+     * holds is a `duplicate` when the whole line matches, else a `near-duplicate`. A nightly run's
+     * new hashes are written back for `runId` in the background (`flush()` awaits them).
      */
-    async dedupe(batch: Accepted[], runId: number | undefined): Promise<Array<ExclusionReason | undefined>> {
-      const seen = local ?? new Map<string, string>()
-      const first: Accepted[] = []
-      const verdict: Array<ExclusionReason | undefined> = batch.map((a) => {
-        const line = seen.get(a.hash)
-        if (line !== undefined) return line === a.lineHash ? 'duplicate' : 'near-duplicate'
-        seen.set(a.hash, a.lineHash)
-        first.push(a)
+    dedupe(batch: Accepted[], runId: number | undefined): Array<ExclusionReason | undefined> {
+      const hashes: string[] = []
+      const lines: string[] = []
+      const verdict = batch.map((a): ExclusionReason | undefined => {
+        const line = known.get(a.hi, a.lo)
+        if (line) return line[0] === a.lineHi && line[1] === a.lineLo ? 'duplicate' : 'near-duplicate'
+        known.add(a.hi, a.lo, a.lineHi, a.lineLo)
+        if (o.mode === 'master') {
+          hashes.push(toSql(a.hi, a.lo))
+          lines.push(toSql(a.lineHi, a.lineLo))
+        }
         return undefined
       })
-      if (o.mode === 'backfill') return verdict
-      const hashes = first.map((a) => a.hash)
-      const fresh =
-        o.mode === 'dry-run' || runId === undefined
-          ? undefined
-          : await o.repo.claim(
-              hashes,
-              first.map((a) => a.lineHash),
-              runId,
-            )
-      const taken = hashes.filter((h) => !fresh?.has(h))
-      const known = taken.length > 0 ? await o.repo.existing(taken) : new Map<string, string>()
-      batch.forEach((a, i) => {
-        if (verdict[i] !== undefined || (fresh?.has(a.hash) ?? false)) return
-        const line = known.get(a.hash)
-        if (line !== undefined) verdict[i] = line === a.lineHash ? 'duplicate' : 'near-duplicate'
-      })
+      if (hashes.length > 0 && runId !== undefined) {
+        writes = writes.then(() =>
+          o.repo.insertHashes(hashes, lines, runId).catch((err: Error) => {
+            writeError ??= err
+          }),
+        )
+      }
       return verdict
     },
   }

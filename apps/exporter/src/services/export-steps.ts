@@ -61,7 +61,9 @@ export async function streamAndPair(c: ExportContext, s: RunState): Promise<void
   let nextProgress = c.progressEvery
   const lastPos: { pos: Position | undefined } = { pos: undefined }
   await s.writer?.start()
+  const tInit = performance.now()
   await s.curator.init()
+  s.phaseMs.curateInit = Math.round(performance.now() - tInit)
   for await (const rows of readSource(c.messages, c.batch, { ...s.bounds, last: lastPos })) {
     const signals = await s.curator.pageSignals(rows)
     for (const row of rows) {
@@ -119,6 +121,8 @@ export async function writeAndCommit(
   const master = s.kind === 'nightly' && files.length > 0 ? await masterOffsets(c.dir) : undefined
   const plan: RunPlan = { files, pending: s.pending, ...(master ? { master } : {}) }
   const nightly = s.kind === 'nightly'
+  // The run's example hashes are recorded before it is: a `written` run is finished, not redone.
+  await s.curator.flush()
   await c.runs.markWritten(runId, {
     plan,
     from: s.bounds.watermark,
@@ -175,7 +179,7 @@ export function summarize(
     curation: s.report,
     pendingUsers: s.pending.length,
     durationMs: Math.round(performance.now() - s.t0),
-    phaseMs: s.phaseMs,
+    phaseMs: { ...s.phaseMs, dedupe: Math.round(s.phaseMs.dedupe) },
     watermark: s.watermarkOut,
     tuneEnqueued: tune,
     recovered: s.recovered,

@@ -66,8 +66,12 @@ export interface ExportResult {
   curation: CurationReport
   pendingUsers: number
   durationMs: number
-  /** Where the time went: reading + pairing + redacting + writing temp files, fsync, rename + master append + commit. */
-  phaseMs: { read: number; fsync: number; finish: number }
+  /**
+   * Where the time went: reading + pairing + redacting + writing temp files (curateInit: the
+   * curation's one-off queries, dedupe: the duplicate checks, both part of read), fsync,
+   * rename + master append + commit.
+   */
+  phaseMs: { read: number; fsync: number; finish: number; curateInit: number; dedupe: number }
   watermark: Position | undefined
   tuneEnqueued: boolean
   /** A crashed run this call finished before starting its own. */
@@ -203,7 +207,7 @@ function newRunState(
     invalid: 0,
     invalidByKind: {},
     pending: [],
-    phaseMs: { read: 0, fsync: 0, finish: 0 },
+    phaseMs: { read: 0, fsync: 0, finish: 0, curateInit: 0, dedupe: 0 },
     watermarkOut: undefined,
   }
 }
@@ -225,6 +229,7 @@ async function runSteps(c: ExportContext, s: RunState): Promise<ExportResult> {
     // After it, the run stays `written` and the next attempt finishes it.
     const current = s.runId === undefined ? undefined : await c.runs.get(s.runId).catch(() => undefined)
     if (current?.status === 'started') {
+      await s.curator.flush().catch(() => {})
       await s.writer?.abort().catch(() => {})
       await c.runs.markFailed(current.id, (err as Error).message).catch(() => {})
     }

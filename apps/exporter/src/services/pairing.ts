@@ -183,7 +183,8 @@ export function createPairer(opts: PairerOptions) {
 
   const finishTurn = (igUserId: string, s: UserState): Candidate[] => {
     const firstStaff = s.parts.find((p) => p.source !== 'bot')
-    const lastBot = [...s.parts].reverse().find((p) => p.source === 'bot')
+    let lastBot: AnswerPart | undefined
+    for (const p of s.parts) if (p.source === 'bot') lastBot = p
     const c = complete(igUserId, s)
     // Within the turn: a bot row answered by staff inside the window was taken over (the staff
     // rows are what is taught); the bot's last row time decides a takeover in the next turn.
