@@ -75,10 +75,19 @@ interface ChildResult {
 /** One nightly export in its own process (bench/export-child.ts). */
 function runExporterChild(url: string, dir: string): Promise<ChildResult> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [...(process.env.BENCH_EXPORT_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', join(import.meta.dirname, 'export-child.ts')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, BENCH_DB_URL: url, BENCH_EXPORT_DIR: dir },
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_EXPORT_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'export-child.ts'),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, BENCH_DB_URL: url, BENCH_EXPORT_DIR: dir },
+      },
+    )
     let out = ''
     child.stdout?.on('data', (d) => {
       out += d
