@@ -151,6 +151,8 @@ export const TunePayloadSchema = z.object({
   /** Explicit training file; default per FT_TRAINING_DATA. */
   file: z.string().optional(),
   dryRun: z.boolean().default(false),
+  /** Train even when the human + import share is below FT_MIN_HUMAN_SHARE. */
+  force: z.boolean().default(false),
 })
 export type TunePayload = z.infer<typeof TunePayloadSchema>
 export const TunePollPayloadSchema = z.object({ finetuneJobId: z.string().min(1) })
