@@ -252,7 +252,7 @@ describe('curated export', () => {
     const config = testConfig({ EXPORT_DIR: tmp.dir, SYSTEM_PROMPT: 'SYS' })
     const sut = createExportService({ db: pool, config, logger: silentLogger() })
     const max = await pool.query<{ t: Date }>('select max(created_at) as t from conversation_messages')
-    const base = (max.rows[0]?.t as Date).getTime() + 60_000
+    const base = (max.rows[0] as { t: Date }).t.getTime() + 60_000
     await insert(
       pool,
       [
