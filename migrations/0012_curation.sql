@@ -21,14 +21,13 @@ create table if not exists curation_exclusions (
   created_at      timestamptz not null default now()
 );
 
--- One row per example the master holds (or a committed daily file held): a 64-bit hash of its
--- normalised customer text + answer (`hash`, seeded by the export directory) and of the whole
--- line (`line_hash`). The exporter loads them into memory at the start of a run (16 bytes an
--- example) so a later run or a rerun never appends a duplicate (same line) or a near-duplicate
--- (same hash, other context); no index, so recording them costs the run next to nothing. Rows of
--- a run that failed before `written` are deleted with it, so the redone run exports them again.
+-- The 64-bit hashes of every example the master holds (or a committed daily file held): of its
+-- normalised customer text + answer, seeded by the export directory, and of its whole line; 16
+-- bytes an example (four big-endian int32s), one row per page a run wrote. The exporter loads them
+-- into memory at the start of a run so a later run or a rerun never appends a duplicate (same
+-- line) or a near-duplicate (same text hash, other context); a run's rows cost one insert a page.
+-- Rows of a run that failed before `written` are deleted with it, so its redo exports them again.
 create table if not exists export_line_hashes (
-  hash       bigint not null,
-  line_hash  bigint not null,
-  run_id     bigint not null
+  run_id  bigint not null,
+  hashes  bytea not null
 );

@@ -97,30 +97,25 @@ export function createCurationRepository(db: Queryable) {
       return r.rows
     },
 
-    /** Every recorded example hash → its line hash (signed bigint text), streamed in pages. */
-    async *hashes(page = 100_000): AsyncGenerator<Array<{ h: string; l: string }>> {
+    /** Every recorded example hash block (16 bytes an example), a page of rows at a time. */
+    async *hashBlocks(page = 200): AsyncGenerator<Buffer> {
       let after: string | null = null
       for (;;) {
-        const r: { rows: Array<{ h: string; l: string; c: string }> } = await db.query(
-          `select hash::text as h, line_hash::text as l, ctid::text as c from export_line_hashes
+        const r: { rows: Array<{ b: Buffer; c: string }> } = await db.query(
+          `select hashes as b, ctid::text as c from export_line_hashes
             where $1::tid is null or ctid > $1::tid order by ctid limit $2`,
           [after, page],
         )
-        if (r.rows.length === 0) return
-        after = (r.rows[r.rows.length - 1] as { c: string }).c
-        yield r.rows
+        for (const row of r.rows) yield row.b
         if (r.rows.length < page) return
+        after = (r.rows[r.rows.length - 1] as { c: string }).c
       }
     },
 
-    /** Records a run's new example hashes (a run that fails before `written` has them deleted). */
-    async insertHashes(hashes: string[], lineHashes: string[], runId: number): Promise<void> {
-      if (hashes.length === 0) return
-      await db.query(
-        `insert into export_line_hashes (hash, line_hash, run_id)
-         select h, l, $3 from unnest($1::bigint[], $2::bigint[]) as x(h, l)`,
-        [hashes, lineHashes, runId],
-      )
+    /** Records one block of a run's new example hashes (deleted with the run if it fails). */
+    async insertHashes(block: Buffer, runId: number): Promise<void> {
+      if (block.length === 0) return
+      await db.query('insert into export_line_hashes (run_id, hashes) values ($1, $2)', [runId, block])
     },
   }
 }

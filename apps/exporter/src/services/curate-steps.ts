@@ -15,7 +15,7 @@ export interface CurateState {
   writer: DailyWriter | undefined
   keys: Map<string, string>
   /** Valid examples of the current page, waiting for the duplicate check. */
-  batch: Array<Accepted & { preferred: boolean }>
+  batch: Accepted[]
   report: CurationReport
   examples: number
   bytes: number
@@ -55,7 +55,7 @@ export function consider(s: CurateState, c: Candidate): void {
     for (const p of v.problems) s.invalidByKind[p.kind] = (s.invalidByKind[p.kind] ?? 0) + 1
     return
   }
-  s.batch.push({ ...s.curator.accept(c, JSON.stringify(example)), preferred: c.positive })
+  s.batch.push(s.curator.accept(c, JSON.stringify(example)))
 }
 
 /** Drops the batch's duplicates and writes the rest, with their manifest lines. */
@@ -67,7 +67,7 @@ export async function flushBatch(s: CurateState): Promise<void> {
   const verdicts = s.curator.dedupe(batch, s.runId)
   s.phaseMs.dedupe += performance.now() - t
   for (let i = 0; i < batch.length; i++) {
-    const a = batch[i] as Accepted & { preferred: boolean }
+    const a = batch[i] as Accepted
     const reason = verdicts[i]
     if (reason) {
       countExcluded(s.report, reason)

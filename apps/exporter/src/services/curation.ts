@@ -1,7 +1,7 @@
 import type { Config } from '@loopdm/platform/config'
 import type { CurationRepository, SignalRow } from '../repositories/curation.repository.js'
 import type { MessageRow } from '../repositories/messages.repository.js'
-import { fromSql, type Hashed, hashExample, LineHashSet, seedOf, toSql } from './line-hashes.js'
+import { type Hashed, hashExample, LineHashSet, seedOf } from './line-hashes.js'
 import type { AnswerSource, Candidate, TurnSignals } from './pairing.js'
 
 /** Why a candidate trains nothing (one reason each, the first that applies, in this order). */
@@ -44,18 +44,13 @@ export function foldSignals(rows: SignalRow[]): TurnSignals {
   return { negative, positive: positive && !negative, takeover }
 }
 
-/** Lower case, punctuation and runs of spaces folded: "Hi!  Open?" and "hi open" are one text. */
-export const normaliseText = (s: string) =>
-  s
-    .toLowerCase()
-    .replace(/[\s\p{P}\p{S}]+/gu, ' ')
-    .trim()
-
 /** A valid example waiting for the page's duplicate check. */
 export interface Accepted extends Hashed {
   line: string
   source: AnswerSource
   igUserId: string
+  /** A bot answer a positive reaction marked. */
+  preferred: boolean
 }
 
 /**
@@ -104,12 +99,9 @@ export function createCurator(o: {
       erased = await o.repo.erasures()
       signals = await o.repo.hasSignals()
       if (o.mode === 'backfill') return
-      for await (const page of o.repo.hashes()) {
-        for (const r of page) {
-          const [hi, lo] = fromSql(r.h)
-          const [lineHi, lineLo] = fromSql(r.l)
-          known.add(hi, lo, lineHi, lineLo)
-        }
+      for await (const b of o.repo.hashBlocks()) {
+        for (let i = 0; i + 16 <= b.length; i += 16)
+          known.add(b.readInt32BE(i), b.readInt32BE(i + 4), b.readInt32BE(i + 8), b.readInt32BE(i + 12))
       }
     },
 
@@ -162,8 +154,17 @@ export function createCurator(o: {
     },
 
     accept(c: Candidate, line: string): Accepted {
-      const near = `${normaliseText(c.userText)}\0${normaliseText(c.answer)}`
-      return { line, source: c.source, igUserId: c.igUserId, ...hashExample(seed, near, line) }
+      const h = hashExample(seed, c.userText, c.answer, line)
+      return {
+        line,
+        source: c.source,
+        igUserId: c.igUserId,
+        hi: h.hi,
+        lo: h.lo,
+        lineHi: h.lineHi,
+        lineLo: h.lineLo,
+        preferred: c.positive,
+      }
     },
 
     /**
@@ -172,21 +173,25 @@ export function createCurator(o: {
      * new hashes are written back for `runId` in the background (`flush()` awaits them).
      */
     dedupe(batch: Accepted[], runId: number | undefined): Array<ExclusionReason | undefined> {
-      const hashes: string[] = []
-      const lines: string[] = []
+      const block = o.mode === 'master' ? Buffer.allocUnsafe(batch.length * 16) : undefined
+      let n = 0
       const verdict = batch.map((a): ExclusionReason | undefined => {
         const line = known.get(a.hi, a.lo)
         if (line) return line[0] === a.lineHi && line[1] === a.lineLo ? 'duplicate' : 'near-duplicate'
         known.add(a.hi, a.lo, a.lineHi, a.lineLo)
-        if (o.mode === 'master') {
-          hashes.push(toSql(a.hi, a.lo))
-          lines.push(toSql(a.lineHi, a.lineLo))
+        if (block) {
+          block.writeInt32BE(a.hi, n)
+          block.writeInt32BE(a.lo, n + 4)
+          block.writeInt32BE(a.lineHi, n + 8)
+          block.writeInt32BE(a.lineLo, n + 12)
+          n += 16
         }
         return undefined
       })
-      if (hashes.length > 0 && runId !== undefined) {
+      if (block && n > 0 && runId !== undefined) {
+        const written = block.subarray(0, n)
         writes = writes.then(() =>
-          o.repo.insertHashes(hashes, lines, runId).catch((err: Error) => {
+          o.repo.insertHashes(written, runId).catch((err: Error) => {
             writeError ??= err
           }),
         )

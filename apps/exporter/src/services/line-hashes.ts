@@ -2,8 +2,8 @@
  * The export's duplicate index in memory: 64-bit hashes of every example the master holds (its
  * normalised customer text + answer → the hash of its whole line), in an open-addressing table of
  * typed arrays — 16 bytes a slot, no strings, no per-entry objects — so a million lines cost
- * ~32 MB however long they are. Loaded from `export_line_hashes` at the start of a run; the run's
- * new entries are written back page by page.
+ * ~32 MB however long they are. Loaded from `export_line_hashes` (16-byte records in bytea
+ * blocks) at the start of a run; the run's new entries are written back one block a page.
  */
 
 const out = new Int32Array(2)
@@ -24,11 +24,58 @@ function hash64(s: string, seed: number): Int32Array {
   return out
 }
 
-/** A 64-bit hash as the signed bigint text Postgres stores, and back. */
-export const toSql = (hi: number, lo: number) => ((BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString()
-export function fromSql(text: string): [number, number] {
-  const v = BigInt(text)
-  return [Number(BigInt.asIntN(32, v >> 32n)), Number(BigInt.asIntN(32, v))]
+/** Whitespace, ASCII punctuation/symbols and the common Unicode ones (folded to one separator). */
+function isSeparator(c: number): boolean {
+  if (c < 128) return !((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122))
+  return (
+    c === 0xa0 ||
+    (c >= 0x2000 && c <= 0x206f) || // spaces, dashes, quotes, ellipsis
+    (c >= 0x20a0 && c <= 0x20cf) || // currency signs
+    (c >= 0x3000 && c <= 0x303f) || // CJK punctuation
+    c === 0xfeff ||
+    (c >= 0xff01 && c <= 0xff0f) ||
+    c === 0xbf ||
+    c === 0xa1 ||
+    c === 0xab ||
+    c === 0xbb
+  )
+}
+
+/**
+ * The near-duplicate hash of a customer text and an answer, normalised as it is read (no string
+ * is built): ASCII letters lower-cased, runs of separators folded to one, leading/trailing ones
+ * dropped — "Hi!  Open?" and "hi open" hash alike.
+ */
+function hashNormalised(seed: number, a: string, b: string): Int32Array {
+  let h1 = 0xdeadbeef ^ seed
+  let h2 = 0x41c6ce57 ^ seed
+  const mix = (ch: number) => {
+    h1 = Math.imul(h1 ^ ch, 2654435761)
+    h2 = Math.imul(h2 ^ ch, 1597334677)
+  }
+  for (const s of [a, b]) {
+    let pendingSep = false
+    let any = false
+    for (let i = 0; i < s.length; i++) {
+      let c = s.charCodeAt(i)
+      if (isSeparator(c)) {
+        pendingSep = any
+        continue
+      }
+      if (pendingSep) mix(32)
+      pendingSep = false
+      any = true
+      if (c >= 65 && c <= 90) c += 32
+      else if (c >= 128) c = s[i]?.toLowerCase().charCodeAt(0) ?? c
+      mix(c)
+    }
+    mix(0)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  out[0] = h1
+  out[1] = h2
+  return out
 }
 
 export interface Hashed {
@@ -38,9 +85,9 @@ export interface Hashed {
   lineLo: number
 }
 
-/** Hashes of one example under `seed` (the export directory's). */
-export function hashExample(seed: number, near: string, line: string): Hashed {
-  const n = hash64(near, seed)
+/** Hashes of one example under `seed` (the export directory's): near (customer text + answer) and line. */
+export function hashExample(seed: number, userText: string, answer: string, line: string): Hashed {
+  const n = hashNormalised(seed, userText, answer)
   const hi = n[0] as number
   const lo = (n[1] as number) | (hi === 0 && n[1] === 0 ? 1 : 0)
   const l = hash64(line, seed ^ 0x5bd1e995)

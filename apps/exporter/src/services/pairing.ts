@@ -61,7 +61,7 @@ export interface Candidate {
 }
 
 interface UserState {
-  /** The last `contextTurns` rows before the current turn (redacted). */
+  /** The last `contextTurns` rows before the current turn (redacted; answers with weight 0). */
   recent: FtMessage[]
   context: FtMessage[]
   user: string[]
@@ -139,7 +139,7 @@ export function createPairer(opts: PairerOptions) {
       context: s.context,
     }
     for (const t of s.user) remember(s, { role: 'user', content: t })
-    for (const p of s.parts) remember(s, { role: 'assistant', content: p.text })
+    for (const p of s.parts) remember(s, { role: 'assistant', content: p.text, weight: 0 })
     s.user = []
     s.userIds = []
     s.deleted = false
@@ -214,7 +214,7 @@ export function createPairer(opts: PairerOptions) {
       if (text === '') return undefined
       const red = redact(text, pii)
       if (s.userIds.length === 0) {
-        remember(s, { role: 'assistant', content: red })
+        remember(s, { role: 'assistant', content: red, weight: 0 })
         return undefined
       }
       s.parts.push({
@@ -263,11 +263,12 @@ export function buildExample(systemPrompt: FtMessage, c: Candidate): { messages:
       ],
     }
   }
+  // Context answers are remembered with weight 0 already (shared, not copied per example).
   const weighted = c.context.some((m) => m.role === 'assistant')
   return {
     messages: [
       systemPrompt,
-      ...c.context.map((m) => (m.role === 'assistant' ? { ...m, weight: 0 as const } : m)),
+      ...c.context,
       { role: 'user', content: c.userText },
       weighted
         ? { role: 'assistant', content: c.answer, weight: 1 }
