@@ -4,6 +4,7 @@
  * peak (VmHWM) and at the end, so the figure is the exporter's own memory, not the harness's.
  */
 import { readFileSync } from 'node:fs'
+import { getHeapStatistics } from 'node:v8'
 import { createPool } from '@loopdm/db/pool'
 import { createExportService } from '@loopdm/exporter/services/export.service'
 import { loadConfig } from '@loopdm/platform/config'
@@ -27,8 +28,13 @@ const config = loadConfig({
 })
 const sut = createExportService({ db: pool, config, logger: createLogger({ level: 'silent' }) })
 let peakSampled = 0
+let heapPeak = 0
+let externalPeak = 0
 const sampler = setInterval(() => {
   peakSampled = Math.max(peakSampled, status('VmRSS'))
+  const m = process.memoryUsage()
+  heapPeak = Math.max(heapPeak, m.heapUsed)
+  externalPeak = Math.max(externalPeak, m.external)
 }, 200)
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
@@ -49,6 +55,9 @@ const out = {
   rssStartMb: rssStart,
   rssPeakMb: mb(Math.max(status('VmHWM'), peakSampled)),
   rssEndMb: mb(status('VmRSS')),
+  heapUsedPeakMb: Math.round(heapPeak / 1048576),
+  heapLimitMb: Math.round(getHeapStatistics().heap_size_limit / 1048576),
+  externalPeakMb: Math.round(externalPeak / 1048576),
 }
 process.stdout.write(`RESULT ${JSON.stringify(out)}\n`)
 process.exit(0)

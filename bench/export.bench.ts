@@ -25,6 +25,7 @@ import { redactPII } from '@loopdm/training-data/redaction'
 import { SyncRedactor } from 'redact-pii'
 import { REDACTION_CORPUS } from '../packages/training-data/test/redaction.corpus.js'
 import { scoreRedaction } from '../packages/training-data/test/redaction.score.js'
+import { APP_NODE_FLAGS } from '../scripts/lib/app-flags.js'
 import type { BenchRow } from './harness.js'
 
 const MESSAGES = Number(process.env.BENCH_EXPORT_MESSAGES ?? 1_000_000)
@@ -70,7 +71,15 @@ interface ChildResult {
   rssStartMb: number
   rssPeakMb: number
   rssEndMb: number
+  heapUsedPeakMb: number
+  heapLimitMb: number
+  externalPeakMb: number
 }
+
+/** The exporter's V8 flags: production's (scripts/lib/app-flags.ts) unless BENCH_EXPORT_NODE_FLAGS. */
+const childFlags = (process.env.BENCH_EXPORT_NODE_FLAGS ?? APP_NODE_FLAGS.exporter?.join(' ') ?? '')
+  .split(' ')
+  .filter(Boolean)
 
 /** One nightly export in its own process (bench/export-child.ts). */
 function runExporterChild(url: string, dir: string): Promise<ChildResult> {
@@ -190,7 +199,7 @@ async function exportThroughput(): Promise<BenchRow[]> {
         unit: 'MB',
         better: 'lower',
         target: '≤ 250 MB',
-        note: `RSS start ${r.rssStartMb} MB, peak ${r.rssPeakMb} MB, end ${r.rssEndMb} MB (the exporter alone in its own process; baseline = the target)`,
+        note: `RSS start ${r.rssStartMb} MB, peak ${r.rssPeakMb} MB, end ${r.rssEndMb} MB; sampled peaks: V8 heap used ${r.heapUsedPeakMb} MB (limit ${r.heapLimitMb} MB), external ${r.externalPeakMb} MB (the exporter alone in its own process, node flags "${childFlags.join(' ')}"; baseline = the target)`,
       },
     ]
   } finally {

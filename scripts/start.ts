@@ -14,6 +14,7 @@ import { createRegistryRepository } from '@loopdm/models/registry'
 import { shutdownWarnings } from '@loopdm/models/shutdowns'
 import { loadConfigOrExit } from '@loopdm/platform/config'
 import { assertRedis } from '@loopdm/redis/client'
+import { APP_NODE_FLAGS } from './lib/app-flags.js'
 import { ROOT, say, waitFor } from './lib/cli.js'
 
 const APPS = ['openai-local', 'gateway', 'exporter', 'tuner', 'evaluator'] as const
@@ -123,7 +124,8 @@ async function main() {
 }
 
 function startChild(app: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+  const flags = APP_NODE_FLAGS[app] ?? []
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', `apps/${app}/src/main.ts`], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -39,7 +39,7 @@ export function keyOf(s: Pick<CurateState, 'keys'>, igUserId: string): string {
  * object: JSON.stringify cannot produce bad JSON); a valid example waits in `batch`.
  */
 export function consider(s: CurateState, c: Candidate): void {
-  const reason = s.curator.decide(c, keyOf(s, c.igUserId))
+  const reason = s.curator.decide(c, (id) => keyOf(s, id))
   if (reason) {
     countExcluded(s.report, reason)
     return

@@ -133,12 +133,12 @@ export function createCurator(o: {
     },
 
     /** The policy's verdict on a candidate (format and duplicates are checked after). */
-    decide(c: Candidate, userKey: string): ExclusionReason | undefined {
+    decide(c: Candidate, userKey: (igUserId: string) => string): ExclusionReason | undefined {
       if (c.userIds.some((id) => gold.has(id))) return 'gold'
       if (c.userIds.some((id) => operator.has(id)) || c.answerIds.some((id) => operator.has(id)))
         return 'operator'
       if (c.deleted || c.userText === '') return 'deleted'
-      const erasedAt = erased.get(userKey)
+      const erasedAt = erased.size > 0 ? erased.get(userKey(c.igUserId)) : undefined
       if (erasedAt !== undefined && Date.parse(c.createdAt) <= erasedAt) return 'erased'
       if (c.source === 'bot') {
         if (o.config.botAnswers === 'none') return 'bot-excluded'
