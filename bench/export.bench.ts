@@ -86,12 +86,7 @@ function runExporterChild(url: string, dir: string): Promise<ChildResult> {
   return new Promise((res, rej) => {
     const child = spawn(
       process.execPath,
-      [
-        ...(process.env.BENCH_EXPORT_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-        '--import',
-        'tsx',
-        join(import.meta.dirname, 'export-child.ts'),
-      ],
+      [...childFlags, '--import', 'tsx', join(import.meta.dirname, 'export-child.ts')],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: { ...process.env, BENCH_DB_URL: url, BENCH_EXPORT_DIR: dir },
