@@ -41,11 +41,18 @@ export function createMessagesRepository(db: Queryable) {
      * lock) out for the one index probe; one simple-protocol statement, an implicit transaction.
      */
     async maxId(): Promise<number> {
-      const r = (await db.query(
-        `set local lock_timeout = '120s';
-         lock table conversation_messages in share mode;
-         select max(id)::bigint as max from conversation_messages`,
-      )) as unknown as Array<{ rows: Array<{ max: number | null }> }>
+      const r = (await db
+        .query(
+          `set local lock_timeout = '120s';
+           lock table conversation_messages in share mode;
+           select max(id)::bigint as max from conversation_messages`,
+        )
+        .catch((err: Error & { code?: string }) => {
+          if (err.code !== '55P03') throw err
+          throw new Error(
+            'export: a transaction has held an insert into conversation_messages open for over 120 s; the run waits for it to commit so no row is skipped — end that transaction (pg_stat_activity) and rerun',
+          )
+        })) as unknown as Array<{ rows: Array<{ max: number | null }> }>
       const last = Array.isArray(r) ? r[r.length - 1] : (r as { rows: Array<{ max: number | null }> })
       return Number(last?.rows[0]?.max ?? 0)
     },
