@@ -1,5 +1,6 @@
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
+import { createGoldRepository } from '@loopdm/models/gold-items'
 import { type PromotionDeps, seedRegistry } from '@loopdm/models/promotion'
 import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
@@ -276,6 +277,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     costs: createCostsRepository(pool),
     metrics,
     gdpr,
+    gold: createGoldRepository(pool),
     promotion,
     takeover: dmDeps.takeover,
     sendGate: dmDeps.sendGate,

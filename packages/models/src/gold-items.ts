@@ -160,3 +160,26 @@ export function createGoldRepository(db: Queryable) {
 }
 
 export type GoldRepository = ReturnType<typeof createGoldRepository>
+
+/**
+ * Operator exclusions (table `curation_exclusions`, shared with curation): a message an operator kept
+ * out of training. The export skips it (curation); idempotent — excluding twice keeps the first row.
+ */
+export function createExclusionRepository(db: Queryable) {
+  return {
+    async exclude(a: { messageId: number; igUserId?: string; createdBy?: string; reason?: string }) {
+      const r = await db.query<{ igUserId: string }>(
+        'select ig_user_id as "igUserId" from conversation_messages where id = $1',
+        [a.messageId],
+      )
+      const m = r.rows[0]
+      if (!m || (a.igUserId !== undefined && m.igUserId !== a.igUserId))
+        throw new NotFoundError(`messageId ${a.messageId}: no such message${a.igUserId ? ' in this conversation' : ''}`)
+      await db.query(
+        `insert into curation_exclusions (message_id, reason, created_by) values ($1, $2, $3)
+         on conflict (message_id) do nothing`,
+        [a.messageId, a.reason ?? 'operator', a.createdBy ?? 'admin'],
+      )
+    },
+  }
+}
