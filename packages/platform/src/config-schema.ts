@@ -103,6 +103,10 @@ export const EnvSchema = z.object({
   EVAL_GOLD_PATH: z.string().optional().default('evals/gold.jsonl'),
   EVAL_JUDGE_MODEL: optionalString,
   EVAL_HOLDOUT_SIZE: num(20, { int: true, min: 0 }),
+  /** Which gold set: `auto` = the deployment's gold_items when it has any, else EVAL_GOLD_PATH. */
+  EVAL_GOLD_SOURCE: oneOf(['auto', 'table', 'file', 'both'] as const, 'auto'),
+  /** A gold set smaller than this blocks auto-promotion (manual approval still works). */
+  EVAL_MIN_GOLD: num(20, { int: true, min: 0 }),
   EXPORT_CRON: cron('0 2 * * *'),
   TUNE_CRON: cron('0 3 * * 0'),
   CLEANUP_CRON: cron('0 4 1 * *'),

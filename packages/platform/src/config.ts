@@ -165,6 +165,10 @@ function pipelineConfig(e: Env) {
       judgeModel: e.EVAL_JUDGE_MODEL,
       /** Max holdout examples drawn from recent exports (0 disables the holdout). */
       holdoutSize: e.EVAL_HOLDOUT_SIZE,
+      /** `auto` (gold_items when non-empty, else the file) | `table` | `file` | `both` (table + file). */
+      goldSource: e.EVAL_GOLD_SOURCE,
+      /** Below this many gold items auto-promotion is blocked with a reason (manual approval still works). */
+      minGold: e.EVAL_MIN_GOLD,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
   }
