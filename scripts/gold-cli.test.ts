@@ -58,9 +58,8 @@ describe('npm run gold:add', () => {
       const r = await gold(['add', '--from-message', String(c.q1), '--facts', '€9, 3-5 days'])
       expect(r.code, r.err).toBe(0)
       expect(r.out).toContain(`from message ${c.q1}`)
-      const row = (
-        await pool.query('select * from gold_items where message_id = $1', [c.q1])
-      ).rows[0] as Record<string, unknown>
+      const row = (await pool.query('select * from gold_items where message_id = $1', [c.q1]))
+        .rows[0] as Record<string, unknown>
       expect(row).toMatchObject({
         ig_user_id: c.user,
         customer_text: 'Do you ship to Norway?',

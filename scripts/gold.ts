@@ -37,7 +37,8 @@ let run: Run
 if (command === 'add') {
   const from = str('from-message')
   const text = str('text')
-  if ((from === undefined) === (text === undefined)) usage('gold:add needs exactly one of --from-message or --text')
+  if ((from === undefined) === (text === undefined))
+    usage('gold:add needs exactly one of --from-message or --text')
   if (positionals.length) usage(`unexpected argument "${positionals[0]}"`)
   const facts = str('facts')
   const input = {
@@ -56,7 +57,8 @@ if (command === 'add') {
   run = async (gold) => {
     const rows = await gold.list()
     if (flags.json) return say(JSON.stringify(rows))
-    if (!rows.length) return say('the gold set is empty: the evaluator uses EVAL_GOLD_PATH (evals/gold.jsonl)')
+    if (!rows.length)
+      return say('the gold set is empty: the evaluator uses EVAL_GOLD_PATH (evals/gold.jsonl)')
     for (const r of rows) say(describe(r))
     say(`${rows.length} gold items`)
   }
@@ -96,7 +98,9 @@ try {
   }
 } catch (err) {
   const e = err as Error
-  process.stderr.write(`gold:${command} failed: ${e instanceof LoopDmError ? e.message : `unexpected error: ${e.message}`}\n`)
+  process.stderr.write(
+    `gold:${command} failed: ${e instanceof LoopDmError ? e.message : `unexpected error: ${e.message}`}\n`,
+  )
   process.exit(1)
 }
 process.exit(0)

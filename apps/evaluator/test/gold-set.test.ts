@@ -57,7 +57,8 @@ describe('deployment gold set in the evaluator', () => {
   }
   const addGold = async () => {
     const gold = createGoldRepository(db)
-    for (const [q, a] of PAIRS) await gold.add({ customerText: q, idealAnswer: a, createdBy: 'gold-set-test' })
+    for (const [q, a] of PAIRS)
+      await gold.add({ customerText: q, idealAnswer: a, createdBy: 'gold-set-test' })
   }
 
   beforeAll(async () => {
@@ -76,7 +77,9 @@ describe('deployment gold set in the evaluator', () => {
     redis = createRedis({ url: testConfig().redis.url })
   })
   afterEach(async () => {
-    await db.query(`delete from gold_items where created_by = 'gold-set-test' or ig_user_id = any($1)`, [users])
+    await db.query(`delete from gold_items where created_by = 'gold-set-test' or ig_user_id = any($1)`, [
+      users,
+    ])
     await db.query('delete from conversation_messages where ig_user_id = any($1)', [users.splice(0)])
     await registryState.clearActive()
   })
@@ -127,7 +130,9 @@ describe('deployment gold set in the evaluator', () => {
       const r = await sut.evaluate({ candidate: model })
       expect(r.decision.approved).toBe(true)
       expect(r.outcome).toBe('approved_pending')
-      expect(r.promotionBlocked).toContain(`the gold set has ${PAIRS.length} items, fewer than EVAL_MIN_GOLD=20`)
+      expect(r.promotionBlocked).toContain(
+        `the gold set has ${PAIRS.length} items, fewer than EVAL_MIN_GOLD=20`,
+      )
       expect(r.table).toContain('auto-promotion blocked')
       const registry = createRegistryRepository(db)
       expect((await registry.findActive())?.model).not.toBe(model)
@@ -174,7 +179,11 @@ describe('deployment gold set in the evaluator', () => {
         )
       const tag = uniqueId('h')
       await ins('user', `Can I pay by invoice? ${tag}`, null)
-      await ins('assistant', `Yes, invoices are fine for orders over €100, write to sam@shop.example ${tag}`, 'human')
+      await ins(
+        'assistant',
+        `Yes, invoices are fine for orders over €100, write to sam@shop.example ${tag}`,
+        'human',
+      )
       const goldQ = await ins('user', `Gold question ${tag}`, null)
       await ins('assistant', `Gold answer ${tag}`, 'human')
       await createGoldRepository(db).add({ fromMessageId: goldQ, createdBy: 'gold-set-test' })

@@ -74,7 +74,9 @@ describe('admin gold API', () => {
       const x = await exchange()
       const answer = await post({ fromMessageId: x.answer })
       expect(answer.statusCode).toBe(400)
-      expect(answer.json().error).toContain(`fromMessageId ${x.answer}: message ${x.answer} is an assistant turn`)
+      expect(answer.json().error).toContain(
+        `fromMessageId ${x.answer}: message ${x.answer} is an assistant turn`,
+      )
       const unknown = await post({ fromMessageId: 987654321099 })
       expect(unknown.statusCode).toBe(404)
       expect(unknown.json().error).toBe('fromMessageId 987654321099: no such message')

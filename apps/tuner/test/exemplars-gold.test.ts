@@ -2,11 +2,11 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { createGoldRepository } from '@loopdm/models/gold-items'
-import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { manifestPath } from '@loopdm/training-data/export-layout'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { exemplarsLearner, type ExemplarTuneResult } from '../src/learners/exemplars.learner.js'
+import { type ExemplarTuneResult, exemplarsLearner } from '../src/learners/exemplars.learner.js'
 import { dropQueue, makeDeps, tmpExportDir, tunerTestConfig } from './helpers.js'
 
 /** Gold items are held out: the exemplar learner never turns a gold item's customer turn into a demonstration. */

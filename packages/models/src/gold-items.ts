@@ -43,13 +43,21 @@ interface MessageRow {
 
 /** A message id as given on a command line or in a form: a positive integer, else a ValidationError naming it. */
 export function parseMessageId(raw: unknown, what = 'message id'): number {
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,18}$/.test(raw.trim()) ? Number(raw) : NaN
-  if (!Number.isSafeInteger(n) || n <= 0) throw new ValidationError(`bad ${what} "${String(raw)}": expected a positive integer`)
+  const n =
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\d{1,18}$/.test(raw.trim())
+        ? Number(raw)
+        : NaN
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new ValidationError(`bad ${what} "${String(raw)}": expected a positive integer`)
   return n
 }
 
 /** Content hash of a gold set: the same items (id, text, ideal, facts) → the same hash. */
-export function goldItemsHash(rows: Array<Pick<GoldItemRow, 'id' | 'customerText' | 'idealAnswer' | 'requiredFacts'>>): string {
+export function goldItemsHash(
+  rows: Array<Pick<GoldItemRow, 'id' | 'customerText' | 'idealAnswer' | 'requiredFacts'>>,
+): string {
   const h = createHash('sha256').update('gold-items-v1\n')
   for (const r of [...rows].sort((a, b) => a.id - b.id))
     h.update(`${JSON.stringify([r.id, r.customerText, r.idealAnswer, r.requiredFacts])}\n`)
@@ -100,13 +108,21 @@ export function createGoldRepository(db: Queryable) {
         const m = await message(id)
         if (!m) throw new NotFoundError(`fromMessageId ${id}: no such message`)
         if (m.role !== 'user')
-          throw new ValidationError(`fromMessageId ${id}: message ${id} is an ${m.role} turn, not a customer turn`)
+          throw new ValidationError(
+            `fromMessageId ${id}: message ${id} is an ${m.role} turn, not a customer turn`,
+          )
         if (m.deletedAt) throw new ValidationError(`fromMessageId ${id}: the customer unsent message ${id}`)
         if (!m.content.trim()) throw new ValidationError(`fromMessageId ${id}: message ${id} has no text`)
-        const dup = await db.query<{ id: number }>('select id from gold_items where message_id = $1 limit 1', [id])
+        const dup = await db.query<{ id: number }>(
+          'select id from gold_items where message_id = $1 limit 1',
+          [id],
+        )
         if (dup.rows[0]) throw new ConflictError(`fromMessageId ${id}: already gold item ${dup.rows[0].id}`)
         ideal ??= (await answerTo(m)) ?? undefined
-        if (!ideal) throw new ValidationError(`idealAnswer: message ${id} has no answer after it; give the ideal answer`)
+        if (!ideal)
+          throw new ValidationError(
+            `idealAnswer: message ${id} has no answer after it; give the ideal answer`,
+          )
         customerText = m.content.trim()
         messageId = id
         igUserId = m.igUserId
@@ -174,7 +190,9 @@ export function createExclusionRepository(db: Queryable) {
       )
       const m = r.rows[0]
       if (!m || (a.igUserId !== undefined && m.igUserId !== a.igUserId))
-        throw new NotFoundError(`messageId ${a.messageId}: no such message${a.igUserId ? ' in this conversation' : ''}`)
+        throw new NotFoundError(
+          `messageId ${a.messageId}: no such message${a.igUserId ? ' in this conversation' : ''}`,
+        )
       await db.query(
         `insert into curation_exclusions (message_id, reason, created_by) values ($1, $2, $3)
          on conflict (message_id) do nothing`,

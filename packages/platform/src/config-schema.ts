@@ -73,6 +73,9 @@ export const EnvSchema = z.object({
   /** How long the bot stays silent for a customer after a human reply (minutes). */
   HUMAN_TAKEOVER_MINUTES: num(60, { int: true, min: 1, max: 7 * 24 * 60 }),
   ADMIN_TOKEN: optionalString,
+  /** Failed console logins per client address per window before 429 (0 = no limit). */
+  CONSOLE_LOGIN_MAX_ATTEMPTS: num(10, { int: true, min: 0 }),
+  CONSOLE_LOGIN_WINDOW_S: num(900, { int: true, min: 1 }),
   PORT: num(3000, { int: true, min: 0, max: 65535 }),
   HOST: z.string().optional().default('0.0.0.0'),
   DM_CONCURRENCY: num(4, { int: true, min: 1, max: 64 }),

@@ -110,6 +110,8 @@ function edgeConfig(e: Env) {
       port: e.PORT,
       host: e.HOST,
       adminToken: e.ADMIN_TOKEN,
+      /** Console login rate limit: failed attempts per client address per window (seconds). */
+      consoleLogin: { maxAttempts: e.CONSOLE_LOGIN_MAX_ATTEMPTS, windowSeconds: e.CONSOLE_LOGIN_WINDOW_S },
       /** DMs answered at once per gateway process; per-user order holds at any value. */
       dmConcurrency: e.DM_CONCURRENCY,
       delivery: {

@@ -140,7 +140,12 @@ export function createEvalRepository(db: Pool) {
 
     async finishRun(
       id: number,
-      r: { summary: Record<string, unknown>; decision: string; reason: string; promotionBlocked?: string | null },
+      r: {
+        summary: Record<string, unknown>
+        decision: string
+        reason: string
+        promotionBlocked?: string | null
+      },
     ): Promise<void> {
       await db.query(
         `update eval_runs set status = 'succeeded', summary = $2, decision = $3, reason = $4,

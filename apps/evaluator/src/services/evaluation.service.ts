@@ -113,7 +113,15 @@ export function createEvaluationService(deps: EvaluationDeps) {
       })
       const { candidate, current, base } = m
       deps.logger?.info(
-        { runId, candidate, current, base, gold: gold.source, items: gold.items.length, holdout: holdout.length },
+        {
+          runId,
+          candidate,
+          current,
+          base,
+          gold: gold.source,
+          items: gold.items.length,
+          holdout: holdout.length,
+        },
         'evaluation started',
       )
       try {

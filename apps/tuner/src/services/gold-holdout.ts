@@ -13,7 +13,10 @@ const normalise = (s: string) => s.normalize('NFKC').toLowerCase().replace(/\s+/
  */
 export async function goldPromptFilter(db: Queryable): Promise<(prompt: string) => boolean> {
   const rows = await createGoldRepository(db).list()
-  const gold = new Set(rows.flatMap((r) => [normalise(r.customerText), normalise(redactPII(r.customerText).text)]))
+  const gold = new Set(
+    rows.flatMap((r) => [normalise(r.customerText), normalise(redactPII(r.customerText).text)]),
+  )
   if (gold.size === 0) return () => false
-  return (prompt) => gold.has(normalise(prompt)) || prompt.split('\n').some((line) => gold.has(normalise(line)))
+  return (prompt) =>
+    gold.has(normalise(prompt)) || prompt.split('\n').some((line) => gold.has(normalise(line)))
 }

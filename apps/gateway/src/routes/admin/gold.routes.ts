@@ -15,7 +15,13 @@ import type { GatewayRouteOptions } from '../route-deps.js'
 const text = (max: number) => z.string().trim().min(1).max(max)
 export const AddGoldBodySchema = z
   .object({
-    fromMessageId: z.union([z.number().int().positive(), z.string().regex(/^\d{1,18}$/).transform(Number)]),
+    fromMessageId: z.union([
+      z.number().int().positive(),
+      z
+        .string()
+        .regex(/^\d{1,18}$/)
+        .transform(Number),
+    ]),
     customerText: text(4000),
     idealAnswer: text(4000),
     requiredFacts: z.array(text(200)).max(50),
@@ -38,7 +44,8 @@ export function parseAddGold(body: unknown): AddGoldBody {
   if (r.success) return r.data
   const issue = r.error.issues[0]
   const field = issue?.path.length ? issue.path.join('.') : 'body'
-  const message = issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue?.message
+  const message =
+    issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue?.message
   throw new ValidationError(`${field}: ${message ?? 'invalid'}`)
 }
 
