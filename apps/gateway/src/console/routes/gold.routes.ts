@@ -17,7 +17,7 @@ export async function goldSection(opts: ConsoleOptions, csrf: string): Promise<S
   return html`<h2 id="gold">Gold set</h2>
   <p class="note">${
     items.length
-      ? `${items.length} items of this shop: the evaluator grades candidates on them (EVAL_GOLD_SOURCE=auto) and they never enter training data or exemplar sets.`
+      ? `${items.length} item${items.length === 1 ? '' : 's'} of this shop: the evaluator grades candidates on them (EVAL_GOLD_SOURCE=auto) and they never enter training data or exemplar sets.`
       : 'Empty: the evaluator uses the demo file (EVAL_GOLD_PATH). Mark exchanges as gold in a conversation, or add one here.'
   }</p>
   ${
