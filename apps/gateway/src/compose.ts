@@ -204,6 +204,8 @@ function closeInOrder(parts: {
   )
 }
 
+const pick = ({ takeover, sendGate }: ReturnType<typeof createDmDeps>) => ({ takeover, sendGate })
+
 /**
  * The gateway's one wiring module: Redis connections → repositories → services (one AI client,
  * memory, GDPR, promotion) → app + reply worker + hot-swap subscriber. main.ts adds the runtime
@@ -298,7 +300,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     redrive.start()
   }
 
-  const { takeover, sendGate } = dmDeps
-  const services = { dmDeps, takeover, sendGate, ai, memory, gdpr, connections }
+  const services = { dmDeps, ...pick(dmDeps), ai, memory, gdpr, connections }
   return { app, holder, router, worker, queues, metrics, ...services, redrive, start, close }
 }
