@@ -205,6 +205,15 @@ describe('deployment gold set in the evaluator', () => {
       const exports = join(dir, 'exports')
       const items = buildHoldout({ exportDir: exports, size: 5, trainingText: training, preferred: mine })
       expect(items).toHaveLength(1)
+      // A typed-in gold question (no message id) is recognised by its text.
+      const typed = buildHoldout({
+        exportDir: exports,
+        size: 5,
+        trainingText: training,
+        preferred: mine,
+        goldTexts: [`  can I PAY by invoice? ${tag}`],
+      })
+      expect(typed).toHaveLength(0)
       expect(items[0]).toMatchObject({ category: 'holdout-human', source: 'holdout' })
       expect(items[0]?.ideal).toBe(`Yes, invoices are fine for orders over €100, write to [EMAIL] ${tag}`)
     })

@@ -65,11 +65,13 @@ export async function loadHoldout(
   c: EvalContext,
   trainingFile: Contenders['trainingFile'],
   exportDir: string,
+  gold: GoldItem[],
 ) {
   const size = c.config.eval.holdoutSize
   const trainingText = size > 0 ? await readTrainingFile(c.ai.sdk, trainingFile) : null
   const preferred = trainingText === null ? [] : await c.evals.recentHumanAnswers(size * 2)
-  return buildHoldout({ exportDir, size, trainingText, preferred })
+  const goldTexts = gold.flatMap((g) => g.messages.filter((m) => m.role === 'user').map((m) => m.content))
+  return buildHoldout({ exportDir, size, trainingText, preferred, goldTexts })
 }
 
 /** The prompt as the console shows it: the customer's turn(s), `shop:` lines for earlier answers. */

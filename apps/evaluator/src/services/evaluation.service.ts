@@ -98,7 +98,7 @@ export function createEvaluationService(deps: EvaluationDeps) {
         : await resolveGoldSet({ db: deps.db, config, goldPath: fromRoot(config.eval.goldPath) })
       const m = await resolveContenders(c, args.candidate)
       await probeCandidate(c, m.servingModel)
-      const holdout = await loadHoldout(c, m.trainingFile, fromRoot(config.export.dir))
+      const holdout = await loadHoldout(c, m.trainingFile, fromRoot(config.export.dir), gold.items)
       const items = [...gold.items, ...holdout]
       const runId = await c.evals.startRun({
         candidateModel: m.candidate,

@@ -62,6 +62,8 @@ export function buildHoldout(args: {
   trainingText: string | null
   /** Recent human-authored exchanges (raw text, newest first): drawn first, redacted here. */
   preferred?: Example[]
+  /** Customer texts of the gold set: an exchange asking one of them is never holdout too. */
+  goldTexts?: string[]
 }): GoldItem[] {
   if (args.size <= 0 || args.trainingText === null) return []
   const trained = new Set<string>()
@@ -75,9 +77,11 @@ export function buildHoldout(args: {
   }
   const out: GoldItem[] = []
   const seen = new Set<string>()
+  const norm = (t: string) => t.toLowerCase().replace(/\s+/g, ' ').trim()
+  const gold = new Set((args.goldTexts ?? []).flatMap((t) => [norm(t), norm(redactPII(t).text)]))
   const take = (e: Example, category: string) => {
     const k = keyOf(e)
-    if (trained.has(k) || seen.has(k)) return false
+    if (trained.has(k) || seen.has(k) || gold.has(norm(e.user))) return false
     seen.add(k)
     out.push({
       id: `holdout-${k.slice(0, 12)}`,
