@@ -131,10 +131,10 @@ export function comparisonTable(args: {
       const g = { customer: s?.customerText ?? file?.customer, ideal: s?.ideal ?? file?.ideal }
       const d = delta(r)
       return html`<tr data-testid="item-row" data-delta="${d.toFixed(4)}">
-        <th scope="row">${r.itemId}<br><span class="muted">${r.source}${r.category ? ` · ${r.category}` : ''}</span></th>
+        <th scope="row" class="item">${r.itemId}<br><span class="muted">${r.source}${r.category ? ` · ${r.category}` : ''}</span></th>
         <td class="text" data-testid="item-customer">${g.customer ?? '—'}</td><td class="text" data-testid="item-ideal">${g.ideal ?? '—'}</td>
         ${reply(r.byRole.candidate)}${reply(r.byRole.current)}
-        <td class="${d < -1e-9 ? 'bad' : d > 1e-9 ? 'ok' : ''}">${d >= 0 ? '+' : ''}${d.toFixed(3)}</td></tr>`
+        <td class="num ${d < -1e-9 ? 'bad' : d > 1e-9 ? 'ok' : ''}">${d >= 0 ? '+' : ''}${d.toFixed(3)}</td></tr>`
     })}</tbody>
   </table></div>`
 }
