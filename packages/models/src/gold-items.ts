@@ -94,6 +94,19 @@ export function createGoldRepository(db: Queryable) {
     return r.rows[0]?.content ?? null
   }
 
+  /** The customer turn an assistant turn answered: the latest customer turn before it in its conversation. */
+  const customerTurnBefore = async (
+    assistantId: number,
+  ): Promise<{ id: number; igUserId: string } | null> => {
+    const r = await db.query<{ id: number; igUserId: string }>(
+      `select q.id, q.ig_user_id as "igUserId" from conversation_messages a
+         join conversation_messages q on q.ig_user_id = a.ig_user_id and q.role = 'user' and q.id < a.id
+        where a.id = $1 and a.role = 'assistant' order by q.id desc limit 1`,
+      [assistantId],
+    )
+    return r.rows[0] ?? null
+  }
+
   return {
     /** Adds one gold item; every refusal is a named error (unknown id 404, not a customer turn 400, already gold 409). */
     async add(input: AddGoldInput): Promise<GoldItemRow> {
@@ -107,10 +120,13 @@ export function createGoldRepository(db: Queryable) {
         const id = parseMessageId(input.fromMessageId, 'fromMessageId')
         const m = await message(id)
         if (!m) throw new NotFoundError(`fromMessageId ${id}: no such message`)
-        if (m.role !== 'user')
+        if (m.role !== 'user') {
+          const q = m.role === 'assistant' ? await customerTurnBefore(id) : null
+          const hint = q ? ` (the customer turn it answered is ${q.id})` : ''
           throw new ValidationError(
-            `fromMessageId ${id}: message ${id} is an ${m.role} turn, not a customer turn`,
+            `fromMessageId ${id}: message ${id} is an ${m.role} turn, not a customer turn${hint}`,
           )
+        }
         if (m.deletedAt) throw new ValidationError(`fromMessageId ${id}: the customer unsent message ${id}`)
         if (!m.content.trim()) throw new ValidationError(`fromMessageId ${id}: message ${id} has no text`)
         const dup = await db.query<{ id: number }>(
@@ -157,15 +173,7 @@ export function createGoldRepository(db: Queryable) {
     },
 
     /** The customer turn an assistant turn answered (the console marks an exchange from its answer). */
-    async customerTurnBefore(assistantId: number): Promise<{ id: number; igUserId: string } | null> {
-      const r = await db.query<{ id: number; igUserId: string }>(
-        `select q.id, q.ig_user_id as "igUserId" from conversation_messages a
-           join conversation_messages q on q.ig_user_id = a.ig_user_id and q.role = 'user' and q.id < a.id
-          where a.id = $1 and a.role = 'assistant' order by q.id desc limit 1`,
-        [assistantId],
-      )
-      return r.rows[0] ?? null
-    },
+    customerTurnBefore,
 
     /** GDPR erase: deletes the user's gold items (run inside the erase transaction); returns the count. */
     async eraseUser(igUserId: string, q: Queryable = db): Promise<number> {
