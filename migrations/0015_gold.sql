@@ -20,6 +20,9 @@ create table if not exists curation_exclusions (
   created_at      timestamptz not null default now()
 );
 
+-- A customer turn is gold at most once (two concurrent "Mark as gold" clicks make one item).
+create unique index if not exists gold_items_message_unique on gold_items (message_id) where message_id is not null;
+
 -- Which gold set an evaluation used: `file` (EVAL_GOLD_PATH), `table` (gold_items) or `table+file`;
 -- gold_sha256 (0008) is its content hash and gold_size its item count (the EVAL_MIN_GOLD check).
 alter table eval_runs add column if not exists gold_source text;

@@ -87,6 +87,18 @@ describe('admin gold API', () => {
     })
   })
 
+  describe('when two operators mark the same turn at once', () => {
+    it('makes one item and answers the other 409', async () => {
+      const x = await exchange()
+      const codes = (await Promise.all([0, 1, 2].map(() => post({ fromMessageId: x.question })))).map(
+        (r) => r.statusCode,
+      )
+      expect(codes.sort()).toEqual([201, 409, 409])
+      const n = await sut.pool.query('select 1 from gold_items where message_id = $1', [x.question])
+      expect(n.rowCount).toBe(1)
+    })
+  })
+
   describe('when the body is bad', () => {
     it('answers 400 naming the field, and stores nothing', async () => {
       const before = (await inject({ url: '/admin/gold', headers: auth })).json().count

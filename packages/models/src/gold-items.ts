@@ -148,12 +148,19 @@ export function createGoldRepository(db: Queryable) {
         if (!ideal) throw new ValidationError('idealAnswer: required with customerText')
         customerText = text
       }
-      const r = await db.query<GoldItemRow>(
-        `insert into gold_items (message_id, ig_user_id, customer_text, ideal_answer, required_facts, created_by)
-         values ($1, $2, $3, $4, $5::jsonb, $6) returning ${COLS}`,
-        [messageId, igUserId, customerText, ideal, JSON.stringify(facts), createdBy],
-      )
-      return r.rows[0] as GoldItemRow
+      try {
+        const r = await db.query<GoldItemRow>(
+          `insert into gold_items (message_id, ig_user_id, customer_text, ideal_answer, required_facts, created_by)
+           values ($1, $2, $3, $4, $5::jsonb, $6) returning ${COLS}`,
+          [messageId, igUserId, customerText, ideal, JSON.stringify(facts), createdBy],
+        )
+        return r.rows[0] as GoldItemRow
+      } catch (err) {
+        // 23505: a concurrent add of the same customer turn won (gold_items_message_unique).
+        if ((err as { code?: string }).code === '23505')
+          throw new ConflictError(`fromMessageId ${messageId}: already gold`, err)
+        throw err
+      }
     },
 
     async list(): Promise<GoldItemRow[]> {
