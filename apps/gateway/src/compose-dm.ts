@@ -1,7 +1,7 @@
 import type { Redis } from '@loopdm/redis/client'
 import type { Worker } from 'bullmq'
 import type { GatewayOptions } from './compose.js'
-import type { DmDeps } from './jobs/dm.processor.js'
+import type { CanaryPort, DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
 import type { GatewayMetrics } from './metrics.js'
 import { createConversationRepository } from './repositories/conversation.repository.js'
@@ -37,6 +37,7 @@ export function createDmDeps(
     router: ModelRouter
     holder: ActiveModelHolder
     metrics: GatewayMetrics
+    canary?: CanaryPort
   },
 ): DmDeps & { takeover: TakeoverService; sendGate: SendGate } {
   const { config, logger, pool } = opts
@@ -86,6 +87,7 @@ export function createDmDeps(
     exemplars: parts.exemplars,
     router: parts.router,
     currentModel: () => parts.holder.current(),
+    canary: parts.canary,
     sender,
     loadPayload: (mid) => parts.dmQueue.loadPayload(mid),
     systemPrompt: config.models.systemPrompt,

@@ -1,6 +1,6 @@
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
-import { type PromotionDeps, seedRegistry } from '@loopdm/models/promotion'
+import { seedRegistry } from '@loopdm/models/promotion'
 import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
 import { closer } from '@loopdm/platform/lifecycle'
@@ -14,6 +14,7 @@ import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
 import { createDmDeps, createReplyWorker } from './compose-dm.js'
+import { createRollout, promotionDepsOf, type Rollout } from './compose-rollout.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
@@ -88,6 +89,8 @@ export interface Gateway {
   connections: GatewayConnections
   /** Moves delayed replies forward once the provider answers again. */
   redrive: DmRedrive
+  /** The canary split and its periodic check (issue 19). */
+  rollout: Rollout
   /** Seeds the registry (if asked), loads the active model, subscribes to hot swaps, starts the reply worker and memory. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
@@ -122,23 +125,6 @@ function forgetterOf(memory: MemoryPort): Pick<Memory, 'forget'> | undefined {
   return 'forget' in memory && typeof memory.forget === 'function'
     ? (memory as Pick<Memory, 'forget'>)
     : undefined
-}
-
-/** Promotion publishes on the producer and probes through the process's SDK, or a policy's own endpoint. */
-function promotionDepsOf(
-  opts: GatewayOptions,
-  parts: { producer: Redis; sdk: AiClient['sdk']; registry: RegistryRepository },
-): PromotionDeps {
-  const { config, logger, pool } = opts
-  return {
-    db: pool,
-    redis: parts.producer,
-    sdk: parts.sdk,
-    config,
-    logger,
-    registry: parts.registry,
-    clientFor: (endpoint) => endpointClientFor(endpoint, { config }),
-  }
 }
 
 /** Hot-swap holder (subscriber connection) and the model router over the shared AI client. */
@@ -183,6 +169,7 @@ function closeInOrder(parts: {
   redrive: DmRedrive
   memory: Memory | undefined
   holder: ActiveModelHolder
+  rollout: Rollout
   queues: Record<QueueName, Queue>
   connections: GatewayConnections
 }): () => Promise<void> {
@@ -193,6 +180,7 @@ function closeInOrder(parts: {
       { name: 'reply worker', close: () => worker?.close() },
       { name: 'dm redrive', close: () => parts.redrive.stop() },
       { name: 'memory', close: () => memory?.close() },
+      { name: 'canary', close: () => parts.rollout.close() },
       { name: 'hot-swap subscriber', close: () => holder.close() },
       ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
       { name: 'redis subscriber', close: () => connections.subscriber.quit() },
@@ -232,6 +220,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     usage,
   })
   const promotion = promotionDepsOf(opts, { producer, sdk: ai.sdk, registry })
+  const rollout = createRollout(opts, { subscriber: connections.subscriber, promotion, metrics })
   const gdpr = createGdprService({
     db: pool,
     config,
@@ -253,6 +242,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     router,
     holder,
     metrics,
+    canary: rollout.port,
   })
   const worker = createReplyWorker(opts, dmDeps)
   // Delayed replies move forward as soon as the provider answers again (see jobs/dm-redrive.ts).
@@ -279,15 +269,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
     promotion,
     takeover: dmDeps.takeover,
     sendGate: dmDeps.sendGate,
+    canary: rollout,
     adminRoutes: opts.adminRoutes,
   })
 
-  const close = closeInOrder({ logger, app, worker, redrive, memory: ownMemory, holder, queues, connections })
+  const close = closeInOrder({ logger, app, worker, redrive, memory: ownMemory, holder, rollout, queues, connections })
 
   async function start() {
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
     if (opts.seedRegistry) await seedRegistry(promotion)
     await holder.start()
+    await rollout.start()
     if (worker) {
       worker.run().catch((err) => logger.error({ err: (err as Error).message }, 'reply worker stopped'))
       await worker.waitUntilReady()
@@ -298,5 +290,5 @@ export function createGateway(opts: GatewayOptions): Gateway {
 
   const { takeover, sendGate } = dmDeps
   const services = { dmDeps, takeover, sendGate, ai, memory, gdpr, connections }
-  return { app, holder, router, worker, queues, metrics, ...services, redrive, start, close }
+  return { app, holder, router, worker, queues, metrics, ...services, redrive, rollout, start, close }
 }

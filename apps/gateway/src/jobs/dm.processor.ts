@@ -1,3 +1,4 @@
+import type { CanaryReplyInput } from '@loopdm/models/canary-runs'
 import type { ActiveModel } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
@@ -15,6 +16,7 @@ import type { GraphSender } from '../services/graph-sender.js'
 import { imageUrlOf } from '../services/instagram-webhook.js'
 import { turnText, usableImageUrls, userMessage } from '../services/media-description.js'
 import type { MemoryPort } from '../services/memory.port.js'
+import type { CanaryRoute } from '../services/canary-split.js'
 import type { ModelRouter } from '../services/model-router.js'
 import type { SendGate } from '../services/send-gate.js'
 import { splitReply } from '../services/split-reply.js'
@@ -47,9 +49,16 @@ export interface DmDeps {
   delivery?: DeliveryOptions
   /** Human takeover: a paused customer's DMs are stored, not answered. */
   takeover?: Pick<TakeoverService, 'heldUntil' | 'humanReplied'>
+  /** The canary split (issue 19): which arm answers a customer, and the per-reply record. */
+  canary?: CanaryPort
   /** The Send API's token block (code 190): replies are held while it lasts. */
   sendGate?: Pick<SendGate, 'status' | 'block'>
   now?: () => number
+}
+
+export interface CanaryPort {
+  route(igUserId: string, active: ActiveModel | null): CanaryRoute | null
+  recordReply(r: CanaryReplyInput): Promise<void>
 }
 
 export interface ReplyRunOptions {
@@ -78,8 +87,8 @@ export async function processDmMessage(
   deps: DmDeps,
   run: ReplyRunOptions = {},
 ): Promise<ReplyOutcome> {
-  // Captured once: an in-flight reply finishes on the model it started with.
-  const active = deps.currentModel()
+  // Captured once: an in-flight reply finishes on the model it started with (and its canary arm).
+  const active = routed(payload.igUserId, deps)
   return deps.order.withUserLock(
     payload.igUserId,
     async (lease) => {
@@ -128,6 +137,15 @@ async function answerEarlier(p: DmMessagePayload, active: ActiveModel | null, de
       'earlier pending dm failed permanently; answering the later one',
     )
   }
+}
+
+/** The active model, or the candidate when a canary puts this customer on its arm (tagged with the arm). */
+function routed(igUserId: string, deps: DmDeps): ActiveModel | null {
+  const active = deps.currentModel()
+  const r = deps.canary?.route(igUserId, active)
+  if (!r) return active
+  const canary = { runId: r.runId, arm: r.arm }
+  return r.active ? { ...r.active, canary } : { model: '', version: 0, since: new Date(), canary }
 }
 
 async function storeUserTurn(p: DmMessagePayload, deps: DmDeps) {
@@ -193,6 +211,15 @@ async function answer(
     routeReason = completion.reason
     if (demos)
       await deps.exemplars?.recordCost({ model: completion.model, demonstrations: demos, mid: p.mid })
+    if (active?.canary)
+      await deps.canary?.recordReply({
+        ...active.canary,
+        mid: p.mid,
+        igUserId: p.igUserId,
+        model: completion.model,
+        routeReason: completion.reason,
+        latencyMs: Math.max(0, Date.now() - p.receivedAt),
+      })
     rows = await deps.outbox.insertParts({
       mid: p.mid,
       igUserId: p.igUserId,
@@ -205,7 +232,7 @@ async function answer(
   }
   if (deps.sender) await assertSendOpen(deps)
   await deliverParts(rows, p, deps, lease)
-  await storeAssistantTurn(p, rows, fullText, deps, routeReason)
+  await storeAssistantTurn(p, rows, fullText, deps, routeReason, active)
   deps.metrics?.dmLatency.observe(
     { model: rows[0]?.model ?? 'unknown' },
     Math.max(0, Date.now() - p.receivedAt) / 1000,
@@ -219,6 +246,7 @@ async function storeAssistantTurn(
   fullText: string | undefined,
   deps: DmDeps,
   routeReason?: string,
+  active?: ActiveModel | null,
 ) {
   const content = fullText ?? rows.map((r) => r.text).join('\n')
   const turn = await deps.conversations.insertTurn({
@@ -229,6 +257,8 @@ async function storeAssistantTurn(
     model: rows[0]?.model ?? null,
     author: 'bot',
     routeReason: routeReason ?? null,
+    policyId: routeReason === 'active' ? (active?.policy?.id ?? null) : null,
+    canaryArm: active?.canary?.arm ?? null,
   })
   if (turn.inserted) deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'assistant', content })
 }

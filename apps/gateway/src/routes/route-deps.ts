@@ -7,6 +7,7 @@ import type { QueueName } from '@loopdm/queues/contracts'
 import type { Redis } from '@loopdm/redis/client'
 import type { Queue } from 'bullmq'
 import type { FastifyPluginAsync } from 'fastify'
+import type { Rollout } from '../compose-rollout.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { CostsRepository } from '../repositories/costs.repository.js'
 import type { DmQueueRepository } from '../repositories/dm-queue.repository.js'
@@ -43,6 +44,8 @@ export interface AppDeps {
   promotion: PromotionDeps
   /** Human takeover (`/admin/users/:igUserId/pause|resume`, `GET /admin/users/:igUserId`). */
   takeover: TakeoverService
+  /** The canary split and its check (`/admin/candidates/:id/canary`, `GET /admin/canary`). */
+  canary: Pick<Rollout, 'checker' | 'split'>
   /** The Send API token block: `/readyz` reports it. */
   sendGate: Pick<SendGate, 'status'>
   /**
