@@ -16,6 +16,7 @@ import { createGraphSender } from './services/graph-sender.js'
 import type { MemoryPort } from './services/memory.port.js'
 import type { ModelRouter } from './services/model-router.js'
 import { createSendGate, type SendGate } from './services/send-gate.js'
+import type { Shadow } from './services/shadow.js'
 import { createTakeoverService, type TakeoverService } from './services/takeover.service.js'
 
 /**
@@ -38,6 +39,7 @@ export function createDmDeps(
     holder: ActiveModelHolder
     metrics: GatewayMetrics
     canary?: CanaryPort
+    shadow?: Shadow
   },
 ): DmDeps & { takeover: TakeoverService; sendGate: SendGate } {
   const { config, logger, pool } = opts
@@ -88,6 +90,7 @@ export function createDmDeps(
     router: parts.router,
     currentModel: () => parts.holder.current(),
     canary: parts.canary,
+    shadow: parts.shadow,
     sender,
     loadPayload: (mid) => parts.dmQueue.loadPayload(mid),
     systemPrompt: config.models.systemPrompt,

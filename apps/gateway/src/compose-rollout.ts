@@ -1,14 +1,15 @@
 import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import type { PromotionDeps } from '@loopdm/models/promotion'
 import type { RegistryRepository } from '@loopdm/models/registry'
-import { endpointClientFor } from '@loopdm/platform/openai'
-import type { AiClient } from '@loopdm/platform/openai'
+import { type AiClient, createAiClient, endpointClientFor, type UsageSink } from '@loopdm/platform/openai'
 import type { Redis } from '@loopdm/redis/client'
+import type { Queue } from 'bullmq'
 import type { GatewayOptions } from './compose.js'
 import type { CanaryPort } from './jobs/dm.processor.js'
 import type { GatewayMetrics } from './metrics.js'
 import { type CanaryChecker, createCanaryChecker } from './services/canary-checker.js'
 import { CanarySplitHolder } from './services/canary-split.js'
+import { createShadow, type Shadow } from './services/shadow.js'
 
 /**
  * Wiring of promotion and rollouts (part of the composition root, split from compose.ts for
@@ -38,13 +39,23 @@ export interface Rollout {
   checker: CanaryChecker
   /** What the reply pipeline routes and records by. */
   port: CanaryPort
+  /** Shadow answers of a candidate, on the `shadow` queue. */
+  shadow: Shadow
   start(): Promise<void>
   close(): Promise<void>
 }
 
 export function createRollout(
   opts: GatewayOptions,
-  parts: { subscriber: Redis; promotion: PromotionDeps; metrics: GatewayMetrics },
+  parts: {
+    subscriber: Redis
+    promotion: PromotionDeps
+    metrics: GatewayMetrics
+    ai: AiClient
+    usage: UsageSink
+    shadowQueue: Queue
+    registry: RegistryRepository
+  },
 ): Rollout {
   const { config, logger, pool } = opts
   const { metrics } = parts
@@ -62,6 +73,18 @@ export function createRollout(
     metrics,
     intervalMs: opts.worker === false ? 0 : config.rollout.canary.checkIntervalMs,
   })
+  const shadow = createShadow({
+    pool,
+    config,
+    logger,
+    ai: parts.ai,
+    clientFor: (endpoint) =>
+      createAiClient({ config, logger, usage: parts.usage, sdk: endpointClientFor(endpoint, { config }) }),
+    queue: parts.shadowQueue,
+    registry: parts.registry,
+    metrics,
+    worker: opts.worker !== false,
+  })
   const port: CanaryPort = {
     route: (igUserId, active) => split.route(igUserId, active),
     async recordReply(r) {
@@ -76,12 +99,15 @@ export function createRollout(
     split,
     checker,
     port,
+    shadow,
     async start() {
       await split.start()
       checker.start()
+      await shadow.start()
     },
     async close() {
       await checker.stop()
+      await shadow.close()
       await split.close()
     },
   }

@@ -7,7 +7,7 @@ import { closer } from '@loopdm/platform/lifecycle'
 import type { Logger } from '@loopdm/platform/logger'
 import { type AiClient, createAiClient, endpointClientFor, type UsageSink } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
-import { ALL_QUEUES, DM_QUEUE, type QueueName } from '@loopdm/queues/contracts'
+import { ALL_QUEUES, DM_QUEUE, type QueueName, SHADOW_QUEUE } from '@loopdm/queues/contracts'
 import type { Redis } from '@loopdm/redis/client'
 import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
@@ -220,7 +220,10 @@ export function createGateway(opts: GatewayOptions): Gateway {
     usage,
   })
   const promotion = promotionDepsOf(opts, { producer, sdk: ai.sdk, registry })
-  const rollout = createRollout(opts, { subscriber: connections.subscriber, promotion, metrics })
+  const rollout = createRollout(opts, {
+    ...{ subscriber: connections.subscriber, promotion, metrics, ai, usage, registry },
+    shadowQueue: queues[SHADOW_QUEUE],
+  })
   const gdpr = createGdprService({
     db: pool,
     config,
@@ -243,6 +246,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     holder,
     metrics,
     canary: rollout.port,
+    shadow: rollout.shadow,
   })
   const worker = createReplyWorker(opts, dmDeps)
   // Delayed replies move forward as soon as the provider answers again (see jobs/dm-redrive.ts).
@@ -273,7 +277,17 @@ export function createGateway(opts: GatewayOptions): Gateway {
     adminRoutes: opts.adminRoutes,
   })
 
-  const close = closeInOrder({ logger, app, worker, redrive, memory: ownMemory, holder, rollout, queues, connections })
+  const close = closeInOrder({
+    logger,
+    app,
+    worker,
+    redrive,
+    memory: ownMemory,
+    holder,
+    rollout,
+    queues,
+    connections,
+  })
 
   async function start() {
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.

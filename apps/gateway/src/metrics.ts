@@ -134,6 +134,12 @@ function canaryMetrics(registry: Registry) {
       labelNames: ['decision'] as const,
       registers: [registry],
     }),
+    shadowAnswers: new Counter({
+      name: 'loopdm_shadow_answers_total',
+      help: 'Shadow answers by result (stored, capped: SHADOW_MAX_USD reached, error)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     canaryLogLR: new Gauge({
       name: 'loopdm_canary_log_lr',
       help: 'The sequential test statistic (mSPRT log-likelihood ratio vs no difference) at the last check',

@@ -206,7 +206,7 @@ describe('admin API', () => {
       const api = await inject({ url: '/admin/queues/api/queues', headers: auth })
       expect(api.statusCode).toBe(200)
       const names = (api.json().queues as Array<{ name: string }>).map((q) => q.name).sort()
-      expect(names).toEqual(['dm', 'evaluate', 'export', 'retention', 'retirement', 'tune'])
+      expect(names).toEqual(['dm', 'evaluate', 'export', 'retention', 'retirement', 'shadow', 'tune'])
     })
   })
 

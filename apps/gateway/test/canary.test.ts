@@ -20,6 +20,7 @@ import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './
 const BASE = 'gpt-4.1-mini'
 const WORSE = 'gpt-4.1-nano'
 const EQUAL = 'gpt-4o-mini'
+const SHADOW = 'gpt-4o'
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
 
 describe('canary on three gateways', () => {
@@ -66,10 +67,11 @@ describe('canary on three gateways', () => {
   beforeAll(async () => {
     pool = await testPool(2)
     await pool.query('delete from canary_runs')
+    await pool.query('delete from shadow_runs')
     snapshot = await snapshotRegistry(pool)
     await snapshot.clearActive()
     const registry = createRegistryRepository(pool)
-    for (const model of [WORSE, EQUAL]) {
+    for (const model of [WORSE, EQUAL, SHADOW]) {
       before.set(model, (await registry.findByIdOrModel(model))?.status ?? null)
       await registry.upsertModel({ model, kind: 'base', status: 'candidate' })
       await registry.setStatus(model, 'candidate')
@@ -84,8 +86,11 @@ describe('canary on three gateways', () => {
     await graph?.close()
     await openai?.close()
     await pool.query('delete from canary_runs')
+    await pool.query('delete from shadow_runs')
+    await pool.query(`delete from cost_ledger where purpose = 'shadow-test'`)
     await snapshot?.restore([...before].filter(([, s]) => s === null).map(([m]) => m))
-    for (const [m, s] of before) if (s) await pool.query('update models set status = $2 where model = $1', [m, s])
+    for (const [m, s] of before)
+      if (s) await pool.query('update models set status = $2 where model = $1', [m, s])
     await pool.end()
   })
 
@@ -124,8 +129,13 @@ describe('canary on three gateways', () => {
     // A gateway restarted mid-canary reads the split back from Postgres at start.
     await (gw[1] as TestGateway).close()
     gw[1] = await start()
-    expect(gw[1].gateway.rollout.split.current()).toMatchObject({ runId: run.id, salt: run.salt, percent: 50 })
-    for (const [i, user] of users.entries()) expect(gw[1].gateway.rollout.split.route(user, null)?.arm).toBe(arms[i])
+    expect(gw[1].gateway.rollout.split.current()).toMatchObject({
+      runId: run.id,
+      salt: run.salt,
+      percent: 50,
+    })
+    for (const [i, user] of users.entries())
+      expect(gw[1].gateway.rollout.split.route(user, null)?.arm).toBe(arms[i])
 
     const view = (await admin('GET', '/admin/canary')).json()
     expect(view.live.counts.canary.replies).toBe(onCanary * 2)
@@ -141,7 +151,11 @@ describe('canary on three gateways', () => {
   }, 180_000)
 
   it('rolls a worse candidate back automatically, logged with the numbers, with no failed DM', async () => {
-    const res = await admin('POST', `/admin/candidates/${WORSE}/canary`, { percent: 50, minReplies: 20, maxHours: 10 })
+    const res = await admin('POST', `/admin/candidates/${WORSE}/canary`, {
+      percent: 50,
+      minReplies: 20,
+      maxHours: 10,
+    })
     expect(res.statusCode, res.body).toBe(201)
     const { run } = res.json() as { run: { id: number } }
     for (const g of gw) await expect.poll(() => g.gateway.rollout.split.current()?.runId).toBe(run.id)
@@ -150,7 +164,9 @@ describe('canary on three gateways', () => {
     // The scripted customers: whoever got the candidate's answer asks for a human, who replies.
     for (const r of replies)
       if (r.model === WORSE)
-        await gw[0]?.postWebhook(metaBody([echoTo(r.igUserId, newMid(), 'Hi, a human here, sorry about that')]))
+        await gw[0]?.postWebhook(
+          metaBody([echoTo(r.igUserId, newMid(), 'Hi, a human here, sorry about that')]),
+        )
     await waitFor(async () => (await liveRun())?.status === 'rolled_back', {
       what: 'the canary rolled back',
       timeoutMs: 30_000,
@@ -163,7 +179,9 @@ describe('canary on three gateways', () => {
     expect(log.rows[0]?.reason).toMatch(/^rollback: canary clearly worse/)
     expect(log.rows[0]?.numbers.test.lower).toBeGreaterThan(0)
     expect(log.rows[0]?.numbers.signals.canary.takeovers).toBeGreaterThanOrEqual(20)
-    const failed = await pool.query(`select 1 from outbox where ig_user_id = any($1) and status <> 'sent'`, [users])
+    const failed = await pool.query(`select 1 from outbox where ig_user_id = any($1) and status <> 'sent'`, [
+      users,
+    ])
     expect(failed.rowCount).toBe(0)
     expect((await createRegistryRepository(pool).findByIdOrModel(WORSE))?.status).toBe('rejected')
     for (const g of gw) await expect.poll(() => g.gateway.rollout.split.current()).toBeNull()
@@ -184,7 +202,10 @@ describe('canary on three gateways', () => {
     for (const g of gw) await expect.poll(() => g.gateway.rollout.split.current()?.runId).toBe(run.id)
     const users = Array.from({ length: 100 }, () => igUser())
     await dmAll(users)
-    await waitFor(async () => (await liveRun())?.status === 'promoted', { what: 'promoted', timeoutMs: 30_000 })
+    await waitFor(async () => (await liveRun())?.status === 'promoted', {
+      what: 'promoted',
+      timeoutMs: 30_000,
+    })
     const p = await pool.query<{ actor: string; reason: string; metrics: Record<string, any> }>(
       'select actor, reason, metrics from model_promotions where to_model = $1 order by id desc limit 1',
       [EQUAL],
@@ -196,7 +217,11 @@ describe('canary on three gateways', () => {
   }, 120_000)
 
   it('refuses a bad canary request naming the field, and an unknown candidate', async () => {
-    const bad = await admin('POST', `/admin/candidates/${EQUAL}/canary`, { percent: 0, minReplies: 5, maxHours: 1 })
+    const bad = await admin('POST', `/admin/candidates/${EQUAL}/canary`, {
+      percent: 0,
+      minReplies: 5,
+      maxHours: 1,
+    })
     expect(bad.statusCode).toBe(400)
     expect(bad.body).toContain('percent')
     const missing = await admin('POST', '/admin/candidates/no-such-model/canary', {
@@ -206,4 +231,59 @@ describe('canary on three gateways', () => {
     })
     expect(missing.statusCode).toBe(404)
   })
+
+  it('stores a shadow candidate's answers beside the sent ones, scored, and never sends them', async () => {
+    const res = await admin('POST', `/admin/candidates/${SHADOW}/shadow`, { sample: 1 })
+    expect(res.statusCode, res.body).toBe(201)
+    const { run } = res.json() as { run: { id: number } }
+    for (const g of gw) await expect.poll(() => g.gateway.rollout.shadow.current()?.id).toBe(run.id)
+    const users = Array.from({ length: 10 }, () => igUser())
+    const replies = await dmAll(users)
+    const answers = await waitFor(
+      async () => {
+        const r = await pool.query<{ mid: string; model: string; content: string; sent_content: string; scores: any }>(
+          'select mid, model, content, sent_content, scores from shadow_answers where run_id = $1',
+          [run.id],
+        )
+        return r.rows.length === users.length && r.rows
+      },
+      { what: 'shadow answers', timeoutMs: 30_000 },
+    )
+    for (const a of answers) {
+      const sent = replies.find((r) => r.mid === a.mid)
+      expect(a.model).toBe(SHADOW)
+      expect(a.sent_content).toBe(sent?.text)
+      expect(a.scores).toMatchObject({ piiOk: true, lengthOk: true, judge: null })
+      expect(a.scores.similarity).toBeGreaterThan(0.5)
+    }
+    // The fake Graph API got exactly the live replies: one send per DM, none from the shadow.
+    for (const [i, user] of users.entries()) {
+      expect(graph.sendsTo(user).map((x) => x.text)).toEqual([replies[i]?.text])
+    }
+    const ledger = await pool.query<{ n: number }>(
+      `select count(*)::int as n from cost_ledger where purpose = 'shadow' and model = $1`,
+      [SHADOW],
+    )
+    expect(ledger.rows[0]?.n).toBeGreaterThanOrEqual(users.length)
+
+    // At SHADOW_MAX_USD for the day the shadow answers are skipped; the live replies go on.
+    await pool.query(`insert into cost_ledger (operation, model, purpose, cost_usd) values ('chat', $1, 'shadow-test', 1000)`, [SHADOW])
+    const more = Array.from({ length: 3 }, () => igUser())
+    await dmAll(more)
+    const metrics = async () => (await gw[0]?.gateway.app.inject({ url: '/metrics' }))?.body ?? ''
+    await waitFor(
+      async () => {
+        const all = await Promise.all(gw.map(async (g) => (await g.gateway.app.inject({ url: '/metrics' })).body))
+        return all.some((m) => /loopdm_shadow_answers_total\{result="capped"\} [1-9]/.test(m))
+      },
+      { what: 'a capped shadow answer', timeoutMs: 20_000 },
+    )
+    const stored = await pool.query('select 1 from shadow_answers where run_id = $1 and ig_user_id = any($2)', [run.id, more])
+    expect(stored.rowCount).toBe(0)
+    const view = (await admin('GET', '/admin/shadow')).json()
+    expect(view.summary.answers).toBe(users.length)
+    expect(view.spentTodayUsd).toBeGreaterThanOrEqual(1000)
+    expect(await metrics()).toContain('loopdm_shadow_answers_total')
+    expect((await admin('POST', '/admin/shadow/stop')).statusCode).toBe(200)
+  }, 120_000)
 })

@@ -3,8 +3,8 @@ import { ConflictError, NotFoundError, ValidationError } from '@loopdm/platform/
 import type { CanaryArm } from './canary-decision.js'
 import { type CanarySplit, encodeCanaryMessage } from './hotswap.js'
 import { policyRef } from './policy.js'
-import type { PromotionDeps } from './promotion.js'
 import { probeModel } from './probe.js'
+import type { PromotionDeps } from './promotion.js'
 import { createRegistryRepository, rowToPolicy } from './registry.js'
 
 /**
@@ -77,7 +77,9 @@ export function createCanaryRepository(db: Pool) {
     },
 
     async recent(limit = 10, q: Queryable = db): Promise<CanaryRun[]> {
-      const r = await q.query<CanaryRun>(`select ${RUN_COLS} from canary_runs order by id desc limit $1`, [limit])
+      const r = await q.query<CanaryRun>(`select ${RUN_COLS} from canary_runs order by id desc limit $1`, [
+        limit,
+      ])
       return r.rows.map(normalise)
     },
 
@@ -99,7 +101,14 @@ export function createCanaryRepository(db: Pool) {
       const r = await q.query<{ id: number }>(
         `insert into canary_events (run_id, kind, decision, reason, numbers, actor)
          values ($1, $2, $3, $4, $5, $6) returning id::int8 as id`,
-        [e.runId, e.kind, e.decision, e.reason, e.numbers === undefined ? null : JSON.stringify(e.numbers), e.actor],
+        [
+          e.runId,
+          e.kind,
+          e.decision,
+          e.reason,
+          e.numbers === undefined ? null : JSON.stringify(e.numbers),
+          e.actor,
+        ],
       )
       return Number(r.rows[0]?.id)
     },
@@ -120,7 +129,13 @@ export function createCanaryRepository(db: Pool) {
         `update canary_runs set status = $2, reason = coalesce($3, reason), decision = coalesce($4, decision),
                 ended_at = case when $5 then now() else ended_at end
           where id = $1`,
-        [id, status, o.reason ?? null, o.decision === undefined ? null : JSON.stringify(o.decision), !!o.ended],
+        [
+          id,
+          status,
+          o.reason ?? null,
+          o.decision === undefined ? null : JSON.stringify(o.decision),
+          !!o.ended,
+        ],
       )
     },
 
@@ -183,7 +198,8 @@ export interface StartCanaryInput {
 
 /** Validates a canary request; throws ValidationError naming the bad field. */
 export function checkCanaryInput(i: Omit<StartCanaryInput, 'ref' | 'actor'>): void {
-  if (!(i.percent > 0 && i.percent <= 100)) throw new ValidationError(`percent must be in (0, 100], got ${i.percent}`)
+  if (!(i.percent > 0 && i.percent <= 100))
+    throw new ValidationError(`percent must be in (0, 100], got ${i.percent}`)
   if (!(Number.isInteger(i.minReplies) && i.minReplies >= 1))
     throw new ValidationError(`minReplies must be an integer >= 1, got ${i.minReplies}`)
   if (!(i.maxHours > 0)) throw new ValidationError(`maxHours must be > 0, got ${i.maxHours}`)
@@ -203,7 +219,9 @@ export async function startCanary(deps: PromotionDeps & StartCanaryInput): Promi
   const row = await registry.findByIdOrModel(deps.ref)
   if (!row) throw new NotFoundError(`no candidate ${deps.ref} in the registry`)
   if (row.status === 'retired' || row.status === 'rejected' || row.status === 'active')
-    throw new ConflictError(`model ${row.model} is ${row.status}: a canary needs a candidate or inactive policy`)
+    throw new ConflictError(
+      `model ${row.model} is ${row.status}: a canary needs a candidate or inactive policy`,
+    )
   const live = await repo.live()
   if (live) throw new ConflictError(`canary ${live.id} of ${live.candidateModel} is already ${live.status}`)
   const policy = rowToPolicy(row)
@@ -232,21 +250,39 @@ export async function startCanary(deps: PromotionDeps & StartCanaryInput): Promi
     )
     run = normalise(r.rows[0] as CanaryRun)
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw new ConflictError('another canary is already running')
+    if ((err as { code?: string }).code === '23505')
+      throw new ConflictError('another canary is already running')
     throw err
   }
   const control = active?.model ?? deps.config.models.base
   const reason = `start: ${run.percent}% of customers on ${row.model} vs ${control}, minReplies ${run.minReplies}, maxHours ${run.maxHours}`
-  const seq = await repo.addEvent({ runId: run.id, kind: 'start', decision: null, reason, actor: deps.actor, numbers: run })
+  const seq = await repo.addEvent({
+    runId: run.id,
+    kind: 'start',
+    decision: null,
+    reason,
+    actor: deps.actor,
+    numbers: run,
+  })
   await publishSplit(deps, seq, splitOf(run, policyRef(policy)))
-  deps.logger?.info({ run: run.id, model: row.model, percent: run.percent, actor: deps.actor }, 'canary started')
+  deps.logger?.info(
+    { run: run.id, model: row.model, percent: run.percent, actor: deps.actor },
+    'canary started',
+  )
   return run
 }
 
 /** Ends a live run with `status`, logs the decision with its numbers, and publishes "no split". */
 export async function endCanary(
   deps: Pick<PromotionDeps, 'db' | 'redis' | 'config' | 'logger'>,
-  o: { run: CanaryRun; status: CanaryStatus; decision: string; reason: string; numbers?: unknown; actor: string },
+  o: {
+    run: CanaryRun
+    status: CanaryStatus
+    decision: string
+    reason: string
+    numbers?: unknown
+    actor: string
+  },
 ): Promise<void> {
   const repo = createCanaryRepository(deps.db)
   await repo.setStatus(o.run.id, o.status, { reason: o.reason, decision: o.numbers, ended: true })

@@ -10,15 +10,16 @@ import { type ConversationRepository, replyMessageId } from '../repositories/con
 import type { DmOrderRepository } from '../repositories/dm-order.repository.js'
 import { isSettled, type OutboxRepository, type OutboxRow } from '../repositories/outbox.repository.js'
 import type { SignalsRepository } from '../repositories/signals.repository.js'
+import type { CanaryRoute } from '../services/canary-split.js'
 import { type DeliveryOptions, deliverParts, expireReply, isTooOld } from '../services/delivery.js'
 import type { ExemplarService } from '../services/exemplars.js'
 import type { GraphSender } from '../services/graph-sender.js'
 import { imageUrlOf } from '../services/instagram-webhook.js'
 import { turnText, usableImageUrls, userMessage } from '../services/media-description.js'
 import type { MemoryPort } from '../services/memory.port.js'
-import type { CanaryRoute } from '../services/canary-split.js'
 import type { ModelRouter } from '../services/model-router.js'
 import type { SendGate } from '../services/send-gate.js'
+import type { Shadow } from '../services/shadow.js'
 import { splitReply } from '../services/split-reply.js'
 import type { TakeoverService } from '../services/takeover.service.js'
 import { completeWithImageFallback } from './complete-with-images.js'
@@ -51,6 +52,8 @@ export interface DmDeps {
   takeover?: Pick<TakeoverService, 'heldUntil' | 'humanReplied'>
   /** The canary split (issue 19): which arm answers a customer, and the per-reply record. */
   canary?: CanaryPort
+  /** Shadow answers (issue 19): offered each delivered reply; never waits, never throws. */
+  shadow?: Pick<Shadow, 'offer'>
   /** The Send API's token block (code 190): replies are held while it lasts. */
   sendGate?: Pick<SendGate, 'status' | 'block'>
   now?: () => number
@@ -180,6 +183,7 @@ async function answer(
   if (rows.some((r) => r.status === 'failed')) return 'failed-before'
   let fullText: string | undefined
   let routeReason: string | undefined
+  let messages: OpenAI.Chat.ChatCompletionMessageParam[] | undefined
   if (rows.length === 0) {
     const gated = await gateBeforeAnswer(p, deps)
     if (gated) return gated
@@ -198,13 +202,11 @@ async function answer(
       { mid: p.mid, recalled: memory.recalled, exemplars: demos?.ids.length ?? 0 },
       'memory recalled',
     )
-    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
-      { role: 'system', content: deps.systemPrompt },
-      ...(demos?.messages ?? []),
-      ...memory.messages,
-      userMessage(p, images),
-    ]
-    const completion = await completeWithImageFallback(deps, { messages, images, active, p })
+    const system = { role: 'system' as const, content: deps.systemPrompt }
+    // The conversation without the policy's own demonstrations: what a shadow candidate is asked.
+    messages = [system, ...memory.messages, userMessage(p, images)]
+    const prompt = [system, ...(demos?.messages ?? []), ...messages.slice(1)]
+    const completion = await completeWithImageFallback(deps, { messages: prompt, images, active, p })
     // A holder that lost its lease while the model answered must not write a second reply.
     lease.assertHeld()
     fullText = completion.text
@@ -233,6 +235,8 @@ async function answer(
   if (deps.sender) await assertSendOpen(deps)
   await deliverParts(rows, p, deps, lease)
   await storeAssistantTurn(p, rows, fullText, deps, routeReason, active)
+  if (messages && fullText)
+    deps.shadow?.offer({ mid: p.mid, igUserId: p.igUserId, messages, sentText: fullText })
   deps.metrics?.dmLatency.observe(
     { model: rows[0]?.model ?? 'unknown' },
     Math.max(0, Date.now() - p.receivedAt) / 1000,

@@ -45,7 +45,7 @@ export interface AppDeps {
   /** Human takeover (`/admin/users/:igUserId/pause|resume`, `GET /admin/users/:igUserId`). */
   takeover: TakeoverService
   /** The canary split and its check (`/admin/candidates/:id/canary`, `GET /admin/canary`). */
-  canary: Pick<Rollout, 'checker' | 'split'>
+  canary: Pick<Rollout, 'checker' | 'split' | 'shadow'>
   /** The Send API token block: `/readyz` reports it. */
   sendGate: Pick<SendGate, 'status'>
   /**

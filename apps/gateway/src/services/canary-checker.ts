@@ -5,7 +5,10 @@ import { createRegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
 import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { GatewayMetrics } from '../metrics.js'
-import { type CanaryCounts, createCanarySignalsRepository } from '../repositories/canary-signals.repository.js'
+import {
+  type CanaryCounts,
+  createCanarySignalsRepository,
+} from '../repositories/canary-signals.repository.js'
 
 export interface CanaryCheckerOptions {
   promotion: PromotionDeps
@@ -67,10 +70,23 @@ export function createCanaryChecker(o: CanaryCheckerOptions) {
     if (!cfg.autoPromote) {
       const reason = `${d.reason}; waiting for approval (CANARY_AUTO_PROMOTE=false)`
       await repo.setStatus(run.id, 'awaiting_approval', { reason, decision: numbers })
-      await repo.addEvent({ runId: run.id, kind: 'decision', decision: 'promote', reason, numbers, actor: 'canary' })
+      await repo.addEvent({
+        runId: run.id,
+        kind: 'decision',
+        decision: 'promote',
+        reason,
+        numbers,
+        actor: 'canary',
+      })
       return 'awaiting_approval'
     }
-    await promoteModel({ ...deps, ref: run.candidateModel, actor: 'canary', reason: d.reason, metrics: { canary: numbers } })
+    await promoteModel({
+      ...deps,
+      ref: run.candidateModel,
+      actor: 'canary',
+      reason: d.reason,
+      metrics: { canary: numbers },
+    })
     await end('promoted')
     return 'promoted'
   }
@@ -101,11 +117,24 @@ export function createCanaryChecker(o: CanaryCheckerOptions) {
     const elsewhere = await endedElsewhere(run)
     if (elsewhere) return { run, counts, decision, action: elsewhere }
     await repo.markChecked(run.id, numbers)
-    await repo.addEvent({ runId: run.id, kind: 'check', decision: decision.decision, reason: decision.reason, numbers, actor: 'canary' })
+    await repo.addEvent({
+      runId: run.id,
+      kind: 'check',
+      decision: decision.decision,
+      reason: decision.reason,
+      numbers,
+      actor: 'canary',
+    })
     observe(o.metrics, counts, decision)
     const action = await act(run, decision, numbers)
     deps.logger?.info(
-      { run: run.id, decision: decision.decision, action, control: counts.control.replies, canary: counts.canary.replies },
+      {
+        run: run.id,
+        decision: decision.decision,
+        action,
+        control: counts.control.replies,
+        canary: counts.canary.replies,
+      },
       'canary checked',
     )
     return { run, counts, decision, action }

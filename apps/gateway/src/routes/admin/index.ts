@@ -7,6 +7,7 @@ import { jobsRoutes } from './jobs.routes.js'
 import { modelsRoutes } from './models.routes.js'
 import { promotionRoutes } from './promotion.routes.js'
 import { queuesBoard } from './queues.routes.js'
+import { shadowRoutes } from './shadow.routes.js'
 import { takeoverRoutes } from './takeover.routes.js'
 import { usersRoutes } from './users.routes.js'
 
@@ -22,6 +23,7 @@ export const ADMIN_ROUTES: FastifyPluginAsync<GatewayRouteOptions>[] = [
   usersRoutes,
   takeoverRoutes,
   canaryRoutes,
+  shadowRoutes,
 ]
 
 export const adminPlugin: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
