@@ -232,7 +232,7 @@ describe('canary on three gateways', () => {
     expect(missing.statusCode).toBe(404)
   })
 
-  it('stores a shadow candidate's answers beside the sent ones, scored, and never sends them', async () => {
+  it('stores a shadow candidate answers beside the sent ones, scored, and never sends them', async () => {
     const res = await admin('POST', `/admin/candidates/${SHADOW}/shadow`, { sample: 1 })
     expect(res.statusCode, res.body).toBe(201)
     const { run } = res.json() as { run: { id: number } }
@@ -241,10 +241,13 @@ describe('canary on three gateways', () => {
     const replies = await dmAll(users)
     const answers = await waitFor(
       async () => {
-        const r = await pool.query<{ mid: string; model: string; content: string; sent_content: string; scores: any }>(
-          'select mid, model, content, sent_content, scores from shadow_answers where run_id = $1',
-          [run.id],
-        )
+        const r = await pool.query<{
+          mid: string
+          model: string
+          content: string
+          sent_content: string
+          scores: any
+        }>('select mid, model, content, sent_content, scores from shadow_answers where run_id = $1', [run.id])
         return r.rows.length === users.length && r.rows
       },
       { what: 'shadow answers', timeoutMs: 30_000 },
@@ -267,18 +270,26 @@ describe('canary on three gateways', () => {
     expect(ledger.rows[0]?.n).toBeGreaterThanOrEqual(users.length)
 
     // At SHADOW_MAX_USD for the day the shadow answers are skipped; the live replies go on.
-    await pool.query(`insert into cost_ledger (operation, model, purpose, cost_usd) values ('chat', $1, 'shadow-test', 1000)`, [SHADOW])
+    await pool.query(
+      `insert into cost_ledger (operation, model, purpose, cost_usd) values ('chat', $1, 'shadow-test', 1000)`,
+      [SHADOW],
+    )
     const more = Array.from({ length: 3 }, () => igUser())
     await dmAll(more)
     const metrics = async () => (await gw[0]?.gateway.app.inject({ url: '/metrics' }))?.body ?? ''
     await waitFor(
       async () => {
-        const all = await Promise.all(gw.map(async (g) => (await g.gateway.app.inject({ url: '/metrics' })).body))
+        const all = await Promise.all(
+          gw.map(async (g) => (await g.gateway.app.inject({ url: '/metrics' })).body),
+        )
         return all.some((m) => /loopdm_shadow_answers_total\{result="capped"\} [1-9]/.test(m))
       },
       { what: 'a capped shadow answer', timeoutMs: 20_000 },
     )
-    const stored = await pool.query('select 1 from shadow_answers where run_id = $1 and ig_user_id = any($2)', [run.id, more])
+    const stored = await pool.query(
+      'select 1 from shadow_answers where run_id = $1 and ig_user_id = any($2)',
+      [run.id, more],
+    )
     expect(stored.rowCount).toBe(0)
     const view = (await admin('GET', '/admin/shadow')).json()
     expect(view.summary.answers).toBe(users.length)
