@@ -4,7 +4,7 @@
  * `--canary <percent> [--min-replies N] [--max-hours H] [--margin M]` starts a canary instead:
  * the candidate answers that share of customers until the live signals decide (issue 19).
  */
-import { startCanary } from '@loopdm/models/canary-runs'
+import { startCanary } from '@loopdm/models/canary-control'
 import { approveCandidate, promoteModel } from '@loopdm/models/promotion'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { parseArgs, say } from './lib/cli.js'

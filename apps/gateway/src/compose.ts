@@ -9,27 +9,26 @@ import { type AiClient, createAiClient, endpointClientFor, type UsageSink } from
 import { createQueue } from '@loopdm/queues/bullmq'
 import { ALL_QUEUES, DM_QUEUE, type QueueName, SHADOW_QUEUE } from '@loopdm/queues/contracts'
 import type { Redis } from '@loopdm/redis/client'
-import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
 import { createDmDeps, createReplyWorker } from './compose-dm.js'
+import { createGdpr, createMemoryService } from './compose-memory.js'
 import { createRollout, promotionDepsOf, type Rollout } from './compose-rollout.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
-import { createDmJobsRepository } from './repositories/dm-jobs.repository.js'
 import { createDmOrderRepository } from './repositories/dm-order.repository.js'
 import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
-import { createExemplarService, type ExemplarService } from './services/exemplars.js'
+import { createExemplarService } from './services/exemplars.js'
 import type { ExportEraser } from './services/export-eraser.js'
-import { createGdprService, type GdprService } from './services/gdpr.service.js'
+import type { GdprService } from './services/gdpr.service.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
-import { createMemory, type Memory } from './services/memory.service.js'
+import type { Memory } from './services/memory.service.js'
 import { ModelRouter } from './services/model-router.js'
 import type { SendGate } from './services/send-gate.js'
 import type { TakeoverService } from './services/takeover.service.js'
@@ -107,35 +106,20 @@ function createQueues(opts: GatewayOptions, producer: Redis, metrics: GatewayMet
   return queues
 }
 
-/** The real memory: the shared AI client; one gateway at a time back-fills (a Redis lease), so replicas don't pay twice. */
-function createMemoryService(opts: GatewayOptions, ai: AiClient, producer: Redis): Memory {
-  const { config, logger } = opts
-  return createMemory({
-    db: opts.pool,
-    ai,
-    config,
-    logger,
-    sweepLock: (sweep) =>
-      tryWithRedisLock(producer, `${config.redis.prefix}:memory-backfill`, sweep, { ttlMs: 60_000 }),
-  })
-}
-
-/** The memory's GDPR side (drop the user's queued embeddings and cached vectors), when the port has one. */
-function forgetterOf(memory: MemoryPort): Pick<Memory, 'forget'> | undefined {
-  return 'forget' in memory && typeof memory.forget === 'function'
-    ? (memory as Pick<Memory, 'forget'>)
-    : undefined
-}
-
-/** Hot-swap holder (subscriber connection) and the model router over the shared AI client. */
+/**
+ * Hot-swap holder (subscriber connection), the model router over the shared AI client, the
+ * promotion dependencies and the rollouts (canary split and check, shadow answers).
+ */
 function createModelServices(
   opts: GatewayOptions,
   deps: {
     ai: AiClient
     registry: RegistryRepository
     subscriber: Redis
+    producer: Redis
     metrics: GatewayMetrics
     usage: UsageSink
+    shadowQueue: Queue
   },
 ) {
   const { config, logger } = opts
@@ -158,22 +142,27 @@ function createModelServices(
     clientFor: (endpoint) =>
       createAiClient({ config, logger, usage: deps.usage, sdk: endpointClientFor(endpoint, { config }) }),
   })
-  return { holder, router }
+  const promotion = promotionDepsOf(opts, {
+    producer: deps.producer,
+    sdk: deps.ai.sdk,
+    registry: deps.registry,
+  })
+  const rollout = createRollout(opts, { ...deps, promotion })
+  return { holder, router, promotion, rollout }
 }
 
-/** Stops intake first (http, reply worker), then memory and hot swap, then queues and connections. */
 function closeInOrder(parts: {
   logger: Logger
   app: FastifyInstance
   worker: Worker | undefined
   redrive: DmRedrive
-  memory: Memory | undefined
+  ownMemory: Memory | undefined
   holder: ActiveModelHolder
   rollout: Rollout
   queues: Record<QueueName, Queue>
   connections: GatewayConnections
 }): () => Promise<void> {
-  const { app, worker, memory, holder, queues, connections } = parts
+  const { app, worker, ownMemory: memory, holder, queues, connections } = parts
   return closer(
     [
       { name: 'http', close: () => app.close() },
@@ -212,28 +201,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const ai = opts.ai ?? createAiClient({ config, logger, usage })
   const ownMemory = !opts.memory && opts.memoryService ? createMemoryService(opts, ai, producer) : undefined
   const memory = opts.memory ?? ownMemory ?? noMemory
-  const { holder, router } = createModelServices(opts, {
-    ai,
-    registry,
-    subscriber: connections.subscriber,
-    metrics,
-    usage,
-  })
-  const promotion = promotionDepsOf(opts, { producer, sdk: ai.sdk, registry })
-  const rollout = createRollout(opts, {
-    ...{ subscriber: connections.subscriber, promotion, metrics, ai, usage, registry },
+  const { holder, router, promotion, rollout } = createModelServices(opts, {
+    ...{ ai, registry, subscriber: connections.subscriber, producer, metrics, usage },
     shadowQueue: queues[SHADOW_QUEUE],
   })
-  const gdpr = createGdprService({
-    db: pool,
-    config,
-    logger,
-    dmJobs: createDmJobsRepository(queues[DM_QUEUE]),
-    exportEraser: opts.exportEraser,
-    memory: forgetterOf(memory),
-    // Deletes the provider's copies of uploaded training files that held the user's lines.
-    sdk: ai.sdk,
-  })
+  const gdpr = createGdpr(opts, { queues, memory, ai })
 
   const exemplars = createExemplarService({ db: pool, ai, config, logger, ledger })
   const dmDeps = createDmDeps(opts, {
@@ -282,7 +254,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     app,
     worker,
     redrive,
-    memory: ownMemory,
+    ownMemory,
     holder,
     rollout,
     queues,

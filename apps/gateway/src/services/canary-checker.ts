@@ -1,5 +1,6 @@
+import { endCanary } from '@loopdm/models/canary-control'
 import { type CanaryConfig, type CanaryDecision, decideCanary } from '@loopdm/models/canary-decision'
-import { type CanaryRun, createCanaryRepository, endCanary } from '@loopdm/models/canary-runs'
+import { type CanaryRun, createCanaryRepository } from '@loopdm/models/canary-runs'
 import { type PromotionDeps, promoteModel } from '@loopdm/models/promotion'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'

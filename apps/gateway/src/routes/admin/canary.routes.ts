@@ -1,4 +1,5 @@
-import { createCanaryRepository, endCanary, startCanary } from '@loopdm/models/canary-runs'
+import { endCanary, startCanary } from '@loopdm/models/canary-control'
+import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { ConflictError } from '@loopdm/platform/errors'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from '../route-deps.js'
