@@ -146,6 +146,19 @@ describe('canary on three gateways', () => {
     expect(metrics).toContain('loopdm_canary_percent 50')
     expect(metrics).toMatch(/loopdm_canary_replies\{arm="canary"\} [1-9]/)
 
+    // The console's overview shows the canary as of its last check.
+    const app = (gw[0] as TestGateway).gateway.app
+    const login = await app.inject({
+      method: 'POST',
+      url: '/console/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token: TEST_ADMIN_TOKEN, next: '/console' }).toString(),
+    })
+    const cookie = String(login.headers['set-cookie']).split(';')[0] as string
+    const overview = await app.inject({ url: '/console', headers: { cookie } })
+    expect(overview.body).toContain('data-testid="canary"')
+    expect(overview.body).toContain(`<strong>${WORSE}</strong> on 50% of customers · running`)
+
     expect((await admin('POST', '/admin/canary/stop', { reason: 'test done' })).statusCode).toBe(200)
     for (const g of gw) await expect.poll(() => g.gateway.rollout.split.current()).toBeNull()
   }, 180_000)

@@ -1,7 +1,8 @@
+import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { approveCandidate, rejectCandidate, rollbackModel } from '@loopdm/models/promotion'
 import type { AppDeps } from '../routes/route-deps.js'
 import { createConsoleRepository } from './console.repository.js'
-import type { ConsoleOptions } from './options.js'
+import type { ConsoleCanary, ConsoleOptions } from './options.js'
 import { createRedisSessionStore } from './session.js'
 
 /**
@@ -39,6 +40,12 @@ export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions>
     },
     reply: ({ igUserId, text, actor }) =>
       deps.takeover.replyAsHuman({ igUserId, igAccountId: 'me', text, actor }),
+    canary: async () => {
+      const run = await createCanaryRepository(deps.pool).live()
+      if (!run) return null
+      const { id, candidateModel: model, percent, status, startedAt } = run
+      return { id, model, percent, status, startedAt, decision: run.decision as ConsoleCanary['decision'] }
+    },
     ...extra,
   }
 }

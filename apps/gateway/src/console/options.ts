@@ -26,6 +26,21 @@ export interface ConsoleTakeover {
   status(igUserId: string): Promise<{ paused: boolean; until?: Date | string | null }>
 }
 
+/** The overview's canary card: the run and the numbers of its last check. */
+export interface ConsoleCanary {
+  id: number
+  model: string
+  percent: number
+  status: string
+  startedAt: Date
+  /** The last check's decision (canary-decision.ts), null before the first check. */
+  decision: {
+    decision?: string
+    reason?: string
+    arms?: Record<'control' | 'canary', { replies: number; badRate: number }>
+  } | null
+}
+
 /**
  * Options of the console plugin (mounted at /console). Features whose function is absent render
  * disabled with a note saying when they become available.
@@ -65,6 +80,8 @@ export interface ConsoleOptions {
   }
   /** Curation (issue 16): keeps an exchange out of training data. */
   exclude?: (args: { igUserId: string; messageId: number; actor: string }) => Promise<unknown>
+  /** The live canary as of its last check (issue 19), or null when none runs. */
+  canary?: () => Promise<ConsoleCanary | null>
   /** Name written to audit rows and promotion logs; default `console`. */
   actor?: string
 }
