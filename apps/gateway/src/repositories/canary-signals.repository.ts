@@ -45,7 +45,7 @@ export function createCanarySignalsRepository(db: Pool) {
       const out: CanaryCounts = { control: empty(), canary: empty() }
       const main = await q.query<Record<string, number | string | null> & { arm: CanaryArm }>(
         `select r.arm, count(*)::int as replies,
-                count(*) filter (where r.route_reason = 'fallback')::int as fallbacks,
+                count(*) filter (where r.route_reason in ('fallback', 'circuit-open'))::int as fallbacks,
                 count(*) filter (where exists (select 1 from outbox o where o.mid = r.mid and o.status = 'failed'))::int
                   as send_failures,
                 count(*) filter (where ${SIGNAL_OF(`(${TAKEOVER} or (${NEGATIVE}))`)})::int as bad,

@@ -1,0 +1,114 @@
+import { createRegistryRepository, type ModelStatus } from '@loopdm/models/registry'
+import { fineTuneModel } from '@loopdm/testing/fine-tune'
+import { testPool } from '@loopdm/testing/fixtures'
+import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
+import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
+import { waitFor } from '@loopdm/testing/wait'
+import OpenAI from 'openai'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
+
+/**
+ * The canary's other outcomes on a real gateway: with CANARY_AUTO_PROMOTE=false a candidate shown
+ * not worse waits for approval (the split goes on) and is promoted by the approval; a hard guard
+ * (the candidate disappears at the provider: every reply on its arm falls back) stops it at once.
+ */
+const BASE = 'gpt-4.1-mini'
+const EQUAL = 'gpt-4o-2024-08-06'
+const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
+
+describe('canary approval and hard guards', () => {
+  let openai: OpenAILocal
+  let sut: TestGateway
+  let pool: Awaited<ReturnType<typeof testPool>>
+  let snapshot: Awaited<ReturnType<typeof snapshotRegistry>>
+  let ft: string
+  let equalBefore: ModelStatus | null = null
+  const admin = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
+    sut.gateway.app.inject({ method, url, headers: auth, payload: payload as object })
+  const run = async () =>
+    (
+      await pool.query<{ id: number; status: string; reason: string }>(
+        'select id::int8 as id, status, reason from canary_runs order by id desc limit 1',
+      )
+    ).rows[0]
+  async function dmAll(n: number) {
+    const mids: string[] = []
+    for (let i = 0; i < n; i++) mids.push((await sut.dm({ user: igUser(), text: `hello ${i}` })).mid)
+    return sut.waitForReplies(mids, 60_000)
+  }
+
+  beforeAll(async () => {
+    pool = await testPool(2)
+    await pool.query('delete from canary_runs')
+    snapshot = await snapshotRegistry(pool)
+    await snapshot.clearActive()
+    openai = await startOpenAILocal({ port: 0, ftStepMs: 10 })
+    ft = await fineTuneModel(openai.baseURL, { suffix: `guard${Date.now() % 100_000}`, timeoutMs: 30_000 })
+    const registry = createRegistryRepository(pool)
+    equalBefore = (await registry.findByIdOrModel(EQUAL))?.status ?? null
+    for (const model of [EQUAL, ft]) {
+      await registry.upsertModel({ model, kind: model === ft ? 'fine_tuned' : 'base', status: 'candidate' })
+      await registry.setStatus(model, 'candidate')
+    }
+    sut = await buildTestGateway({
+      openai,
+      env: {
+        BASE_MODEL: BASE,
+        CANARY_CHECK_INTERVAL_MS: '100',
+        CANARY_AUTO_PROMOTE: 'false',
+        CANARY_GUARD_MIN_REPLIES: '5',
+        CANARY_MAX_P99_LATENCY_MS: '120000',
+        DM_CONCURRENCY: '8',
+      },
+    })
+  }, 90_000)
+
+  afterAll(async () => {
+    await sut?.close()
+    await openai?.close()
+    await pool.query('delete from canary_runs')
+    await snapshot?.restore([ft, ...(equalBefore === null ? [EQUAL] : [])])
+    if (equalBefore) await pool.query('update models set status = $2 where model = $1', [EQUAL, equalBefore])
+    await pool.end()
+  })
+
+  it('waits for approval when the candidate is not worse, keeps splitting, and the approval promotes it', async () => {
+    const res = await admin('POST', `/admin/candidates/${EQUAL}/canary`, {
+      percent: 50,
+      minReplies: 25,
+      maxHours: 10,
+      margin: 0.15,
+    })
+    expect(res.statusCode, res.body).toBe(201)
+    await dmAll(90)
+    await waitFor(async () => (await run())?.status === 'awaiting_approval', { what: 'awaiting approval' })
+    expect((await run())?.reason).toMatch(/^promote: canary not worse .*; waiting for approval/)
+    expect(sut.gateway.holder.current()).toBeNull()
+    expect(sut.gateway.rollout.split.current()?.model).toBe(EQUAL)
+
+    const approve = await admin('POST', `/admin/candidates/${EQUAL}/approve`, { actor: 'tester' })
+    expect(approve.statusCode, approve.body).toBe(200)
+    await waitFor(async () => (await run())?.status === 'promoted', { what: 'the run ended as promoted' })
+    await expect.poll(() => sut.gateway.rollout.split.current()).toBeNull()
+    expect(sut.gateway.holder.current()?.model).toBe(EQUAL)
+  }, 120_000)
+
+  it('stops at once when the canary arm falls back over the threshold, and no DM fails', async () => {
+    const res = await admin('POST', `/admin/candidates/${ft}/canary`, {
+      percent: 50,
+      minReplies: 1000,
+      maxHours: 10,
+    })
+    expect(res.statusCode, res.body).toBe(201)
+    await expect.poll(() => sut.gateway.rollout.split.current()?.model).toBe(ft)
+    // The fault: the candidate is deleted at the provider while its canary runs.
+    await new OpenAI({ apiKey: 'test', baseURL: openai.baseURL }).models.delete(ft)
+    const replies = await dmAll(40)
+    await waitFor(async () => (await run())?.status === 'stopped', { what: 'the guard stopped the canary' })
+    expect((await run())?.reason).toMatch(/^stop: canary fallback rate \d+\.\d% > 20\.0%/)
+    expect(replies.every((r) => r.status === 'sent')).toBe(true)
+    expect((await createRegistryRepository(pool).findByIdOrModel(ft))?.status).toBe('rejected')
+    await expect.poll(() => sut.gateway.rollout.split.current()).toBeNull()
+  }, 120_000)
+})
