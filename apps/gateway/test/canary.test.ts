@@ -1,7 +1,8 @@
 import { canaryArm } from '@loopdm/models/canary-decision'
 import { createRegistryRepository, type ModelStatus } from '@loopdm/models/registry'
 import { type FakeGraph, startFakeGraph } from '@loopdm/testing/fake-graph'
-import { testPool } from '@loopdm/testing/fixtures'
+import { testDatabaseUrl, testPool } from '@loopdm/testing/fixtures'
+import { sendDm, spawnGateway } from '@loopdm/testing/gateway-proc'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { waitFor } from '@loopdm/testing/wait'
@@ -161,6 +162,46 @@ describe('canary on three gateways', () => {
 
     expect((await admin('POST', '/admin/canary/stop', { reason: 'test done' })).statusCode).toBe(200)
     for (const g of gw) await expect.poll(() => g.gateway.rollout.split.current()).toBeNull()
+  }, 180_000)
+
+  it('a gateway process killed (-9) mid-canary comes back on the same split and answers by it', async () => {
+    const res = await admin('POST', `/admin/candidates/${WORSE}/canary`, {
+      percent: 30,
+      minReplies: 100_000,
+      maxHours: 10,
+    })
+    expect(res.statusCode, res.body).toBe(201)
+    const { run } = res.json() as { run: { id: number; salt: string } }
+    const procEnv = {
+      ...env,
+      DATABASE_URL: testDatabaseUrl(),
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      OPENAI_BASE_URL: openai.baseURL,
+      IG_GRAPH_BASE_URL: graph.baseUrl,
+      IG_ACCESS_TOKEN: 'test-ig-access-token',
+      MEMORY_ENABLED: 'false',
+    }
+    let proc = await spawnGateway('gw-canary', procEnv)
+    try {
+      const split = async () => (await proc.admin('/admin/canary')).json.split
+      await expect
+        .poll(split, { timeout: 10_000 })
+        .toMatchObject({ runId: run.id, salt: run.salt, percent: 30 })
+      await proc.kill()
+      proc = await spawnGateway('gw-canary-restarted', procEnv)
+      expect(await split()).toMatchObject({ runId: run.id, salt: run.salt, percent: 30 })
+      const users = Array.from({ length: 30 }, () => igUser())
+      const mids: string[] = []
+      for (const user of users) mids.push((await sendDm(proc.url, { user, text: 'do you ship abroad?' })).mid)
+      const replies = await (gw[0] as TestGateway).waitForReplies(mids, 60_000)
+      for (const [i, user] of users.entries()) {
+        const arm = canaryArm(pseudonymousUserKey(user), 30, run.salt)
+        expect(replies[i]?.model).toBe(arm === 'canary' ? WORSE : BASE)
+      }
+    } finally {
+      await proc.kill()
+    }
+    expect((await admin('POST', '/admin/canary/stop')).statusCode).toBe(200)
   }, 180_000)
 
   it('rolls a worse candidate back automatically, logged with the numbers, with no failed DM', async () => {
