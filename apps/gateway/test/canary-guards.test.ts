@@ -23,6 +23,7 @@ describe('canary approval and hard guards', () => {
   let pool: Awaited<ReturnType<typeof testPool>>
   let snapshot: Awaited<ReturnType<typeof snapshotRegistry>>
   let ft: string
+  let ftShadow: string
   let equalBefore: ModelStatus | null = null
   const admin = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
     sut.gateway.app.inject({ method, url, headers: auth, payload: payload as object })
@@ -41,14 +42,23 @@ describe('canary approval and hard guards', () => {
   beforeAll(async () => {
     pool = await testPool(2)
     await pool.query('delete from canary_runs')
+    await pool.query('delete from shadow_runs')
     snapshot = await snapshotRegistry(pool)
     await snapshot.clearActive()
     openai = await startOpenAILocal({ port: 0, ftStepMs: 10 })
     ft = await fineTuneModel(openai.baseURL, { suffix: `guard${Date.now() % 100_000}`, timeoutMs: 30_000 })
+    ftShadow = await fineTuneModel(openai.baseURL, {
+      suffix: `shadow${Date.now() % 100_000}`,
+      timeoutMs: 30_000,
+    })
     const registry = createRegistryRepository(pool)
     equalBefore = (await registry.findByIdOrModel(EQUAL))?.status ?? null
-    for (const model of [EQUAL, ft]) {
-      await registry.upsertModel({ model, kind: model === ft ? 'fine_tuned' : 'base', status: 'candidate' })
+    for (const model of [EQUAL, ft, ftShadow]) {
+      await registry.upsertModel({
+        model,
+        kind: model === EQUAL ? 'base' : 'fine_tuned',
+        status: 'candidate',
+      })
       await registry.setStatus(model, 'candidate')
     }
     sut = await buildTestGateway({
@@ -68,7 +78,8 @@ describe('canary approval and hard guards', () => {
     await sut?.close()
     await openai?.close()
     await pool.query('delete from canary_runs')
-    await snapshot?.restore([ft, ...(equalBefore === null ? [EQUAL] : [])])
+    await pool.query('delete from shadow_runs')
+    await snapshot?.restore([ft, ftShadow, ...(equalBefore === null ? [EQUAL] : [])])
     if (equalBefore) await pool.query('update models set status = $2 where model = $1', [EQUAL, equalBefore])
     await pool.end()
   })
@@ -110,5 +121,23 @@ describe('canary approval and hard guards', () => {
     expect(replies.every((r) => r.status === 'sent')).toBe(true)
     expect((await createRegistryRepository(pool).findByIdOrModel(ft))?.status).toBe('rejected')
     await expect.poll(() => sut.gateway.rollout.split.current()).toBeNull()
+  }, 120_000)
+
+  it('a shadow whose candidate fails never fails a real reply, and its failures are counted', async () => {
+    const res = await admin('POST', `/admin/candidates/${ftShadow}/shadow`, { sample: 1 })
+    expect(res.statusCode, res.body).toBe(201)
+    // The fault: the shadow candidate disappears at the provider.
+    await new OpenAI({ apiKey: 'test', baseURL: openai.baseURL }).models.delete(ftShadow)
+    const replies = await dmAll(10)
+    expect(replies.every((r) => r.status === 'sent')).toBe(true)
+    const errors = async () => {
+      const m = (await sut.gateway.metrics.shadowAnswers.get()).values
+      return m.find((v) => v.labels.result === 'error')?.value ?? 0
+    }
+    await expect.poll(errors, { timeout: 20_000 }).toBeGreaterThanOrEqual(10)
+    const stored = await pool.query('select 1 from shadow_answers where model = $1', [ftShadow])
+    expect(stored.rowCount).toBe(0)
+    for (const r of replies) expect(sut.graph.sendsTo(r.igUserId)).toHaveLength(1)
+    expect(sut.logs.some((l) => l.msg === 'job failed' && l.queue === 'shadow')).toBe(true)
   }, 120_000)
 })

@@ -40,6 +40,7 @@ describe('canary on three gateways', () => {
     MODEL_RECONCILE_INTERVAL_MS: '500',
     CANARY_AUTO_PROMOTE: 'true',
     CANARY_MAX_P99_LATENCY_MS: '120000',
+    CANARY_UNANSWERED_QUIET_MS: '0',
     DM_CONCURRENCY: '8',
   }
   const start = () => buildTestGateway({ openai, graph, env })
@@ -146,6 +147,21 @@ describe('canary on three gateways', () => {
     const metrics = (await gw[0]?.gateway.app.inject({ url: '/metrics' }))?.body
     expect(metrics).toContain('loopdm_canary_percent 50')
     expect(metrics).toMatch(/loopdm_canary_replies\{arm="canary"\} [1-9]/)
+
+    // Two customers a human took over ask again and get no answer: unanswered at the end, on their arm.
+    for (const user of users.slice(0, 2)) {
+      expect((await admin('POST', `/admin/users/${user}/pause`)).statusCode).toBe(200)
+      await gw[0]?.dm({ user, text: 'hello? anyone there?' })
+    }
+    const unanswered = async () => {
+      const c = (await admin('GET', '/admin/canary')).json().live.counts
+      return c.control.unanswered + c.canary.unanswered
+    }
+    await expect.poll(unanswered, { timeout: 10_000 }).toBe(2)
+    const armOf0 = arms[0] as 'canary' | 'control'
+    expect(
+      (await admin('GET', '/admin/canary')).json().live.counts[armOf0].unanswered,
+    ).toBeGreaterThanOrEqual(1)
 
     // The console's overview shows the canary as of its last check.
     const app = (gw[0] as TestGateway).gateway.app

@@ -66,5 +66,11 @@ export function decodeCanaryMessage(raw: string): CanaryMessage | null {
   }
 }
 
-/** True when `raw` claims to be a canary message (so the active-model holder leaves it alone). */
-export const isCanaryMessage = (raw: string) => raw.includes('"type":"canary"')
+/** True when `raw` is a canary-typed message (so the active-model holder leaves it alone). */
+export function isCanaryMessage(raw: string): boolean {
+  try {
+    return (JSON.parse(raw) as { type?: unknown } | null)?.type === 'canary'
+  } catch {
+    return false
+  }
+}

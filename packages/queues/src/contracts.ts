@@ -238,12 +238,15 @@ export const ShadowPayloadSchema = z.object({
 })
 export type ShadowPayload = z.infer<typeof ShadowPayloadSchema>
 export const shadowJobId = (runId: number, mid: string) => safeJobId('shadow', String(runId), mid)
-/** A shadow answer is best effort: one retry, then dropped (it never affects a customer). */
+/**
+ * A shadow answer is best effort: one retry, then dropped (it never affects a customer). The job
+ * holds the conversation's text, so it is removed as soon as it is done (failures are logged).
+ */
 export const SHADOW_JOB_OPTIONS: JobsOptions = {
   attempts: 2,
   backoff: { type: 'fixed', delay: 5_000 },
-  removeOnComplete: { age: 24 * 3600, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnComplete: true,
+  removeOnFail: true,
 }
 
 /**

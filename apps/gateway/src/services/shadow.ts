@@ -22,6 +22,7 @@ import {
 import { redactPII } from '@loopdm/training-data/redaction'
 import { type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq'
 import type { GatewayMetrics } from '../metrics.js'
+import { createGdprRepository } from '../repositories/gdpr.repository.js'
 
 /** Instagram's DM text limit (the evaluator's length metric). */
 const MAX_REPLY_CHARS = 1000
@@ -63,6 +64,7 @@ export function sampled(mid: string, sample: number): boolean {
 export function createShadow(o: ShadowOptions) {
   const { config, logger } = o
   const repo = createShadowRepository(o.pool)
+  const erasures = createGdprRepository(o.pool)
   const prices = createPriceTable(config.openai.prices)
   let live: ShadowRun | null = null
   let timer: NodeJS.Timeout | undefined
@@ -104,9 +106,12 @@ export function createShadow(o: ShadowOptions) {
     }
   }
 
-  async function answer(p: ShadowPayload): Promise<string> {
+  async function answer(p: ShadowPayload, enqueuedAt: number): Promise<string> {
     const run = await repo.byId(p.runId)
     if (run?.status !== 'running') return 'stopped'
+    // GDPR: a customer erased after this job was queued is not written back.
+    const erasedAt = await erasures.lastErasedAt(p.igUserId)
+    if (erasedAt !== null && erasedAt >= enqueuedAt) return 'erased'
     if ((await repo.spentTodayUsd()) >= config.rollout.shadow.maxUsdPerDay) {
       count('capped')
       logger.info({ run: run.id, mid: p.mid }, 'shadow answer skipped: SHADOW_MAX_USD reached for today')
@@ -176,7 +181,7 @@ export function createShadow(o: ShadowOptions) {
           const p = ShadowPayloadSchema.safeParse(job.data)
           if (!p.success)
             throw new UnrecoverableError(`invalid shadow payload: ${p.error.issues[0]?.message}`)
-          return answer(p.data).catch((err) => {
+          return answer(p.data, job.timestamp).catch((err) => {
             count('error')
             throw err
           })
