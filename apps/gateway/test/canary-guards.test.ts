@@ -15,6 +15,7 @@ import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './
  */
 const BASE = 'gpt-4.1-mini'
 const EQUAL = 'gpt-4o-2024-08-06'
+const UNAPPROVED = 'gpt-4o-mini-2024-07-18'
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
 
 describe('canary approval and hard guards', () => {
@@ -24,7 +25,7 @@ describe('canary approval and hard guards', () => {
   let snapshot: Awaited<ReturnType<typeof snapshotRegistry>>
   let ft: string
   let ftShadow: string
-  let equalBefore: ModelStatus | null = null
+  const before = new Map<string, ModelStatus | null>()
   const admin = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
     sut.gateway.app.inject({ method, url, headers: auth, payload: payload as object })
   const run = async () =>
@@ -52,11 +53,11 @@ describe('canary approval and hard guards', () => {
       timeoutMs: 30_000,
     })
     const registry = createRegistryRepository(pool)
-    equalBefore = (await registry.findByIdOrModel(EQUAL))?.status ?? null
-    for (const model of [EQUAL, ft, ftShadow]) {
+    for (const m of [EQUAL, UNAPPROVED]) before.set(m, (await registry.findByIdOrModel(m))?.status ?? null)
+    for (const model of [EQUAL, UNAPPROVED, ft, ftShadow]) {
       await registry.upsertModel({
         model,
-        kind: model === EQUAL ? 'base' : 'fine_tuned',
+        kind: before.has(model) ? 'base' : 'fine_tuned',
         status: 'candidate',
       })
       await registry.setStatus(model, 'candidate')
@@ -79,8 +80,9 @@ describe('canary approval and hard guards', () => {
     await openai?.close()
     await pool.query('delete from canary_runs')
     await pool.query('delete from shadow_runs')
-    await snapshot?.restore([ft, ftShadow, ...(equalBefore === null ? [EQUAL] : [])])
-    if (equalBefore) await pool.query('update models set status = $2 where model = $1', [EQUAL, equalBefore])
+    await snapshot?.restore([ft, ftShadow, ...[...before].filter(([, s]) => s === null).map(([m]) => m)])
+    for (const [m, s] of before)
+      if (s) await pool.query('update models set status = $2 where model = $1', [m, s])
     await pool.end()
   })
 
@@ -104,6 +106,26 @@ describe('canary approval and hard guards', () => {
     await expect.poll(() => sut.gateway.rollout.split.current()).toBeNull()
     expect(sut.gateway.holder.current()?.model).toBe(EQUAL)
   }, 120_000)
+
+  it('keeps the current policy when a canary waiting for approval reaches maxHours unapproved', async () => {
+    const res = await admin('POST', `/admin/candidates/${UNAPPROVED}/canary`, {
+      percent: 50,
+      minReplies: 25,
+      maxHours: 1,
+      margin: 0.15,
+    })
+    expect(res.statusCode, res.body).toBe(201)
+    await dmAll(90)
+    await waitFor(async () => (await run())?.status === 'awaiting_approval', { what: 'awaiting approval' })
+    // Nobody approves: an hour goes by (the run's start is moved back instead of waiting).
+    await pool.query(
+      `update canary_runs set started_at = now() - interval '61 minutes' where status = 'awaiting_approval'`,
+    )
+    await waitFor(async () => (await run())?.status === 'kept', { what: 'kept' })
+    expect((await run())?.reason).toMatch(/^keep current: not approved within maxHours 1 \(promote: /)
+    await expect.poll(() => sut.gateway.rollout.split.current()).toBeNull()
+    expect(sut.gateway.holder.current()?.model).toBe(EQUAL)
+  }, 60_000)
 
   it('stops at once when the canary arm falls back over the threshold, and no DM fails', async () => {
     const res = await admin('POST', `/admin/candidates/${ft}/canary`, {

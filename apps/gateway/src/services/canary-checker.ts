@@ -62,7 +62,11 @@ export function createCanaryChecker(o: CanaryCheckerOptions) {
       await registry.setStatus(run.candidateModel, 'rejected', { reason: `canary ${run.id}: ${d.reason}` })
       return d.decision === 'rollback' ? 'rolled_back' : 'stopped'
     }
-    if (run.status === 'awaiting_approval') return 'none'
+    if (run.status === 'awaiting_approval') {
+      if (d.elapsedHours < run.maxHours) return 'none'
+      await end('kept', `keep current: not approved within maxHours ${run.maxHours} (${d.reason})`)
+      return 'kept'
+    }
     if (d.decision === 'keep') {
       await end('kept')
       return 'kept'
