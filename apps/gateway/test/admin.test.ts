@@ -30,6 +30,11 @@ describe('admin API', () => {
         ['POST', '/admin/jobs/export'],
         ['GET', '/admin/queues'],
         ['GET', '/admin/queues/api/queues'],
+        ['GET', '/admin/canary'],
+        ['POST', '/admin/candidates/1/canary'],
+        ['POST', '/admin/canary/stop'],
+        ['GET', '/admin/shadow'],
+        ['POST', '/admin/candidates/1/shadow'],
         ['GET', '/admin/boom'],
       ] as const) {
         expect((await inject({ method, url })).statusCode, `${method} ${url}`).toBe(401)
