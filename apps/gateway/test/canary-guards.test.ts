@@ -162,4 +162,37 @@ describe('canary approval and hard guards', () => {
     for (const r of replies) expect(sut.graph.sendsTo(r.igUserId)).toHaveLength(1)
     expect(sut.logs.some((l) => l.msg === 'job failed' && l.queue === 'shadow')).toBe(true)
   }, 120_000)
+
+  it('drops a queued shadow answer of a customer erased (GDPR) after it was queued', async () => {
+    const live = await pool.query<{ id: number }>(
+      `select id::int8 as id from shadow_runs where status = 'running'`,
+    )
+    const runId = Number(live.rows[0]?.id)
+    const user = igUser()
+    const job = await sut.gateway.queues.shadow.add(
+      'answer',
+      {
+        runId,
+        mid: `mid.erase-${user}`,
+        igUserId: user,
+        messages: [{ role: 'user', content: 'hi' }],
+        sentText: 'hello',
+      },
+      { delay: 1500 },
+    )
+    const erase = await sut.gateway.app.inject({
+      method: 'DELETE',
+      url: `/admin/users/${user}`,
+      headers: auth,
+    })
+    expect(erase.statusCode, erase.body).toBe(200)
+    await waitFor(
+      async () => (await sut.gateway.queues.shadow.getJob(job.id as string))?.returnvalue === 'erased',
+      {
+        what: 'the shadow job dropped as erased',
+        timeoutMs: 15_000,
+      },
+    )
+    expect((await pool.query('select 1 from shadow_answers where ig_user_id = $1', [user])).rowCount).toBe(0)
+  }, 60_000)
 })
