@@ -153,7 +153,9 @@ export function createCanaryChecker(o: CanaryCheckerOptions) {
     },
     /** One check under the cluster-wide lock; null when another gateway holds it or no canary runs. */
     async check(): Promise<CanarySnapshot | null> {
-      const r = await tryWithRedisLock(deps.redis, lockKey, () => checkOnce(), { ttlMs: 60_000 })
+      // A short lease (renewed while held): a gateway killed mid-check blocks the others briefly.
+      const ttlMs = Math.min(30_000, Math.max(1_000, 2 * o.intervalMs))
+      const r = await tryWithRedisLock(deps.redis, lockKey, () => checkOnce(), { ttlMs })
       return r ?? null
     },
     start() {
