@@ -1,6 +1,9 @@
+import { startCanary } from '@loopdm/models/canary-control'
 import { createRegistryRepository, type ModelStatus } from '@loopdm/models/registry'
+import { createRedis } from '@loopdm/redis/client'
 import { fineTuneModel } from '@loopdm/testing/fine-tune'
 import { testPool } from '@loopdm/testing/fixtures'
+import { freePort } from '@loopdm/testing/gateway-proc'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { waitFor } from '@loopdm/testing/wait'
@@ -70,6 +73,7 @@ describe('canary approval and hard guards', () => {
         CANARY_AUTO_PROMOTE: 'false',
         CANARY_GUARD_MIN_REPLIES: '5',
         CANARY_MAX_P99_LATENCY_MS: '120000',
+        MODEL_RECONCILE_INTERVAL_MS: '300',
         DM_CONCURRENCY: '8',
       },
     })
@@ -125,6 +129,31 @@ describe('canary approval and hard guards', () => {
     expect((await run())?.reason).toMatch(/^keep current: not approved within maxHours 1 \(promote: /)
     await expect.poll(() => sut.gateway.rollout.split.current()).toBeNull()
     expect(sut.gateway.holder.current()?.model).toBe(EQUAL)
+  }, 60_000)
+
+  it('a canary whose publish failed reaches the gateway through its periodic registry read', async () => {
+    // The fault: the publishing Redis is unreachable (nothing listens on that port).
+    const down = createRedis({ url: `redis://127.0.0.1:${await freePort()}`, role: 'producer' })
+    try {
+      const sdk = new OpenAI({ apiKey: 'test', baseURL: openai.baseURL })
+      const started = await startCanary({
+        ...{ db: pool, redis: down, sdk, config: sut.config, logger: sut.gateway.dmDeps.logger },
+        ...{ ref: UNAPPROVED, percent: 20, minReplies: 1000, maxHours: 10, actor: 'test' },
+      })
+      await expect.poll(() => sut.gateway.rollout.split.current()?.runId, { timeout: 5_000 }).toBe(started.id)
+      expect(sut.logs).toContainEqual(
+        expect.objectContaining({
+          msg: 'canary publish failed; gateways converge on their reconcile interval',
+        }),
+      )
+      expect(sut.logs).toContainEqual(
+        expect.objectContaining({ msg: 'canary split applied', run: started.id, source: 'reconcile' }),
+      )
+      expect((await admin('POST', '/admin/canary/stop')).statusCode).toBe(200)
+      await expect.poll(() => sut.gateway.rollout.split.current()).toBeNull()
+    } finally {
+      down.disconnect()
+    }
   }, 60_000)
 
   it('stops at once when the canary arm falls back over the threshold, and no DM fails', async () => {
