@@ -14,7 +14,7 @@ import { createRegistryRepository } from '@loopdm/models/registry'
 import { shutdownWarnings } from '@loopdm/models/shutdowns'
 import { loadConfigOrExit } from '@loopdm/platform/config'
 import { assertRedis } from '@loopdm/redis/client'
-import { APP_NODE_FLAGS } from './lib/app-flags.js'
+import { nodeFlagsFor } from './lib/app-flags.js'
 import { ROOT, say, waitFor } from './lib/cli.js'
 
 const APPS = ['openai-local', 'gateway', 'exporter', 'tuner', 'evaluator'] as const
@@ -124,7 +124,7 @@ async function main() {
 }
 
 function startChild(app: string, env: Record<string, string>) {
-  const flags = APP_NODE_FLAGS[app] ?? []
+  const flags = nodeFlagsFor(app)
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', `apps/${app}/src/main.ts`], {
     cwd: ROOT,
     env,

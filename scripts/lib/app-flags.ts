@@ -9,3 +9,14 @@
 export const APP_NODE_FLAGS: Record<string, string[]> = {
   exporter: ['--max-old-space-size=96', '--max-semi-space-size=8'],
 }
+
+/**
+ * The flags `npm start` gives `app`'s process. A heap size the operator set in NODE_OPTIONS
+ * (`--max-old-space-size=…`) wins over the cap: a shop with a very large nightly window raises it there.
+ */
+export function nodeFlagsFor(app: string, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
+  const flags = APP_NODE_FLAGS[app] ?? []
+  return nodeOptions.includes('--max-old-space-size')
+    ? flags.filter((f) => !f.startsWith('--max-old-space-size'))
+    : flags
+}
