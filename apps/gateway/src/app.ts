@@ -16,6 +16,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     // One line per request at info would dominate the logs and the webhook's cost.
     logController: new LogController({ disableRequestLogging: true }),
+    // The webhook route has its own (WEBHOOK_BODY_LIMIT): Meta batches up to 1000 events.
     bodyLimit: 1024 * 1024,
     trustProxy: true,
   })

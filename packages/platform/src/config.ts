@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { COPY_TRAINER_COMMAND, DEFAULT_FT_BASE_MODELS, type Env, EnvSchema } from './config-schema.js'
+import { privacyConfig } from './config-privacy.js'
 import { ConfigError } from './errors.js'
 
 /**
@@ -45,6 +46,7 @@ function shape(e: Env) {
     },
     ...edgeConfig(e),
     ...pipelineConfig(e),
+    ...privacyConfig(e),
     log: {
       level: e.LOG_LEVEL,
       file: e.LOG_FILE,
@@ -157,6 +159,8 @@ function pipelineConfig(e: Env) {
       trainingData: e.FT_TRAINING_DATA,
       pollIntervalMs: e.FT_POLL_INTERVAL_MS,
       deadlineMs: e.FT_DEADLINE_MS,
+      /** FT_DELETE_TRAINING_FILES: the provider's copy goes once its job ends. */
+      deleteTrainingFiles: e.FT_DELETE_TRAINING_FILES,
     },
     eval: {
       minImprovement: e.EVAL_MIN_IMPROVEMENT,
