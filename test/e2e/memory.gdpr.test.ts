@@ -8,7 +8,7 @@ import { createLogger } from '@loopdm/platform/logger'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
-import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { TEST_PSEUDONYM_SECRET, testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { startOpenAILocal } from '@loopdm/testing/openai-local'
 import { waitFor } from '@loopdm/testing/wait'
 import { MASTER_FILE } from '@loopdm/training-data/export-layout'
@@ -205,7 +205,7 @@ describe('gdpr eraseUser', () => {
       expect(exportCalls).toContainEqual({ exportDir: config.export.dir, igUserId: alice })
       const a = await pool.query(
         `select user_key, actor, counts, created_at from gdpr_erasures where user_key = $1 order by id`,
-        [pseudonymousUserKey(alice)],
+        [pseudonymousUserKey(alice, TEST_PSEUDONYM_SECRET)],
       )
       expect(a.rows).toHaveLength(1)
       const row = a.rows[0]
@@ -227,7 +227,7 @@ describe('gdpr eraseUser', () => {
       expect(r.counts.jobs).toBe(0)
       expect(r.counts.exportLines).toBe(0)
       const a = await pool.query('select count(*)::int as n from gdpr_erasures where user_key = $1', [
-        pseudonymousUserKey(alice),
+        pseudonymousUserKey(alice, TEST_PSEUDONYM_SECRET),
       ])
       expect(a.rows[0].n).toBe(2)
     })
@@ -464,13 +464,13 @@ describe('DELETE /admin/users/:igUserId', () => {
       const body = first.json()
       expect(body.erased).toBe(true)
       expect(body.counts.tables.conversation_messages).toBe(2)
-      expect(body.userKey).toBe(pseudonymousUserKey(carol))
+      expect(body.userKey).toBe(pseudonymousUserKey(carol, TEST_PSEUDONYM_SECRET))
       const second = await app.inject({ method: 'DELETE', url: `/admin/users/${carol}`, headers })
       expect(second.statusCode).toBe(200)
       expect(second.json().erased).toBe(false)
       expect(second.json().counts.rows).toBe(0)
       const audit = await pool.query('select actor from gdpr_erasures where user_key = $1', [
-        pseudonymousUserKey(carol),
+        pseudonymousUserKey(carol, TEST_PSEUDONYM_SECRET),
       ])
       expect(audit.rows.map((r) => r.actor)).toEqual(['ops@example', 'ops@example'])
     })

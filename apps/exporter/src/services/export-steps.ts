@@ -77,13 +77,13 @@ function take(c: ExportContext, s: RunState, { igUserId, example }: Example): Pr
   const line = JSON.stringify(example)
   s.examples++
   s.bytes += Buffer.byteLength(line) + 1
-  return s.writer?.add(line, manifestLine(keyOf(s, igUserId), s.date))
+  return s.writer?.add(line, manifestLine(keyOf(c, s, igUserId), s.date))
 }
 
-function keyOf(s: RunState, igUserId: string): string {
+function keyOf(c: ExportContext, s: RunState, igUserId: string): string {
   let k = s.keys.get(igUserId)
   if (k === undefined) {
-    k = pseudonymousUserKey(igUserId)
+    k = pseudonymousUserKey(igUserId, c.o.config.privacy.pseudonymSecret)
     s.keys.set(igUserId, k)
   }
   return k

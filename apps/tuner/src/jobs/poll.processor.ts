@@ -5,6 +5,7 @@ import {
   type TunePollPayload,
   TunePollPayloadSchema,
 } from '@loopdm/queues/contracts'
+import { deleteEndedJobCopy } from '@loopdm/models/provider-copies'
 import { deleteDeferredProviderCopy } from '@loopdm/training-data/provider-copies'
 import type { ProviderJob } from '../providers/provider.js'
 import {
@@ -179,8 +180,17 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
     id,
     deps,
     finish: async (r) => {
-      // The deferred-deletion marker names OpenAI files (GDPR erase); other providers' copies are
-      // deleted by their own retention.
+      // The job no longer reads its training file: delete the provider's copy
+      // (FT_DELETE_TRAINING_FILES, default on; or a GDPR erase asked for it), so no copy lingers.
+      await deleteEndedJobCopy({
+        db: deps.pool,
+        finetuneJobId: row.id,
+        fileId: row.providerFileId,
+        always: deps.config.finetune.deleteTrainingFiles,
+        deleter: (fileId) => provider.deleteFile(fileId),
+        logger: deps.logger,
+      })
+      // A marker written by an erase before the tuner recorded every upload (OpenAI files only).
       if (provider.name === 'openai')
         await deleteDeferredProviderCopy(deps.sdk, row.filePath, row.providerFileId, deps.logger)
       return done(r)
