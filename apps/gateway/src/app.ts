@@ -35,7 +35,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         .code(status)
         .send({ error: status === 503 ? 'Service Unavailable' : 'Internal Server Error' })
     }
-    return reply.code(status).send({ error: e.message })
+    const details = err instanceof LoopDmError ? err.details : undefined
+    return reply.code(status).send({ error: e.message, ...details })
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not Found' }))
 

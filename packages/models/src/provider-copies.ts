@@ -98,7 +98,9 @@ export async function eraseProviderCopies(o: {
       continue
     }
     if (!(FINETUNE_TERMINAL_STATUSES as readonly string[]).includes(row.status)) {
-      await o.db.query('update finetune_jobs set provider_file_delete_when_done = true where id = $1', [row.id])
+      await o.db.query('update finetune_jobs set provider_file_delete_when_done = true where id = $1', [
+        row.id,
+      ])
       add('deferred', row.fileId)
       continue
     }
