@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { z } from 'zod'
 import { bool, bytes, num, optionalString } from './config-fields.js'
 
@@ -41,4 +44,36 @@ export function privacyConfig(e: PrivacyEnv) {
     },
     webhook: { bodyLimitBytes: e.WEBHOOK_BODY_LIMIT },
   }
+}
+
+/** Where `npm start` keeps the generated PSEUDONYM_SECRET (relative to the working directory). */
+export const PSEUDONYM_SECRET_FILE = '.data/pseudonym.secret'
+
+/**
+ * `env` with PSEUDONYM_SECRET taken from `.data/pseudonym.secret` when it is unset and the file
+ * exists (written by `npm start`), so every process of a deployment — apps started on their own,
+ * `npm run gdpr:erase`, the exporter CLI — computes the same pseudonymous keys.
+ */
+export function withPseudonymSecretFile(
+  env: Record<string, string | undefined>,
+  file = PSEUDONYM_SECRET_FILE,
+): Record<string, string | undefined> {
+  if (env.PSEUDONYM_SECRET?.trim() || !existsSync(file)) return env
+  const secret = readFileSync(file, 'utf8').trim()
+  return secret ? { ...env, PSEUDONYM_SECRET: secret } : env
+}
+
+/** Reads the secret file, creating it (32 random bytes, mode 0600) when missing. */
+export function ensurePseudonymSecretFile(file = PSEUDONYM_SECRET_FILE): {
+  secret: string
+  created: boolean
+} {
+  if (existsSync(file)) {
+    const secret = readFileSync(file, 'utf8').trim()
+    if (secret.length >= 16) return { secret, created: false }
+  }
+  mkdirSync(dirname(file), { recursive: true })
+  const secret = randomBytes(32).toString('base64url')
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 })
+  return { secret, created: true }
 }

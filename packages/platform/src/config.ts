@@ -1,6 +1,6 @@
 import { z } from 'zod'
+import { privacyConfig, withPseudonymSecretFile } from './config-privacy.js'
 import { COPY_TRAINER_COMMAND, DEFAULT_FT_BASE_MODELS, type Env, EnvSchema } from './config-schema.js'
-import { privacyConfig } from './config-privacy.js'
 import { ConfigError } from './errors.js'
 
 /**
@@ -232,7 +232,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** Loads config for a composition root; on a bad value prints the reason and exits 1. */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
   try {
-    return loadConfig(env)
+    // A composition root: PSEUDONYM_SECRET may come from the file `npm start` generated.
+    return loadConfig(withPseudonymSecretFile(env))
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`)
