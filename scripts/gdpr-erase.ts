@@ -47,10 +47,15 @@ try {
       `${r.empty ? 'nothing left to erase' : 'erased'}: ${c.rows} rows (${Object.entries(c.tables)
         .map(([t, n]) => `${t} ${n}`)
         .join(', ')}), ${c.jobs} dm jobs scrubbed, ${c.exportLines} export lines in ${c.exportFiles} files` +
-        (c.exportUploadedFiles || c.providerFilesDeleted || c.providerFilesAlreadyGone || c.providerFilesFailed
+        (c.exportUploadedFiles ||
+        c.providerFilesDeleted ||
+        c.providerFilesAlreadyGone ||
+        c.providerFilesFailed
           ? `; provider copies: ${c.providerFilesDeleted} deleted, ${c.providerFilesAlreadyGone} already gone, ${c.providerFilesDeferred} deleted when their fine-tune ends, ${c.providerFilesFailed} failed (delete by hand — see the log)`
           : '') +
-        (c.exportRunRolledBack ? `; export run ${c.exportRunRolledBack} (its exporter had died) rolled back first` : '') +
+        (c.exportRunRolledBack
+          ? `; export run ${c.exportRunRolledBack} (its exporter had died) rolled back first`
+          : '') +
         ` — audit row ${r.erasureId}`,
     )
   } finally {

@@ -4,7 +4,12 @@ import { join } from 'node:path'
 import { igUser, newMid } from '@loopdm/testing/webhook'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildMetricsApp } from '../src/metrics-app.js'
-import { buildTestGateway, TEST_ADMIN_TOKEN, TEST_IG_ACCOUNT, type TestGateway } from './support/test-gateway.js'
+import {
+  buildTestGateway,
+  TEST_ADMIN_TOKEN,
+  TEST_IG_ACCOUNT,
+  type TestGateway,
+} from './support/test-gateway.js'
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }
 
@@ -37,7 +42,9 @@ describe('gateway exposure (issue 17)', () => {
       expect(Buffer.byteLength(body)).toBeGreaterThan(1024 * 1024)
       const res = await sut.postWebhook(body)
       expect(res.statusCode).toBe(200)
-      expect(await sut.gateway.queues.dm.getJobCountByTypes('waiting', 'delayed')).toBeGreaterThanOrEqual(1000)
+      expect(await sut.gateway.queues.dm.getJobCountByTypes('waiting', 'delayed')).toBeGreaterThanOrEqual(
+        1000,
+      )
     })
 
     it('answers 413 only above WEBHOOK_BODY_LIMIT (8 MB)', async () => {

@@ -199,7 +199,12 @@ describe('gateway with the active fine-tuned model deleted at the provider', () 
       expect(sut.graph.sendsTo(user).length).toBeGreaterThanOrEqual(3)
       expect(r2?.status).toBe('sent')
 
-      const metrics = (await sut.gateway.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).body
+      const metrics = (
+        await sut.gateway.app.inject({
+          url: '/metrics',
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        })
+      ).body
       // One fallback: after it the circuit is open and the next DM goes straight to the base model.
       expect(metrics).toContain(`loopdm_model_fallbacks_total{from="${ft}",to="gpt-4.1-mini"} 1`)
       expect(metrics).toContain('loopdm_model_selected_total{model="gpt-4.1-mini",reason="circuit-open"} 1')

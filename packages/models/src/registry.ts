@@ -1,6 +1,6 @@
-import type { Pool, PoolClient, Queryable } from '@loopdm/db/pool'
+import type { Pool, Queryable } from '@loopdm/db/pool'
 import { withTransaction } from '@loopdm/db/pool'
-import { ConflictError, NotFoundError, PromotionConflictError } from '@loopdm/platform/errors'
+import { NotFoundError, PromotionConflictError } from '@loopdm/platform/errors'
 import {
   type Learner,
   learnerOf,

@@ -6,8 +6,8 @@ import { createGunzip, createGzip } from 'node:zlib'
 import type { Logger } from '@loopdm/platform/logger'
 import { isDataFileName, manifestPath, uploadedMarkerPath } from './export-layout.js'
 import { acquireDirLock } from './export-lock.js'
-import { fsyncDir } from './fs-atomic.js'
 import { type SettleDb, type SettledRun, settleInFlightExport } from './export-settle.js'
+import { fsyncDir } from './fs-atomic.js'
 import { userKeyCandidates } from './pseudonym.js'
 
 export interface EraseFromExportsOptions {
