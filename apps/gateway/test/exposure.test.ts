@@ -33,6 +33,7 @@ describe('gateway exposure (issue 17)', () => {
     sut = await buildTestGateway({ worker: false, env: { EXPORT_DIR: exportDir } })
   })
   afterAll(async () => {
+    await sut?.gateway.queues.dm.obliterate({ force: true }).catch(() => {})
     await sut?.close()
   })
 
