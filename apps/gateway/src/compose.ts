@@ -1,5 +1,6 @@
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
+import { createGoldRepository } from '@loopdm/models/gold-items'
 import { type PromotionDeps, seedRegistry } from '@loopdm/models/promotion'
 import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
@@ -205,6 +206,8 @@ function closeInOrder(parts: {
   )
 }
 
+const pick = ({ takeover, sendGate }: ReturnType<typeof createDmDeps>) => ({ takeover, sendGate })
+
 /**
  * The gateway's one wiring module: Redis connections → repositories → services (one AI client,
  * memory, GDPR, promotion) → app + reply worker + hot-swap subscriber. main.ts adds the runtime
@@ -278,6 +281,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     costs: createCostsRepository(pool),
     metrics,
     gdpr,
+    gold: createGoldRepository(pool),
     promotion,
     takeover: dmDeps.takeover,
     sendGate: dmDeps.sendGate,
@@ -300,7 +304,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     redrive.start()
   }
 
-  const { takeover, sendGate } = dmDeps
-  const services = { dmDeps, takeover, sendGate, ai, memory, gdpr, connections }
+  const services = { dmDeps, ...pick(dmDeps), ai, memory, gdpr, connections }
   return { app, holder, router, worker, queues, metrics, ...services, redrive, start, close }
 }

@@ -75,6 +75,9 @@ export const EnvSchema = z.object({
   /** How long the bot stays silent for a customer after a human reply (minutes). */
   HUMAN_TAKEOVER_MINUTES: num(60, { int: true, min: 1, max: 7 * 24 * 60 }),
   ADMIN_TOKEN: optionalString,
+  /** Failed console logins per client address per window before 429 (0 = no limit). */
+  CONSOLE_LOGIN_MAX_ATTEMPTS: num(10, { int: true, min: 0 }),
+  CONSOLE_LOGIN_WINDOW_S: num(900, { int: true, min: 1 }),
   PORT: num(3000, { int: true, min: 0, max: 65535 }),
   HOST: z.string().optional().default('0.0.0.0'),
   DM_CONCURRENCY: num(4, { int: true, min: 1, max: 64 }),
@@ -105,6 +108,10 @@ export const EnvSchema = z.object({
   EVAL_GOLD_PATH: z.string().optional().default('evals/gold.jsonl'),
   EVAL_JUDGE_MODEL: optionalString,
   EVAL_HOLDOUT_SIZE: num(20, { int: true, min: 0 }),
+  /** Which gold set: `auto` = the deployment's gold_items when it has any, else EVAL_GOLD_PATH. */
+  EVAL_GOLD_SOURCE: oneOf(['auto', 'table', 'file', 'both'] as const, 'auto'),
+  /** A gold set smaller than this blocks auto-promotion (manual approval still works). */
+  EVAL_MIN_GOLD: num(20, { int: true, min: 0 }),
   EXPORT_CRON: cron('0 2 * * *'),
   TUNE_CRON: cron('0 3 * * 0'),
   CLEANUP_CRON: cron('0 4 1 * *'),

@@ -114,6 +114,8 @@ function edgeConfig(e: Env) {
       port: e.PORT,
       host: e.HOST,
       adminToken: e.ADMIN_TOKEN,
+      /** Console login rate limit: failed attempts per client address per window (seconds). */
+      consoleLogin: { maxAttempts: e.CONSOLE_LOGIN_MAX_ATTEMPTS, windowSeconds: e.CONSOLE_LOGIN_WINDOW_S },
       /** DMs answered at once per gateway process; per-user order holds at any value. */
       dmConcurrency: e.DM_CONCURRENCY,
       delivery: {
@@ -171,6 +173,10 @@ function pipelineConfig(e: Env) {
       judgeModel: e.EVAL_JUDGE_MODEL,
       /** Max holdout examples drawn from recent exports (0 disables the holdout). */
       holdoutSize: e.EVAL_HOLDOUT_SIZE,
+      /** `auto` (gold_items when non-empty, else the file) | `table` | `file` | `both` (table + file). */
+      goldSource: e.EVAL_GOLD_SOURCE,
+      /** Below this many gold items auto-promotion is blocked with a reason (manual approval still works). */
+      minGold: e.EVAL_MIN_GOLD,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
   }

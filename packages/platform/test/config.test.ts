@@ -27,6 +27,8 @@ describe('loadConfig', () => {
       })
       expect(sut.finetune.vllm.trainerCommand).toMatch(/copy-trainer\.mjs/)
       expect(sut.eval.autoPromote).toBe(false)
+      expect(sut.eval).toMatchObject({ goldSource: 'auto', minGold: 20, holdoutSize: 20 })
+      expect(sut.gateway.consoleLogin).toEqual({ maxAttempts: 10, windowSeconds: 900 })
       expect(sut.schedules).toMatchObject({
         exportCron: '0 2 * * *',
         tuneCron: '0 3 * * 0',
@@ -114,6 +116,10 @@ describe('loadConfig', () => {
       ['DM_REDRIVE_INTERVAL_MS', '-5', /DM_REDRIVE_INTERVAL_MS: expected an integer/],
       ['DM_JOB_LOCK_MS', '10', /DM_JOB_LOCK_MS: expected an integer/],
       ['REPLY_MAX_TOKENS', '8', /REPLY_MAX_TOKENS: expected an integer in 16\.\.16384, got "8"/],
+      ['EVAL_GOLD_SOURCE', 'db', /EVAL_GOLD_SOURCE: expected one of auto\|table\|file\|both/],
+      ['EVAL_MIN_GOLD', '-1', /EVAL_MIN_GOLD: expected an integer in 0\.\.∞, got "-1"/],
+      ['CONSOLE_LOGIN_MAX_ATTEMPTS', 'many', /CONSOLE_LOGIN_MAX_ATTEMPTS: expected an integer/],
+      ['CONSOLE_LOGIN_WINDOW_S', '0', /CONSOLE_LOGIN_WINDOW_S: expected an integer in 1\.\.∞/],
     ]
     it.each(cases)('rejects %s=%s with a message naming it', (name, value, message) => {
       expect(() => loadConfig({ [name]: value })).toThrow(message)

@@ -1,4 +1,5 @@
 import type { Pool } from '@loopdm/db/pool'
+import type { GoldRepository } from '@loopdm/models/gold-items'
 import type { PromotionDeps } from '@loopdm/models/promotion'
 import type { RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
@@ -43,6 +44,8 @@ export interface AppDeps {
   promotion: PromotionDeps
   /** Human takeover (`/admin/users/:igUserId/pause|resume`, `GET /admin/users/:igUserId`). */
   takeover: TakeoverService
+  /** The deployment's gold set (`/admin/gold`, the console's "Mark as gold" and Data page). */
+  gold: GoldRepository
   /** The Send API token block: `/readyz` reports it. */
   sendGate: Pick<SendGate, 'status'>
   /**

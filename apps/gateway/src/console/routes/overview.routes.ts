@@ -105,6 +105,7 @@ function evalCard(r: EvalRunView | null): SafeHtml {
       ? html`<p>${r.candidateModel}</p>
         <p>${r.status}${r.decision ? html` · <strong>${r.decision}</strong>` : ''}</p>
         <p>candidate ${fmtNum(mean('candidate'))} · current ${fmtNum(mean('current'))} · base ${fmtNum(mean('base'))}</p>
+        <p class="muted">${r.items} gold items${r.goldSource ? ` (${r.goldSource})` : ''}${r.holdoutItems ? ` · ${r.holdoutItems} holdout` : ''}</p>
         ${r.reason ? html`<p class="muted">${r.reason}</p>` : ''}`
       : html`<p class="muted">no evaluation yet</p>`
   }</section>`

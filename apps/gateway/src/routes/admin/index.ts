@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from '../route-deps.js'
 import { adminAuthHook } from './auth.js'
 import { costsRoutes } from './costs.routes.js'
+import { goldRoutes } from './gold.routes.js'
 import { jobsRoutes } from './jobs.routes.js'
 import { modelsRoutes } from './models.routes.js'
 import { promotionRoutes } from './promotion.routes.js'
@@ -20,6 +21,7 @@ export const ADMIN_ROUTES: FastifyPluginAsync<GatewayRouteOptions>[] = [
   promotionRoutes,
   usersRoutes,
   takeoverRoutes,
+  goldRoutes,
 ]
 
 export const adminPlugin: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
