@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -27,6 +27,17 @@ describe('npm run demo', () => {
       const gold = /gold score\s+before (\d\.\d+) .*→ after (\d\.\d+)/.exec(out)
       expect(Number(gold?.[2])).toBeGreaterThan(Number(gold?.[1]))
       expect(out).toMatch(/cost per reply\s+\$\d+\.\d+ .*demonstrations add [1-9]\d* prompt tokens/)
+      // Curated data: the sources are shown, the generic bot line is not learned, no line twice.
+      expect(out).toMatch(
+        /examples exported\s+[1-9]\d* \(\d+ bytes\): human \d+, import [1-9]\d*, bot \d+; excluded .*generic [1-9]\d*/,
+      )
+      expect(out).toMatch(/included:\s+[1-9]\d* — human \d+, import [1-9]\d*, bot \d+/)
+      const master = readFileSync(join(dir, 'exports', 'master_fine_tune.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+      expect(master.length).toBeGreaterThan(100)
+      expect(new Set(master).size).toBe(master.length)
+      expect(master.some((l) => l.includes('A team member will get back to you soon'))).toBe(false)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -19,6 +19,7 @@ import { runMigrations } from '@loopdm/db/migrate'
 import { createPool } from '@loopdm/db/pool'
 import { createEvaluationService } from '@loopdm/evaluator/services/evaluation.service'
 import { createExportService } from '@loopdm/exporter/services/export.service'
+import { formatReport } from '@loopdm/exporter/services/export-report'
 import { createConversationRepository } from '@loopdm/gateway/repositories/conversation.repository'
 import { importHistory } from '@loopdm/gateway/services/history-import'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
@@ -222,6 +223,8 @@ async function main() {
   say(
     `  ${ex.examples} examples from ${ex.rowsRead} rows → ${ex.files.map((f) => f.replace(`${ROOT}/`, '')).join(', ')}`,
   )
+  // Curation: which answers became examples (by source) and why the others did not.
+  for (const l of formatReport(ex.curation)) say(l)
   say(
     `  PII replaced: ${piiTotal} (${
       Object.entries(ex.pii)
@@ -312,7 +315,14 @@ async function main() {
   say('\n════════ summary ════════')
   say(`imported staff DMs      ${imported}`)
   say(`live DMs                ${mids.length} sent, ${answered} answered, ${failed} failed`)
-  say(`examples exported       ${ex.examples} (${ex.bytes} bytes)`)
+  const inc = ex.curation.included
+  say(
+    `examples exported       ${ex.examples} (${ex.bytes} bytes): human ${inc.human}, import ${inc.import}, bot ${inc.bot}; excluded ${
+      Object.entries(ex.curation.excluded)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'
+    }`,
+  )
   say(
     `PII replaced            ${piiTotal} (${
       Object.entries(ex.pii)

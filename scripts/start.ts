@@ -16,6 +16,7 @@ import { shutdownWarnings } from '@loopdm/models/shutdowns'
 import { loadConfigOrExit } from '@loopdm/platform/config'
 import { ensurePseudonymSecretFile, PSEUDONYM_SECRET_FILE } from '@loopdm/platform/config-privacy'
 import { assertRedis } from '@loopdm/redis/client'
+import { nodeFlagsFor } from './lib/app-flags.js'
 import { ROOT, say, waitFor } from './lib/cli.js'
 
 const APPS = ['openai-local', 'gateway', 'exporter', 'tuner', 'evaluator'] as const
@@ -137,7 +138,8 @@ async function main() {
 }
 
 function startChild(app: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+  const flags = nodeFlagsFor(app)
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', `apps/${app}/src/main.ts`], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

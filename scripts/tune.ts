@@ -1,12 +1,13 @@
 /**
- * `npm run tune [-- --dry-run] [--file F] [--inline] [--no-wait] [--timeout-ms N]`
+ * `npm run tune [-- --dry-run] [--file F] [--force] [--inline] [--no-wait] [--timeout-ms N]`
  *
  * Validates the training data, counts tokens, estimates the cost against the monthly budget and
  * (unless --dry-run) starts the fine-tune: enqueued on `tune` for the running tuner (job id from the
  * file's sha256, so a second trigger joins the first), or in this process with --inline (also the
  * fallback when no tuner worker is running). Then waits for the provider job to end, unless --no-wait.
  * Exit codes: 0 done (or dry run that would pass), 1 error/failed fine-tune, 2 refused (or a dry
- * run that would be refused).
+ * run that would be refused). --force trains even when the human + import share of the data is below
+ * FT_MIN_HUMAN_SHARE (the refusal names the numbers).
  */
 
 import { openDatabase } from '@loopdm/db/open-database'
@@ -27,6 +28,7 @@ import { parseArgs, say } from './lib/cli.js'
 const { flags } = parseArgs(process.argv.slice(2))
 const dryRun = flags['dry-run'] === true
 const file = typeof flags.file === 'string' ? flags.file : undefined
+const force = flags.force === true
 const wait = flags['no-wait'] !== true
 const timeoutMs = Number(flags['timeout-ms'] ?? 24 * 3600_000)
 const config = loadConfigOrExit()
@@ -98,7 +100,7 @@ try {
     const workers = dryRun || flags.inline === true ? [] : await deps.tuneQueue.getWorkers()
     if (dryRun || workers.length === 0) {
       if (!dryRun && flags.inline !== true) say('no tuner worker is running (npm start): running inline')
-      const r = await runTune({ trigger: 'manual', file, dryRun }, deps)
+      const r = await runTune({ trigger: 'manual', file, dryRun, force }, deps)
       printResult(r)
       if (r.outcome === 'dry-run') code = r.refusal ? 2 : 0
       else if (wait && r.finetune?.providerJobId) {
@@ -128,7 +130,7 @@ try {
       try {
         const job: Job = await deps.tuneQueue.add(
           TUNE_JOB.tune,
-          { trigger: 'manual', file, dryRun: false },
+          { trigger: 'manual', file, dryRun: false, force },
           { ...TUNE_JOB_OPTIONS, jobId },
         )
         say(`enqueued tune job ${jobId} for ${picked.path}`)

@@ -1,5 +1,6 @@
 import { type ExportPayload, ExportPayloadSchema } from '@loopdm/queues/contracts'
 import type { ExportResult } from './services/export.service.js'
+import { formatReport } from './services/export-report.js'
 
 export interface ExportCliOptions {
   inline: boolean
@@ -100,6 +101,7 @@ export function formatExportSummary(r: ExportResult): string {
     `export ${r.status}${r.runId !== undefined ? ` (run ${r.runId}, ${r.kind})` : ` (${r.kind})`} for ${r.date}`,
     `  rows read:        ${r.rowsRead}`,
     `  examples:         ${r.examples}${r.invalid ? ` (${r.invalid} dropped by format checks: ${JSON.stringify(r.invalidByKind)})` : ''}`,
+    ...formatReport(r.curation),
     `  PII replaced:     ${pii || 'none'}`,
     `  bytes:            ${r.bytes}`,
     `  files:            ${r.files.join(', ') || 'none'}`,

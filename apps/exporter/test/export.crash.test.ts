@@ -80,8 +80,8 @@ describe('export crash and rerun', () => {
         await seed(
           pool,
           [
-            { user: users[0] as string, role: 'user', content: 'before q', at: 0 },
-            { user: users[0] as string, role: 'assistant', content: 'before a', at: 1 },
+            { user: users[0] as string, role: 'user', content: `before q ${point}`, at: 0 },
+            { user: users[0] as string, role: 'assistant', content: `before a ${point}`, at: 1 },
           ],
           base,
         )
@@ -91,8 +91,8 @@ describe('export crash and rerun', () => {
         const rows: SeedRow[] = []
         for (let i = 0; i < 30; i++) {
           const user = users[i % 3] as string
-          rows.push({ user, role: 'user', content: `question ${i}`, at: 10 + 2 * i })
-          rows.push({ user, role: 'assistant', content: `answer ${i}`, at: 11 + 2 * i })
+          rows.push({ user, role: 'user', content: `question ${i} (${point})`, at: 10 + 2 * i })
+          rows.push({ user, role: 'assistant', content: `answer ${i} (${point})`, at: 11 + 2 * i })
         }
         await seed(pool, rows, base)
 
@@ -137,7 +137,10 @@ describe('export crash and rerun', () => {
 
         expect(statSync(master).size).toBeGreaterThanOrEqual(masterAtKill)
         const inMaster = pairsOf(master, users)
-        const expected = ['before q', ...Array.from({ length: 30 }, (_, i) => `question ${i}`)]
+        const expected = [
+          `before q ${point}`,
+          ...Array.from({ length: 30 }, (_, i) => `question ${i} (${point})`),
+        ]
         expect(inMaster.map((p) => p.q).sort()).toEqual(expected.sort())
         const dailyPairs = pairsOf(daily, users)
         expect(dailyPairs.map((p) => p.q).sort()).toEqual(expected.slice(1).sort())

@@ -112,7 +112,11 @@ describe('export watermark', () => {
           const o = JSON.parse(line)
           expect(Object.keys(o)).toEqual(['messages'])
           expect(o.messages[0]).toEqual({ role: 'system', content: 'SYS' })
-          for (const m of o.messages) expect(Object.keys(m)).toEqual(['role', 'content'])
+          // `weight` only on assistant turns of a multi-turn example (0 context, 1 the taught one).
+          for (const m of o.messages)
+            expect(Object.keys(m)).toEqual(
+              m.role === 'assistant' && 'weight' in m ? ['role', 'content', 'weight'] : ['role', 'content'],
+            )
         }
       }
       // A fourth run with nothing new writes nothing for these users.

@@ -66,8 +66,9 @@ export function pairsOf(path: string, users: string[]): Array<{ user: string; q:
   data.forEach((line, i) => {
     const u = byKey.get(manifest[i] as string)
     if (!u) return
+    // The taught turn is the last two messages (earlier ones are the conversation's context).
     const m = JSON.parse(line).messages
-    out.push({ user: u, q: m[1].content, a: m[2].content })
+    out.push({ user: u, q: m[m.length - 2].content, a: m[m.length - 1].content })
   })
   return out
 }

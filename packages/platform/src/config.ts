@@ -25,6 +25,7 @@ function shape(e: Env) {
     redis: { url: e.REDIS_URL as string, prefix: e.QUEUE_PREFIX },
     openai: openaiConfig(e),
     models: modelsConfig(e),
+    rollout: rolloutConfig(e),
     memory: {
       enabled: e.MEMORY_ENABLED,
       maxTokens: e.MEMORY_MAX_TOKENS,
@@ -98,6 +99,35 @@ function modelsConfig(e: Env) {
   }
 }
 
+/** Canary and shadow rollouts of a candidate policy on live DMs (issue 19). */
+function rolloutConfig(e: Env) {
+  return {
+    canary: {
+      /** How often one gateway (a Redis lock) counts the arms and runs the sequential test. */
+      checkIntervalMs: e.CANARY_CHECK_INTERVAL_MS,
+      /** Promote a canary shown not worse (or better) at once; false → it waits for approval. */
+      autoPromote: e.CANARY_AUTO_PROMOTE,
+      /** Non-inferiority margin on the bad-outcome rate (takeover or negative reaction), absolute. */
+      margin: e.CANARY_MARGIN,
+      /** Chance of a false rollback over the whole canary. */
+      alpha: e.CANARY_ALPHA,
+      promoteWhen: e.CANARY_PROMOTE_WHEN,
+      maxSendFailureRate: e.CANARY_MAX_SEND_FAILURE_RATE,
+      maxFallbackRate: e.CANARY_MAX_FALLBACK_RATE,
+      maxP99LatencyMs: e.CANARY_MAX_P99_LATENCY_MS,
+      guardMinReplies: e.CANARY_GUARD_MIN_REPLIES,
+      /** A customer question with no reply and no later turn for this long counts as unanswered. */
+      unansweredQuietMs: e.CANARY_UNANSWERED_QUIET_MS,
+    },
+    shadow: {
+      /** Daily cap on what shadow answers may cost (USD); reached → shadows are skipped until tomorrow. */
+      maxUsdPerDay: e.SHADOW_MAX_USD,
+      /** Shadow answers computed at once per gateway. */
+      concurrency: e.SHADOW_CONCURRENCY,
+    },
+  }
+}
+
 /** The Instagram webhook and the gateway serving it. */
 function edgeConfig(e: Env) {
   return {
@@ -151,9 +181,19 @@ function pipelineConfig(e: Env) {
       maxBytes: e.EXPORT_MAX_BYTES,
       oversize: e.EXPORT_OVERSIZE,
       autoTune: e.AUTO_TUNE,
+      /** Which answers become training examples (the curation policy, README "Curation"). */
+      curate: {
+        botAnswers: e.CURATE_BOT_ANSWERS,
+        takeoverWindowMs: e.CURATE_TAKEOVER_WINDOW_MIN * 60_000,
+        genericMinRepeats: e.CURATE_GENERIC_MIN_REPEATS,
+      },
     },
     finetune: {
       minExamples: e.FT_MIN_EXAMPLES,
+      /** Refuse data whose human + import share of examples is below this (unless forced). */
+      minHumanShare: e.FT_MIN_HUMAN_SHARE,
+      /** The most examples one tune trains on (newest first). */
+      maxExamples: e.FT_MAX_EXAMPLES,
       nEpochs: e.FT_N_EPOCHS,
       /** Override of the per-model training prices (packages/models/src/prices.ts); unset → the table. */
       pricePer1kTokens: e.FT_PRICE_PER_1K_TOKENS,

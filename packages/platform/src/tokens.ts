@@ -1,8 +1,20 @@
-import { encode } from 'gpt-tokenizer'
+import { createRequire } from 'node:module'
+
+type Encode = (text: string) => number[]
+let encode: Encode | undefined
+
+/**
+ * gpt-tokenizer's BPE ranks cost ~75 MB of memory once loaded: loaded on the first count, so a
+ * process that rarely counts (the exporter counts only examples near the token limit) never pays.
+ */
+function encoder(): Encode {
+  encode ??= (createRequire(import.meta.url)('gpt-tokenizer') as { encode: Encode }).encode
+  return encode
+}
 
 /** Real token count (o200k/cl100k-compatible BPE from gpt-tokenizer) of one text. */
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : encode(text).length
+  return text.length === 0 ? 0 : encoder()(text).length
 }
 
 export interface ChatMessageLike {

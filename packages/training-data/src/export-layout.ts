@@ -12,8 +12,11 @@ import { isAbsolute, join, relative, resolve } from 'node:path'
  * - `fine_tune_backfill_<since>_<until>.jsonl`: a `--since/--until` export, not appended to the master.
  * - `archive/fine_tune_archive_<YYYY-MM>.jsonl.gz`: a month of old daily files (retention).
  * - `tune/since_<from>_<to>.jsonl`: the tuner's since-last training file.
- * - `<data file>.manifest`: one line per data line, `<pseudonymous user key>\t<export date>`, so a
- *   GDPR erase can find a user's lines and retention can age master lines out.
+ * - `<data file>.manifest`: one line per data line, `<pseudonymous user key>\t<export date>\t<source>`
+ *   (source: `human` | `import` | `bot`, where the answer came from; manifests written before
+ *   curation have two columns), so a GDPR erase can find a user's lines, retention can age master
+ *   lines out and the tuner can count the human share.
+ * - `<daily file>.report.json`: what the day's runs included (by source) and excluded (by reason).
  * - `<data file>.uploaded`: written by the tuner once the file was uploaded to the provider.
  * - `.export.lock`: the directory lock (export-lock.ts).
  */
@@ -48,8 +51,15 @@ export const sinceLastName = (from: string, to: string) => `since_${from}_${to}.
 /** The sidecar manifest of a data file. Every data file that holds conversation text has one. */
 export const manifestPath = (file: string) => `${file}.manifest`
 
-/** One manifest line: the user's pseudonymous key (pseudonym.ts) and the export date. */
-export const manifestLine = (key: string, date: string) => `${key}\t${date}\n`
+/** One manifest line: the user's pseudonymous key (pseudonym.ts), the export date, the answer's source. */
+export const manifestLine = (key: string, date: string, source?: string) =>
+  source ? `${key}\t${date}\t${source}\n` : `${key}\t${date}\n`
+
+/** Where a manifest line's answer came from; `undefined` for a line written before curation. */
+export function manifestSource(line: string): 'human' | 'import' | 'bot' | undefined {
+  const s = line.split('\t')[2]?.trim()
+  return s === 'human' || s === 'import' || s === 'bot' ? s : undefined
+}
 
 /** The marker the tuner writes beside a training file once it is uploaded (provider-copies.ts). */
 export const uploadedMarkerPath = (file: string) => `${file}.uploaded`

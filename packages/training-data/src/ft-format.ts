@@ -17,6 +17,7 @@ export type FtProblemKind =
   | 'missing_messages'
   | 'bad_message'
   | 'bad_role'
+  | 'bad_weight'
   | 'empty_content'
   | 'no_assistant'
   | 'too_many_tokens'
@@ -161,11 +162,26 @@ export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineO
       add('empty_content', `line ${lineNo}: messages[${i}] (${msg.role}) has empty content`)
       return
     }
-    if (msg.role === 'assistant') assistant = true
+    // OpenAI's format: `weight` (0 = context, not learned; 1 = learned) on assistant messages only.
+    if (msg.weight !== undefined && msg.role !== 'assistant') {
+      add(
+        'bad_weight',
+        `line ${lineNo}: messages[${i}] (${msg.role}) has a "weight"; only assistant messages may`,
+      )
+      return
+    }
+    if (msg.weight !== undefined && msg.weight !== 0 && msg.weight !== 1) {
+      add(
+        'bad_weight',
+        `line ${lineNo}: messages[${i}].weight must be 0 or 1 (got ${JSON.stringify(msg.weight)})`,
+      )
+      return
+    }
+    if (msg.role === 'assistant' && msg.weight !== 0) assistant = true
     counted.push({ role: msg.role, content: text })
   })
-  if (!assistant && !problems.some((p) => p.kind === 'bad_role' || p.kind === 'empty_content')) {
-    add('no_assistant', `line ${lineNo}: no assistant message`)
+  if (!assistant && !problems.some((p) => ['bad_role', 'empty_content', 'bad_weight'].includes(p.kind))) {
+    add('no_assistant', `line ${lineNo}: no assistant message to learn from (weight 1 or unset)`)
   }
   const max = opts.maxTokens ?? DEFAULT_FT_TOKEN_LIMIT
   let tokens = 0

@@ -122,3 +122,35 @@ describe('validateFtExample', () => {
     })
   })
 })
+
+describe('weight on assistant messages (multi-turn examples)', () => {
+  const multi = (over: Record<number, Record<string, unknown>> = {}) =>
+    JSON.stringify({
+      messages: [
+        { role: 'system', content: 'You are a shop assistant.' },
+        { role: 'user', content: 'Hi, do you ship?' },
+        { role: 'assistant', content: 'Yes, everywhere in the EU.', weight: 0 },
+        { role: 'user', content: 'And to Austria?' },
+        { role: 'assistant', content: 'Yes, in 3-5 days.', weight: 1 },
+      ].map((m, i) => ({ ...m, ...over[i] })),
+    })
+
+  it('accepts weight 0 on context answers and 1 on the taught one', () => {
+    expect(validateFtLine(multi(), 1)).toMatchObject({ ok: true, problems: [] })
+  })
+  it.each([
+    [{ 1: { weight: 1 } }, 'messages[1] (user) has a "weight"'],
+    [{ 0: { weight: 0 } }, 'messages[0] (system) has a "weight"'],
+    [{ 4: { weight: 0.5 } }, 'messages[4].weight must be 0 or 1 (got 0.5)'],
+    [{ 4: { weight: '1' } }, 'messages[4].weight must be 0 or 1 (got "1")'],
+  ])('rejects %j with a clear error', (over, message) => {
+    const r = validateFtLine(multi(over), 3)
+    expect(r.ok).toBe(false)
+    expect(r.problems.map((p) => p.kind)).toContain('bad_weight')
+    expect(r.problems.map((p) => p.message).join('\n')).toContain(message)
+  })
+  it('rejects an example whose every answer has weight 0 (nothing to learn)', () => {
+    const r = validateFtLine(multi({ 4: { weight: 0 } }), 2)
+    expect(r.problems.map((p) => p.kind)).toEqual(['no_assistant'])
+  })
+})

@@ -221,6 +221,8 @@ export function createExportRunsRepository(db: Pool) {
         `update export_runs set status = 'failed', error = $2 where id = $1 and status in ('started', 'written')`,
         [id, error.slice(0, 2000)],
       )
+      // Its lines were never appended: the run that redoes them must not find them "duplicate".
+      await db.query('delete from export_line_hashes where run_id = $1', [id])
     },
 
     /** GDPR: forgets a user's carried-over turn (the only place the exporter keeps a user id). */

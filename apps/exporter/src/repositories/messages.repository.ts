@@ -14,9 +14,16 @@ export interface MessageRow {
   hasImage: boolean
   /** Exact timestamptz text: a JS Date would drop the microseconds and break the keyset. */
   createdAt: string
+  /** Assistant turns: `bot` | `human` | `import` (null = bot, rows from before migration 0009). */
+  author: string | null
+  /** Bot turns: the router's reason (`circuit-open`, `fallback`, …). */
+  routeReason: string | null
+  /** The customer unsent it. */
+  deleted: boolean
+  igMessageId: string | null
 }
 
-const COLUMNS = `id, ig_user_id as "igUserId", role, content, has_image as "hasImage", created_at::text as "createdAt"`
+const COLUMNS = `id, ig_user_id as "igUserId", role, content, has_image as "hasImage", created_at::text as "createdAt", author, route_reason as "routeReason", deleted_at is not null as deleted, ig_message_id as "igMessageId"`
 
 /**
  * The exporter's reads of `conversation_messages`: keyset pages in (created_at, id) order, each a
@@ -25,12 +32,29 @@ const COLUMNS = `id, ig_user_id as "igUserId", role, content, has_image as "hasI
  */
 export function createMessagesRepository(db: Queryable) {
   return {
-    /** The highest id now visible: a run's snapshot bound. */
+    /**
+     * A run's snapshot bound: the highest id such that every smaller id is committed (or rolled
+     * back) — never an id another transaction still holds. Ids are drawn at insert, not commit, so
+     * a plain `max(id)` can pass a smaller id whose transaction commits later, and the watermark
+     * would skip that row for good. `lock … in share mode` waits for every transaction that
+     * inserted into the table to end and keeps new inserts (which draw their id under the row
+     * lock) out for the one index probe; one simple-protocol statement, an implicit transaction.
+     */
     async maxId(): Promise<number> {
-      const r = await db.query<{ max: number | null }>(
-        'select max(id)::bigint as max from conversation_messages',
-      )
-      return Number(r.rows[0]?.max ?? 0)
+      const r = (await db
+        .query(
+          `set local lock_timeout = '120s';
+           lock table conversation_messages in share mode;
+           select max(id)::bigint as max from conversation_messages`,
+        )
+        .catch((err: Error & { code?: string }) => {
+          if (err.code !== '55P03') throw err
+          throw new Error(
+            'export: a transaction has held an insert into conversation_messages open for over 120 s; the run waits for it to commit so no row is skipped — end that transaction (pg_stat_activity) and rerun',
+          )
+        })) as unknown as Array<{ rows: Array<{ max: number | null }> }>
+      const last = Array.isArray(r) ? r[r.length - 1] : (r as { rows: Array<{ max: number | null }> })
+      return Number(last?.rows[0]?.max ?? 0)
     },
 
     /**

@@ -9,7 +9,8 @@ import { basename, dirname } from 'node:path'
 
 /** Appends through a 1 MiB buffer; counts bytes and lines. */
 export class BufferedFile {
-  private chunks: string[] = []
+  private chunks: Array<string | Buffer> = []
+  private hasBytes = false
   private pending = 0
   bytes = 0
   lines = 0
@@ -27,8 +28,9 @@ export class BufferedFile {
    * Buffers `text` (whole lines) without awaiting; true when the buffer is due a `flush()`.
    * Synchronous so the per-line path of a million-row export allocates no promise.
    */
-  push(text: string, lines = 1): boolean {
-    const n = Buffer.byteLength(text)
+  push(text: string | Buffer, lines = 1): boolean {
+    const n = typeof text === 'string' ? Buffer.byteLength(text) : text.length
+    if (typeof text !== 'string') this.hasBytes = true
     this.chunks.push(text)
     this.pending += n
     this.bytes += n
@@ -37,16 +39,22 @@ export class BufferedFile {
   }
 
   /** Writes `text` (one or more whole lines). */
-  async write(text: string, lines = 1): Promise<void> {
+  async write(text: string | Buffer, lines = 1): Promise<void> {
     if (this.push(text, lines)) await this.flush()
   }
 
   async flush(): Promise<void> {
     if (this.chunks.length === 0) return
-    const data = this.chunks.join('')
+    // Bytes (a copied file) are written as they are: decoding chunk by chunk would break a
+    // multi-byte character that straddles two chunks.
+    const chunks = this.chunks
+    const bytes = this.hasBytes
     this.chunks = []
     this.pending = 0
-    await this.fh.write(data)
+    this.hasBytes = false
+    if (bytes)
+      await this.fh.write(Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))))
+    else await this.fh.write((chunks as string[]).join(''))
   }
 
   /** Flushes, fsyncs and closes. */
@@ -64,9 +72,7 @@ export class BufferedFile {
 
 /** Copies an existing file into a fresh BufferedFile (a second run on the same date continues it). */
 export async function copyInto(src: string, dst: BufferedFile, lines: number): Promise<void> {
-  for await (const chunk of createReadStream(src)) {
-    await dst.write(chunk.toString('utf8'), 0)
-  }
+  for await (const chunk of createReadStream(src) as AsyncIterable<Buffer>) await dst.write(chunk, 0)
   dst.lines += lines
 }
 

@@ -1,17 +1,17 @@
 import { join } from 'node:path'
 import type { ExportPayload } from '@loopdm/queues/contracts'
-import { MASTER_FILE, manifestLine, manifestPath } from '@loopdm/training-data/export-layout'
+import { MASTER_FILE, manifestPath } from '@loopdm/training-data/export-layout'
 import { touchDirLock } from '@loopdm/training-data/export-lock'
-import { type FtProblemKind, validateFtExample } from '@loopdm/training-data/ft-format'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { PendingTurn, RunKind, RunPlan } from '../repositories/export-runs.repository.js'
 import type { MessagesRepository, Position } from '../repositories/messages.repository.js'
+import { type CurateState, consider, flushBatch } from './curate-steps.js'
 import type { DailyWriter } from './daily-writer.js'
 import type { ExportResult, ExportServiceOptions } from './export.service.js'
 import { fileSize } from './export-files.js'
 import { finishWritten, type Recovered, type RunLedger } from './export-recovery.js'
+import { topForReport, writeReport } from './export-report.js'
 import { readSource, type SourceBounds } from './export-source.js'
-import type { createPairer, Example } from './pairing.js'
+import type { createPairer } from './pairing.js'
 
 /** Everything a run's steps share: the service's deps and settings. */
 export interface ExportContext extends RunLedger {
@@ -23,22 +23,16 @@ export interface ExportContext extends RunLedger {
   maxTokens: number
 }
 
-/** One run in progress: its bounds, its writer, and what it has counted so far. */
-export interface RunState {
+/** One run in progress: its bounds, its writer, its curation, and what it has counted so far. */
+export interface RunState extends CurateState {
   t0: number
-  date: string
   kind: RunKind
-  runId: number | undefined
   recovered: Recovered
   bounds: SourceBounds
   pairer: ReturnType<typeof createPairer>
-  writer: DailyWriter | undefined
-  keys: Map<string, string>
+  /** The day's file (its report is `<file>.report.json`). */
+  reportFile: string
   rowsRead: number
-  examples: number
-  bytes: number
-  invalid: number
-  invalidByKind: Partial<Record<FtProblemKind, number>>
   pending: PendingTurn[]
   phaseMs: ExportResult['phaseMs']
   watermarkOut: Position | undefined
@@ -62,46 +56,21 @@ export async function planBounds(
   }
 }
 
-/** Checks and writes one example; returns a promise only when the writer has I/O to do. */
-function take(c: ExportContext, s: RunState, { igUserId, example }: Example): Promise<void> | undefined {
-  // The same checks as validateFtLine, on the object (JSON.stringify cannot produce bad JSON).
-  const v = validateFtExample(example, s.examples + s.invalid + 1, {
-    maxTokens: c.maxTokens,
-    countTokens: 'when-near-limit',
-  })
-  if (!v.ok) {
-    s.invalid++
-    for (const p of v.problems) s.invalidByKind[p.kind] = (s.invalidByKind[p.kind] ?? 0) + 1
-    return undefined
-  }
-  const line = JSON.stringify(example)
-  s.examples++
-  s.bytes += Buffer.byteLength(line) + 1
-  return s.writer?.add(line, manifestLine(keyOf(c, s, igUserId), s.date))
-}
-
-function keyOf(c: ExportContext, s: RunState, igUserId: string): string {
-  let k = s.keys.get(igUserId)
-  if (k === undefined) {
-    k = pseudonymousUserKey(igUserId, c.o.config.privacy.pseudonymSecret)
-    s.keys.set(igUserId, k)
-  }
-  return k
-}
-
 /** Streams every row, pairs turns into examples and writes them; then settles pending turns and the watermark. */
 export async function streamAndPair(c: ExportContext, s: RunState): Promise<void> {
   let nextProgress = c.progressEvery
   const lastPos: { pos: Position | undefined } = { pos: undefined }
   await s.writer?.start()
+  const tInit = performance.now()
+  await s.curator.init()
+  s.phaseMs.curateInit = Math.round(performance.now() - tInit)
   for await (const rows of readSource(c.messages, c.batch, { ...s.bounds, last: lastPos })) {
+    const signals = await s.curator.pageSignals(rows)
     for (const row of rows) {
-      const ex = s.pairer.push(row)
-      if (ex) {
-        const io = take(c, s, ex)
-        if (io) await io
-      }
+      const done = s.pairer.push(row, row.igMessageId ? signals.get(row.igMessageId) : undefined)
+      if (done) for (const cand of done) consider(s, cand)
     }
+    await flushBatch(s)
     s.rowsRead += rows.length
     if (s.rowsRead >= nextProgress) {
       nextProgress += c.progressEvery
@@ -114,7 +83,11 @@ export async function streamAndPair(c: ExportContext, s: RunState): Promise<void
   }
   const end = s.pairer.finish()
   s.phaseMs.read = Math.round(performance.now() - s.t0)
-  for (const ex of end.examples) await take(c, s, ex)
+  for (let i = 0; i < end.candidates.length; i += c.batch) {
+    for (const cand of end.candidates.slice(i, i + c.batch)) consider(s, cand)
+    await flushBatch(s)
+  }
+  s.report.topRepeated = topForReport(s.curator.topRepeated)
   const cutoff = c.now().getTime() - (c.o.pendingMaxAgeMs ?? 30 * 24 * 3600_000)
   s.pending =
     s.kind === 'nightly' ? end.pending.filter((p) => new Date(p.fromCreatedAt).getTime() >= cutoff) : []
@@ -148,6 +121,8 @@ export async function writeAndCommit(
   const master = s.kind === 'nightly' && files.length > 0 ? await masterOffsets(c.dir) : undefined
   const plan: RunPlan = { files, pending: s.pending, ...(master ? { master } : {}) }
   const nightly = s.kind === 'nightly'
+  // The run's example hashes are recorded before it is: a `written` run is finished, not redone.
+  await s.curator.flush()
   await c.runs.markWritten(runId, {
     plan,
     from: s.bounds.watermark,
@@ -162,6 +137,7 @@ export async function writeAndCommit(
   const tFinish = performance.now()
   await finishWritten(c, runId, s.kind, plan)
   s.phaseMs.finish = Math.round(performance.now() - tFinish)
+  await writeReport(s.reportFile, s.report)
   const tuneEnqueued = nightly ? await c.maybeTune(s.date, s.examples) : false
   return summarize(
     s,
@@ -200,9 +176,10 @@ export function summarize(
     invalidByKind: s.invalidByKind,
     bytes: s.bytes,
     pii: s.pairer.pii,
+    curation: s.report,
     pendingUsers: s.pending.length,
     durationMs: Math.round(performance.now() - s.t0),
-    phaseMs: s.phaseMs,
+    phaseMs: { ...s.phaseMs, dedupe: Math.round(s.phaseMs.dedupe) },
     watermark: s.watermarkOut,
     tuneEnqueued: tune,
     recovered: s.recovered,

@@ -1,17 +1,20 @@
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import { processOwnerId } from '@loopdm/platform/owner-id'
 import type { ExportPayload } from '@loopdm/queues/contracts'
-import { backfillName } from '@loopdm/training-data/export-layout'
+import { backfillName, dailyName } from '@loopdm/training-data/export-layout'
 import { acquireDirLock } from '@loopdm/training-data/export-lock'
 import { type FtProblemKind, tokenLimitFor } from '@loopdm/training-data/ft-format'
 import type { PiiCounts } from '@loopdm/training-data/redaction'
+import { createCurationRepository } from '../repositories/curation.repository.js'
 import { createExportRunsRepository, type RunKind } from '../repositories/export-runs.repository.js'
 import { createMessagesRepository, type Position } from '../repositories/messages.repository.js'
+import { createCurator } from './curation.js'
 import { DailyWriter } from './daily-writer.js'
 import { acquireLease, type ExportPausePoint } from './export-recovery.js'
+import { type CurationReport, emptyReport } from './export-report.js'
 import {
   type ExportContext,
   planBounds,
@@ -59,10 +62,16 @@ export interface ExportResult {
   invalidByKind: Partial<Record<FtProblemKind, number>>
   bytes: number
   pii: PiiCounts
+  /** What curation included (by source) and excluded (by reason): the run's report. */
+  curation: CurationReport
   pendingUsers: number
   durationMs: number
-  /** Where the time went: reading + pairing + redacting + writing temp files, fsync, rename + master append + commit. */
-  phaseMs: { read: number; fsync: number; finish: number }
+  /**
+   * Where the time went: reading + pairing + redacting + writing temp files (curateInit: the
+   * curation's one-off queries, dedupe: the duplicate checks, both part of read), fsync,
+   * rename + master append + commit.
+   */
+  phaseMs: { read: number; fsync: number; finish: number; curateInit: number; dedupe: number }
   watermark: Position | undefined
   tuneEnqueued: boolean
   /** A crashed run this call finished before starting its own. */
@@ -170,18 +179,37 @@ function newRunState(
         oversize: c.o.config.export.oversize,
         fileName,
       })
+  const cfg = c.o.config
+  const curator = createCurator({
+    repo: createCurationRepository(c.o.db),
+    config: cfg.export.curate,
+    scope: c.dir,
+    mode: payload.dryRun ? 'dry-run' : base.kind === 'backfill' ? 'backfill' : 'master',
+  })
+  const mem = cfg.memory
   return {
     ...base,
-    pairer: createPairer({ systemPrompt: c.o.config.models.systemPrompt }),
+    system: { role: 'system', content: cfg.models.systemPrompt },
+    curator,
+    pairer: createPairer({
+      contextTurns: mem.enabled && mem.maxTokens > 0 ? mem.recentTurns : 0,
+      takeoverWindowMs: cfg.export.curate.takeoverWindowMs,
+      isGeneric: curator.isGeneric,
+    }),
     writer,
+    reportFile: join(c.dir, fileName ?? dailyName(base.date, 1)),
+    batch: [],
+    report: { ...emptyReport(), runs: base.runId === undefined ? [] : [base.runId] },
+    maxTokens: c.maxTokens,
     keys: new Map(),
+    pseudonymSecret: cfg.privacy.pseudonymSecret,
     rowsRead: 0,
     examples: 0,
     bytes: 0,
     invalid: 0,
     invalidByKind: {},
     pending: [],
-    phaseMs: { read: 0, fsync: 0, finish: 0 },
+    phaseMs: { read: 0, fsync: 0, finish: 0, curateInit: 0, dedupe: 0 },
     watermarkOut: undefined,
   }
 }
@@ -203,6 +231,7 @@ async function runSteps(c: ExportContext, s: RunState): Promise<ExportResult> {
     // After it, the run stays `written` and the next attempt finishes it.
     const current = s.runId === undefined ? undefined : await c.runs.get(s.runId).catch(() => undefined)
     if (current?.status === 'started') {
+      await s.curator.flush().catch(() => {})
       await s.writer?.abort().catch(() => {})
       await c.runs.markFailed(current.id, (err as Error).message).catch(() => {})
     }
@@ -219,6 +248,10 @@ function logFields(r: ExportResult) {
     examples: r.examples,
     invalid: r.invalid,
     pii: r.pii,
+    included: r.curation.included,
+    preferred: r.curation.preferred,
+    excluded: r.curation.excluded,
+    tokens: r.curation.tokens,
     bytes: r.bytes,
     durationMs: r.durationMs,
     phaseMs: r.phaseMs,

@@ -1,10 +1,11 @@
+import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { createExclusionRepository, type GoldRepository } from '@loopdm/models/gold-items'
 import { approveCandidate, rejectCandidate, rollbackModel } from '@loopdm/models/promotion'
 import { NotFoundError } from '@loopdm/platform/errors'
 import type { AppDeps } from '../routes/route-deps.js'
 import { createConsoleRepository } from './console.repository.js'
 import { createRedisLoginLimiter } from './login-limit.js'
-import type { ConsoleGold, ConsoleOptions } from './options.js'
+import type { ConsoleCanary, ConsoleGold, ConsoleOptions } from './options.js'
 import { createRedisSessionStore } from './session.js'
 
 /**
@@ -51,6 +52,12 @@ export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions>
       prefix: deps.config.redis.prefix,
       ...deps.config.gateway.consoleLogin,
     }),
+    canary: async () => {
+      const run = await createCanaryRepository(deps.pool).live()
+      if (!run) return null
+      const { id, candidateModel: model, percent, status, startedAt } = run
+      return { id, model, percent, status, startedAt, decision: run.decision as ConsoleCanary['decision'] }
+    },
     ...extra,
   }
 }

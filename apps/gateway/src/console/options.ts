@@ -61,6 +61,21 @@ export interface LoginLimiter {
   reset(ip: string): Promise<void>
 }
 
+/** The overview's canary card: the run and the numbers of its last check. */
+export interface ConsoleCanary {
+  id: number
+  model: string
+  percent: number
+  status: string
+  startedAt: Date
+  /** The last check's decision (canary-decision.ts), null before the first check. */
+  decision: {
+    decision?: string
+    reason?: string
+    arms?: Record<'control' | 'canary', { replies: number; badRate: number }>
+  } | null
+}
+
 /**
  * Options of the console plugin (mounted at /console). Features whose function is absent render
  * disabled with a note saying when they become available.
@@ -102,6 +117,8 @@ export interface ConsoleOptions {
   exclude?: (args: { igUserId: string; messageId: number; actor: string }) => Promise<unknown>
   /** Login rate limit per client address; absent = unlimited (tests of other features). */
   loginLimiter?: LoginLimiter
+  /** The live canary as of its last check (issue 19), or null when none runs. */
+  canary?: () => Promise<ConsoleCanary | null>
   /** Name written to audit rows and promotion logs; default `console`. */
   actor?: string
 }

@@ -8,6 +8,7 @@ import type { QueueName } from '@loopdm/queues/contracts'
 import type { Redis } from '@loopdm/redis/client'
 import type { Queue } from 'bullmq'
 import type { FastifyPluginAsync } from 'fastify'
+import type { Rollout } from '../compose-rollout.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { CostsRepository } from '../repositories/costs.repository.js'
 import type { DmQueueRepository } from '../repositories/dm-queue.repository.js'
@@ -46,6 +47,8 @@ export interface AppDeps {
   takeover: TakeoverService
   /** The deployment's gold set (`/admin/gold`, the console's "Mark as gold" and Data page). */
   gold: GoldRepository
+  /** The canary split and its check (`/admin/candidates/:id/canary`, `GET /admin/canary`). */
+  canary: Pick<Rollout, 'checker' | 'split' | 'shadow'>
   /** The Send API token block: `/readyz` reports it. */
   sendGate: Pick<SendGate, 'status'>
   /**

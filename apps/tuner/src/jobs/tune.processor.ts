@@ -1,7 +1,10 @@
+import { join, resolve } from 'node:path'
 import { reserveFineTune } from '@loopdm/models/budget-reservation'
 import { BudgetExceededError, TrainingDataRefusedError } from '@loopdm/platform/errors'
 import { type TunePayload, TunePayloadSchema } from '@loopdm/queues/contracts'
+import { TUNE_DIR } from '@loopdm/training-data/export-layout'
 import { pickTrainingData } from '@loopdm/training-data/training-file'
+import { trainingWindow } from '@loopdm/training-data/training-window'
 import type { FinetuneJobRow } from '../repositories/finetune-jobs.repository.js'
 import { isTerminal } from '../repositories/finetune-jobs.repository.js'
 import { type BudgetCheck, checkBudget, estimateCostUsd } from '../services/budget.service.js'
@@ -64,7 +67,24 @@ async function inspect(input: unknown, deps: TunerDeps): Promise<Inspected> {
   const last = await finetunes.lastSucceeded()
   const picked = await pickTrainingData({ config, file: payload.file, lastDataThrough: last?.dataThrough })
   const limits = provider.limits(config.models.ftBase)
-  const { report, refusal } = await inspectTrainingData({ config, ...picked, limits })
+  // The master keeps growing: train on its newest examples within FT_MAX_EXAMPLES and the file
+  // size the provider (and EXPORT_MAX_BYTES) allows, and say what was left out.
+  const window =
+    picked.source === 'file'
+      ? null
+      : await trainingWindow(picked.path, {
+          maxExamples: config.finetune.maxExamples,
+          maxBytes: Math.min(config.export.maxBytes, limits.maxFileBytes ?? Number.POSITIVE_INFINITY),
+          outDir: join(resolve(config.export.dir), TUNE_DIR),
+        })
+  if (window) picked.path = window.path
+  const { report, refusal } = await inspectTrainingData({
+    config,
+    ...picked,
+    limits,
+    window,
+    force: payload.force,
+  })
   const pricePer1k = trainingPrice(deps)
   const estimateUsd = estimateCostUsd(report.tokens, config.finetune.nEpochs, pricePer1k)
   logger.info(
@@ -74,6 +94,9 @@ async function inspect(input: unknown, deps: TunerDeps): Promise<Inspected> {
       bytes: report.bytes,
       sha256: report.sha256,
       examples: report.examples,
+      sources: report.curation?.sources,
+      humanShare: report.curation?.humanShare,
+      leftOut: report.curation?.window?.leftOut ?? 0,
       tokens: report.tokens,
       longest: report.longest,
       problems: report.problems,

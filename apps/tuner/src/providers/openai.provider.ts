@@ -30,7 +30,12 @@ export function createOpenAIProvider(opts: { sdk: OpenAI }): FineTuneProvider {
   return {
     name: 'openai',
     refusal: (baseModel, now) => openAiFineTuneRefusal(baseModel, now),
-    limits: (baseModel) => ({ tokenLimit: tokenLimitFor(baseModel), minExamples: OPENAI_MIN_EXAMPLES }),
+    limits: (baseModel) => ({
+      tokenLimit: tokenLimitFor(baseModel),
+      minExamples: OPENAI_MIN_EXAMPLES,
+      // OpenAI's per-file upload limit for fine-tuning files.
+      maxFileBytes: 512 * 1024 * 1024,
+    }),
     async upload(filePath) {
       const file = await sdk.files.create({
         file: await toFile(readFileSync(filePath), basename(filePath)),

@@ -34,6 +34,8 @@ export interface DataLimits {
   tokenLimit: number
   /** The provider's own minimum; the tuner also applies FT_MIN_EXAMPLES. */
   minExamples: number
+  /** Largest training file it accepts (bytes); the tuner also applies EXPORT_MAX_BYTES. */
+  maxFileBytes?: number
 }
 
 /**

@@ -4,6 +4,8 @@ import { basename } from 'node:path'
 import type { Config } from '@loopdm/platform/config'
 import { tokenLimitFor, validateFtFile } from '@loopdm/training-data/ft-format'
 import type { TrainingDataSource } from '@loopdm/training-data/training-file'
+import type { TrainingWindow } from '@loopdm/training-data/training-window'
+import { curationOf, type DataCuration, formatCuration, shareRefusal } from './data-curation.js'
 
 /** What `npm run tune` prints and the tune job returns: the data, before any money is spent. */
 export interface DataReport {
@@ -24,6 +26,8 @@ export interface DataReport {
   dataThrough: string | null
   /** Where the data came from: `file`, `master` or `since-last`. */
   source: TrainingDataSource
+  /** Where its answers came from, the window it is of, the last export's exclusions. */
+  curation?: DataCuration | undefined
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -45,6 +49,10 @@ export async function inspectTrainingData(opts: {
   dataThrough: string | null
   /** The provider's limits for the base (per-example tokens, its own minimum of examples). */
   limits?: { tokenLimit: number; minExamples: number }
+  /** The window of a larger file this is (training-window.ts), when one was cut. */
+  window?: TrainingWindow | null
+  /** Train even below FT_MIN_HUMAN_SHARE. */
+  force?: boolean
 }): Promise<{ report: DataReport; refusal: string | null }> {
   const { config, path } = opts
   const bytes = statSync(path).size
@@ -85,6 +93,7 @@ export async function inspectTrainingData(opts: {
     firstProblems: v.problems.slice(0, 5).map((p) => ({ line: p.line, kind: p.kind, message: p.message })),
     dataThrough: opts.dataThrough,
     source: opts.source,
+    curation: await curationOf(path, config.export.dir, opts.window ?? null),
   }
   let refusal: string | null = null
   if (report.problems > 0) {
@@ -99,6 +108,8 @@ export async function inspectTrainingData(opts: {
       minExamples > config.finetune.minExamples
         ? `${basename(path)} has ${report.examples} example(s), fewer than the provider's minimum (${minExamples})`
         : `${basename(path)} has ${report.examples} example(s), fewer than FT_MIN_EXAMPLES (${config.finetune.minExamples})`
+  } else if (report.curation) {
+    refusal = shareRefusal(report.curation, config.finetune.minHumanShare, opts.force === true)
   }
   return { report, refusal }
 }
@@ -115,5 +126,6 @@ export function formatDataReport(r: DataReport): string[] {
     `  longest      ${r.longest} tokens${r.tokenLimit ? ` (limit ${r.tokenLimit})` : ''}`,
     `  problems     ${r.problems}${kinds.length ? ` — ${kinds.map(([k, n]) => `${k}: ${n}`).join(', ')}` : ''}`,
     ...r.firstProblems.map((p) => `    line ${p.line ?? '?'}: ${p.kind ?? ''} ${p.message ?? ''}`.trimEnd()),
+    ...(r.curation ? formatCuration(r.curation) : []),
   ]
 }
