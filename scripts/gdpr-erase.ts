@@ -47,8 +47,14 @@ try {
       `${r.empty ? 'nothing left to erase' : 'erased'}: ${c.rows} rows (${Object.entries(c.tables)
         .map(([t, n]) => `${t} ${n}`)
         .join(', ')}), ${c.jobs} dm jobs scrubbed, ${c.exportLines} export lines in ${c.exportFiles} files` +
-        (c.exportUploadedFiles
-          ? `, ${c.exportUploadedFiles} already-uploaded files held their lines (provider copies: ${c.providerFilesDeleted} deleted, ${c.providerFilesDeferred} deleted when their fine-tune ends, ${c.providerFilesKept} to delete by hand — see the log)`
+        (c.exportUploadedFiles ||
+        c.providerFilesDeleted ||
+        c.providerFilesAlreadyGone ||
+        c.providerFilesFailed
+          ? `; provider copies: ${c.providerFilesDeleted} deleted, ${c.providerFilesAlreadyGone} already gone, ${c.providerFilesDeferred} deleted when their fine-tune ends, ${c.providerFilesFailed} failed (delete by hand — see the log)`
+          : '') +
+        (c.exportRunRolledBack
+          ? `; export run ${c.exportRunRolledBack} (its exporter had died) rolled back first`
           : '') +
         ` — audit row ${r.erasureId}`,
     )

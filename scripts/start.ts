@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { portAnswers, startEmbeddedPostgres } from '@loopdm/db/embedded'
 import { runMigrations } from '@loopdm/db/migrate'
@@ -13,6 +14,7 @@ import { createPool, redactUrl } from '@loopdm/db/pool'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { shutdownWarnings } from '@loopdm/models/shutdowns'
 import { loadConfigOrExit } from '@loopdm/platform/config'
+import { ensurePseudonymSecretFile, PSEUDONYM_SECRET_FILE } from '@loopdm/platform/config-privacy'
 import { assertRedis } from '@loopdm/redis/client'
 import { nodeFlagsFor } from './lib/app-flags.js'
 import { ROOT, say, waitFor } from './lib/cli.js'
@@ -73,6 +75,14 @@ async function main() {
     LOOPDM_SUPERVISOR_PID: String(process.pid),
   }
   if (generatedToken) env.ADMIN_TOKEN = generatedToken
+  // The pseudonymous user key is an HMAC with a per-deployment secret: generated once, kept in .data.
+  let pseudonymNote = 'PSEUDONYM_SECRET is set (or read from .data/pseudonym.secret)'
+  if (config.privacy.pseudonymSecret) env.PSEUDONYM_SECRET = config.privacy.pseudonymSecret
+  else {
+    const s = ensurePseudonymSecretFile(join(ROOT, PSEUDONYM_SECRET_FILE))
+    env.PSEUDONYM_SECRET = s.secret
+    pseudonymNote = `${s.created ? 'generated into' : 'read from'} ${PSEUDONYM_SECRET_FILE} (back it up with the exports)`
+  }
 
   const useLocalOpenAI = !config.openai.apiKey
   if (useLocalOpenAI) {
@@ -106,7 +116,10 @@ async function main() {
   }, 120_000)
   say('')
   say(ready ? '✓ Loop DM is up' : '! the gateway is not ready yet (see its log lines above)')
-  say(`  gateway        ${base}   (webhook ${base}/webhook, metrics ${base}/metrics)`)
+  const metrics = config.metrics.port
+    ? `metrics http://${config.metrics.host}:${config.metrics.port}/metrics`
+    : `metrics ${base}/metrics with the admin token`
+  say(`  gateway        ${base}   (webhook ${base}/webhook, ${metrics})`)
   say(`  admin          ${base}/admin/models · Bull Board ${base}/admin/queues`)
   // An operator's own DATABASE_URL stays redacted; the embedded server's generated local password
   // is printed in full (like a generated ADMIN_TOKEN) so psql or another process can connect.
@@ -119,6 +132,7 @@ async function main() {
   else say('  OpenAI         api.openai.com (OPENAI_API_KEY is set)')
   if (generatedToken)
     say(`  ADMIN_TOKEN    ${generatedToken}   (generated for this run; set ADMIN_TOKEN to keep one)`)
+  say(`  pseudonyms     ${pseudonymNote}`)
   say('  Ctrl-C stops everything.')
   say('')
 }

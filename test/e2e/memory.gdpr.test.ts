@@ -3,20 +3,16 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { createExportService } from '@loopdm/exporter/services/export.service'
-
+import { deleteEndedJobCopy } from '@loopdm/models/provider-copies'
 import { createLogger } from '@loopdm/platform/logger'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createQueue, createWorker } from '@loopdm/queues/bullmq'
 import { DM_JOB_OPTIONS, DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
-import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { TEST_PSEUDONYM_SECRET, testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { startOpenAILocal } from '@loopdm/testing/openai-local'
 import { waitFor } from '@loopdm/testing/wait'
 import { MASTER_FILE } from '@loopdm/training-data/export-layout'
-import {
-  deleteDeferredProviderCopy,
-  readUploadedMarker,
-  writeUploadedMarker,
-} from '@loopdm/training-data/provider-copies'
+import { writeUploadedMarker } from '@loopdm/training-data/provider-copies'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { Queue, Worker } from 'bullmq'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -205,7 +201,7 @@ describe('gdpr eraseUser', () => {
       expect(exportCalls).toContainEqual({ exportDir: config.export.dir, igUserId: alice })
       const a = await pool.query(
         `select user_key, actor, counts, created_at from gdpr_erasures where user_key = $1 order by id`,
-        [pseudonymousUserKey(alice)],
+        [pseudonymousUserKey(alice, TEST_PSEUDONYM_SECRET)],
       )
       expect(a.rows).toHaveLength(1)
       const row = a.rows[0]
@@ -227,7 +223,7 @@ describe('gdpr eraseUser', () => {
       expect(r.counts.jobs).toBe(0)
       expect(r.counts.exportLines).toBe(0)
       const a = await pool.query('select count(*)::int as n from gdpr_erasures where user_key = $1', [
-        pseudonymousUserKey(alice),
+        pseudonymousUserKey(alice, TEST_PSEUDONYM_SECRET),
       ])
       expect(a.rows[0].n).toBe(2)
     })
@@ -330,10 +326,10 @@ describe('gdpr eraseUser and the provider’s copies of uploaded training files'
       }
       const idle = await upload(daily)
       const busy = await upload(master)
-      await pool.query(
+      const ft = await pool.query<{ id: number }>(
         `insert into finetune_jobs (file_sha256, file_path, base_model, n_epochs, examples, tokens,
                                     estimated_cost_usd, status, provider_file_id, deadline_at)
-         values ($1, $2, 'gpt-4o-mini', 1, 1, 10, 0, 'running', $3, now() + interval '1 day')`,
+         values ($1, $2, 'gpt-4o-mini', 1, 1, 10, 0, 'running', $3, now() + interval '1 day') returning id`,
         [sha, master, busy],
       )
 
@@ -342,20 +338,43 @@ describe('gdpr eraseUser and the provider’s copies of uploaded training files'
       expect(r.counts).toMatchObject({
         exportUploadedFiles: 2,
         providerFilesDeleted: 1,
+        providerFilesAlreadyGone: 0,
         providerFilesDeferred: 1,
-        providerFilesKept: 0,
+        providerFilesFailed: 0,
+      })
+      expect(r.counts.providerFileIds).toEqual({
+        deleted: [idle],
+        alreadyGone: [],
+        deferred: [busy],
+        failed: [],
       })
       await expect(sdk.files.retrieve(idle)).rejects.toMatchObject({ status: 404 })
       expect(existsSync(`${daily}.uploaded`)).toBe(false)
       expect((await sdk.files.retrieve(busy)).id).toBe(busy)
-      expect(readUploadedMarker(master)).toMatchObject({ fileId: busy, deleteWhenDone: true })
-
-      // The fine-tune ends: the tuner's terminal step deletes the copy it was asked to.
-      expect(await deleteDeferredProviderCopy(sdk, master, busy, createLogger({ level: 'silent' }))).toBe(
-        true,
+      const flag = await pool.query(
+        'select provider_file_delete_when_done as w from finetune_jobs where file_sha256 = $1',
+        [sha],
       )
+      expect(flag.rows[0].w).toBe(true)
+
+      // The fine-tune ends: the tuner's terminal step deletes the copy it was asked to (even with
+      // FT_DELETE_TRAINING_FILES off).
+      await pool.query(`update finetune_jobs set status = 'succeeded' where file_sha256 = $1`, [sha])
+      const ended = await deleteEndedJobCopy({
+        db: pool,
+        finetuneJobId: Number(ft.rows[0]?.id),
+        fileId: busy,
+        always: false,
+        deleter: async (id) => {
+          await sdk.files.delete(id)
+        },
+        logger: createLogger({ level: 'silent' }),
+      })
+      expect(ended).toBe('deleted')
       await expect(sdk.files.retrieve(busy)).rejects.toMatchObject({ status: 404 })
-      expect(existsSync(`${master}.uploaded`)).toBe(false)
+      // A later erase reports it as already gone, not as deleted again.
+      const again = await svc.eraseUser({ igUserId: gina, actor: 'test' })
+      expect(again.counts.providerFilesDeleted).toBe(0)
     } finally {
       await pool.query('delete from finetune_jobs where file_sha256 = $1', [sha])
       await pool.query('delete from conversation_messages where ig_user_id = $1', [gina])
@@ -386,7 +405,7 @@ describe('gdpr eraseUser and the provider’s copies of uploaded training files'
       expect(r.counts).toMatchObject({
         providerFilesDeleted: 0,
         providerFilesDeferred: 0,
-        providerFilesKept: 1,
+        providerFilesFailed: 1,
       })
     } finally {
       rmSync(dir, { recursive: true, force: true })
@@ -464,13 +483,13 @@ describe('DELETE /admin/users/:igUserId', () => {
       const body = first.json()
       expect(body.erased).toBe(true)
       expect(body.counts.tables.conversation_messages).toBe(2)
-      expect(body.userKey).toBe(pseudonymousUserKey(carol))
+      expect(body.userKey).toBe(pseudonymousUserKey(carol, TEST_PSEUDONYM_SECRET))
       const second = await app.inject({ method: 'DELETE', url: `/admin/users/${carol}`, headers })
       expect(second.statusCode).toBe(200)
       expect(second.json().erased).toBe(false)
       expect(second.json().counts.rows).toBe(0)
       const audit = await pool.query('select actor from gdpr_erasures where user_key = $1', [
-        pseudonymousUserKey(carol),
+        pseudonymousUserKey(carol, TEST_PSEUDONYM_SECRET),
       ])
       expect(audit.rows.map((r) => r.actor)).toEqual(['ops@example', 'ops@example'])
     })

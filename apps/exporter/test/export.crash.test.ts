@@ -2,7 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
-import { testConfig, testDatabaseUrl, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import {
+  TEST_PSEUDONYM_SECRET,
+  testConfig,
+  testDatabaseUrl,
+  testPool,
+  uniqueId,
+} from '@loopdm/testing/fixtures'
 import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExportPausePoint } from '../src/services/export.service.js'
@@ -97,6 +103,7 @@ describe('export crash and rerun', () => {
             LOOPDM_TEST_BATCH: '8',
             LOOPDM_TEST_DATE: '2031-02-02',
             QUEUE_PREFIX: uniqueId('q'),
+            PSEUDONYM_SECRET: TEST_PSEUDONYM_SECRET,
           },
           point,
         )

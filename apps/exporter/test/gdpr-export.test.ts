@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
 import type { Pool } from '@loopdm/db/pool'
-import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { TEST_PSEUDONYM_SECRET, testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { eraseUserFromExports } from '@loopdm/training-data/export-erase'
 import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { pickTrainingData } from '@loopdm/training-data/training-file'
@@ -68,8 +68,14 @@ describe('eraseUserFromExports', () => {
   describe('when the user has lines in plain, gzipped and master files', () => {
     it("removes that user's lines and manifest entries everywhere, keeping everyone else's", async () => {
       expect(pairsOf(`${day1}.gz`, users).map((p) => p.q)).toEqual(['alice q1', 'bob q1'])
-      const r = await eraseUserFromExports({ exportDir: tmp.dir, igUserId: alice, logger: silentLogger() })
-      expect(r).toEqual({ files: 3, lines: 4, uploadedFiles: [day2] })
+      const r = await eraseUserFromExports({
+        exportDir: tmp.dir,
+        igUserId: alice,
+        logger: silentLogger(),
+        pseudonymSecret: TEST_PSEUDONYM_SECRET,
+      })
+      expect(r).toMatchObject({ files: 3, lines: 4, uploadedFiles: [day2] })
+      expect(r.erasedFiles).toHaveLength(3)
       expect(pairsOf(`${day1}.gz`, users).map((p) => p.q)).toEqual(['bob q1'])
       expect(pairsOf(day2, users).map((p) => p.q)).toEqual(['bob q2'])
       expect(pairsOf(master, users).map((p) => p.q)).toEqual(['bob q1', 'bob q2'])
@@ -82,8 +88,13 @@ describe('eraseUserFromExports', () => {
 
   describe('when called again', () => {
     it('is idempotent and reports zero', async () => {
-      const r = await eraseUserFromExports({ exportDir: tmp.dir, igUserId: alice, logger: silentLogger() })
-      expect(r).toEqual({ files: 0, lines: 0, uploadedFiles: [] })
+      const r = await eraseUserFromExports({
+        exportDir: tmp.dir,
+        igUserId: alice,
+        logger: silentLogger(),
+        pseudonymSecret: TEST_PSEUDONYM_SECRET,
+      })
+      expect(r).toEqual({ files: 0, lines: 0, uploadedFiles: [], erasedFiles: [] })
     })
   })
 
@@ -113,7 +124,11 @@ describe('eraseUserFromExports', () => {
       const dave = uniqueId('gdprD')
       try {
         const config = testConfig({ EXPORT_DIR: dir.dir, FT_TRAINING_DATA: 'since-last' })
-        const exporter = createExportService({ db: pool, config, logger: silentLogger() })
+        const exporter = createExportService({
+          db: pool,
+          config,
+          logger: silentLogger(),
+        })
         const base = Date.now() - 1800_000
         for (const [i, date] of ['2031-05-01', '2031-05-02'].entries()) {
           await seed(
@@ -132,7 +147,12 @@ describe('eraseUserFromExports', () => {
         expect(training.path).toContain(join('tune', 'since_2031-05-01_2031-05-02.jsonl'))
         expect(readFileSync(training.path, 'utf8')).toContain('carol q1')
 
-        const r = await eraseUserFromExports({ exportDir: dir.dir, igUserId: carol, logger: silentLogger() })
+        const r = await eraseUserFromExports({
+          exportDir: dir.dir,
+          igUserId: carol,
+          logger: silentLogger(),
+          pseudonymSecret: TEST_PSEUDONYM_SECRET,
+        })
         expect(r.files).toBe(4) // two dailies, the master, the training file
         const left = readFileSync(training.path, 'utf8')
         expect(left).not.toContain('carol')
@@ -152,7 +172,7 @@ describe('eraseUserFromExports', () => {
         igUserId: alice,
         logger: silentLogger(),
       })
-      expect(r).toEqual({ files: 0, lines: 0, uploadedFiles: [] })
+      expect(r).toEqual({ files: 0, lines: 0, uploadedFiles: [], erasedFiles: [] })
     })
   })
 })

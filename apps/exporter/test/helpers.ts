@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import type { Pool } from '@loopdm/db/pool'
 import { createLogger, type Logger } from '@loopdm/platform/logger'
+import { TEST_PSEUDONYM_SECRET } from '@loopdm/testing/fixtures'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 
 export interface SeedRow {
@@ -60,7 +61,7 @@ export function pairsOf(path: string, users: string[]): Array<{ user: string; q:
   const manifest = readLines(`${path}.manifest`).map((l) => l.split('\t')[0])
   if (data.length !== manifest.length)
     throw new Error(`${path}: ${data.length} lines vs ${manifest.length} manifest lines`)
-  const byKey = new Map(users.map((u) => [pseudonymousUserKey(u), u]))
+  const byKey = new Map(users.map((u) => [pseudonymousUserKey(u, TEST_PSEUDONYM_SECRET), u]))
   const out: Array<{ user: string; q: string; a: string }> = []
   data.forEach((line, i) => {
     const u = byKey.get(manifest[i] as string)

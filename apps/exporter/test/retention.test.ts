@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { RETENTION_JOB } from '@loopdm/queues/contracts'
-import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
+import { TEST_PSEUDONYM_SECRET, testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { eraseUserFromExports } from '@loopdm/training-data/export-erase'
 import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { UnrecoverableError } from 'bullmq'
@@ -37,7 +37,11 @@ describe('runRetention', () => {
 
   beforeAll(async () => {
     pool = await testPool()
-    const sut = createExportService({ db: pool, config, logger: silentLogger() })
+    const sut = createExportService({
+      db: pool,
+      config,
+      logger: silentLogger(),
+    })
     const yearAgo = now.getTime() - 365 * 24 * 3600_000
     await seed(
       pool,
@@ -115,7 +119,12 @@ describe('runRetention', () => {
     })
 
     it('leaves the archive reachable by a GDPR erase', async () => {
-      const r = await eraseUserFromExports({ exportDir: tmp.dir, igUserId: u1, logger: silentLogger() })
+      const r = await eraseUserFromExports({
+        exportDir: tmp.dir,
+        igUserId: u1,
+        logger: silentLogger(),
+        pseudonymSecret: TEST_PSEUDONYM_SECRET,
+      })
       expect(r.lines).toBe(3) // archive, the gzipped month-old file and the master
       expect(pairsOf(archive, users).map((p) => p.q)).toEqual(['old q2'])
     })

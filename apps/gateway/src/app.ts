@@ -16,6 +16,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     // One line per request at info would dominate the logs and the webhook's cost.
     logController: new LogController({ disableRequestLogging: true }),
+    // The webhook route has its own (WEBHOOK_BODY_LIMIT): Meta batches up to 1000 events.
     bodyLimit: 1024 * 1024,
     trustProxy: true,
   })
@@ -34,7 +35,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         .code(status)
         .send({ error: status === 503 ? 'Service Unavailable' : 'Internal Server Error' })
     }
-    return reply.code(status).send({ error: e.message })
+    const details = err instanceof LoopDmError ? err.details : undefined
+    return reply.code(status).send({ error: e.message, ...details })
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'Not Found' }))
 

@@ -84,7 +84,7 @@ export function createDmDeps(
       prefix: config.redis.prefix,
       lockTtlMs: config.gateway.delivery.lockTtlMs,
     }),
-    erasures: createGdprRepository(pool),
+    erasures: createGdprRepository(pool, { pseudonymSecret: config.privacy.pseudonymSecret }),
     memory: parts.memory,
     exemplars: parts.exemplars,
     router: parts.router,

@@ -2,6 +2,7 @@ import { startRuntime } from '@loopdm/db/runtime'
 import { closer, onShutdown } from '@loopdm/platform/lifecycle'
 import { checkConfiguredModels } from '@loopdm/platform/model-check'
 import { createGateway } from './compose.js'
+import { buildMetricsApp } from './metrics-app.js'
 
 // Process concerns only: runtime (config → logger → db, migrated) → the gateway as compose.ts wires
 // it (one AI client, named Redis connections, memory, GDPR, promotion, reply worker, hot swap) →
@@ -20,9 +21,13 @@ const gateway = createGateway({
 await checkConfiguredModels({ sdk: gateway.ai.sdk, config, logger })
 await gateway.start()
 await gateway.app.listen({ port: config.gateway.port, host: config.gateway.host })
+// METRICS_PORT set: /metrics only there (METRICS_HOST, 127.0.0.1 by default), not on PORT.
+const metricsApp = config.metrics.port ? buildMetricsApp(gateway.metrics) : undefined
+await metricsApp?.listen({ port: config.metrics.port, host: config.metrics.host })
 logger.info(
   {
     port: config.gateway.port,
+    metrics: metricsApp ? `${config.metrics.host}:${config.metrics.port}` : 'PORT (admin token)',
     activeModel: gateway.holder.current()?.model ?? null,
     base: config.models.base,
     memory: config.memory.enabled,
@@ -33,6 +38,7 @@ logger.info(
 onShutdown(
   closer(
     [
+      { name: 'metrics', close: async () => metricsApp?.close() },
       { name: 'gateway', close: () => gateway.close() },
       { name: 'database', close: () => db.close() },
     ],

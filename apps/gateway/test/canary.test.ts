@@ -7,7 +7,7 @@ import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local
 import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { waitFor } from '@loopdm/testing/wait'
 import { newMid } from '@loopdm/testing/webhook'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { legacyUserKey } from '@loopdm/training-data/pseudonym'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { echoTo, metaBody } from './support/meta.js'
 import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
@@ -109,7 +109,7 @@ describe('canary on three gateways', () => {
     const users = Array.from({ length: 200 }, () => igUser())
     const first = await dmAll(users)
     const second = await dmAll(users, 1)
-    const arms = users.map((u) => canaryArm(pseudonymousUserKey(u), 50, run.salt))
+    const arms = users.map((u) => canaryArm(legacyUserKey(u), 50, run.salt))
     const onCanary = arms.filter((a) => a === 'canary').length
     expect(onCanary).toBeGreaterThan(70)
     expect(onCanary).toBeLessThan(130)
@@ -211,7 +211,7 @@ describe('canary on three gateways', () => {
       for (const user of users) mids.push((await sendDm(proc.url, { user, text: 'do you ship abroad?' })).mid)
       const replies = await (gw[0] as TestGateway).waitForReplies(mids, 60_000)
       for (const [i, user] of users.entries()) {
-        const arm = canaryArm(pseudonymousUserKey(user), 30, run.salt)
+        const arm = canaryArm(legacyUserKey(user), 30, run.salt)
         expect(replies[i]?.model).toBe(arm === 'canary' ? WORSE : BASE)
       }
     } finally {

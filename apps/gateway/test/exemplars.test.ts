@@ -3,7 +3,7 @@ import { promoteModel } from '@loopdm/models/promotion'
 import { createOpenAISdk } from '@loopdm/platform/openai'
 import { createRedis, type Redis } from '@loopdm/redis/client'
 import { buildExemplarPolicy } from '@loopdm/testing/exemplars'
-import { uniqueId } from '@loopdm/testing/fixtures'
+import { TEST_PSEUDONYM_SECRET, uniqueId } from '@loopdm/testing/fixtures'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
@@ -89,7 +89,7 @@ describe('exemplar policies on the reply path', () => {
   describe('when a customer whose answer is an exemplar is erased (GDPR)', () => {
     it('deletes their exemplars from every set, the active one included, and the next reply no longer uses them', async () => {
       const erased = uniqueId('igsid-erased')
-      const key = pseudonymousUserKey(erased)
+      const key = pseudonymousUserKey(erased, TEST_PSEUDONYM_SECRET)
       const sdk = createOpenAISdk({ config: sut.config })
       const theirs = {
         prompt: 'is the merino cardigan available in size xl',
@@ -100,12 +100,12 @@ describe('exemplar policies on the reply path', () => {
         {
           prompt: 'what are your opening hours',
           answer: `${tag} Mon–Fri 9–17.`,
-          userKey: pseudonymousUserKey('x1'),
+          userKey: pseudonymousUserKey('x1', TEST_PSEUDONYM_SECRET),
         },
         {
           prompt: 'do you ship to the uk',
           answer: `${tag} Yes, 5–7 days.`,
-          userKey: pseudonymousUserKey('x2'),
+          userKey: pseudonymousUserKey('x2', TEST_PSEUDONYM_SECRET),
         },
       ]
       const active = await buildExemplarPolicy({

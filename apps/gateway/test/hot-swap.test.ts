@@ -55,7 +55,12 @@ describe('hot swap', () => {
         headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
       })
       expect(admin.json().active).toMatchObject({ model: 'gpt-4.1-nano', version: base + 1_000 })
-      const metrics = (await sut.gateway.app.inject({ url: '/metrics' })).body
+      const metrics = (
+        await sut.gateway.app.inject({
+          url: '/metrics',
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        })
+      ).body
       expect(metrics).toContain('loopdm_active_model{model="gpt-4.1-nano"} 1')
       expect(metrics).toMatch(/loopdm_model_swaps_total\{source="message"\} [1-9]/)
     })

@@ -1,7 +1,7 @@
 import { createAiClient } from '@loopdm/platform/openai'
 import { DM_QUEUE, dmJobId } from '@loopdm/queues/contracts'
 import { captureLogger } from '@loopdm/testing/capture-logger'
-import { testConfig, testPool } from '@loopdm/testing/fixtures'
+import { TEST_PSEUDONYM_SECRET, testConfig, testPool } from '@loopdm/testing/fixtures'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { waitFor } from '@loopdm/testing/wait'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
@@ -91,7 +91,7 @@ describe('memory in the reply pipeline', () => {
     expect(recalledFor(q.mid)).toBeGreaterThanOrEqual(1)
     // Memory logs counts under a pseudonymous key — never the text, never the raw id.
     const lines = memoryLogs.filter(
-      (l) => l.msg === 'memory recall' && l.userKey === pseudonymousUserKey(user),
+      (l) => l.msg === 'memory recall' && l.userKey === pseudonymousUserKey(user, TEST_PSEUDONYM_SECRET),
     )
     expect(lines.length).toBeGreaterThanOrEqual(4)
     expect(lines.at(-1)).toMatchObject({ strategy: 'exact' })

@@ -12,7 +12,7 @@ import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMetrics } from '../src/metrics.js'
 import { ModelRouter } from '../src/services/model-router.js'
-import { buildTestGateway, igUser, type TestGateway } from './support/test-gateway.js'
+import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
 
 const userMsg = (content: string) => [{ role: 'user' as const, content }]
 const active = (model: string, version = 1) => ({ model, version, since: new Date() })
@@ -199,7 +199,12 @@ describe('gateway with the active fine-tuned model deleted at the provider', () 
       expect(sut.graph.sendsTo(user).length).toBeGreaterThanOrEqual(3)
       expect(r2?.status).toBe('sent')
 
-      const metrics = (await sut.gateway.app.inject({ url: '/metrics' })).body
+      const metrics = (
+        await sut.gateway.app.inject({
+          url: '/metrics',
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        })
+      ).body
       // One fallback: after it the circuit is open and the next DM goes straight to the base model.
       expect(metrics).toContain(`loopdm_model_fallbacks_total{from="${ft}",to="gpt-4.1-mini"} 1`)
       expect(metrics).toContain('loopdm_model_selected_total{model="gpt-4.1-mini",reason="circuit-open"} 1')

@@ -4,6 +4,7 @@ import {
   buildTestGateway,
   dmWebhookBody,
   igUser,
+  TEST_ADMIN_TOKEN,
   TEST_IG_ACCOUNT,
   TEST_VERIFY_TOKEN,
   type TestGateway,
@@ -191,7 +192,10 @@ describe('webhook', () => {
 
   describe('when metrics are scraped', () => {
     it('counts webhook requests by status', async () => {
-      const res = await sut.gateway.app.inject({ url: '/metrics' })
+      const res = await sut.gateway.app.inject({
+        url: '/metrics',
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      })
       expect(res.statusCode).toBe(200)
       expect(res.body).toMatch(/loopdm_webhook_requests_total\{method="POST",status="200"\} \d+/)
       expect(res.body).toMatch(/loopdm_webhook_requests_total\{method="POST",status="401"\} \d+/)

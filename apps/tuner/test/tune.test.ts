@@ -181,7 +181,8 @@ describe('tune', () => {
 
     it('uploads, tunes, registers a candidate and enqueues evaluate; a second trigger joins the first', async () => {
       const dir = tmpExportDir()
-      const config = tunerTestConfig(local.baseURL, dir)
+      // The provider's files are counted below: keep them (provider-copies.test.ts tests deletion).
+      const config = tunerTestConfig(local.baseURL, dir, { FT_DELETE_TRAINING_FILES: 'false' })
       const deps = makeDeps(config, pool)
       worker = createTuneWorker(deps)
       const file = writeTrainingFile(dir, 12)
@@ -298,7 +299,10 @@ describe('tune', () => {
   describe('when the upload keeps failing with 500 beyond the SDK retries', () => {
     it('the BullMQ retry of the same job resumes and creates one provider job', async () => {
       const dir = tmpExportDir()
-      const config = tunerTestConfig(local.baseURL, dir, { OPENAI_MAX_RETRIES: '1' })
+      const config = tunerTestConfig(local.baseURL, dir, {
+        OPENAI_MAX_RETRIES: '1',
+        FT_DELETE_TRAINING_FILES: 'false',
+      })
       const deps = makeDeps(config, pool)
       const worker = createTuneWorker(deps)
       const file = writeTrainingFile(dir, 12)

@@ -29,6 +29,10 @@ export async function startRuntime(
     rotate: config.log.rotate,
     name,
   })
+  if (!config.privacy.pseudonymSecret)
+    logger.warn(
+      'PSEUDONYM_SECRET is unset (and no .data/pseudonym.secret): pseudonymous user keys are the legacy unsalted hash; set it (npm start generates one)',
+    )
   try {
     if (opts.needsRedis !== false) await assertRedis(config.redis.url)
     const db = await openDatabase(config, {

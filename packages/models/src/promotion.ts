@@ -51,6 +51,14 @@ export interface PromotionResult {
   probeAttempts: number
 }
 
+/** The compare-and-swap key of the active policy: its model and promotion version (0/null: none). */
+export function activeState(a: { model: string; version: number } | null): {
+  model: string | null
+  version: number
+} {
+  return { model: a?.model ?? null, version: Number(a?.version ?? 0) }
+}
+
 function kindOf(model: string, config: Config): ModelKind {
   if (model.startsWith('ft:')) return 'fine_tuned'
   if (model.startsWith('exemplars:')) return 'exemplars'
@@ -68,9 +76,16 @@ export async function promoteModel(
     actor: string
     reason: string
     metrics?: Record<string, unknown> | undefined
+    /**
+     * The active state this promotion was decided against; default: the one read as it starts.
+     * The auto-promotion passes the model its candidate beat. Changed by the time the registry
+     * commits (another promotion, a rollback) → PromotionConflictError (409), nothing changed.
+     */
+    expectedActive?: { model: string | null; version: number } | undefined
   },
 ): Promise<PromotionResult> {
   const registry = deps.registry ?? createRegistryRepository(deps.db)
+  const before = deps.expectedActive ?? activeState(await registry.findActive())
   const row = await registry.findByIdOrModel(deps.ref)
   if (!row && (typeof deps.ref === 'number' || /^\d+$/.test(deps.ref))) {
     throw new NotFoundError(`no model with registry id ${deps.ref}`)
@@ -111,7 +126,13 @@ export async function promoteModel(
       probeAttempts,
     }
   }
-  const p = await registry.promote({ model, actor: deps.actor, reason: deps.reason, metrics: deps.metrics })
+  const p = await registry.promote({
+    model,
+    actor: deps.actor,
+    reason: deps.reason,
+    metrics: deps.metrics,
+    expected: before,
+  })
   const at = new Date(p.at).toISOString()
   const promoted = await registry.findByIdOrModel(model)
   const policy = rowToPolicy(promoted ?? (row as NonNullable<typeof row>), p.version)

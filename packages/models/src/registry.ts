@@ -1,6 +1,6 @@
-import type { Pool, PoolClient, Queryable } from '@loopdm/db/pool'
+import type { Pool, Queryable } from '@loopdm/db/pool'
 import { withTransaction } from '@loopdm/db/pool'
-import { ConflictError, NotFoundError } from '@loopdm/platform/errors'
+import { NotFoundError, PromotionConflictError } from '@loopdm/platform/errors'
 import {
   type Learner,
   learnerOf,
@@ -10,6 +10,7 @@ import {
   type PolicyRef,
   type TrainedOn,
 } from './policy.js'
+import { type PromoteArgs, promoteIn } from './registry-promote.js'
 
 /**
  * The model registry repository (tables `models`, `model_promotions`). The registry, not the
@@ -243,38 +244,21 @@ export function createRegistryRepository(db: Pool) {
     /**
      * Makes `model` the active one: in one transaction the old active row becomes `inactive`, the
      * new one `active`, and a promotion row is appended. Returns the new version. The caller
-     * publishes the hot-swap message after this commits.
+     * publishes the hot-swap message after this commits. With `expected` it is a compare-and-swap
+     * (registry-promote.ts); a lost race is a PromotionConflictError (409), never a 500.
      */
-    async promote(args: {
-      model: string
-      actor: string
-      reason: string
-      metrics?: Record<string, unknown>
-    }): Promise<{ version: number; from: string | null; at: Date }> {
-      return withTransaction(db, async (c: PoolClient) => {
-        const target = await c.query<{ status: ModelStatus }>(
-          'select status from models where model = $1 for update',
-          [args.model],
+    async promote(args: PromoteArgs): Promise<{ version: number; from: string | null; at: Date }> {
+      try {
+        return await withTransaction(db, (c) => promoteIn(c, args))
+      } catch (err) {
+        // A concurrent promotion that slipped past the lock (one-active index): the same race.
+        if ((err as { code?: string }).code !== '23505') throw err
+        const now = await this.findActive()
+        throw new PromotionConflictError(
+          `promotion of ${args.model} lost a race: ${now?.model ?? 'nothing'} became active meanwhile; nothing was changed`,
+          { model: now?.model ?? null, version: now?.version ?? 0 },
         )
-        const row = target.rows[0]
-        if (!row) throw new NotFoundError(`model ${args.model} is not in the registry`)
-        if (row.status === 'retired')
-          throw new ConflictError(`model ${args.model} is retired and cannot be promoted`)
-        const prev = await c.query<{ model: string }>(
-          `update models set status = 'inactive', updated_at = now() where status = 'active' returning model`,
-        )
-        const from = prev.rows[0]?.model ?? null
-        await c.query(`update models set status = 'active', updated_at = now() where model = $1`, [
-          args.model,
-        ])
-        const p = await c.query<{ id: number; created_at: Date }>(
-          `insert into model_promotions (from_model, to_model, actor, reason, metrics)
-           values ($1, $2, $3, $4, $5) returning id, created_at`,
-          [from, args.model, args.actor, args.reason, args.metrics ? JSON.stringify(args.metrics) : null],
-        )
-        const ins = p.rows[0] as { id: number; created_at: Date }
-        return { version: Number(ins.id), from, at: ins.created_at }
-      })
+      }
     },
 
     async promotions(limit = 50, q: Queryable = db): Promise<PromotionRow[]> {

@@ -12,6 +12,7 @@ import {
   timezone,
   url,
 } from './config-fields.js'
+import { PrivacyEnvFields } from './config-privacy.js'
 
 /** Every environment variable, validated with its documented default (config.ts builds the nested Config). */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -155,6 +156,7 @@ export const EnvSchema = z.object({
   /** Rotated LOG_FILE files kept besides the active one. */
   LOG_ROTATE_KEEP: num(14, { int: true, min: 1, max: 1000 }),
   LOOPDM_SUPERVISOR_PID: num(0, { int: true, min: 0 }),
+  ...PrivacyEnvFields,
 })
 
 export type Env = z.output<typeof EnvSchema>

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { privacyConfig, withPseudonymSecretFile } from './config-privacy.js'
 import { COPY_TRAINER_COMMAND, DEFAULT_FT_BASE_MODELS, type Env, EnvSchema } from './config-schema.js'
 import { ConfigError } from './errors.js'
 
@@ -46,6 +47,7 @@ function shape(e: Env) {
     },
     ...edgeConfig(e),
     ...pipelineConfig(e),
+    ...privacyConfig(e),
     log: {
       level: e.LOG_LEVEL,
       file: e.LOG_FILE,
@@ -201,6 +203,8 @@ function pipelineConfig(e: Env) {
       trainingData: e.FT_TRAINING_DATA,
       pollIntervalMs: e.FT_POLL_INTERVAL_MS,
       deadlineMs: e.FT_DEADLINE_MS,
+      /** FT_DELETE_TRAINING_FILES: the provider's copy goes once its job ends. */
+      deleteTrainingFiles: e.FT_DELETE_TRAINING_FILES,
     },
     eval: {
       minImprovement: e.EVAL_MIN_IMPROVEMENT,
@@ -276,7 +280,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** Loads config for a composition root; on a bad value prints the reason and exits 1. */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
   try {
-    return loadConfig(env)
+    // A composition root: PSEUDONYM_SECRET may come from the file `npm start` generated.
+    return loadConfig(withPseudonymSecretFile(env))
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`)

@@ -5,11 +5,17 @@
 export class LoopDmError extends Error {
   readonly code: string
   readonly statusCode: number | undefined
-  constructor(message: string, opts: { code: string; statusCode?: number; cause?: unknown }) {
+  /** Extra fields of a 4xx answer body, beside `error` (never secrets or message text). */
+  readonly details: Record<string, unknown> | undefined
+  constructor(
+    message: string,
+    opts: { code: string; statusCode?: number; cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.name = new.target.name
     this.code = opts.code
     this.statusCode = opts.statusCode
+    this.details = opts.details
   }
 }
 
@@ -40,6 +46,19 @@ export class NotFoundError extends LoopDmError {
 export class ConflictError extends LoopDmError {
   constructor(message: string, cause?: unknown) {
     super(message, { code: 'CONFLICT', statusCode: 409, cause })
+  }
+}
+
+/**
+ * A promotion lost a race (HTTP 409): the active policy is no longer the one it expected (another
+ * promotion or rollback committed in between, or an auto-promotion's beaten model was replaced).
+ * Nothing was changed; `current` is the active state now (`details.current` in the answer).
+ */
+export class PromotionConflictError extends LoopDmError {
+  readonly current: { model: string | null; version: number }
+  constructor(message: string, current: { model: string | null; version: number }) {
+    super(message, { code: 'PROMOTION_CONFLICT', statusCode: 409, details: { current } })
+    this.current = current
   }
 }
 

@@ -15,6 +15,9 @@ export function uniqueId(prefix = 't'): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`
 }
 
+/** The PSEUDONYM_SECRET every testConfig gets (tests run the HMAC key, as production does). */
+export const TEST_PSEUDONYM_SECRET = 'test-pseudonym-secret-0123456789'
+
 export function testConfig(overrides: Record<string, string | undefined> = {}): Config {
   const run = inject('testRun')
   const id = randomBytes(3).toString('hex')
@@ -27,6 +30,7 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     QUEUE_PREFIX: `test-${run}-${id}`,
     MODEL_CHANNEL: `test-${run}-${id}:model:active`,
     LOG_LEVEL: 'silent',
+    PSEUDONYM_SECRET: TEST_PSEUDONYM_SECRET,
     ...overrides,
   })
 }

@@ -6,8 +6,9 @@ import { createGunzip, createGzip } from 'node:zlib'
 import type { Logger } from '@loopdm/platform/logger'
 import { isDataFileName, manifestPath, uploadedMarkerPath } from './export-layout.js'
 import { acquireDirLock } from './export-lock.js'
+import { type SettleDb, type SettledRun, settleInFlightExport } from './export-settle.js'
 import { fsyncDir } from './fs-atomic.js'
-import { pseudonymousUserKey } from './pseudonym.js'
+import { userKeyCandidates } from './pseudonym.js'
 
 export interface EraseFromExportsOptions {
   exportDir: string
@@ -16,6 +17,13 @@ export interface EraseFromExportsOptions {
   logger?: Logger | undefined
   /** How long to wait for a running export to release the directory; default 2 min. */
   lockTimeoutMs?: number
+  /** PSEUDONYM_SECRET: lines are found by the HMAC key and by the legacy unsalted key. */
+  pseudonymSecret?: string | undefined
+  /**
+   * The database holding `export_runs`: an export run a dead exporter left in flight is rolled
+   * back first (export-settle.ts). Without it such a run is left alone.
+   */
+  db?: SettleDb | undefined
 }
 
 export interface EraseFromExportsResult {
@@ -28,6 +36,10 @@ export interface EraseFromExportsResult {
    * next to them): the local copy is clean, the provider's copy needs deleting separately.
    */
   uploadedFiles: string[]
+  /** Paths of every rewritten file (the provider-copy lookup matches uploads by path). */
+  erasedFiles: string[]
+  /** The in-flight export run rolled back before erasing, if there was one. */
+  settledRun?: SettledRun | undefined
 }
 
 /** Data files with a manifest, in `dir` and its subfolders (archive/). */
@@ -79,15 +91,17 @@ async function writeAtomically(path: string, lines: string[]): Promise<void> {
  * untouched and logged as an error (deleting by a misaligned manifest would remove the wrong lines).
  */
 export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<EraseFromExportsResult> {
-  const key = pseudonymousUserKey(o.igUserId)
-  const result: EraseFromExportsResult = { files: 0, lines: 0, uploadedFiles: [] }
+  const userKeys = new Set(userKeyCandidates(o.igUserId, o.pseudonymSecret))
+  const result: EraseFromExportsResult = { files: 0, lines: 0, uploadedFiles: [], erasedFiles: [] }
   if (!existsSync(o.exportDir)) return result
   const release = await acquireDirLock(o.exportDir, { timeoutMs: o.lockTimeoutMs, what: 'GDPR erase' })
   try {
+    // A run a dead exporter left in flight is rolled back first (never renamed over the erase).
+    if (o.db) result.settledRun = await settleInFlightExport(o.db, o.logger)
     for (const file of await exportFiles(o.exportDir)) {
       const mPath = manifestPath(file)
       const keys = await readManifestKeys(mPath)
-      if (!keys.includes(key)) continue
+      if (!keys.some((k) => userKeys.has(k))) continue
       const gz = file.endsWith('.gz')
       const manifestLines = (await fsp.readFile(mPath, 'utf8')).split('\n')
       if (manifestLines[manifestLines.length - 1] === '') manifestLines.pop()
@@ -98,7 +112,7 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
       const kept = async function* () {
         const input = gz ? createReadStream(file).pipe(createGunzip()) : createReadStream(file)
         for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-          if (keys[seen++] === key) removed++
+          if (userKeys.has(keys[seen++] as string)) removed++
           else yield `${line}\n`
         }
       }
@@ -117,11 +131,12 @@ export async function eraseUserFromExports(o: EraseFromExportsOptions): Promise<
       await fsp.rename(tmp, file)
       await writeAtomically(
         mPath,
-        manifestLines.filter((_, j) => keys[j] !== key),
+        manifestLines.filter((_, j) => !userKeys.has(keys[j] as string)),
       )
       await fsyncDir(dirname(file))
       result.files++
       result.lines += removed
+      result.erasedFiles.push(file)
       if (existsSync(uploadedMarkerPath(file))) result.uploadedFiles.push(file)
       o.logger?.info({ file: basename(file), lines: removed }, 'erased user lines from export file')
     }

@@ -1,5 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, realpathSync } from 'node:fs'
+import { isAbsolute, join, relative, resolve } from 'node:path'
 
 /**
  * The one description of the export directory (`EXPORT_DIR`). Everything that reads or writes it —
@@ -92,4 +92,28 @@ export function listDailyFiles(dir: string): DailyFile[] {
       })
   }
   return out.sort((a, b) => a.date.localeCompare(b.date) || a.part - b.part)
+}
+
+/**
+ * `file` as a path inside `exportDir`, or null when it points anywhere else (`..`, an absolute
+ * path elsewhere, a symlink out of the directory). A relative `file` is read against the working
+ * directory first (`exports/master_fine_tune.jsonl`), then against `exportDir` (`master_fine_tune.jsonl`).
+ */
+export function fileInsideExportDir(exportDir: string, file: string): string | null {
+  const root = realOrSelf(resolve(exportDir))
+  const candidates = isAbsolute(file) ? [resolve(file)] : [resolve(file), resolve(exportDir, file)]
+  for (const c of candidates) {
+    const real = realOrSelf(c)
+    const rel = relative(root, real)
+    if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) return real
+  }
+  return null
+}
+
+function realOrSelf(p: string): string {
+  try {
+    return realpathSync(p)
+  } catch {
+    return p
+  }
 }

@@ -1,11 +1,11 @@
 import { promises as fsp } from 'node:fs'
-import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { ownerLiveness, processOwnerId } from '@loopdm/platform/owner-id'
 import { LOCK_FILE } from './export-layout.js'
 
 /**
  * An exclusive lock on the export directory's files (`<dir>/.export.lock`, created with O_EXCL,
- * holding host:pid). The exporter's file phase, the GDPR erase and retention take it so a rewrite
+ * holding host:pid:bootId). The exporter's file phase, the GDPR erase and retention take it so a rewrite
  * never races an append. A lock whose process is gone (same host) or older than `staleMs` is broken.
  */
 export async function acquireDirLock(
@@ -14,7 +14,7 @@ export async function acquireDirLock(
 ): Promise<() => Promise<void>> {
   await fsp.mkdir(dir, { recursive: true })
   const path = join(dir, LOCK_FILE)
-  const me = `${hostname()}:${process.pid}`
+  const me = processOwnerId()
   const until = Date.now() + (opts.timeoutMs ?? 120_000)
   for (;;) {
     try {
@@ -30,18 +30,9 @@ export async function acquireDirLock(
     }
     const owner = await fsp.readFile(path, 'utf8').catch(() => '')
     const st = await fsp.stat(path).catch(() => undefined)
-    const [host, pidText] = owner.split(':')
     let stale = !st || Date.now() - st.mtimeMs > (opts.staleMs ?? 10 * 60_000)
-    if (!stale && host === hostname() && pidText) {
-      const pid = Number(pidText)
-      if (pid !== process.pid) {
-        try {
-          process.kill(pid, 0)
-        } catch (err) {
-          stale = (err as NodeJS.ErrnoException).code === 'ESRCH'
-        }
-      }
-    }
+    // host:pid:bootId: a dead pid on this host, or our pid from another boot (a restarted container).
+    if (!stale && owner !== '') stale = ownerLiveness(owner) === 'dead'
     // A lock file that is still empty is being written by its new owner: give it a moment.
     if (owner === '' && st && Date.now() - st.mtimeMs < 2000) stale = false
     if (stale) {

@@ -19,7 +19,10 @@ const line = (s: string) =>
 function daily(dir: string, date: string, users: string[]) {
   const file = join(dir, `fine_tune_${date}.jsonl`)
   writeFileSync(file, users.map(line).join(''))
-  writeFileSync(manifestPath(file), users.map((u) => `${pseudonymousUserKey(u)}\t${date}\n`).join(''))
+  writeFileSync(
+    manifestPath(file),
+    users.map((u) => `${pseudonymousUserKey(u, undefined)}\t${date}\n`).join(''),
+  )
 }
 
 function exportsFixture(): string {
@@ -58,7 +61,7 @@ describe('pickTrainingData', () => {
       // Its manifest is the dailies' manifests in the same order, so a GDPR erase finds the lines.
       expect(readFileSync(manifestPath(sut.path), 'utf8')).toBe(
         ['b\t2026-01-02', 'c\t2026-01-03', 'd\t2026-01-03']
-          .map((l) => `${pseudonymousUserKey(l.split('\t')[0] as string)}\t${l.split('\t')[1]}\n`)
+          .map((l) => `${pseudonymousUserKey(l.split('\t')[0] as string, undefined)}\t${l.split('\t')[1]}\n`)
           .join(''),
       )
       const again = await pickTrainingData({ config, lastDataThrough: '2026-01-01' })

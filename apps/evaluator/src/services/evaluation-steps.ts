@@ -1,6 +1,6 @@
-import { type PromotionResult, probeModel, promoteModel } from '@loopdm/models/promotion'
+import { activeState, type PromotionResult, probeModel, promoteModel } from '@loopdm/models/promotion'
 import type { RegistryRepository } from '@loopdm/models/registry'
-import { ConflictError } from '@loopdm/platform/errors'
+import { ConflictError, PromotionConflictError } from '@loopdm/platform/errors'
 import type { EvalItemRow, EvalRepository } from '../repositories/eval.repository.js'
 import type { EvaluationDeps, EvaluationOutcome, EvaluationResult } from './evaluation.service.js'
 import type { GoldItem } from './gold.js'
@@ -23,6 +23,8 @@ export interface Contenders {
   trainingFile: string | null
   /** The model the candidate policy calls (what the probe asks). */
   servingModel: string
+  /** The active state the candidate was scored against: auto-promotion requires it unchanged. */
+  beat: { model: string | null; version: number }
 }
 
 type Summaries = EvaluationResult['summaries']
@@ -48,6 +50,7 @@ export async function resolveContenders(c: EvalContext, ref: string): Promise<Co
     base: c.config.models.base,
     trainingFile: row.trainingFile,
     servingModel: row.servingModel ?? row.model,
+    beat: activeState(active),
   }
 }
 
@@ -181,9 +184,32 @@ export async function applyDecision(
   }
   if (c.config.eval.autoPromote && c.deps.redis) {
     await c.registry.setStatus(m.candidate, 'approved_pending', { reason: decision.reason, metrics })
-    const promotion = await promoteModel({
+    const promotion = await autoPromote(c, c.deps.redis, m, decision.reason, metrics)
+    if (promotion) return { outcome: 'promoted', promotion, blocked: null }
+    return { outcome: 'approved_pending', promotion: null, blocked: null }
+  }
+  await c.registry.setStatus(m.candidate, 'approved_pending', {
+    reason: `awaiting manual review: ${decision.reason}`,
+    metrics,
+  })
+  return { outcome: 'approved_pending', promotion: null, blocked: null }
+}
+
+/**
+ * Promotes a candidate that passed the gate — only if the policy it beat is still the active one
+ * (compare-and-swap). Otherwise it stays `approved_pending` for a person, saying why.
+ */
+async function autoPromote(
+  c: EvalContext,
+  redis: NonNullable<EvalContext['deps']['redis']>,
+  m: Contenders,
+  reason: string,
+  metrics: Record<string, unknown>,
+): Promise<PromotionResult | null> {
+  try {
+    return await promoteModel({
       db: c.deps.db,
-      redis: c.deps.redis,
+      redis,
       sdk: c.ai.sdk,
       config: c.config,
       logger: c.deps.logger,
@@ -191,16 +217,20 @@ export async function applyDecision(
       probe: c.deps.probe,
       ref: m.candidate,
       actor: 'evaluator',
-      reason: `auto-promoted: ${decision.reason}`,
+      reason: `auto-promoted: ${reason}`,
       metrics,
+      expectedActive: m.beat,
     })
-    return { outcome: 'promoted', promotion, blocked: null }
+  } catch (err) {
+    if (!(err instanceof PromotionConflictError)) throw err
+    const why = `not auto-promoted: it beat ${m.beat.model ?? m.current}, but ${err.current.model ?? 'nothing'} is active now; awaiting manual review (${reason})`
+    await c.registry.setStatus(m.candidate, 'approved_pending', { reason: why, metrics })
+    c.deps.logger?.warn(
+      { candidate: m.candidate, beat: m.beat, current: err.current },
+      'auto-promotion skipped: the active policy changed',
+    )
+    return null
   }
-  await c.registry.setStatus(m.candidate, 'approved_pending', {
-    reason: `awaiting manual review: ${decision.reason}`,
-    metrics,
-  })
-  return { outcome: 'approved_pending', promotion: null, blocked: null }
 }
 
 /** Decides, marks the registry, and records the run's summary. */

@@ -14,6 +14,8 @@ export interface CurateState {
   curator: Curator
   writer: DailyWriter | undefined
   keys: Map<string, string>
+  /** PSEUDONYM_SECRET: the manifest's keys are HMACs of the Instagram id under it. */
+  pseudonymSecret: string | undefined
   /** Valid examples of the current page, waiting for the duplicate check. */
   batch: Accepted[]
   report: CurationReport
@@ -25,10 +27,10 @@ export interface CurateState {
   phaseMs: { dedupe: number }
 }
 
-export function keyOf(s: Pick<CurateState, 'keys'>, igUserId: string): string {
+export function keyOf(s: Pick<CurateState, 'keys' | 'pseudonymSecret'>, igUserId: string): string {
   let k = s.keys.get(igUserId)
   if (k === undefined) {
-    k = pseudonymousUserKey(igUserId)
+    k = pseudonymousUserKey(igUserId, s.pseudonymSecret)
     s.keys.set(igUserId, k)
   }
   return k

@@ -1,7 +1,7 @@
 import { existsSync, promises as fsp } from 'node:fs'
-import { hostname } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Logger } from '@loopdm/platform/logger'
+import { ownerLiveness } from '@loopdm/platform/owner-id'
 import { fsyncDir } from '@loopdm/training-data/fs-atomic'
 import { ExportBusyError } from '../errors.js'
 import type {
@@ -35,16 +35,10 @@ class FilesMissingError extends Error {}
 
 function ownerDead(l: RunLedger, run: ExportRun): boolean {
   if (Date.now() - run.heartbeatAt.getTime() > l.leaseMs) return true
-  const [host, pidText] = run.owner.split(':')
-  const pid = Number(pidText)
-  if (host !== hostname() || !Number.isInteger(pid)) return false
-  if (pid === process.pid) return !l.isActive()
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH'
-  }
+  // host:pid:bootId — the same pid with another boot id is a restarted container's dead run.
+  const live = ownerLiveness(run.owner)
+  if (live === 'self') return !l.isActive()
+  return live === 'dead'
 }
 
 /** Renames, appends to the master exactly once, and commits a run recorded as `written`. */

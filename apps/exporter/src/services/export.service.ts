@@ -1,8 +1,8 @@
-import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
+import { processOwnerId } from '@loopdm/platform/owner-id'
 import type { ExportPayload } from '@loopdm/queues/contracts'
 import { backfillName, dailyName } from '@loopdm/training-data/export-layout'
 import { acquireDirLock } from '@loopdm/training-data/export-lock'
@@ -88,7 +88,8 @@ export function exportDate(now: Date, tz?: string): string {
   }).format(now)
 }
 
-const OWNER = `${hostname()}:${process.pid}`
+/** host:pid:bootId (a restarted container reusing PID 1 does not see its dead run as alive). */
+const OWNER = processOwnerId()
 
 /**
  * The export: everything after the watermark (plus late rows and carried-over turns) → redacted
@@ -201,6 +202,7 @@ function newRunState(
     report: { ...emptyReport(), runs: base.runId === undefined ? [] : [base.runId] },
     maxTokens: c.maxTokens,
     keys: new Map(),
+    pseudonymSecret: cfg.privacy.pseudonymSecret,
     rowsRead: 0,
     examples: 0,
     bytes: 0,

@@ -33,6 +33,7 @@ export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions>
     consoleRepo: createConsoleRepository(deps.pool),
     budgetUsdMonthly: deps.config.finetune.budgetUsdMonthly,
     baseModel: deps.config.models.base,
+    pseudonymSecret: deps.config.privacy.pseudonymSecret,
     fallbacks: async () => (await deps.metrics.fallbacks.get()).values.reduce((a, v) => a + v.value, 0),
     erase: (args) => gdpr.eraseUser(args),
     // Human takeover and staff replies: the same service as /admin/users/:igUserId/pause|resume|reply.

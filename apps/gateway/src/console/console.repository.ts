@@ -182,18 +182,28 @@ export function createConsoleRepository(db: Queryable) {
       return r.map((x) => ({ ...x, n: Number(x.n) }))
     },
 
-    /** Customers by latest activity; `igUserId` or `userKey` (pseudonymous) narrows to one. */
+    /**
+     * Customers by latest activity; `igUserId` or `userKey` (pseudonymous) narrows to one. The key
+     * is an HMAC with PSEUDONYM_SECRET, which SQL cannot compute: `keysOf` (userKeyCandidates) is
+     * matched against the distinct customers here (an operator's search, not a hot path).
+     */
     async recentConversations(
-      opts: { igUserId?: string; userKey?: string; limit?: number } = {},
+      opts: { igUserId?: string; userKey?: string; limit?: number; keysOf?: (id: string) => string[] } = {},
     ): Promise<Array<{ igUserId: string; messages: number; lastAt: Date }>> {
+      let igUserId = opts.igUserId ?? null
+      if (opts.userKey && opts.keysOf) {
+        const key = opts.userKey
+        const all = await rows<{ id: string }>('select distinct ig_user_id as id from conversation_messages')
+        const hit = all.find((r) => opts.keysOf?.(r.id).includes(key))
+        if (!hit) return []
+        igUserId = hit.id
+      }
       return rows(
         `select ig_user_id as "igUserId", count(*)::int as messages, max(created_at) as "lastAt"
            from conversation_messages
           where ($1::text is null or ig_user_id = $1)
-            and ($2::text is null
-                 or left(encode(sha256(convert_to('loopdm-user:' || ig_user_id, 'UTF8')), 'hex'), 32) = $2)
-          group by ig_user_id order by max(created_at) desc limit $3`,
-        [opts.igUserId ?? null, opts.userKey ?? null, opts.limit ?? 30],
+          group by ig_user_id order by max(created_at) desc limit $2`,
+        [igUserId, opts.limit ?? 30],
       )
     },
 

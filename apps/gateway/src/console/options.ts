@@ -97,6 +97,8 @@ export interface ConsoleOptions {
   budgetUsdMonthly?: number | undefined
   /** BASE_MODEL: what answers when nothing is active, and the last rollback target. */
   baseModel: string
+  /** PSEUDONYM_SECRET: the pseudonymous keys shown and searched. */
+  pseudonymSecret?: string | undefined
   /** Model fallbacks counted by this process since it started. */
   fallbacks?: () => Promise<number>
   /** Reads a gold file's prompts and ideal answers; default reads `eval_runs.gold_path` from disk. */

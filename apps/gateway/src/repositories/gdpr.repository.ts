@@ -1,5 +1,5 @@
-import { type Pool, withTransaction } from '@loopdm/db/pool'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { type Pool, type PoolClient, withTransaction } from '@loopdm/db/pool'
+import { userKeyCandidates } from '@loopdm/training-data/pseudonym'
 
 /**
  * SQL of the GDPR erase. The tables holding a user's rows are discovered, not listed: every base
@@ -16,7 +16,8 @@ export interface UserTable {
   dataType: string
 }
 
-export function createGdprRepository(db: Pool) {
+/** `pseudonymSecret` (PSEUDONYM_SECRET): audit rows are found by the HMAC key and the legacy one. */
+export function createGdprRepository(db: Pool, opts: { pseudonymSecret?: string | undefined } = {}) {
   return {
     async userTables(): Promise<UserTable[]> {
       const r = await db.query<UserTable>(
@@ -45,11 +46,16 @@ export function createGdprRepository(db: Pool) {
     },
 
     /**
-     * Deletes the user's rows from every such table in one short transaction (all or nothing).
-     * A foreign key between two of them may need the child first: a table whose delete fails is
-     * retried after the others (savepoints keep the transaction usable).
+     * Deletes the user's rows from every such table in one short transaction (all or nothing);
+     * `also` runs in that same transaction after the deletes (the exemplars and the audit row), so
+     * a failure anywhere leaves nothing deleted. A foreign key between two tables may need the
+     * child first: a table whose delete fails is retried after the others (savepoints keep the
+     * transaction usable).
      */
-    async deleteUserRows(igUserId: string): Promise<Record<string, number>> {
+    async deleteUserRows<T>(
+      igUserId: string,
+      also: (c: PoolClient, tables: Record<string, number>) => Promise<T>,
+    ): Promise<{ tables: Record<string, number>; also: T }> {
       const tables = await this.userTables()
       return withTransaction(db, async (c) => {
         const counts: Record<string, number> = {}
@@ -72,30 +78,37 @@ export function createGdprRepository(db: Pool) {
           if (failed.length === todo.length || pass > tables.length) throw lastErr
           todo = failed
         }
-        return counts
+        return { tables: counts, also: await also(c, counts) }
       })
     },
 
     /** When the user was last erased (the audit row's time), or null. Indexed by (user_key, created_at). */
     async lastErasedAt(igUserId: string): Promise<number | null> {
       const r = await db.query<{ at: Date | null }>(
-        'select max(created_at) as at from gdpr_erasures where user_key = $1',
-        [pseudonymousUserKey(igUserId)],
+        'select max(created_at) as at from gdpr_erasures where user_key = any($1::text[])',
+        [userKeyCandidates(igUserId, opts.pseudonymSecret)],
       )
       return r.rows[0]?.at?.getTime() ?? null
     },
 
-    async insertAudit(a: {
-      userKey: string
-      actor: string
-      counts: unknown
-    }): Promise<{ id: number; createdAt: Date }> {
-      const r = await db.query<{ id: number; createdAt: Date }>(
+    async insertAudit(
+      a: { userKey: string; actor: string; counts: unknown },
+      q: Pick<PoolClient, 'query'> = db as unknown as PoolClient,
+    ): Promise<{ id: number; createdAt: Date }> {
+      const r = await q.query<{ id: number; createdAt: Date }>(
         `insert into gdpr_erasures (user_key, actor, counts) values ($1, $2, $3::jsonb)
          returning id, created_at as "createdAt"`,
         [a.userKey, a.actor, JSON.stringify(a.counts)],
       )
       return r.rows[0] as { id: number; createdAt: Date }
+    },
+
+    /** The erase finished (export files and provider copies too): the full counts. */
+    async completeAudit(id: number, counts: unknown): Promise<void> {
+      await db.query('update gdpr_erasures set counts = $2::jsonb, completed_at = now() where id = $1', [
+        id,
+        JSON.stringify(counts),
+      ])
     },
   }
 }

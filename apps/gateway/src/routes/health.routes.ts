@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { adminAuthHook } from './admin/auth.js'
 import type { GatewayRouteOptions } from './route-deps.js'
 
 /**
  * `/healthz` (process up), `/readyz` (db + redis + active model loaded + sending allowed),
- * `/metrics` (Prometheus). `sending` is false while the Send API refuses IG_ACCESS_TOKEN (code
+ * `/metrics` (Prometheus; admin token, or METRICS_PORT). `sending` is false while the Send API refuses IG_ACCESS_TOKEN (code
  * 190); `sendBlocked` then says why.
  */
 export const healthRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
@@ -76,8 +77,18 @@ export const healthRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
     },
   )
 
-  app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
-    const text = await deps.metrics.registry.metrics()
-    return reply.type(deps.metrics.registry.contentType).send(text)
-  })
+  // /metrics names models and queue depths: on this port only with the admin token; with
+  // METRICS_PORT set it is served by the metrics-only listener instead (metrics-app.ts).
+  if (deps.config.metrics.port === 0)
+    app.get(
+      '/metrics',
+      {
+        onRequest: adminAuthHook(deps.config.gateway.adminToken),
+        schema: { response: { 200: { type: 'string' } } },
+      },
+      async (_req, reply) => {
+        const text = await deps.metrics.registry.metrics()
+        return reply.type(deps.metrics.registry.contentType).send(text)
+      },
+    )
 }

@@ -56,6 +56,8 @@ export const webhookRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app
   app.post(
     '/webhook',
     {
+      // Meta batches up to 1000 events per delivery: 413 only above WEBHOOK_BODY_LIMIT (8 MB).
+      bodyLimit: deps.config.webhook.bodyLimitBytes,
       schema: {
         headers: { type: 'object', properties: { 'x-hub-signature-256': { type: 'string' } } },
         response: { '4xx': { type: 'object', properties: { error: { type: 'string' } } } },

@@ -4,7 +4,7 @@ import { type CanarySplit, decodeCanaryMessage } from '@loopdm/models/hotswap'
 import type { ActiveModel } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
 import type { Redis } from '@loopdm/redis/client'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { legacyUserKey } from '@loopdm/training-data/pseudonym'
 
 export interface CanarySplitHolderOptions {
   repo: Pick<CanaryRepository, 'currentSplit'>
@@ -28,7 +28,8 @@ export interface CanaryRoute {
  * The canary split as this gateway routes by it (issue 19). Same rules as the active-model
  * holder: Postgres is the source of truth, read at start, on every resubscribe and every
  * `reconcileIntervalMs`; a canary message with a newer `seq` applies at once. A customer's arm is
- * `canaryArm(pseudonymousUserKey(igUserId), percent, salt)`: every gateway computes the same one
+ * `canaryArm(legacyUserKey(igUserId), percent, salt)` (the unsalted hash of the id: independent of
+ * PSEUDONYM_SECRET, never stored or shown, only bucketed with the run's salt): every gateway computes the same one
  * without coordination, and it holds for the whole run.
  */
 export class CanarySplitHolder {
@@ -62,7 +63,7 @@ export class CanarySplitHolder {
   route(igUserId: string, active: ActiveModel | null): CanaryRoute | null {
     const s = this.split
     if (!s) return null
-    const arm = canaryArm(pseudonymousUserKey(igUserId), s.percent, s.salt)
+    const arm = canaryArm(legacyUserKey(igUserId), s.percent, s.salt)
     if (arm === 'control') return { runId: s.runId, arm, active }
     const candidate: ActiveModel = {
       model: s.model,

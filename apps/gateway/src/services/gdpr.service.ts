@@ -1,18 +1,11 @@
-import { basename } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { createExemplarRepository, type ExemplarRepository } from '@loopdm/models/exemplar-sets'
-import { providerFileInUse } from '@loopdm/models/finetune-jobs'
+import { eraseProviderCopies, type ProviderCopyReport } from '@loopdm/models/provider-copies'
 import type { Config } from '@loopdm/platform/config'
 import { LockTimeoutError, UnavailableError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
-import {
-  deleteProviderFile,
-  readUploadedMarker,
-  removeUploadedMarker,
-  writeUploadedMarker,
-} from '@loopdm/training-data/provider-copies'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { pseudonymousUserKey, userKeyCandidates } from '@loopdm/training-data/pseudonym'
 import type { DmJobsRepository } from '../repositories/dm-jobs.repository.js'
 import { createGdprRepository, type GdprRepository } from '../repositories/gdpr.repository.js'
 import { defaultExportEraser, type ExportEraser } from './export-eraser.js'
@@ -40,12 +33,19 @@ export interface ErasureCounts {
   exportLines: number
   /** Export files that held the user's lines but were already uploaded to the provider. */
   exportUploadedFiles: number
-  /** Provider copies of those files deleted now. */
+  /** An export run a dead exporter left in flight, rolled back before the files were erased. */
+  exportRunRolledBack: number | null
+  /**
+   * Every provider copy of those files (each upload the tuner recorded, not only the last):
+   * deleted now, already gone (deleted when its job ended, or 404), deferred (a running
+   * fine-tune still reads it; the tuner deletes it when it ends), failed (see the log).
+   */
   providerFilesDeleted: number
-  /** Provider copies a running fine-tune still reads: the tuner deletes them when it ends. */
+  providerFilesAlreadyGone: number
   providerFilesDeferred: number
-  /** Provider copies that could not be deleted (no provider access, unknown id, error): see the log. */
-  providerFilesKept: number
+  providerFilesFailed: number
+  /** The provider file ids per outcome. */
+  providerFileIds: ProviderCopyReport['ids']
   /** Turns dropped from this process's embedding queue. */
   pendingEmbeddings: number
   /**
@@ -105,37 +105,58 @@ export function createGdprService(opts: GdprOptions) {
   }
 
   async function erase(igUserId: string, actor: string): Promise<ErasureResult> {
-    const userKey = pseudonymousUserKey(igUserId)
+    const secret = opts.config.privacy.pseudonymSecret
+    const userKey = pseudonymousUserKey(igUserId, secret)
     const started = performance.now()
     // Redis first: if it is unreachable nothing is deleted yet and the caller can simply retry.
     const jobs = await opts.dmJobs.scrubUser(igUserId).catch((err: Error) => {
       throw new UnavailableError(`GDPR erase: Redis unavailable, nothing erased yet (${err.message})`, err)
     })
     const pendingEmbeddings = Number(opts.memory?.forget(igUserId) ?? 0)
-    const tables = await repo.deleteUserRows(igUserId)
-    // One statement over every set: no reply after this line can retrieve the user's exemplars.
-    const exemplars = await exemplarRepo.eraseUser(userKey)
+    // One transaction: every row of the user, their exemplars in every set (so no reply after it
+    // can retrieve them) and the audit row — no deletion without its audit row. Exemplars are
+    // found by the HMAC key and by the legacy unsalted one.
+    const db = await repo.deleteUserRows(igUserId, async (c, tables) => {
+      let exemplars = 0
+      for (const k of userKeyCandidates(igUserId, secret)) exemplars += await exemplarRepo.eraseUser(k, c)
+      const partial = { tables, rows: sumOf(tables), jobs, pendingEmbeddings, exemplars }
+      const audit = await repo.insertAudit({ userKey, actor, counts: partial }, c)
+      return { exemplars, audit }
+    })
+    const { exemplars, audit } = db.also
+    // Files and provider copies after the commit: a failure here leaves an audit row without
+    // completed_at, and running the erase again (idempotent) finishes it.
     const exported = await exportEraser({
       exportDir: opts.config.export.dir,
       igUserId,
       logger: opts.logger,
+      pseudonymSecret: secret,
+      db: opts.db,
     })
-    const provider = await eraseProviderCopies(opts, exported.uploaded ?? [])
-    const rows = Object.values(tables).reduce((a, b) => a + b, 0)
+    const provider = await eraseProviderCopies({
+      db: opts.db,
+      files: exported.erased ?? exported.uploaded ?? [],
+      sdk: opts.sdk,
+      logger: opts.logger,
+    })
+    const rows = sumOf(db.tables)
     const counts: ErasureCounts = {
-      tables,
+      tables: db.tables,
       rows,
       jobs,
       exportFiles: exported.files,
       exportLines: exported.lines,
       exportUploadedFiles: exported.uploadedFiles,
+      exportRunRolledBack: exported.settledRunId ?? null,
       providerFilesDeleted: provider.deleted,
+      providerFilesAlreadyGone: provider.alreadyGone,
       providerFilesDeferred: provider.deferred,
-      providerFilesKept: provider.kept,
+      providerFilesFailed: provider.failed,
+      providerFileIds: provider.ids,
       pendingEmbeddings,
       exemplars,
     }
-    const audit = await repo.insertAudit({ userKey, actor, counts })
+    await repo.completeAudit(audit.id, counts)
     const empty = rows === 0 && jobs === 0 && exported.lines === 0 && exemplars === 0
     opts.logger?.info(
       {
@@ -143,10 +164,11 @@ export function createGdprService(opts: GdprOptions) {
         actor,
         erasureId: audit.id,
         rows,
-        tables,
+        tables: db.tables,
         jobs,
         exportLines: exported.lines,
         exemplars,
+        provider: { deleted: provider.deleted, alreadyGone: provider.alreadyGone, failed: provider.failed },
         empty,
         ms: Math.round(performance.now() - started),
       },
@@ -156,52 +178,6 @@ export function createGdprService(opts: GdprOptions) {
   }
 }
 
-/**
- * The provider's copies of export files that held the user's lines (the local files are clean by
- * now): deleted at once, or — while a fine-tune still reads one — marked so the tuner deletes it
- * when that job ends. A fine-tuned model already trained on them cannot be un-trained: the README
- * says what to do about that.
- */
-async function eraseProviderCopies(
-  opts: Pick<GdprOptions, 'db' | 'sdk' | 'logger'>,
-  uploaded: string[],
-): Promise<{ deleted: number; deferred: number; kept: number }> {
-  const out = { deleted: 0, deferred: 0, kept: 0 }
-  for (const file of uploaded) {
-    const marker = readUploadedMarker(file)
-    if (!marker || !opts.sdk) {
-      out.kept++
-      opts.logger?.warn(
-        { file: basename(file), fileId: marker?.fileId ?? null },
-        opts.sdk
-          ? 'gdpr: uploaded file has no provider id; delete its copy by hand'
-          : 'gdpr: no provider access; delete the uploaded copy by hand',
-      )
-      continue
-    }
-    const { fileId } = marker
-    try {
-      if (await providerFileInUse(opts.db, fileId)) {
-        writeUploadedMarker(file, { ...marker, deleteWhenDone: true })
-        out.deferred++
-        opts.logger?.info(
-          { fileId },
-          'gdpr: provider copy is still read by a fine-tune; deleted when it ends',
-        )
-        continue
-      }
-      await deleteProviderFile(opts.sdk, fileId)
-      removeUploadedMarker(file)
-      out.deleted++
-    } catch (err) {
-      out.kept++
-      opts.logger?.warn(
-        { fileId, err: (err as Error).message },
-        'gdpr: could not delete the provider copy; delete it by hand',
-      )
-    }
-  }
-  return out
-}
+const sumOf = (t: Record<string, number>) => Object.values(t).reduce((a, b) => a + b, 0)
 
 export type GdprService = ReturnType<typeof createGdprService>

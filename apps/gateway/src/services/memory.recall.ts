@@ -116,7 +116,7 @@ export function createRecall(opts: RecallOptions): MemoryPort['recall'] {
   return async ({ igUserId, text, excludeIds = [] }) => {
     if (!mc.enabled || mc.maxTokens <= 0) return { messages: [], recalled: 0 }
     const started = performance.now()
-    const userKey = pseudonymousUserKey(igUserId)
+    const userKey = pseudonymousUserKey(igUserId, opts.config.privacy.pseudonymSecret)
     let recent: MemoryTurn[] = []
     let relevant: MemoryTurn[] = []
     let strategy = 'skipped'

@@ -1,5 +1,5 @@
 import { createRegistryRepository } from '@loopdm/models/registry'
-import { uniqueId } from '@loopdm/testing/fixtures'
+import { TEST_PSEUDONYM_SECRET, uniqueId } from '@loopdm/testing/fixtures'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -256,7 +256,7 @@ describe('console', () => {
       )
       expect(left.rows[0].n).toBe(0)
       const audit = await sut.pool.query(`select actor from gdpr_erasures where user_key = $1`, [
-        pseudonymousUserKey(user),
+        pseudonymousUserKey(user, TEST_PSEUDONYM_SECRET),
       ])
       expect(audit.rows).toEqual([{ actor: 'console' }])
     })

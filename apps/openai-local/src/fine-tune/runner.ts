@@ -206,6 +206,10 @@ export function createFineTuneRunner(opts: FineTuneRunnerOptions): FineTuneRunne
       const t = timers.get(job.id)
       if (t) clearTimeout(t)
       timers.delete(job.id)
+      // OpenAI bills a cancelled job for what it trained: a running one here counts half its tokens.
+      const v = validated.get(job.id)
+      if (job.status === 'running' && v)
+        job.trained_tokens = Math.floor((v.tokens * (Number(job.hyperparameters.n_epochs) || 1)) / 2)
       validated.delete(job.id)
       job.status = 'cancelled'
       job.estimated_finish = null

@@ -1,3 +1,4 @@
+import { bindReservation, releaseReservation } from '@loopdm/models/budget-reservation'
 import { writeUploadedMarker } from '@loopdm/training-data/provider-copies'
 import { FineTuneFailedError, FineTuneRefusedError } from '../errors.js'
 import type { FinetuneJobRow } from '../repositories/finetune-jobs.repository.js'
@@ -58,6 +59,9 @@ export async function createProviderJob(
     row = { ...row, providerJobId: job.id, status: job.status }
   } catch (err) {
     const kind = provider.classify(err)
+    // No provider job, nothing billed: the budget reservation goes (a transient error keeps it
+    // for the retry, which re-reserves the same data idempotently).
+    if (kind !== 'transient') await releaseReservation(deps.pool, row.fileSha256)
     if (kind === 'not_available') throw await refuseNotAvailable(row, err, deps)
     if (kind === 'quota') {
       const reason = `${provider.name} is out of quota (insufficient_quota): add credit or raise the limit in the provider's billing settings, then run the tune again — ${(err as Error).message}`
@@ -72,6 +76,8 @@ export async function createProviderJob(
     }
     throw err
   }
+  // The reservation becomes the job's ledger row (settled when it ends); without one, record it.
+  await bindReservation(deps.pool, row.fileSha256, row.providerJobId as string)
   await deps.ledger.recordFineTune({
     model: row.baseModel,
     trainedTokens: row.tokens * row.nEpochs,

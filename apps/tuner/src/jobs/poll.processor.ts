@@ -1,3 +1,4 @@
+import { deleteEndedJobCopy } from '@loopdm/models/provider-copies'
 import {
   EVALUATE_JOB,
   EVALUATE_JOB_OPTIONS,
@@ -66,10 +67,25 @@ interface Step {
   finish(r: FinetuneJobRow): Promise<PollResult>
 }
 
-/** Terminal without a model: ledger settled at 0, the reason in the registry and the row. */
-async function endWithout(s: Step, status: 'failed' | 'cancelled', error: string, events: FinetuneEvent[]) {
+/**
+ * Terminal without a model: the ledger settled at what the provider billed — the tokens it
+ * reports as trained before the job failed or was cancelled (a cancelled job is billed for its
+ * progress), not $0; a job the provider lost (`billed` undefined) keeps its reserved estimate.
+ * The reason goes to the registry and the row.
+ */
+async function endWithout(
+  s: Step,
+  status: 'failed' | 'cancelled',
+  error: string,
+  events: FinetuneEvent[],
+  billedTokens?: number | null,
+) {
   const { row, id, deps } = s
-  await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: 0, costUsd: 0 })
+  const trained = billedTokens === undefined ? undefined : (billedTokens ?? row.trainedTokens ?? 0)
+  if (trained !== undefined) {
+    const costUsd = estimateCostUsd(trained, 1, trainingPrice(deps))
+    await deps.ledger.settleFineTune({ ref: id, model: row.baseModel, trainedTokens: trained, costUsd })
+  }
   await recordFailureInRegistry(row, status, error, deps)
   const r = await deps.finetunes.recordPoll(row.id, { status, events, error })
   deps.logger.error({ finetune: row.id, providerJobId: id, status, error }, 'fine-tuning job did not succeed')
@@ -80,7 +96,7 @@ async function endWithout(s: Step, status: 'failed' | 'cancelled', error: string
 async function onPollError(s: Step, err: unknown): Promise<PollResult> {
   const { row, id, deps } = s
   if (deps.provider.classify(err) !== 'transient')
-    return endWithout(s, 'failed', `provider lost the job: ${(err as Error).message}`, [])
+    return endWithout(s, 'failed', `provider lost the job: ${(err as Error).message}`, [], undefined)
   await deps.finetunes.recordPollError(row.id)
   const interval = deps.config.finetune.pollIntervalMs
   const nextDelayMs = Math.min(interval * 2 ** Math.min(row.pollErrors, 5), Math.max(interval, 300_000))
@@ -146,7 +162,13 @@ async function onSucceeded(s: Step, job: ProviderJob, events: FinetuneEvent[]): 
 }
 
 /** Still running past FT_DEADLINE_MS: cancel at the provider (vLLM: kill the trainer's group). */
-async function onDeadline(s: Step, status: string, events: FinetuneEvent[], now: Date): Promise<PollResult> {
+async function onDeadline(
+  s: Step,
+  job: Pick<ProviderJob, 'status' | 'trainedTokens'>,
+  events: FinetuneEvent[],
+  now: Date,
+): Promise<PollResult> {
+  const { status } = job
   const { row, id, deps } = s
   const error = `deadline exceeded: still ${status} ${Math.round((now.getTime() - row.createdAt.getTime()) / 1000)} s after creation (FT_DEADLINE_MS=${deps.config.finetune.deadlineMs}); cancelled`
   try {
@@ -155,7 +177,8 @@ async function onDeadline(s: Step, status: string, events: FinetuneEvent[], now:
     // Finished in the meantime, or the provider already cancelled it: the next poll tells.
     if (deps.provider.classify(err) === 'transient') throw err
   }
-  return endWithout(s, 'cancelled', error, events)
+  // Billed for the progress it made before the cancel.
+  return endWithout(s, 'cancelled', error, events, job.trainedTokens ?? null)
 }
 
 /**
@@ -179,8 +202,17 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
     id,
     deps,
     finish: async (r) => {
-      // The deferred-deletion marker names OpenAI files (GDPR erase); other providers' copies are
-      // deleted by their own retention.
+      // The job no longer reads its training file: delete the provider's copy
+      // (FT_DELETE_TRAINING_FILES, default on; or a GDPR erase asked for it), so no copy lingers.
+      await deleteEndedJobCopy({
+        db: deps.pool,
+        finetuneJobId: row.id,
+        fileId: row.providerFileId,
+        always: deps.config.finetune.deleteTrainingFiles,
+        deleter: (fileId) => provider.deleteFile(fileId),
+        logger: deps.logger,
+      })
+      // A marker written by an erase before the tuner recorded every upload (OpenAI files only).
       if (provider.name === 'openai')
         await deleteDeferredProviderCopy(deps.sdk, row.filePath, row.providerFileId, deps.logger)
       return done(r)
@@ -200,10 +232,10 @@ export async function runPoll(input: unknown, deps: TunerDeps): Promise<PollResu
       job.error ??
       events.filter((e) => e.level === 'error').at(-1)?.message ??
       (job.status === 'cancelled' ? 'cancelled at the provider' : 'failed without a reason')
-    return endWithout(s, job.status, error, events)
+    return endWithout(s, job.status, error, events, job.trainedTokens ?? null)
   }
   const now = deps.now?.() ?? new Date()
-  if (now.getTime() > row.deadlineAt.getTime()) return onDeadline(s, job.status, events, now)
+  if (now.getTime() > row.deadlineAt.getTime()) return onDeadline(s, job, events, now)
   const r = await finetunes.recordPoll(row.id, {
     status: job.status,
     events,

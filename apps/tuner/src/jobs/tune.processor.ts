@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path'
-import { TrainingDataRefusedError } from '@loopdm/platform/errors'
+import { reserveFineTune } from '@loopdm/models/budget-reservation'
+import { BudgetExceededError, TrainingDataRefusedError } from '@loopdm/platform/errors'
 import { type TunePayload, TunePayloadSchema } from '@loopdm/queues/contracts'
 import { TUNE_DIR } from '@loopdm/training-data/export-layout'
 import { pickTrainingData } from '@loopdm/training-data/training-file'
@@ -144,14 +145,15 @@ export async function runTune(
       throw providerRefusal
     }
   }
-  // A row in `uploading` was counted against nothing yet: the ledger entry comes with the job.
+  // Alerts and the dry run's answer; the refusal itself is the reservation's (below), which reads
+  // the spend under a lock so two tunes at once cannot both pass.
   const budget = await checkBudget({
     config: deps.config,
     logger: deps.logger,
     ledger: deps.ledger,
     estimateUsd,
     now: x.now,
-    enforce: !payload.dryRun,
+    enforce: false,
     sendAlerts: !payload.dryRun,
     fetchImpl: deps.fetchImpl,
   })
@@ -159,6 +161,7 @@ export async function runTune(
     deps.logger.info({ estimateUsd, refusal: refusal ?? budget.refusal }, 'dry run: nothing uploaded')
     return { outcome: 'dry-run', ...base, budget, refusal: refusal ?? budget.refusal }
   }
+  await reserveOrRefuse(x, deps)
   const claimed = await claimRow(x, deps, owner, existing)
   if (!claimed) {
     const now2 = await deps.finetunes.findBySha(report.sha256)
@@ -182,6 +185,26 @@ export async function runTune(
     'fine-tuning job created',
   )
   return { outcome: 'created', ...base, budget, refusal: null, finetune: summary(row) }
+}
+
+/**
+ * Reserves the estimate in the cost ledger before anything is uploaded (reserveFineTune); a tune
+ * the budget cannot hold next to this month's spend and reservations is refused, naming both.
+ */
+async function reserveOrRefuse(x: Inspected, deps: TunerDeps): Promise<void> {
+  const r = await reserveFineTune(deps.pool, {
+    fileSha256: x.report.sha256,
+    model: deps.config.models.ftBase,
+    trainedTokens: x.report.tokens * deps.config.finetune.nEpochs,
+    costUsd: x.estimateUsd,
+    budgetUsd: deps.config.finetune.budgetUsdMonthly ?? null,
+    now: x.now,
+  })
+  if (r.reserved) return
+  const budgetUsd = r.budgetUsd ?? 0
+  const reason = `fine-tune estimated at $${x.estimateUsd.toFixed(4)} refused: this month's fine-tuning spend and reservations are $${r.monthToDateUsd.toFixed(4)} (other tunes included, running ones reserved at their estimate), so it would reach $${(r.monthToDateUsd + x.estimateUsd).toFixed(4)}, over FT_BUDGET_USD_MONTHLY ($${budgetUsd.toFixed(4)})`
+  deps.logger.warn({ estimateUsd: x.estimateUsd, monthToDateUsd: r.monthToDateUsd, budgetUsd }, reason)
+  throw new BudgetExceededError(reason)
 }
 
 /** Same data, second trigger: one provider job. Keep its poll alive if it still runs. */

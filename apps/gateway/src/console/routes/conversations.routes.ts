@@ -1,4 +1,4 @@
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { pseudonymousUserKey, userKeyCandidates } from '@loopdm/training-data/pseudonym'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { IG_USER_ID_PATTERN } from '../../routes/admin/users.routes.js'
 import { fmtDate, html } from '../html.js'
@@ -38,7 +38,8 @@ export const conversationsRoutes: FastifyPluginAsync<ConsoleOptions> = async (ap
       const { csrf } = sessionOf(req)
       const q = req.query.q?.trim() ?? ''
       const search = /^[0-9a-f]{32}$/.test(q) ? { userKey: q } : q ? { igUserId: q } : {}
-      const rows = await opts.consoleRepo.recentConversations({ ...search, limit: 50 })
+      const keysOf = (id: string) => userKeyCandidates(id, opts.pseudonymSecret)
+      const rows = await opts.consoleRepo.recentConversations({ ...search, limit: 50, keysOf })
       const body = html`${alertBox('info', req.query.done ? DONE[req.query.done] : undefined)}
         <form method="get" action="/console/conversations" role="search">
           <label for="q">Pseudonymous key or Instagram user id</label>
@@ -53,7 +54,7 @@ export const conversationsRoutes: FastifyPluginAsync<ConsoleOptions> = async (ap
             (
               r,
             ) => html`<tr data-testid="conversation-row"><td><a href="/console/conversations/${encodeURIComponent(r.igUserId)}">${r.igUserId}</a></td>
-              <td><code>${pseudonymousUserKey(r.igUserId)}</code></td><td>${r.messages}</td><td>${fmtDate(r.lastAt)}</td></tr>`,
+              <td><code>${pseudonymousUserKey(r.igUserId, opts.pseudonymSecret)}</code></td><td>${r.messages}</td><td>${fmtDate(r.lastAt)}</td></tr>`,
           )}</tbody></table></div>`
             : html`<p class="muted">No conversations${q ? ' match' : ' yet'}.</p>`
         }`
@@ -74,7 +75,7 @@ export const conversationsRoutes: FastifyPluginAsync<ConsoleOptions> = async (ap
       opts.takeover ? opts.takeover.status(igUserId).catch(() => null) : Promise.resolve(null),
     ])
     const body = html`${alertBox('error', error?.message, 'action-error')}${alertBox('info', done ? DONE[done] : undefined)}
-      ${threadView({ igUserId, userKey: pseudonymousUserKey(igUserId), messages, takeover, opts, csrf })}`
+      ${threadView({ igUserId, userKey: pseudonymousUserKey(igUserId, opts.pseudonymSecret), messages, takeover, opts, csrf })}`
     return sendPage(
       reply,
       page({ title: `Conversation ${igUserId}`, current: '/console/conversations', csrf, body }),

@@ -22,6 +22,7 @@ import {
   TUNE_JOB_OPTIONS,
   TunePayloadSchema,
 } from '@loopdm/queues/contracts'
+import { fileInsideExportDir } from '@loopdm/training-data/export-layout'
 import type { JobsOptions } from 'bullmq'
 import type { FastifyPluginAsync } from 'fastify'
 import type { z } from 'zod'
@@ -92,6 +93,18 @@ function parsePayload(spec: ManualJobSpec, body: unknown): Record<string, unknow
   return parsed.data as Record<string, unknown>
 }
 
+/**
+ * `POST /admin/jobs/tune {"file"}` reads only files under EXPORT_DIR: anything else (`..`, an
+ * absolute path elsewhere, a symlink out) is a 400 naming the file, and nothing is enqueued.
+ */
+function confineTrainingFile(payload: Record<string, unknown>, exportDir: string): void {
+  if (typeof payload.file !== 'string') return
+  const inside = fileInsideExportDir(exportDir, payload.file)
+  if (!inside)
+    throw new ValidationError(`file: "${payload.file}" is not inside EXPORT_DIR (${exportDir}); refused`)
+  payload.file = inside
+}
+
 /** The (queue, job name) pairs a request enqueues; a name the queue lacks is a 400. */
 function targetsOf(
   queue: RequestedQueue,
@@ -145,7 +158,9 @@ export const jobsRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, {
       // Every payload is validated before anything is enqueued, so a bad body enqueues nothing.
       const planned = targetsOf(req.params.queue, req.query.name).map((t) => {
         const spec = MANUAL_JOBS[t.queue]
-        return { ...t, spec, payload: parsePayload(spec, req.body) }
+        const payload = parsePayload(spec, req.body)
+        if (t.queue === 'tune') confineTrainingFile(payload, deps.config.export.dir)
+        return { ...t, spec, payload }
       })
       const jobs: Enqueued[] = []
       for (const t of planned) {
