@@ -1,3 +1,4 @@
+import { systemPromptOf } from '@loopdm/models/policy'
 import type { ActiveModel } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
@@ -181,7 +182,7 @@ async function answer(
       'memory recalled',
     )
     const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
-      { role: 'system', content: deps.systemPrompt },
+      { role: 'system', content: systemPromptOf(active?.policy, deps.systemPrompt) },
       ...(demos?.messages ?? []),
       ...memory.messages,
       userMessage(p, images),
