@@ -243,7 +243,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sdk: ai.sdk,
   })
 
-  const exemplars = createExemplarService({ db: pool, ai, config, logger, ledger })
+  const exemplars = createExemplarService({
+    db: pool,
+    ai,
+    config,
+    logger,
+    ledger,
+    queryVector: memory.queryVector?.bind(memory),
+  })
   const dmDeps = createDmDeps(opts, {
     order: connections.worker,
     producer,

@@ -172,6 +172,7 @@ async function answer(
       deps.memory.recall({ igUserId: p.igUserId, text: p.text, excludeIds: [userTurnId] }),
       deps.exemplars?.forReply({
         policy: active?.policy,
+        igUserId: p.igUserId,
         text: p.text,
         hasImage: images.length > 0,
         mid: p.mid,
