@@ -147,7 +147,9 @@ export function createExemplarRepository(db: Pool) {
      * The top `k` exemplars of a READY set nearest to `vector` with cosine ≥ `minScore`, in one
      * round trip: `exemplar_neighbours` (migration 0016) walks the set's own HNSW index when it has
      * one (sets above EXACT_SEARCH_MAX) and scans a small set exactly; a set that is not ready
-     * returns nothing. The query vector goes over the wire in binary.
+     * returns nothing. The query vector goes over the wire in binary. The hits are fetched by
+     * `id = any(array(…))` (primary key): a join would let the planner hash-join against a scan of
+     * every set's rows (seen with EXPLAIN ANALYZE).
      */
     async search(a: {
       setId: number
@@ -158,10 +160,11 @@ export function createExemplarRepository(db: Pool) {
       efSearch?: number
     }): Promise<ExemplarHit[]> {
       const r = await db.query<ExemplarHit & { distance: number }>(
-        `with n as materialized (select * from exemplar_neighbours($1, $2::vector, $4, $5))
-         select e.id::int8 as id, e.prompt, e.answer, e.tokens, n.distance
-           from n join exemplars e on e.id = n.id
-          where n.distance <= $3 order by n.distance, e.id`,
+        `with n as materialized (select * from exemplar_neighbours($1, $2::vector, $4, $5)),
+              cand as materialized (
+                select id::int8 as id, prompt, answer, tokens, embedding <=> $2::vector as distance
+                  from exemplars where id = any (array(select id from n)))
+         select * from cand where distance <= $3 order by distance, id`,
         [a.setId, vectorParam(a.vector), 1 - a.minScore, a.k, a.efSearch ?? EXEMPLAR_EF_SEARCH],
       )
       return r.rows.map(withScore)

@@ -80,6 +80,8 @@ export function createMemoryRepository(db: Pool) {
      * Hamming distance pick `candidates` rows, which are then re-ranked by their real cosine
      * distance. One statement; it reads `candidates` full vectors instead of every one of the
      * user's (6 KB each, TOASTed), so it is several times faster than the exact scan at equal recall.
+     * The candidates are fetched by `id = any(array(…))` (primary key): a join would let the planner
+     * hash-join against a scan of the whole table (seen with EXPLAIN ANALYZE).
      */
     async searchQuantized(a: SearchArgs & { candidates: number }): Promise<MemoryTurn[]> {
       const r = await db.query<TurnRow>(
@@ -89,8 +91,8 @@ export function createMemoryRepository(db: Pool) {
               and not (id = any($3::bigint[]))
             order by embedding_bq <~> binary_quantize($2::vector)::bit(1536) limit $6),
          cand as materialized (
-           select ${TURN_COLS}, m.embedding <=> $2::vector as distance
-             from conversation_messages m join c using (id))
+           select ${TURN_COLS}, embedding <=> $2::vector as distance
+             from conversation_messages where id = any (array(select id from c)))
          select * from cand where distance <= $4 order by distance, id desc limit $5`,
         [a.igUserId, vectorParam(a.vector), a.excludeIds, 1 - a.minScore, a.k, a.candidates],
       )
@@ -108,10 +110,11 @@ export function createMemoryRepository(db: Pool) {
      */
     async searchIndexed(a: SearchArgs & { efSearch: number }): Promise<MemoryTurn[]> {
       const r = await db.query<TurnRow>(
-        `with n as materialized (select * from memory_hnsw_neighbours($1, $2::vector, $5, $3::bigint[], $6))
-         select ${TURN_COLS}, n.distance
-           from n join conversation_messages m using (id)
-          where n.distance <= $4 order by n.distance, m.id desc`,
+        `with n as materialized (select * from memory_hnsw_neighbours($1, $2::vector, $5, $3::bigint[], $6)),
+              cand as materialized (
+                select ${TURN_COLS}, embedding <=> $2::vector as distance
+                  from conversation_messages where id = any (array(select id from n)))
+         select * from cand where distance <= $4 order by distance, id desc`,
         [a.igUserId, vectorParam(a.vector), a.excludeIds, 1 - a.minScore, a.k, a.efSearch],
       )
       return withScore(r.rows)
