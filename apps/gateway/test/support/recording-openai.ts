@@ -15,17 +15,26 @@ const readBody = async (req: IncomingMessage) => {
 }
 
 /**
- * A pass-through HTTP proxy in front of an openai-local that records every chat completion body,
- * so a test can assert what the gateway actually sent (the system prompt …). Returned as an
- * OpenAILocal whose URLs point at the proxy; `close()` closes the proxy only.
+ * A pass-through HTTP proxy in front of an openai-local that records every chat completion body
+ * and embeddings input, so a test can assert what the gateway actually sent (the system prompt,
+ * how many times a text was embedded …). Returned as an OpenAILocal whose URLs point at the proxy;
+ * `close()` closes the proxy only.
  */
-export async function recordingOpenAI(target: OpenAILocal): Promise<OpenAILocal & { chats: RecordedChat[] }> {
+export async function recordingOpenAI(
+  target: OpenAILocal,
+): Promise<OpenAILocal & { chats: RecordedChat[]; embeddings: string[][] }> {
   const chats: RecordedChat[] = []
+  /** The `input` of every embeddings request, as a list. */
+  const embeddings: string[][] = []
   const server = createServer(async (req, res) => {
     try {
       const body = await readBody(req)
       if (req.method === 'POST' && req.url?.startsWith('/v1/chat/completions'))
         chats.push(JSON.parse(body.toString('utf8')) as RecordedChat)
+      if (req.method === 'POST' && req.url?.startsWith('/v1/embeddings')) {
+        const input = (JSON.parse(body.toString('utf8')) as { input: string | string[] }).input
+        embeddings.push(Array.isArray(input) ? input : [input])
+      }
       const headers = Object.fromEntries(
         Object.entries(req.headers).filter(([k]) => !['host', 'content-length', 'connection'].includes(k)),
       ) as Record<string, string>
@@ -49,6 +58,7 @@ export async function recordingOpenAI(target: OpenAILocal): Promise<OpenAILocal 
     baseURL: `${url}/v1`,
     togetherBaseURL: `${url}/together/v1`,
     chats,
+    embeddings,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
