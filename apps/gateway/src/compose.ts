@@ -13,7 +13,7 @@ import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
-import { createDmDeps, createReplyWorker } from './compose-dm.js'
+import { createDmDeps, createExemplars, createReplyWorker } from './compose-dm.js'
 import { createConnections, type GatewayConnections } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
@@ -24,7 +24,7 @@ import { createDmOrderRepository } from './repositories/dm-order.repository.js'
 import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
-import { createExemplarService, type ExemplarService } from './services/exemplars.js'
+import type { ExemplarService } from './services/exemplars.js'
 import type { ExportEraser } from './services/export-eraser.js'
 import { createGdprService, type GdprService } from './services/gdpr.service.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
@@ -243,14 +243,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     sdk: ai.sdk,
   })
 
-  const exemplars = createExemplarService({
-    db: pool,
-    ai,
-    config,
-    logger,
-    ledger,
-    queryVector: memory.queryVector?.bind(memory),
-  })
+  const exemplars = createExemplars(opts, { ai, ledger, memory })
   const dmDeps = createDmDeps(opts, {
     order: connections.worker,
     producer,

@@ -72,7 +72,12 @@ export function createExemplarPrompter(
   return {
     async demonstrations(a: { setId: number; vector: readonly number[] }): Promise<Demonstrations> {
       if (opts.maxTokens <= NOTE_TOKENS) return NO_DEMONSTRATIONS
-      const hits = await repo.search({ setId: a.setId, vector: a.vector, k: opts.topK, minScore: opts.minScore })
+      const hits = await repo.search({
+        setId: a.setId,
+        vector: a.vector,
+        k: opts.topK,
+        minScore: opts.minScore,
+      })
       return packDemonstrations(hits, opts.maxTokens)
     },
   }

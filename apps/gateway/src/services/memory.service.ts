@@ -155,7 +155,11 @@ export function createMemory(opts: MemoryOptions): Memory {
 
   const batcher = createCachedBatcher(opts, repo, cache)
 
-  const { recall, queryVector, forget: forgetCount } = createRecall({
+  const {
+    recall,
+    queryVector,
+    forget: forgetCount,
+  } = createRecall({
     config,
     logger,
     ai: opts.ai,
@@ -170,7 +174,8 @@ export function createMemory(opts: MemoryOptions): Memory {
 
   const memory: Memory = {
     recall,
-    queryVector: (igUserId, text) => (mc.enabled && !closed ? queryVector(igUserId, text) : Promise.resolve(undefined)),
+    queryVector: (igUserId, text) =>
+      mc.enabled && !closed ? queryVector(igUserId, text) : Promise.resolve(undefined),
 
     afterStore(turn) {
       if (!mc.enabled || closed) return
