@@ -8,13 +8,13 @@ import type { Logger } from '@loopdm/platform/logger'
 import { type AiClient, createAiClient, endpointClientFor, type UsageSink } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
 import { ALL_QUEUES, DM_QUEUE, type QueueName } from '@loopdm/queues/contracts'
-import type { Redis } from '@loopdm/redis/client'
+import { closeRedis, type Redis } from '@loopdm/redis/client'
 import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
 import { createDmDeps, createExemplars, createReplyWorker } from './compose-dm.js'
-import { createConnections, type GatewayConnections } from './connections.js'
+import { createConnections, type GatewayConnections, producerReady } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
@@ -67,6 +67,8 @@ export interface GatewayOptions {
   /** Removes a user's lines from export files on a GDPR erase; default the exporter's hook. */
   exportEraser?: ExportEraser
   adminRoutes?: FastifyPluginAsync<GatewayRouteOptions>[]
+  /** How long `start()` waits for the producer Redis connection to be ready; default 10 s. */
+  redisReadyTimeoutMs?: number
 }
 
 export interface Gateway {
@@ -88,7 +90,7 @@ export interface Gateway {
   connections: GatewayConnections
   /** Moves delayed replies forward once the provider answers again. */
   redrive: DmRedrive
-  /** Seeds the registry (if asked), loads the active model, subscribes to hot swaps, starts the reply worker and memory. */
+  /** Waits for the producer Redis connection (bounded), seeds the registry (if asked), loads the active model, subscribes to hot swaps, starts the reply worker and memory. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
   close(): Promise<void>
@@ -195,9 +197,9 @@ function closeInOrder(parts: {
       { name: 'memory', close: () => memory?.close() },
       { name: 'hot-swap subscriber', close: () => holder.close() },
       ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
-      { name: 'redis subscriber', close: () => connections.subscriber.quit() },
-      { name: 'redis worker', close: () => connections.worker.quit() },
-      { name: 'redis producer', close: () => connections.producer.quit() },
+      { name: 'redis subscriber', close: () => closeRedis(connections.subscriber) },
+      { name: 'redis worker', close: () => closeRedis(connections.worker) },
+      { name: 'redis producer', close: () => closeRedis(connections.producer) },
     ],
     parts.logger,
   )
@@ -285,6 +287,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const close = closeInOrder({ logger, app, worker, redrive, memory: ownMemory, holder, queues, connections })
 
   async function start() {
+    // The producer fails fast: until it is ready a webhook would get 503, so start() waits for it.
+    await producerReady(connections, config, opts.redisReadyTimeoutMs)
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
     if (opts.seedRegistry) await seedRegistry(promotion)
     await holder.start()

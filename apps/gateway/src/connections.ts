@@ -1,6 +1,6 @@
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
-import { createRedis, type Redis } from '@loopdm/redis/client'
+import { createRedis, type Redis, waitForReady } from '@loopdm/redis/client'
 
 /**
  * The process's Redis connections, each for one job: `producer` fails fast (the webhook answers
@@ -29,4 +29,30 @@ export function createConnections({
     worker: open('worker', 'gateway-order'),
     subscriber: open('subscriber', 'gateway-hotswap'),
   }
+}
+
+/** REDIS_URL without its password, for an error message. */
+function redisUrlForLog(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return 'REDIS_URL'
+  }
+}
+
+/**
+ * Waits (bounded) until the producer connection is ready. It fails fast (no offline queue), so a
+ * webhook served before it is ready would get 503: the gateway waits for this before it listens.
+ */
+export async function producerReady(
+  connections: GatewayConnections,
+  config: Config,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await waitForReady(connections.producer, {
+    timeoutMs,
+    what: `the gateway's producer Redis connection to ${redisUrlForLog(config.redis.url)}`,
+  })
 }

@@ -1,6 +1,6 @@
 import { waitFor } from '@loopdm/testing/wait'
 import { UnrecoverableError } from 'bullmq'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { processDmMessage } from '../src/jobs/dm.processor.js'
 import type { GatewayMetrics } from '../src/metrics.js'
 import { buildTestGateway, dmWebhookBody, igUser, type TestGateway } from './support/test-gateway.js'
@@ -41,6 +41,11 @@ describe('dm retries', () => {
     })
     afterAll(async () => {
       await sut?.close()
+    })
+    // A failed test leaves no fault behind for the next one.
+    afterEach(() => {
+      sut?.openai.faults.reset()
+      sut?.graph.reset()
     })
 
     it('keeps the job delayed without spending attempts and answers it once the provider is back', async () => {
@@ -129,6 +134,11 @@ describe('dm retries', () => {
     afterAll(async () => {
       await sut?.close()
     })
+    // A failed test leaves no fault behind for the next one.
+    afterEach(() => {
+      sut?.openai.faults.reset()
+      sut?.graph.reset()
+    })
 
     it('records it expired (row, metric, warn log with the mid) and never answers it', async () => {
       const user = igUser()
@@ -170,6 +180,11 @@ describe('dm retries', () => {
     })
     afterAll(async () => {
       await sut?.close()
+    })
+    // A failed test leaves no fault behind for the next one.
+    afterEach(() => {
+      sut?.openai.faults.reset()
+      sut?.graph.reset()
     })
 
     it('redrives the delayed DM as soon as the health probe succeeds, not before', async () => {

@@ -12,8 +12,7 @@ const server = await startOpenAILocal({
   host: localServer.host,
   dataDir: localServer.dataDir,
   ftStepMs: localServer.ftStepMs,
-  // Not in shared/config yet (owned elsewhere): `OPENAI_LOCAL_RETIRED_MODELS=false` → the legacy world.
-  retiredModels: process.env.OPENAI_LOCAL_RETIRED_MODELS !== 'false',
+  retiredModels: localServer.retiredModels,
   logger,
 })
 logger.info({ baseURL: server.baseURL, dataDir: localServer.dataDir }, 'openai-local listening')

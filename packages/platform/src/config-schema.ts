@@ -33,6 +33,7 @@ export const EnvSchema = z.object({
   OPENAI_LOCAL_PORT: num(8787, { int: true, min: 0, max: 65535 }),
   OPENAI_LOCAL_DATA_DIR: z.string().optional().default('.data/openai-local'),
   OPENAI_LOCAL_HOST: z.string().optional().default('127.0.0.1'),
+  OPENAI_LOCAL_RETIRED_MODELS: bool(true),
   OPENAI_LOCAL_FT_STEP_MS: num(1000, { int: true, min: 1 }),
   LOOP_DM_FT_MODEL: optionalString,
   BASE_MODEL: z.string().optional().default('gpt-4.1-mini'),

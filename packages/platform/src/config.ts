@@ -75,6 +75,8 @@ function openaiConfig(e: Env) {
       dataDir: e.OPENAI_LOCAL_DATA_DIR,
       /** Time between a fine-tuning job's states. */
       ftStepMs: e.OPENAI_LOCAL_FT_STEP_MS,
+      /** `false`: the legacy world, where retired models (gpt-3.5-turbo-0125) still answer. */
+      retiredModels: e.OPENAI_LOCAL_RETIRED_MODELS,
     },
   }
 }

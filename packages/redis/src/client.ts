@@ -68,3 +68,55 @@ export async function assertRedis(url: string, timeoutMs = 2000): Promise<void> 
     client.disconnect()
   }
 }
+
+/**
+ * Resolves once `client` is ready (connected, ready check passed). A fail-fast connection
+ * (`enableOfflineQueue: false`) refuses commands until then, so a process that serves requests on it
+ * waits for this before it listens. Rejects with UnavailableError naming `what` after `timeoutMs`.
+ */
+export async function waitForReady(
+  client: Redis,
+  opts: { timeoutMs?: number; what?: string } = {},
+): Promise<void> {
+  if (client.status === 'ready') return
+  const timeoutMs = opts.timeoutMs ?? 10_000
+  const what = opts.what ?? 'Redis connection'
+  let lastError: Error | undefined
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      lastError = err
+    }
+    const done = (err?: Error) => {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+      client.off('error', onError)
+      client.off('end', onEnd)
+      if (err) reject(err)
+      else resolve()
+    }
+    const onReady = () => done()
+    const onEnd = () => done(new UnavailableError(`${what}: the connection was closed before it was ready`))
+    const timer = setTimeout(
+      () =>
+        done(
+          new UnavailableError(
+            `${what} not ready after ${timeoutMs} ms (status ${client.status}${lastError ? `, last error: ${lastError.message}` : ''}). ${REDIS_START_HINT}`,
+            lastError,
+          ),
+        ),
+      timeoutMs,
+    )
+    client.on('ready', onReady)
+    client.on('error', onError)
+    client.once('end', onEnd)
+  })
+}
+
+/**
+ * Closes a connection: QUIT when it is ready (pending replies arrive first), else disconnect —
+ * QUIT on a connection that never came up would wait in the offline queue or be refused.
+ */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'ready') await client.quit()
+  else client.disconnect()
+}

@@ -1,5 +1,5 @@
 import { UnavailableError } from '@loopdm/platform/errors'
-import { assertRedis, createRedis } from '@loopdm/redis/client'
+import { assertRedis, closeRedis, createRedis, waitForReady } from '@loopdm/redis/client'
 import { startPrivateRedis } from '@loopdm/redis/private-redis'
 import { describe, expect, it } from 'vitest'
 
@@ -28,6 +28,29 @@ describe('createRedis', () => {
       await expect(sut.ping()).rejects.toThrow()
       expect(Date.now() - started).toBeLessThan(5000)
       sut.disconnect()
+    })
+  })
+})
+
+describe('waitForReady', () => {
+  describe('when Redis answers', () => {
+    it('resolves once the producer can take commands', async () => {
+      const sut = createRedis({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', role: 'producer' })
+      await waitForReady(sut)
+      await expect(sut.ping()).resolves.toBe('PONG')
+      await closeRedis(sut)
+    })
+  })
+
+  describe('when nothing listens on the port', () => {
+    it('rejects after the bound with an error naming the connection and the last error', async () => {
+      const sut = createRedis({ url: 'redis://127.0.0.1:1', role: 'producer' })
+      sut.on('error', () => {})
+      const err = await waitForReady(sut, { timeoutMs: 300, what: 'the test producer' }).catch((e) => e)
+      expect(err).toBeInstanceOf(UnavailableError)
+      expect(err.message).toMatch(/the test producer not ready after 300 ms .*ECONNREFUSED/)
+      await closeRedis(sut)
+      expect(sut.status).not.toBe('ready')
     })
   })
 })

@@ -12,7 +12,23 @@ import {
   manifestPath,
 } from '@loopdm/training-data/export-layout'
 import { fsyncDir } from '@loopdm/training-data/fs-atomic'
-import type { RetentionAction, RetentionResult } from './retention.service.js'
+
+export interface RetentionAction {
+  action: 'gzip' | 'archive' | 'trim-master' | 'delete-messages' | 'vacuum'
+  target: string
+  count: number
+}
+
+export interface RetentionResult {
+  dryRun: boolean
+  actions: RetentionAction[]
+  gzipped: number
+  archivedFiles: number
+  archivedLines: number
+  masterLinesRemoved: number
+  messagesDeleted: number
+  vacuumed: boolean
+}
 
 /** One retention pass: where it works, whether it only lists, and what it has done so far. */
 export interface RetentionPass {

@@ -9,7 +9,14 @@ import {
   type ExportRunsRepository,
 } from '../repositories/export-runs.repository.js'
 import { createMessagesRepository, type MessagesRepository } from '../repositories/messages.repository.js'
-import { archiveOldMonths, gzipOldDailies, type RetentionPass, trimMaster } from './retention-files.js'
+import {
+  archiveOldMonths,
+  gzipOldDailies,
+  type RetentionAction,
+  type RetentionPass,
+  type RetentionResult,
+  trimMaster,
+} from './retention-files.js'
 
 export const GZIP_AFTER_DAYS = 30
 export const ARCHIVE_AFTER_MONTHS = 6
@@ -27,22 +34,7 @@ export interface RetentionOptions {
   deleteBatch?: number
 }
 
-export interface RetentionAction {
-  action: 'gzip' | 'archive' | 'trim-master' | 'delete-messages' | 'vacuum'
-  target: string
-  count: number
-}
-
-export interface RetentionResult {
-  dryRun: boolean
-  actions: RetentionAction[]
-  gzipped: number
-  archivedFiles: number
-  archivedLines: number
-  masterLinesRemoved: number
-  messagesDeleted: number
-  vacuumed: boolean
-}
+export type { RetentionAction, RetentionResult }
 
 const dayString = (d: Date) => d.toISOString().slice(0, 10)
 function monthsBefore(d: Date, months: number): Date {

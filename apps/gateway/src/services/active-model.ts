@@ -156,6 +156,7 @@ export class ActiveModelHolder {
     const sub = this.opts.subscriber
     sub.off('message', this.onMessage)
     sub.off('ready', this.onReady)
-    await sub.unsubscribe(this.opts.channel).catch(() => {})
+    // Not ready (Redis down, never connected): nothing to unsubscribe, and the command would wait.
+    if (sub.status === 'ready') await sub.unsubscribe(this.opts.channel).catch(() => {})
   }
 }

@@ -87,10 +87,19 @@ export async function buildTestGateway(opts: TestGatewayOptions = {}): Promise<T
     worker: opts.worker,
     ...opts.gateway,
   })
-  await gateway.start()
   let url: string | undefined
-  if (opts.listen) url = await gateway.app.listen({ port: 0, host: '127.0.0.1' })
-  else await gateway.app.ready()
+  try {
+    // start() returns once the producer Redis connection is ready: a webhook right after gets 200, not 503.
+    await gateway.start()
+    if (opts.listen) url = await gateway.app.listen({ port: 0, host: '127.0.0.1' })
+    else await gateway.app.ready()
+  } catch (err) {
+    await gateway.close().catch(() => {})
+    await pool.end().catch(() => {})
+    if (!opts.graph) await graph.close()
+    if (!opts.openai) await openai.close()
+    throw err
+  }
   const outbox = createOutboxRepository(pool)
 
   const postWebhook: TestGateway['postWebhook'] = (body, o = {}) => {
