@@ -15,6 +15,8 @@ export interface ExemplarPromptOptions {
   minScore: number
   /** Token budget of the demonstrations (EXEMPLAR_MAX_TOKENS). */
   maxTokens: number
+  /** hnsw.ef_search of the lookup (EXEMPLAR_EF_SEARCH); default exemplar-sets.ts EXEMPLAR_EF_SEARCH. */
+  efSearch?: number
 }
 
 export type DemoMessage = { role: 'system' | 'user' | 'assistant'; content: string }
@@ -77,6 +79,7 @@ export function createExemplarPrompter(
         vector: a.vector,
         k: opts.topK,
         minScore: opts.minScore,
+        efSearch: opts.efSearch,
       })
       return packDemonstrations(hits, opts.maxTokens)
     },

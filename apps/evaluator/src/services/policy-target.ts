@@ -34,7 +34,13 @@ export function createPolicyTargets(deps: {
   const ex = deps.config.learning.exemplars
   const prompter =
     deps.prompter ??
-    createExemplarPrompter({ db: deps.db, topK: ex.topK, minScore: ex.minScore, maxTokens: ex.maxTokens })
+    createExemplarPrompter({
+      db: deps.db,
+      topK: ex.topK,
+      minScore: ex.minScore,
+      maxTokens: ex.maxTokens,
+      efSearch: ex.efSearch,
+    })
 
   return {
     async resolve(key: string): Promise<PolicyTarget> {

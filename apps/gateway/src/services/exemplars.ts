@@ -60,7 +60,13 @@ export function createExemplarService(opts: ExemplarServiceOptions): ExemplarSer
   const ex = opts.config.learning.exemplars
   const prompter =
     opts.prompter ??
-    createExemplarPrompter({ db: opts.db, topK: ex.topK, minScore: ex.minScore, maxTokens: ex.maxTokens })
+    createExemplarPrompter({
+      db: opts.db,
+      topK: ex.topK,
+      minScore: ex.minScore,
+      maxTokens: ex.maxTokens,
+      efSearch: ex.efSearch,
+    })
   const timeoutMs = opts.timeoutMs ?? 1500
   /** Memory's (shared) vector when it has one, else an embedding call of our own. */
   async function vectorFor(igUserId: string | undefined, text: string): Promise<number[]> {

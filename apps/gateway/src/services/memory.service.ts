@@ -133,13 +133,14 @@ function sweepOutcome(logger: Logger | undefined) {
   }
 }
 
+/** The search strategy: options first (tests, benches), then MEMORY_* config, then the defaults. */
 function strategyOf(opts: MemoryOptions): RecallStrategy {
-  const d = DEFAULT_RECALL_STRATEGY
+  const c = opts.config.memory.search
   return {
-    exactScanMaxTurns: opts.exactScanMaxTurns ?? d.exactScanMaxTurns,
-    quantizedMaxTurns: opts.quantizedMaxTurns ?? d.quantizedMaxTurns,
-    quantizedCandidates: opts.quantizedCandidates ?? d.quantizedCandidates,
-    efSearch: opts.efSearch ?? d.efSearch,
+    exactScanMaxTurns: opts.exactScanMaxTurns ?? c.exactScanMaxTurns,
+    quantizedMaxTurns: opts.quantizedMaxTurns ?? c.quantizedMaxTurns,
+    quantizedCandidates: opts.quantizedCandidates ?? DEFAULT_RECALL_STRATEGY.quantizedCandidates,
+    efSearch: opts.efSearch ?? c.efSearch,
   }
 }
 
