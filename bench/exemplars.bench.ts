@@ -34,6 +34,8 @@ const M = Number(process.env.BENCH_HNSW_M ?? 8)
 const EFC = Number(process.env.BENCH_HNSW_EFC ?? 24)
 const QUERIES = Number(process.env.BENCH_EXEMPLAR_QUERIES ?? 100)
 const MEMORY_TURNS = Number(process.env.BENCH_MEMORY_TURNS ?? 2000)
+/** Other EXEMPLAR_EF_SEARCH values measured beside the configured one. */
+const EF_VARIANTS = [32, 128]
 const BASES = { topic: 200, noise: 997 } as const
 
 let seed = 7
@@ -173,9 +175,10 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
         endpoint: null,
         exemplarSetId: set.id,
       }
-      // 1. The lookup alone vs the exact scan of the same set, recall@k.
+      // 1. The lookup alone vs the exact scan of the same set, recall@k; other beams beside it.
       const lookupMs: number[] = []
       const exactMs: number[] = []
+      const beams = Object.fromEntries(EF_VARIANTS.map((ef) => [ef, { ms: [] as number[], hits: 0 }]))
       let hits = 0
       for (let i = 0; i < QUERIES; i++) {
         const g = 1 + Math.floor(rand() * set.n)
@@ -185,7 +188,13 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
           ),
         )
         let s = performance.now()
-        const got = await repo.search({ setId: set.id, vector: q, k, minScore: -1 })
+        const got = await repo.search({
+          setId: set.id,
+          vector: q,
+          k,
+          minScore: -1,
+          efSearch: config.learning.exemplars.efSearch,
+        })
         lookupMs.push(performance.now() - s)
         s = performance.now()
         const exact = await pool.query<{ id: number }>(
@@ -196,7 +205,19 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
         exactMs.push(performance.now() - s)
         const truth = new Set(exact.rows.map((r) => Number(r.id)))
         hits += got.filter((h) => truth.has(h.id)).length
+        for (const ef of EF_VARIANTS) {
+          const b = beams[ef] as { ms: number[]; hits: number }
+          s = performance.now()
+          const alt = await repo.search({ setId: set.id, vector: q, k, minScore: -1, efSearch: ef })
+          b.ms.push(performance.now() - s)
+          b.hits += alt.filter((h) => truth.has(h.id)).length
+        }
       }
+      const scale = Math.max(1, Math.ceil(Math.sqrt(set.n / 10_000)))
+      const beamNote = EF_VARIANTS.map((ef) => {
+        const b = beams[ef] as { ms: number[]; hits: number }
+        return `EXEMPLAR_EF_SEARCH ${ef} (ef ${Math.min(1000, ef * scale)}): recall@${k} ${(b.hits / (QUERIES * k)).toFixed(3)}, p50 ${ms(p(b.ms, 50))} / p99 ${ms(p(b.ms, 99))}`
+      }).join('; ')
       const label = `${set.n.toLocaleString('en')} exemplars`
       rows.push({
         name: `exemplar lookup p50 vs exact scan, ${label}`,
@@ -204,7 +225,7 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
         baseline: p(exactMs, 50),
         unit: 'ms',
         better: 'lower',
-        note: `p99 ${ms(p(lookupMs, 99))} vs ${ms(p(exactMs, 99))}; recall@${k} ${(hits / (QUERIES * k)).toFixed(3)} vs exact; set's own HNSW (m=${M}, ef_construction=${EFC}) built in ${(set.buildMs / 1000).toFixed(0)} s`,
+        note: `p99 ${ms(p(lookupMs, 99))} vs ${ms(p(exactMs, 99))}; recall@${k} ${(hits / (QUERIES * k)).toFixed(3)} vs exact (EXEMPLAR_EF_SEARCH ${config.learning.exemplars.efSearch}, ef ${Math.min(1000, config.learning.exemplars.efSearch * scale)}); ${beamNote}; set's own HNSW (m=${M}, ef_construction=${EFC}) built in ${(set.buildMs / 1000).toFixed(0)} s`,
       })
       rows.push(...(await replyRows({ set, policy, label, user, memory, exemplars, clock, system, config })))
     }

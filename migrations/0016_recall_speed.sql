@@ -53,18 +53,23 @@ $$;
 -- The top-k of one READY set, in one round trip. The query is built with the set id as a literal
 -- so the planner can prove the set's partial index applies; sorts are off inside so it takes the
 -- HNSW index over a btree scan + sort (which it prices lower, wrongly). A small set has no index of
--- its own and is scanned exactly (the sort is then the only plan and is used anyway).
+-- its own and is scanned exactly (the sort is then the only plan and is used anyway). `ef` is the
+-- beam for a 10,000-exemplar set; larger sets get ef × ceil(sqrt(size / 10,000)) (a bigger graph
+-- needs a wider beam for the same recall; bench/exemplars.bench.ts), at most 1000.
 create or replace function exemplar_neighbours(p_set bigint, q vector, k int, ef int)
 returns table (id bigint, distance float8)
 language plpgsql stable
 set enable_sort = off
 set hnsw.ef_search = 40
 as $$
+declare n int;
 begin
-  if not exists (select 1 from exemplar_sets s where s.id = p_set and s.status = 'ready') then
+  select s.examples into n from exemplar_sets s where s.id = p_set and s.status = 'ready';
+  if not found then
     return;
   end if;
-  perform set_config('hnsw.ef_search', greatest(k, least(ef, 1000))::text, true);
+  perform set_config('hnsw.ef_search',
+    greatest(k, least(1000, ef * greatest(1, ceil(sqrt(n / 10000.0)))::int))::text, true);
   return query execute format(
     'select e.id, (e.embedding <=> $1)::float8 from exemplars e where e.set_id = %s
       order by e.embedding <=> $1 limit $2', p_set)
