@@ -145,12 +145,17 @@ export function createRecall(opts: RecallOptions): {
   const queryVector = createQueryEmbedder(opts)
   const counts = createCountCache()
 
-  /** The user's embedded-turn count (capped past the quantised tier), cached for a minute. */
+  /**
+   * The user's embedded-turn count (capped past the quantised tier). Counts above the exact tier
+   * are cached for a minute (they only choose between two near-exact strategies and grow slowly);
+   * small ones are re-counted each time — cheap, and a new user's turns are found as soon as they
+   * are embedded.
+   */
   async function sizeOf(igUserId: string): Promise<number> {
     const cached = counts.get(igUserId)
     if (cached !== undefined) return cached
     const n = await repo.countEmbedded(igUserId, opts.quantizedMaxTurns + 1)
-    counts.set(igUserId, n)
+    if (n > opts.exactScanMaxTurns) counts.set(igUserId, n)
     return n
   }
 
