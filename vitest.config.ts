@@ -28,6 +28,8 @@ export default defineConfig({
       project('tuner', 'apps/tuner'),
       project('evaluator', 'apps/evaluator'),
       project('scripts', 'scripts'),
+      // The bench runner's reporter (JSON rows, --compare); the benches themselves run via `npm run bench`.
+      project('bench', 'bench'),
       // Tests that span apps (each app's own tests import only packages and that app).
       project('e2e', 'test/e2e'),
     ],

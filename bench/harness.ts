@@ -1,6 +1,7 @@
 /**
  * The benchmark harness: each `bench/*.bench.ts` default-exports a function returning rows; the
- * runner prints one line per row — name, figure, baseline measured in the same run, ratio.
+ * runner prints one line per row — name, figure, baseline measured in the same run, ratio — through
+ * bench/report.ts (which also writes them as JSON with `--json`).
  */
 export interface BenchRow {
   name: string
@@ -15,6 +16,8 @@ export interface BenchRow {
   target?: string
   /** Extra context printed after the row (recall, RSS …). */
   note?: string
+  /** Whether the target holds, when `target` is not of the form bench/report.ts checks itself. */
+  pass?: boolean
 }
 
 export type Bench = () => Promise<BenchRow[]>

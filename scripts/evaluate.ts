@@ -90,7 +90,14 @@ async function main(): Promise<number> {
     say(
       `✓ eval run ${result.runId}: ${result.candidate} scored ${f(result.score)} against ${f(result.currentScore)} for the current model (Δ ${f(result.delta)})`,
     )
+    if (result.gold)
+      say(
+        `gold set: ${result.gold.source}, ${result.gold.size} items, sha256 ${result.gold.sha256.slice(0, 12)}`,
+      )
+    if (result.holdoutScore !== undefined && result.holdoutScore !== null)
+      say(`holdout: the candidate scored ${f(result.holdoutScore)} on recent answers it never trained on`)
     say(`decision: ${result.outcome}`)
+    if (result.promotionBlocked) say(result.promotionBlocked)
     say('  (the full table is in the evaluator log; `--inline` prints it here)')
     return 0
   } finally {

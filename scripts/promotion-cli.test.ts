@@ -143,6 +143,22 @@ describe('evaluate / promote / rollback CLIs', () => {
     expect((await createRegistryRepository(db).findActive())?.model).not.toBe(model)
   }, 120_000)
 
+  it('starts a canary with --canary, and refuses a second one or a bad number', async () => {
+    await db.query('delete from canary_runs')
+    const r = await run('promote', [model, '--canary', '10', '--min-replies', '50', '--max-hours', '2'])
+    expect(r.code, r.out).toBe(0)
+    expect(r.out).toMatch(/✓ canary \d+: 10% of customers on /)
+    const live = await db.query('select candidate_model, percent, min_replies, status from canary_runs')
+    expect(live.rows).toEqual([{ candidate_model: model, percent: 10, min_replies: 50, status: 'running' }])
+    const again = await run('promote', [model, '--canary', '10'])
+    expect(again.code).toBe(1)
+    expect(again.out).toMatch(/already running/)
+    const bad = await run('promote', [model, '--canary', 'lots'])
+    expect(bad.code).toBe(2)
+    expect(bad.out).toContain('--canary needs a number, got "lots"')
+    await db.query('delete from canary_runs')
+  }, 60_000)
+
   it('refuses an uncallable model with a clear error and exit code 1', async () => {
     const r = await run('promote', [`ft:gpt-3.5-turbo-0125:loopdm::${uniqueId('nope')}`])
     expect(r.code).toBe(1)

@@ -36,6 +36,7 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
   let candidateId: number
   let goldDir: string
   let restore: () => Promise<void>
+  const goldIds: number[] = []
   const user = igUser()
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
   const go = (path: string) => page.goto(`${sut.url}${path}`)
@@ -75,6 +76,7 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
   }, 120_000)
 
   afterAll(async () => {
+    if (sut) await sut.pool.query('delete from gold_items where id = any($1)', [goldIds])
     await browser?.close()
     await restore?.()
     await sut?.close()
@@ -109,6 +111,14 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
     const items = await page.getByTestId('items-table').textContent()
     expect(items).toContain(GOLD_PAIRS[0]?.[0])
     expect(items).toContain(GOLD_PAIRS[0]?.[1])
+    // Every gold item side by side: the stored prompt and ideal (not the gold file, which is gone).
+    await rm(goldDir, { recursive: true, force: true })
+    await page.reload()
+    const customers = await page.getByTestId('item-customer').allTextContents()
+    expect(customers.sort()).toEqual(GOLD_PAIRS.map(([q]) => q).sort())
+    const ideals = await page.getByTestId('item-ideal').allTextContents()
+    expect(ideals.sort()).toEqual(GOLD_PAIRS.map(([, a]) => a).sort())
+    expect(await page.getByTestId('gold-set-info').textContent()).toContain(`${GOLD_PAIRS.length} gold items`)
     await shot('candidate')
     await page.getByTestId('filter-better').click()
     await page.waitForURL(/filter=better/)
@@ -165,8 +175,44 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
     expect(await page.getByTestId('resume').isDisabled()).toBe(true)
     expect(await page.getByTestId('reply-box').isDisabled()).toBe(false)
     await shot('conversation')
+  })
+
+  it('marks an exchange as gold with an edited ideal answer; the Data page lists and removes it', async () => {
+    await go(`/console/conversations/${user}`)
+    const botTurn = page.getByTestId('turn').filter({ hasText: candidate })
+    await botTurn.locator('summary').click()
+    const ideal = 'We ship to Berlin in 2 days, and it is free over €60.'
+    await botTurn.getByLabel('Ideal answer').fill(ideal)
+    await shot('mark-gold')
+    await botTurn.getByTestId('mark-gold').click()
+    await page.waitForURL(/done=gold/)
+    const [question] = GOLD_PAIRS[1] as [string, string]
+    const rows = await sut.pool.query<{ id: number; customer_text: string; ideal_answer: string }>(
+      'select id, customer_text, ideal_answer from gold_items where ig_user_id = $1',
+      [user],
+    )
+    expect(rows.rows).toEqual([expect.objectContaining({ customer_text: question, ideal_answer: ideal })])
+    goldIds.push(rows.rows[0]?.id as number)
+    // Excluding the same exchange from training.
+    await page.getByTestId('turn').filter({ hasText: candidate }).locator('summary').click()
+    await page.getByTestId('turn').filter({ hasText: candidate }).getByTestId('exclude').click()
+    await page.waitForURL(/done=excluded/)
+    expect(
+      (
+        await sut.pool.query(
+          'select 1 from curation_exclusions e join conversation_messages m on m.id = e.message_id where m.ig_user_id = $1',
+          [user],
+        )
+      ).rowCount,
+    ).toBe(1)
     await go('/console/data')
+    const row = page.getByTestId('gold-row').filter({ hasText: ideal })
+    expect(await row.count()).toBe(1)
     await shot('data')
+    await row.getByTestId('gold-remove').click()
+    await page.waitForURL(/done=gold-removed/)
+    expect(await page.getByTestId('gold-row').filter({ hasText: ideal }).count()).toBe(0)
+    expect((await sut.pool.query('select 1 from gold_items where ig_user_id = $1', [user])).rowCount).toBe(0)
     await go('/console/costs')
     expect(await page.getByTestId('spend-month').isVisible()).toBe(true)
     await shot('costs')

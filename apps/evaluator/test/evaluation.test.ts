@@ -267,7 +267,7 @@ describe('evaluation service', () => {
 
   describe('when EVAL_AUTO_PROMOTE=true', () => {
     it('promotes the approved candidate and publishes the new version', async () => {
-      const sut = build({ EVAL_AUTO_PROMOTE: 'true' })
+      const sut = build({ EVAL_AUTO_PROMOTE: 'true', EVAL_MIN_GOLD: '6' })
       const registry = createRegistryRepository(db)
       await registry.setStatus(good, 'candidate')
       const sub = createRedis({ url: config.redis.url, role: 'subscriber' })

@@ -3,7 +3,7 @@ import type { AiClient } from '@loopdm/platform/openai'
 import type { Redis } from '@loopdm/redis/client'
 import type { Worker } from 'bullmq'
 import type { GatewayOptions } from './compose.js'
-import type { DmDeps } from './jobs/dm.processor.js'
+import type { CanaryPort, DmDeps } from './jobs/dm.processor.js'
 import { createDmWorker } from './jobs/dm.worker.js'
 import type { GatewayMetrics } from './metrics.js'
 import { createConversationRepository } from './repositories/conversation.repository.js'
@@ -18,6 +18,7 @@ import { createGraphSender } from './services/graph-sender.js'
 import type { MemoryPort } from './services/memory.port.js'
 import type { ModelRouter } from './services/model-router.js'
 import { createSendGate, type SendGate } from './services/send-gate.js'
+import type { Shadow } from './services/shadow.js'
 import { createTakeoverService, type TakeoverService } from './services/takeover.service.js'
 
 /**
@@ -60,6 +61,8 @@ export function createDmDeps(
     router: ModelRouter
     holder: ActiveModelHolder
     metrics: GatewayMetrics
+    canary?: CanaryPort
+    shadow?: Shadow
   },
 ): DmDeps & { takeover: TakeoverService; sendGate: SendGate } {
   const { config, logger, pool } = opts
@@ -109,6 +112,8 @@ export function createDmDeps(
     exemplars: parts.exemplars,
     router: parts.router,
     currentModel: () => parts.holder.current(),
+    canary: parts.canary,
+    shadow: parts.shadow,
     sender,
     loadPayload: (mid) => parts.dmQueue.loadPayload(mid),
     systemPrompt: config.models.systemPrompt,

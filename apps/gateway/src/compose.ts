@@ -1,33 +1,34 @@
 import type { Pool } from '@loopdm/db/pool'
 import { createCostLedger } from '@loopdm/models/cost-ledger'
-import { type PromotionDeps, seedRegistry } from '@loopdm/models/promotion'
+import { createGoldRepository } from '@loopdm/models/gold-items'
+import { seedRegistry } from '@loopdm/models/promotion'
 import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
 import { closer } from '@loopdm/platform/lifecycle'
 import type { Logger } from '@loopdm/platform/logger'
 import { type AiClient, createAiClient, endpointClientFor, type UsageSink } from '@loopdm/platform/openai'
 import { createQueue } from '@loopdm/queues/bullmq'
-import { ALL_QUEUES, DM_QUEUE, type QueueName } from '@loopdm/queues/contracts'
+import { ALL_QUEUES, DM_QUEUE, type QueueName, SHADOW_QUEUE } from '@loopdm/queues/contracts'
 import { closeRedis, type Redis } from '@loopdm/redis/client'
-import { tryWithRedisLock } from '@loopdm/redis/lock'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
 import { createDmDeps, createExemplars, createReplyWorker } from './compose-dm.js'
+import { createGdpr, createMemoryService } from './compose-memory.js'
+import { createRollout, promotionDepsOf, type Rollout } from './compose-rollout.js'
 import { createConnections, type GatewayConnections, producerReady } from './connections.js'
 import type { DmDeps } from './jobs/dm.processor.js'
 import { createDmRedrive, type DmRedrive, providerProbe } from './jobs/dm-redrive.js'
 import { createMetrics, type GatewayMetrics } from './metrics.js'
 import { createCostsRepository } from './repositories/costs.repository.js'
-import { createDmJobsRepository } from './repositories/dm-jobs.repository.js'
 import { createDmOrderRepository } from './repositories/dm-order.repository.js'
 import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
 import type { ExportEraser } from './services/export-eraser.js'
-import { createGdprService, type GdprService } from './services/gdpr.service.js'
+import type { GdprService } from './services/gdpr.service.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
-import { createMemory, type Memory } from './services/memory.service.js'
+import type { Memory } from './services/memory.service.js'
 import { ModelRouter } from './services/model-router.js'
 import type { SendGate } from './services/send-gate.js'
 import type { TakeoverService } from './services/takeover.service.js'
@@ -89,6 +90,8 @@ export interface Gateway {
   connections: GatewayConnections
   /** Moves delayed replies forward once the provider answers again. */
   redrive: DmRedrive
+  /** The canary split and its periodic check (issue 19). */
+  rollout: Rollout
   /** Waits for the producer Redis connection (bounded), seeds the registry (if asked), loads the active model, subscribes to hot swaps, starts the reply worker and memory. */
   start(): Promise<void>
   /** Stops intake and work, lets in-flight replies finish, closes every connection. Idempotent. */
@@ -105,52 +108,20 @@ function createQueues(opts: GatewayOptions, producer: Redis, metrics: GatewayMet
   return queues
 }
 
-/** The real memory: the shared AI client; one gateway at a time back-fills (a Redis lease), so replicas don't pay twice. */
-function createMemoryService(opts: GatewayOptions, ai: AiClient, producer: Redis): Memory {
-  const { config, logger } = opts
-  return createMemory({
-    db: opts.pool,
-    ai,
-    config,
-    logger,
-    sweepLock: (sweep) =>
-      tryWithRedisLock(producer, `${config.redis.prefix}:memory-backfill`, sweep, { ttlMs: 60_000 }),
-  })
-}
-
-/** The memory's GDPR side (drop the user's queued embeddings and cached vectors), when the port has one. */
-function forgetterOf(memory: MemoryPort): Pick<Memory, 'forget'> | undefined {
-  return 'forget' in memory && typeof memory.forget === 'function'
-    ? (memory as Pick<Memory, 'forget'>)
-    : undefined
-}
-
-/** Promotion publishes on the producer and probes through the process's SDK, or a policy's own endpoint. */
-function promotionDepsOf(
-  opts: GatewayOptions,
-  parts: { producer: Redis; sdk: AiClient['sdk']; registry: RegistryRepository },
-): PromotionDeps {
-  const { config, logger, pool } = opts
-  return {
-    db: pool,
-    redis: parts.producer,
-    sdk: parts.sdk,
-    config,
-    logger,
-    registry: parts.registry,
-    clientFor: (endpoint) => endpointClientFor(endpoint, { config }),
-  }
-}
-
-/** Hot-swap holder (subscriber connection) and the model router over the shared AI client. */
+/**
+ * Hot-swap holder (subscriber connection), the model router over the shared AI client, the
+ * promotion dependencies and the rollouts (canary split and check, shadow answers).
+ */
 function createModelServices(
   opts: GatewayOptions,
   deps: {
     ai: AiClient
     registry: RegistryRepository
     subscriber: Redis
+    producer: Redis
     metrics: GatewayMetrics
     usage: UsageSink
+    shadowQueue: Queue
   },
 ) {
   const { config, logger } = opts
@@ -173,27 +144,34 @@ function createModelServices(
     clientFor: (endpoint) =>
       createAiClient({ config, logger, usage: deps.usage, sdk: endpointClientFor(endpoint, { config }) }),
   })
-  return { holder, router }
+  const promotion = promotionDepsOf(opts, {
+    producer: deps.producer,
+    sdk: deps.ai.sdk,
+    registry: deps.registry,
+  })
+  const rollout = createRollout(opts, { ...deps, promotion })
+  return { holder, router, promotion, rollout }
 }
 
-/** Stops intake first (http, reply worker), then memory and hot swap, then queues and connections. */
 function closeInOrder(parts: {
   logger: Logger
   app: FastifyInstance
   worker: Worker | undefined
   redrive: DmRedrive
-  memory: Memory | undefined
+  ownMemory: Memory | undefined
   holder: ActiveModelHolder
+  rollout: Rollout
   queues: Record<QueueName, Queue>
   connections: GatewayConnections
 }): () => Promise<void> {
-  const { app, worker, memory, holder, queues, connections } = parts
+  const { app, worker, ownMemory: memory, holder, queues, connections } = parts
   return closer(
     [
       { name: 'http', close: () => app.close() },
       { name: 'reply worker', close: () => worker?.close() },
       { name: 'dm redrive', close: () => parts.redrive.stop() },
       { name: 'memory', close: () => memory?.close() },
+      { name: 'canary', close: () => parts.rollout.close() },
       { name: 'hot-swap subscriber', close: () => holder.close() },
       ...Object.values(queues).map((q) => ({ name: `queue ${q.name}`, close: () => q.close() })),
       { name: 'redis subscriber', close: () => closeRedis(connections.subscriber) },
@@ -203,6 +181,8 @@ function closeInOrder(parts: {
     parts.logger,
   )
 }
+
+const pick = ({ takeover, sendGate }: ReturnType<typeof createDmDeps>) => ({ takeover, sendGate })
 
 /**
  * The gateway's one wiring module: Redis connections → repositories → services (one AI client,
@@ -225,24 +205,11 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const ai = opts.ai ?? createAiClient({ config, logger, usage })
   const ownMemory = !opts.memory && opts.memoryService ? createMemoryService(opts, ai, producer) : undefined
   const memory = opts.memory ?? ownMemory ?? noMemory
-  const { holder, router } = createModelServices(opts, {
-    ai,
-    registry,
-    subscriber: connections.subscriber,
-    metrics,
-    usage,
+  const { holder, router, promotion, rollout } = createModelServices(opts, {
+    ...{ ai, registry, subscriber: connections.subscriber, producer, metrics, usage },
+    shadowQueue: queues[SHADOW_QUEUE],
   })
-  const promotion = promotionDepsOf(opts, { producer, sdk: ai.sdk, registry })
-  const gdpr = createGdprService({
-    db: pool,
-    config,
-    logger,
-    dmJobs: createDmJobsRepository(queues[DM_QUEUE]),
-    exportEraser: opts.exportEraser,
-    memory: forgetterOf(memory),
-    // Deletes the provider's copies of uploaded training files that held the user's lines.
-    sdk: ai.sdk,
-  })
+  const gdpr = createGdpr(opts, { queues, memory, ai })
 
   const exemplars = createExemplars(opts, { ai, ledger, memory })
   const dmDeps = createDmDeps(opts, {
@@ -254,6 +221,8 @@ export function createGateway(opts: GatewayOptions): Gateway {
     router,
     holder,
     metrics,
+    canary: rollout.port,
+    shadow: rollout.shadow,
   })
   const worker = createReplyWorker(opts, dmDeps)
   // Delayed replies move forward as soon as the provider answers again (see jobs/dm-redrive.ts).
@@ -277,13 +246,25 @@ export function createGateway(opts: GatewayOptions): Gateway {
     costs: createCostsRepository(pool),
     metrics,
     gdpr,
+    gold: createGoldRepository(pool),
     promotion,
     takeover: dmDeps.takeover,
     sendGate: dmDeps.sendGate,
+    canary: rollout,
     adminRoutes: opts.adminRoutes,
   })
 
-  const close = closeInOrder({ logger, app, worker, redrive, memory: ownMemory, holder, queues, connections })
+  const close = closeInOrder({
+    logger,
+    app,
+    worker,
+    redrive,
+    ownMemory,
+    holder,
+    rollout,
+    queues,
+    connections,
+  })
 
   async function start() {
     // The producer fails fast: until it is ready a webhook would get 503, so start() waits for it.
@@ -291,6 +272,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     // LOOP_DM_FT_MODEL seeds the registry once, before the holder reads it.
     if (opts.seedRegistry) await seedRegistry(promotion)
     await holder.start()
+    await rollout.start()
     if (worker) {
       worker.run().catch((err) => logger.error({ err: (err as Error).message }, 'reply worker stopped'))
       await worker.waitUntilReady()
@@ -299,7 +281,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     redrive.start()
   }
 
-  const { takeover, sendGate } = dmDeps
-  const services = { dmDeps, takeover, sendGate, ai, memory, gdpr, connections }
-  return { app, holder, router, worker, queues, metrics, ...services, redrive, start, close }
+  const services = { dmDeps, ...pick(dmDeps), ai, memory, gdpr, connections }
+  return { app, holder, router, worker, queues, metrics, ...services, redrive, rollout, start, close }
 }

@@ -22,10 +22,11 @@ export function createConnections({
   config: Config
   logger: Logger
 }): GatewayConnections {
-  const open = (role: 'producer' | 'worker' | 'subscriber', connectionName: string) =>
-    createRedis({ url: config.redis.url, role, logger, connectionName })
+  const open = (role: 'producer' | 'worker' | 'subscriber', connectionName: string, autoPipelining = false) =>
+    createRedis({ url: config.redis.url, role, logger, connectionName, autoPipelining })
   return {
-    producer: open('producer', 'gateway-producer'),
+    // Auto-pipelined: concurrent webhooks' enqueues share one write (the webhook's throughput).
+    producer: open('producer', 'gateway-producer', true),
     worker: open('worker', 'gateway-order'),
     subscriber: open('subscriber', 'gateway-hotswap'),
   }

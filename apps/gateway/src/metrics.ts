@@ -70,6 +70,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       registers: [registry],
     }),
     ...takeoverMetrics(registry),
+    ...canaryMetrics(registry),
     queueDepth: new Gauge({
       name: 'loopdm_queue_depth',
       help: 'Jobs per queue and state',
@@ -99,6 +100,52 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     },
   }
   return m
+}
+
+/** The canary (issue 19): its split, each arm's counts and rates at the last check, checks and decisions. */
+function canaryMetrics(registry: Registry) {
+  return {
+    canaryPercent: new Gauge({
+      name: 'loopdm_canary_percent',
+      help: 'Share of customers this instance routes to the canary (0 when none runs)',
+      registers: [registry],
+    }),
+    canaryRouted: new Counter({
+      name: 'loopdm_canary_routed_total',
+      help: 'Replies this instance answered during a canary, by arm',
+      labelNames: ['arm'] as const,
+      registers: [registry],
+    }),
+    canaryReplies: new Gauge({
+      name: 'loopdm_canary_replies',
+      help: 'Replies per arm of the live canary at the last check',
+      labelNames: ['arm'] as const,
+      registers: [registry],
+    }),
+    canaryRate: new Gauge({
+      name: 'loopdm_canary_rate',
+      help: 'Per-reply rates per arm at the last check (bad = takeover or negative reaction)',
+      labelNames: ['arm', 'signal'] as const,
+      registers: [registry],
+    }),
+    canaryChecks: new Counter({
+      name: 'loopdm_canary_checks_total',
+      help: 'Canary checks run by this instance, by decision',
+      labelNames: ['decision'] as const,
+      registers: [registry],
+    }),
+    shadowAnswers: new Counter({
+      name: 'loopdm_shadow_answers_total',
+      help: 'Shadow answers by result (stored, capped: SHADOW_MAX_USD reached, error)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    canaryLogLR: new Gauge({
+      name: 'loopdm_canary_log_lr',
+      help: 'The sequential test statistic (mSPRT log-likelihood ratio vs no difference) at the last check',
+      registers: [registry],
+    }),
+  }
 }
 
 /** Human takeover, held and skipped DMs, and the Send API token block. */

@@ -30,6 +30,11 @@ describe('admin API', () => {
         ['POST', '/admin/jobs/export'],
         ['GET', '/admin/queues'],
         ['GET', '/admin/queues/api/queues'],
+        ['GET', '/admin/canary'],
+        ['POST', '/admin/candidates/1/canary'],
+        ['POST', '/admin/canary/stop'],
+        ['GET', '/admin/shadow'],
+        ['POST', '/admin/candidates/1/shadow'],
         ['GET', '/admin/boom'],
       ] as const) {
         expect((await inject({ method, url })).statusCode, `${method} ${url}`).toBe(401)
@@ -206,7 +211,7 @@ describe('admin API', () => {
       const api = await inject({ url: '/admin/queues/api/queues', headers: auth })
       expect(api.statusCode).toBe(200)
       const names = (api.json().queues as Array<{ name: string }>).map((q) => q.name).sort()
-      expect(names).toEqual(['dm', 'evaluate', 'export', 'retention', 'retirement', 'tune'])
+      expect(names).toEqual(['dm', 'evaluate', 'export', 'retention', 'retirement', 'shadow', 'tune'])
     })
   })
 

@@ -29,3 +29,48 @@ export function decodeActiveModelMessage(raw: string): ActiveModelMessage | null
     return null
   }
 }
+
+/**
+ * The canary split, carried on the same channel (issue 19): `split` null ends it. `seq` is the
+ * id of the canary event that produced it (monotonic): a gateway ignores an older one, and its
+ * periodic registry read restores the same state (a missed message heals within one interval).
+ */
+export const CanarySplitSchema = z.object({
+  runId: z.number().int().positive(),
+  /** The candidate's registry key; the control is whatever is active. */
+  model: z.string().min(1),
+  percent: z.number().gt(0).max(100),
+  salt: z.string().min(1),
+  policy: PolicyRefSchema,
+})
+export type CanarySplit = z.infer<typeof CanarySplitSchema>
+
+export const CanaryMessageSchema = z.object({
+  type: z.literal('canary'),
+  seq: z.number().int().nonnegative(),
+  split: CanarySplitSchema.nullable(),
+})
+export type CanaryMessage = z.infer<typeof CanaryMessageSchema>
+
+export function encodeCanaryMessage(m: Omit<CanaryMessage, 'type'>): string {
+  return JSON.stringify(CanaryMessageSchema.parse({ ...m, type: 'canary' }))
+}
+
+/** A canary message, or null for anything else (an active-model message, garbage). */
+export function decodeCanaryMessage(raw: string): CanaryMessage | null {
+  try {
+    const r = CanaryMessageSchema.safeParse(JSON.parse(raw))
+    return r.success ? r.data : null
+  } catch {
+    return null
+  }
+}
+
+/** True when `raw` is a canary-typed message (so the active-model holder leaves it alone). */
+export function isCanaryMessage(raw: string): boolean {
+  try {
+    return (JSON.parse(raw) as { type?: unknown } | null)?.type === 'canary'
+  } catch {
+    return false
+  }
+}

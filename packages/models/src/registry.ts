@@ -57,6 +57,8 @@ export interface ActiveModel {
   since: Date
   /** The active policy (absent only on objects built from a legacy hot-swap message). */
   policy?: PolicyRef | undefined
+  /** Set on the model a canary routes one reply to (issue 19): the arm and the run. */
+  canary?: { runId: number; arm: 'canary' | 'control' } | undefined
 }
 
 /** A registry row as a policy (`version` = the promotion that activated it, 0 if none). */

@@ -24,6 +24,7 @@ function shape(e: Env) {
     redis: { url: e.REDIS_URL as string, prefix: e.QUEUE_PREFIX },
     openai: openaiConfig(e),
     models: modelsConfig(e),
+    rollout: rolloutConfig(e),
     memory: {
       enabled: e.MEMORY_ENABLED,
       maxTokens: e.MEMORY_MAX_TOKENS,
@@ -104,6 +105,35 @@ function modelsConfig(e: Env) {
   }
 }
 
+/** Canary and shadow rollouts of a candidate policy on live DMs (issue 19). */
+function rolloutConfig(e: Env) {
+  return {
+    canary: {
+      /** How often one gateway (a Redis lock) counts the arms and runs the sequential test. */
+      checkIntervalMs: e.CANARY_CHECK_INTERVAL_MS,
+      /** Promote a canary shown not worse (or better) at once; false → it waits for approval. */
+      autoPromote: e.CANARY_AUTO_PROMOTE,
+      /** Non-inferiority margin on the bad-outcome rate (takeover or negative reaction), absolute. */
+      margin: e.CANARY_MARGIN,
+      /** Chance of a false rollback over the whole canary. */
+      alpha: e.CANARY_ALPHA,
+      promoteWhen: e.CANARY_PROMOTE_WHEN,
+      maxSendFailureRate: e.CANARY_MAX_SEND_FAILURE_RATE,
+      maxFallbackRate: e.CANARY_MAX_FALLBACK_RATE,
+      maxP99LatencyMs: e.CANARY_MAX_P99_LATENCY_MS,
+      guardMinReplies: e.CANARY_GUARD_MIN_REPLIES,
+      /** A customer question with no reply and no later turn for this long counts as unanswered. */
+      unansweredQuietMs: e.CANARY_UNANSWERED_QUIET_MS,
+    },
+    shadow: {
+      /** Daily cap on what shadow answers may cost (USD); reached → shadows are skipped until tomorrow. */
+      maxUsdPerDay: e.SHADOW_MAX_USD,
+      /** Shadow answers computed at once per gateway. */
+      concurrency: e.SHADOW_CONCURRENCY,
+    },
+  }
+}
+
 /** The Instagram webhook and the gateway serving it. */
 function edgeConfig(e: Env) {
   return {
@@ -120,6 +150,8 @@ function edgeConfig(e: Env) {
       port: e.PORT,
       host: e.HOST,
       adminToken: e.ADMIN_TOKEN,
+      /** Console login rate limit: failed attempts per client address per window (seconds). */
+      consoleLogin: { maxAttempts: e.CONSOLE_LOGIN_MAX_ATTEMPTS, windowSeconds: e.CONSOLE_LOGIN_WINDOW_S },
       /** DMs answered at once per gateway process; per-user order holds at any value. */
       dmConcurrency: e.DM_CONCURRENCY,
       delivery: {
@@ -175,6 +207,10 @@ function pipelineConfig(e: Env) {
       judgeModel: e.EVAL_JUDGE_MODEL,
       /** Max holdout examples drawn from recent exports (0 disables the holdout). */
       holdoutSize: e.EVAL_HOLDOUT_SIZE,
+      /** `auto` (gold_items when non-empty, else the file) | `table` | `file` | `both` (table + file). */
+      goldSource: e.EVAL_GOLD_SOURCE,
+      /** Below this many gold items auto-promotion is blocked with a reason (manual approval still works). */
+      minGold: e.EVAL_MIN_GOLD,
     },
     schedules: { exportCron: e.EXPORT_CRON, tuneCron: e.TUNE_CRON, cleanupCron: e.CLEANUP_CRON, tz: e.TZ },
   }

@@ -29,6 +29,20 @@ describe('loadConfig', () => {
       })
       expect(sut.finetune.vllm.trainerCommand).toMatch(/copy-trainer\.mjs/)
       expect(sut.eval.autoPromote).toBe(false)
+      expect(sut.eval).toMatchObject({ goldSource: 'auto', minGold: 20, holdoutSize: 20 })
+      expect(sut.gateway.consoleLogin).toEqual({ maxAttempts: 10, windowSeconds: 900 })
+      expect(sut.rollout.canary).toMatchObject({
+        checkIntervalMs: 300_000,
+        autoPromote: false,
+        margin: 0.02,
+        alpha: 0.05,
+        promoteWhen: 'nonInferior',
+        maxSendFailureRate: 0.05,
+        maxFallbackRate: 0.2,
+        maxP99LatencyMs: 15_000,
+        guardMinReplies: 20,
+      })
+      expect(sut.rollout.shadow).toEqual({ maxUsdPerDay: 5, concurrency: 2 })
       expect(sut.schedules).toMatchObject({
         exportCron: '0 2 * * *',
         tuneCron: '0 3 * * 0',
@@ -116,6 +130,17 @@ describe('loadConfig', () => {
       ['DM_REDRIVE_INTERVAL_MS', '-5', /DM_REDRIVE_INTERVAL_MS: expected an integer/],
       ['DM_JOB_LOCK_MS', '10', /DM_JOB_LOCK_MS: expected an integer/],
       ['REPLY_MAX_TOKENS', '8', /REPLY_MAX_TOKENS: expected an integer in 16\.\.16384, got "8"/],
+      ['EVAL_GOLD_SOURCE', 'db', /EVAL_GOLD_SOURCE: expected one of auto\|table\|file\|both/],
+      ['EVAL_MIN_GOLD', '-1', /EVAL_MIN_GOLD: expected an integer in 0\.\.∞, got "-1"/],
+      ['CONSOLE_LOGIN_MAX_ATTEMPTS', 'many', /CONSOLE_LOGIN_MAX_ATTEMPTS: expected an integer/],
+      ['CONSOLE_LOGIN_WINDOW_S', '0', /CONSOLE_LOGIN_WINDOW_S: expected an integer in 1\.\.∞/],
+      ['CANARY_CHECK_INTERVAL_MS', '1', /CANARY_CHECK_INTERVAL_MS: expected an integer in 10\.\./],
+      ['CANARY_AUTO_PROMOTE', 'maybe', /CANARY_AUTO_PROMOTE: expected true or false, got "maybe"/],
+      ['CANARY_MARGIN', '0.9', /CANARY_MARGIN: expected a number in 0\.\.0\.5, got "0.9"/],
+      ['CANARY_PROMOTE_WHEN', 'better', /CANARY_PROMOTE_WHEN: expected one of nonInferior\|superior/],
+      ['CANARY_MAX_FALLBACK_RATE', '2', /CANARY_MAX_FALLBACK_RATE: expected a number in 0\.\.1/],
+      ['SHADOW_MAX_USD', '-1', /SHADOW_MAX_USD: expected a number in 0\.\./],
+      ['SHADOW_CONCURRENCY', '0', /SHADOW_CONCURRENCY: expected an integer in 1\.\.32, got "0"/],
     ]
     it.each(cases)('rejects %s=%s with a message naming it', (name, value, message) => {
       expect(() => loadConfig({ [name]: value })).toThrow(message)

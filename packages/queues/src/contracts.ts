@@ -218,6 +218,37 @@ export const RETIREMENT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 90 * 24 * 3600 },
 }
 
+// ── shadow (gateway: a candidate answers a sample of live DMs, never sent) ────
+export const SHADOW_QUEUE = 'shadow'
+export const SHADOW_JOB = { answer: 'answer' } as const
+export const ShadowPayloadSchema = z.object({
+  runId: z.number().int().positive(),
+  /** The customer message the live reply answered. */
+  mid: z.string().min(1),
+  igUserId: z.string().min(1),
+  /** The conversation as the live reply saw it (system, memory, the customer's message). */
+  messages: z.array(
+    z.object({
+      role: z.enum(['system', 'user', 'assistant']),
+      content: z.union([z.string(), z.array(z.any())]),
+    }),
+  ),
+  /** The reply that was sent (the reference the shadow answer is scored against). */
+  sentText: z.string(),
+})
+export type ShadowPayload = z.infer<typeof ShadowPayloadSchema>
+export const shadowJobId = (runId: number, mid: string) => safeJobId('shadow', String(runId), mid)
+/**
+ * A shadow answer is best effort: one retry, then dropped (it never affects a customer). The job
+ * holds the conversation's text, so it is removed as soon as it is done (failures are logged).
+ */
+export const SHADOW_JOB_OPTIONS: JobsOptions = {
+  attempts: 2,
+  backoff: { type: 'fixed', delay: 5_000 },
+  removeOnComplete: true,
+  removeOnFail: true,
+}
+
 /**
  * A manual job on a queue whose payload gives no natural id (retention, retirement, manual export
  * and tune): unique, so every request runs once.
@@ -231,6 +262,7 @@ export const ALL_QUEUES = [
   EVALUATE_QUEUE,
   RETENTION_QUEUE,
   RETIREMENT_QUEUE,
+  SHADOW_QUEUE,
 ] as const
 export type QueueName = (typeof ALL_QUEUES)[number]
 

@@ -1,5 +1,5 @@
 import type { RegistryRepository } from '@loopdm/models/registry'
-import { ConflictError, NotFoundError } from '@loopdm/platform/errors'
+import { ConflictError, NotFoundError, ValidationError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
 import { type EvaluatePayload, EvaluatePayloadSchema } from '@loopdm/queues/contracts'
 import { UnrecoverableError } from 'bullmq'
@@ -13,6 +13,12 @@ export interface EvaluateJobResult {
   score?: number
   currentScore?: number
   delta?: number
+  /** The gold set used: `file` | `table` | `table+file`, its size and content hash. */
+  gold?: { source: string; size: number; sha256: string }
+  /** The candidate's holdout mean (recent human/exported answers), reported beside the gold score. */
+  holdoutScore?: number | null
+  /** Why auto-promotion was held back (EVAL_MIN_GOLD), if it was. */
+  promotionBlocked?: string | null
 }
 
 /**
@@ -42,9 +48,13 @@ export async function processEvaluate(
       score: r.summaries.candidate.mean,
       currentScore: r.summaries.current.mean,
       delta: r.decision.delta,
+      gold: r.gold,
+      holdoutScore: r.holdout?.candidate.mean ?? null,
+      promotionBlocked: r.promotionBlocked,
     }
   } catch (err) {
-    if (err instanceof ConflictError || err instanceof NotFoundError)
+    // An impossible request (already active, unknown, an empty EVAL_GOLD_SOURCE=table set) never retries.
+    if (err instanceof ConflictError || err instanceof NotFoundError || err instanceof ValidationError)
       throw new UnrecoverableError(err.message)
     throw err
   }

@@ -18,6 +18,9 @@ export interface EvalItemRow {
   score: number
   latencyMs: number | null
   error: string | null
+  /** The prompt (customer turns, `customer:`/`shop:` lines when multi-turn) and the ideal answer. */
+  customerText?: string | null
+  ideal?: string | null
 }
 
 export interface EvalRunRow {
@@ -29,6 +32,10 @@ export interface EvalRunRow {
   status: 'running' | 'succeeded' | 'failed'
   items: number
   holdoutItems: number
+  goldSource: string | null
+  goldSize: number | null
+  goldSha256: string | null
+  promotionBlocked: string | null
   summary: Record<string, unknown> | null
   decision: string | null
   reason: string | null
@@ -38,6 +45,7 @@ export interface EvalRunRow {
 
 const RUN_COLS = `id, candidate_model as "candidateModel", current_model as "currentModel", base_model as "baseModel",
   trigger, status, items, holdout_items as "holdoutItems", summary, decision, reason,
+  gold_source as "goldSource", gold_size as "goldSize", gold_sha256 as "goldSha256", promotion_blocked as "promotionBlocked",
   created_at as "createdAt", finished_at as "finishedAt"`
 
 const ITEM_COLS = [
@@ -57,6 +65,8 @@ const ITEM_COLS = [
   'score',
   'latency_ms',
   'error',
+  'customer_text',
+  'ideal',
 ] as const
 
 export function createEvalRepository(db: Pool) {
@@ -68,12 +78,14 @@ export function createEvalRepository(db: Pool) {
       trigger: string
       goldPath: string
       goldSha256: string
+      /** `file` | `table` | `table+file` (migration 0015). */
+      goldSource?: string
       items: number
       holdoutItems: number
     }): Promise<number> {
       const res = await db.query<{ id: number }>(
-        `insert into eval_runs (candidate_model, current_model, base_model, trigger, gold_path, gold_sha256, items, holdout_items)
-         values ($1, $2, $3, $4, $5, $6, $7, $8) returning id`,
+        `insert into eval_runs (candidate_model, current_model, base_model, trigger, gold_path, gold_sha256, items, holdout_items, gold_source, gold_size)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7) returning id`,
         [
           r.candidateModel,
           r.currentModel,
@@ -83,6 +95,7 @@ export function createEvalRepository(db: Pool) {
           r.goldSha256,
           r.items,
           r.holdoutItems,
+          r.goldSource ?? 'file',
         ],
       )
       return Number(res.rows[0]?.id)
@@ -113,6 +126,8 @@ export function createEvalRepository(db: Pool) {
             r.score,
             r.latencyMs,
             r.error,
+            r.customerText ?? null,
+            r.ideal ?? null,
           )
           return `(${Array.from({ length: per }, (_, k) => `$${j * per + k + 1}`).join(', ')})`
         })
@@ -125,13 +140,44 @@ export function createEvalRepository(db: Pool) {
 
     async finishRun(
       id: number,
-      r: { summary: Record<string, unknown>; decision: string; reason: string },
+      r: {
+        summary: Record<string, unknown>
+        decision: string
+        reason: string
+        promotionBlocked?: string | null
+      },
     ): Promise<void> {
       await db.query(
-        `update eval_runs set status = 'succeeded', summary = $2, decision = $3, reason = $4, finished_at = now()
+        `update eval_runs set status = 'succeeded', summary = $2, decision = $3, reason = $4,
+                promotion_blocked = $5, finished_at = now()
           where id = $1`,
-        [id, JSON.stringify(r.summary), r.decision, r.reason],
+        [id, JSON.stringify(r.summary), r.decision, r.reason, r.promotionBlocked ?? null],
       )
+    },
+
+    /**
+     * Recent human-authored exchanges (staff `human`, then `import` answers, newest first) for the
+     * holdout: the customer turn right before each answer. Gold items, operator exclusions and unsent
+     * customer messages are left out.
+     */
+    async recentHumanAnswers(limit: number): Promise<Array<{ user: string; assistant: string }>> {
+      if (limit <= 0) return []
+      const r = await db.query<{ user: string; assistant: string }>(
+        `select q.content as "user", a.content as assistant
+           from conversation_messages a
+           cross join lateral (
+             select id, content, deleted_at from conversation_messages u
+              where u.ig_user_id = a.ig_user_id and u.role = 'user' and u.id < a.id
+              order by u.id desc limit 1) q
+          where a.role = 'assistant' and a.author in ('human', 'import') and a.content <> ''
+            and q.deleted_at is null and q.content <> ''
+            and not exists (select 1 from gold_items g where g.message_id = q.id)
+            and not exists (select 1 from curation_exclusions e where e.message_id in (q.id, a.id))
+          order by (a.author = 'human') desc, a.created_at desc, a.id desc
+          limit $1`,
+        [limit],
+      )
+      return r.rows
     },
 
     async failRun(id: number, error: string): Promise<void> {

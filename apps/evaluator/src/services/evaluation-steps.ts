@@ -60,15 +60,25 @@ export async function probeCandidate(c: EvalContext, candidate: string): Promise
   })
 }
 
-/** Holdout items: recent exported examples not in the candidate's training file. */
+/** Holdout items: recent human answers, then recent exported examples, none in the candidate's training file. */
 export async function loadHoldout(
   c: EvalContext,
   trainingFile: Contenders['trainingFile'],
   exportDir: string,
+  gold: GoldItem[],
 ) {
-  const trainingText = c.config.eval.holdoutSize > 0 ? await readTrainingFile(c.ai.sdk, trainingFile) : null
-  return buildHoldout({ exportDir, size: c.config.eval.holdoutSize, trainingText })
+  const size = c.config.eval.holdoutSize
+  const trainingText = size > 0 ? await readTrainingFile(c.ai.sdk, trainingFile) : null
+  const preferred = trainingText === null ? [] : await c.evals.recentHumanAnswers(size * 2)
+  const goldTexts = gold.flatMap((g) => g.messages.filter((m) => m.role === 'user').map((m) => m.content))
+  return buildHoldout({ exportDir, size, trainingText, preferred, goldTexts })
 }
+
+/** The prompt as the console shows it: the customer's turn(s), `shop:` lines for earlier answers. */
+const promptText = (item: GoldItem) =>
+  item.messages.length === 1
+    ? (item.messages[0]?.content ?? '')
+    : item.messages.map((m) => `${m.role === 'assistant' ? 'shop' : 'customer'}: ${m.content}`).join('\n')
 
 /** Scores each distinct model once on every item and stores every reply under each of its roles. */
 export async function scoreRoles(
@@ -89,8 +99,8 @@ export async function scoreRoles(
   const rows: EvalItemRow[] = []
   for (const [role, model] of roles) {
     for (const s of byModel.get(model) as Scored[]) {
-      const { item: _item, judgeError: _j, ...r } = s
-      rows.push({ ...r, role })
+      const { item, judgeError: _j, ...r } = s
+      rows.push({ ...r, role, customerText: promptText(item), ideal: item.ideal })
     }
   }
   await c.evals.insertItems(runId, rows)
@@ -139,8 +149,8 @@ export async function applyDecision(
   c: EvalContext,
   runId: number,
   m: Contenders,
-  s: { summaries: Summaries; holdout: HoldoutSummaries; decision: GateDecision },
-): Promise<{ outcome: EvaluationOutcome; promotion: PromotionResult | null }> {
+  s: { summaries: Summaries; holdout: HoldoutSummaries; decision: GateDecision; goldSize: number },
+): Promise<{ outcome: EvaluationOutcome; promotion: PromotionResult | null; blocked: string | null }> {
   const { summaries, decision } = s
   const metrics = {
     evalRunId: runId,
@@ -155,7 +165,19 @@ export async function applyDecision(
   }
   if (!decision.approved) {
     await c.registry.setStatus(m.candidate, 'rejected', { reason: decision.reason, metrics })
-    return { outcome: 'rejected', promotion: null }
+    return { outcome: 'rejected', promotion: null, blocked: null }
+  }
+  const { minGold } = c.config.eval
+  const blocked =
+    c.config.eval.autoPromote && s.goldSize < minGold
+      ? `auto-promotion blocked: the gold set has ${s.goldSize} items, fewer than EVAL_MIN_GOLD=${minGold}; approve it manually (console, POST /admin/candidates/:id/approve, npm run promote) or add gold items (npm run gold:add)`
+      : null
+  if (blocked) {
+    await c.registry.setStatus(m.candidate, 'approved_pending', {
+      reason: `awaiting manual review: ${decision.reason}; ${blocked}`,
+      metrics: { ...metrics, promotionBlocked: blocked },
+    })
+    return { outcome: 'approved_pending', promotion: null, blocked }
   }
   if (c.config.eval.autoPromote && c.deps.redis) {
     await c.registry.setStatus(m.candidate, 'approved_pending', { reason: decision.reason, metrics })
@@ -172,13 +194,13 @@ export async function applyDecision(
       reason: `auto-promoted: ${decision.reason}`,
       metrics,
     })
-    return { outcome: 'promoted', promotion }
+    return { outcome: 'promoted', promotion, blocked: null }
   }
   await c.registry.setStatus(m.candidate, 'approved_pending', {
     reason: `awaiting manual review: ${decision.reason}`,
     metrics,
   })
-  return { outcome: 'approved_pending', promotion: null }
+  return { outcome: 'approved_pending', promotion: null, blocked: null }
 }
 
 /** Decides, marks the registry, and records the run's summary. */
@@ -187,11 +209,16 @@ export async function gateAndPersist(
   runId: number,
   m: Contenders,
   byModel: Map<string, Scored[]>,
-  hasHoldout: boolean,
+  gold: EvaluationResult['gold'] & { hasHoldout: boolean },
 ): Promise<EvaluationResult> {
-  const { summaries, holdout } = summarizeRoles(m, byModel, hasHoldout)
+  const { summaries, holdout } = summarizeRoles(m, byModel, gold.hasHoldout)
   const decision = decide(summaries.candidate, summaries.current, c.config.eval.minImprovement)
-  const { outcome, promotion } = await applyDecision(c, runId, m, { summaries, holdout, decision })
+  const { outcome, promotion, blocked } = await applyDecision(c, runId, m, {
+    summaries,
+    holdout,
+    decision,
+    goldSize: gold.size,
+  })
   const table = formatSummaryTable({
     rows: [
       { role: 'current', summary: summaries.current },
@@ -211,8 +238,17 @@ export async function gateAndPersist(
   await c.evals.finishRun(runId, {
     summary: { ...summaries, holdout, gates: decision.gates },
     decision: outcome,
-    reason: decision.reason,
+    reason: blocked ? `${decision.reason}; ${blocked}` : decision.reason,
+    promotionBlocked: blocked,
   })
   const { candidate, current, base } = m
-  return { runId, candidate, current, base, summaries, holdout, decision, outcome, promotion, table }
+  const goldLine = `gold set: ${gold.source}, ${gold.size} items, sha256 ${gold.sha256.slice(0, 12)}`
+  const report = [goldLine, table, ...(blocked ? [blocked] : [])].join('\n')
+  const { hasHoldout: _h, ...goldInfo } = gold
+  return {
+    ...{ runId, candidate, current, base, summaries, holdout, decision, outcome, promotion },
+    table: report,
+    gold: goldInfo,
+    promotionBlocked: blocked,
+  }
 }

@@ -15,7 +15,8 @@ import {
   resolveContenders,
   scoreRoles,
 } from './evaluation-steps.js'
-import { type GoldItem, type GoldSet, loadGold } from './gold.js'
+import type { GoldItem, GoldSet } from './gold.js'
+import { type GoldSource, resolveGoldSet } from './gold-source.js'
 import { scoreModel } from './model-scoring.js'
 import { createPolicyTargets } from './policy-target.js'
 import type { GateDecision, ModelSummary } from './scoring.js'
@@ -33,7 +34,7 @@ export interface EvaluationDeps {
   logger?: Logger | undefined
   registry?: RegistryRepository
   evals?: EvalRepository
-  /** Default: config.eval.goldPath. */
+  /** Default: by EVAL_GOLD_SOURCE, the deployment's gold_items or the file at EVAL_GOLD_PATH (gold-source.ts). */
   gold?: GoldSet
   /** Probe for the candidate before scoring (a fresh fine-tune may 404 for a while). */
   probe?: ProbeOptions
@@ -53,8 +54,12 @@ export interface EvaluationResult {
   decision: GateDecision
   outcome: EvaluationOutcome
   promotion: PromotionResult | null
-  /** The printable summary table. */
+  /** The printable summary table (with the gold set's source, size and hash). */
   table: string
+  /** The gold set this run used (recorded in eval_runs: gold_source, gold_size, gold_sha256). */
+  gold: { source: GoldSource; size: number; sha256: string }
+  /** Why auto-promotion was held back (EVAL_MIN_GOLD), or null. */
+  promotionBlocked: string | null
 }
 
 /**
@@ -88,10 +93,12 @@ export function createEvaluationService(deps: EvaluationDeps) {
      */
     async evaluate(args: { candidate: string; trigger?: string }): Promise<EvaluationResult> {
       const { config } = c
-      const gold = deps.gold ?? loadGold(fromRoot(config.eval.goldPath))
+      const gold = deps.gold
+        ? { ...deps.gold, source: 'file' as const }
+        : await resolveGoldSet({ db: deps.db, config, goldPath: fromRoot(config.eval.goldPath) })
       const m = await resolveContenders(c, args.candidate)
       await probeCandidate(c, m.servingModel)
-      const holdout = await loadHoldout(c, m.trainingFile, fromRoot(config.export.dir))
+      const holdout = await loadHoldout(c, m.trainingFile, fromRoot(config.export.dir), gold.items)
       const items = [...gold.items, ...holdout]
       const runId = await c.evals.startRun({
         candidateModel: m.candidate,
@@ -100,17 +107,31 @@ export function createEvaluationService(deps: EvaluationDeps) {
         trigger: args.trigger ?? 'manual',
         goldPath: gold.path,
         goldSha256: gold.sha256,
+        goldSource: gold.source,
         items: gold.items.length,
         holdoutItems: holdout.length,
       })
       const { candidate, current, base } = m
       deps.logger?.info(
-        { runId, candidate, current, base, items: gold.items.length, holdout: holdout.length },
+        {
+          runId,
+          candidate,
+          current,
+          base,
+          gold: gold.source,
+          items: gold.items.length,
+          holdout: holdout.length,
+        },
         'evaluation started',
       )
       try {
         const byModel = await scoreRoles(c, runId, m, items)
-        const result = await gateAndPersist(c, runId, m, byModel, holdout.length > 0)
+        const result = await gateAndPersist(c, runId, m, byModel, {
+          source: gold.source,
+          size: gold.items.length,
+          sha256: gold.sha256,
+          hasHoldout: holdout.length > 0,
+        })
         deps.logger?.info(
           {
             runId,

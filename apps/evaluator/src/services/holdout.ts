@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isPlainDailyFileName } from '@loopdm/training-data/export-layout'
+import { redactPII } from '@loopdm/training-data/redaction'
 import type OpenAI from 'openai'
 import type { GoldItem } from './gold.js'
 
@@ -14,8 +15,13 @@ import type { GoldItem } from './gold.js'
  * names a path, else downloaded from the provider by its file id). Anything that trained the
  * candidate can therefore never be in its holdout; in practice it is what was exported after the
  * candidate's training snapshot. When the training file cannot be read, there is no holdout.
+ *
+ * Human-authored answers come first: `preferred` (recent staff/imported answers from the database,
+ * gold items and operator exclusions left out) is redacted like an export and drawn before the
+ * export files; one whose answer appears anywhere in the training file is skipped, so a human answer
+ * the candidate learned is never its holdout either.
  */
-interface Example {
+export interface Example {
   user: string
   assistant: string
 }
@@ -48,37 +54,57 @@ export async function readTrainingFile(sdk: OpenAI, trainingFile: string | null)
   }
 }
 
+const answerKey = (answer: string) => createHash('sha1').update(answer.trim()).digest('hex')
+
 export function buildHoldout(args: {
   exportDir: string
   size: number
   trainingText: string | null
+  /** Recent human-authored exchanges (raw text, newest first): drawn first, redacted here. */
+  preferred?: Example[]
+  /** Customer texts of the gold set: an exchange asking one of them is never holdout too. */
+  goldTexts?: string[]
 }): GoldItem[] {
-  if (args.size <= 0 || args.trainingText === null || !existsSync(args.exportDir)) return []
+  if (args.size <= 0 || args.trainingText === null) return []
   const trained = new Set<string>()
+  const trainedAnswers = new Set<string>()
   for (const line of args.trainingText.split('\n')) {
     const e = line.trim() ? parseExample(line) : null
-    if (e) trained.add(keyOf(e))
+    if (e) {
+      trained.add(keyOf(e))
+      trainedAnswers.add(answerKey(e.assistant))
+    }
   }
-  const files = readdirSync(args.exportDir).filter(isPlainDailyFileName).sort().reverse()
   const out: GoldItem[] = []
   const seen = new Set<string>()
+  const norm = (t: string) => t.toLowerCase().replace(/\s+/g, ' ').trim()
+  const gold = new Set((args.goldTexts ?? []).flatMap((t) => [norm(t), norm(redactPII(t).text)]))
+  const take = (e: Example, category: string) => {
+    const k = keyOf(e)
+    if (trained.has(k) || seen.has(k) || gold.has(norm(e.user))) return false
+    seen.add(k)
+    out.push({
+      id: `holdout-${k.slice(0, 12)}`,
+      messages: [{ role: 'user', content: e.user }],
+      ideal: e.assistant,
+      facts: [],
+      category,
+      source: 'holdout',
+    })
+    return out.length >= args.size
+  }
+  for (const raw of args.preferred ?? []) {
+    const e = { user: redactPII(raw.user).text.trim(), assistant: redactPII(raw.assistant).text.trim() }
+    if (!e.user || !e.assistant || trainedAnswers.has(answerKey(e.assistant))) continue
+    if (take(e, 'holdout-human')) return out
+  }
+  if (!existsSync(args.exportDir)) return out
+  const files = readdirSync(args.exportDir).filter(isPlainDailyFileName).sort().reverse()
   for (const f of files) {
     const lines = readFileSync(join(args.exportDir, f), 'utf8').split('\n').reverse()
     for (const line of lines) {
       const e = line.trim() ? parseExample(line) : null
-      if (!e) continue
-      const k = keyOf(e)
-      if (trained.has(k) || seen.has(k)) continue
-      seen.add(k)
-      out.push({
-        id: `holdout-${k.slice(0, 12)}`,
-        messages: [{ role: 'user', content: e.user }],
-        ideal: e.assistant,
-        facts: [],
-        category: 'holdout',
-        source: 'holdout',
-      })
-      if (out.length >= args.size) return out
+      if (e && take(e, 'holdout')) return out
     }
   }
   return out

@@ -1,15 +1,19 @@
+import { createCanaryRepository } from '@loopdm/models/canary-runs'
+import { createExclusionRepository, type GoldRepository } from '@loopdm/models/gold-items'
 import { approveCandidate, rejectCandidate, rollbackModel } from '@loopdm/models/promotion'
+import { NotFoundError } from '@loopdm/platform/errors'
 import type { AppDeps } from '../routes/route-deps.js'
 import { createConsoleRepository } from './console.repository.js'
-import type { ConsoleOptions } from './options.js'
+import { createRedisLoginLimiter } from './login-limit.js'
+import type { ConsoleCanary, ConsoleGold, ConsoleOptions } from './options.js'
 import { createRedisSessionStore } from './session.js'
 
 /**
  * The console's options from the gateway's app deps: the same promotion path as the admin API
  * (probe → registry transaction → publish), the same GDPR erase service as
  * `DELETE /admin/users/:igUserId`, the same takeover service as `/admin/users/:igUserId/pause`,
- * Redis sessions shared by every gateway. Gold and exclusion are absent until their issues land
- * (the buttons render disabled); `extra` plugs them (or test doubles of outbound services) in.
+ * Redis sessions and login counters shared by every gateway, the same gold repository as
+ * `/admin/gold`, exclusions into `curation_exclusions`; `extra` plugs in test doubles.
  */
 export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions> = {}): ConsoleOptions {
   // The same promotion deps and GDPR service the admin routes receive (one SDK client per process).
@@ -39,6 +43,36 @@ export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions>
     },
     reply: ({ igUserId, text, actor }) =>
       deps.takeover.replyAsHuman({ igUserId, igAccountId: 'me', text, actor }),
+    gold: consoleGold(deps.gold),
+    exclude: ({ igUserId, messageId, actor }) =>
+      createExclusionRepository(deps.pool).exclude({ messageId, igUserId, createdBy: actor }),
+    loginLimiter: createRedisLoginLimiter({
+      redis: deps.redis,
+      prefix: deps.config.redis.prefix,
+      ...deps.config.gateway.consoleLogin,
+    }),
+    canary: async () => {
+      const run = await createCanaryRepository(deps.pool).live()
+      if (!run) return null
+      const { id, candidateModel: model, percent, status, startedAt } = run
+      return { id, model, percent, status, startedAt, decision: run.decision as ConsoleCanary['decision'] }
+    },
     ...extra,
+  }
+}
+
+/** The thread's "Mark as gold" sits on an answer: the gold item is the customer turn it answered. */
+function consoleGold(gold: GoldRepository): ConsoleGold {
+  return {
+    async mark({ igUserId, messageId, ideal, actor }) {
+      const q = await gold.customerTurnBefore(messageId)
+      if (!q || q.igUserId !== igUserId)
+        throw new NotFoundError(`message ${messageId}: no customer turn before it in this conversation`)
+      return gold.add({ fromMessageId: q.id, idealAnswer: ideal, createdBy: actor })
+    },
+    list: () => gold.list(),
+    add: ({ customerText, idealAnswer, requiredFacts, actor }) =>
+      gold.add({ customerText, idealAnswer, requiredFacts, createdBy: actor }),
+    remove: (id) => gold.remove(id),
   }
 }

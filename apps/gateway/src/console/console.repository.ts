@@ -44,6 +44,12 @@ export interface EvalRunView {
   baseModel: string
   status: string
   goldPath: string | null
+  /** `file` | `table` | `table+file` (migration 0015; null in older runs), its hash and the holdout size. */
+  goldSource: string | null
+  goldSha256: string | null
+  holdoutItems: number
+  /** Why auto-promotion was held back (EVAL_MIN_GOLD), or null. */
+  promotionBlocked: string | null
   items: number
   summary: Record<string, unknown> | null
   decision: string | null
@@ -66,6 +72,9 @@ export interface EvalItemView {
   piiOk: boolean
   score: number
   error: string | null
+  /** The prompt and ideal answer as the run stored them (migration 0015); null in older runs. */
+  customerText: string | null
+  ideal: string | null
 }
 
 export interface ThreadMessage {
@@ -81,7 +90,8 @@ export interface ThreadMessage {
 
 const EVAL_RUN_COLS = `id, candidate_model as "candidateModel", current_model as "currentModel",
   base_model as "baseModel", status, gold_path as "goldPath", items, summary, decision, reason, error,
-  created_at as "createdAt"`
+  gold_source as "goldSource", gold_sha256 as "goldSha256", holdout_items as "holdoutItems",
+  promotion_blocked as "promotionBlocked", created_at as "createdAt"`
 
 /** 42P01 = undefined table: a page still renders before the migration that creates it ran. */
 async function orEmpty<T>(p: Promise<T[]>): Promise<T[]> {
@@ -144,7 +154,7 @@ export function createConsoleRepository(db: Queryable) {
       return rows<EvalItemView>(
         `select item_id as "itemId", source, category, role, model, reply, similarity,
                 fact_recall as "factRecall", facts_missing as "factsMissing", length_ok as "lengthOk",
-                pii_ok as "piiOk", score, error
+                pii_ok as "piiOk", score, error, customer_text as "customerText", ideal
            from eval_items where run_id = $1 order by id`,
         [runId],
       )

@@ -26,6 +26,56 @@ export interface ConsoleTakeover {
   status(igUserId: string): Promise<{ paused: boolean; until?: Date | string | null }>
 }
 
+/** One gold item as the Data page lists it. */
+export interface ConsoleGoldItem {
+  id: number
+  messageId: number | null
+  customerText: string
+  idealAnswer: string
+  requiredFacts: string[]
+  createdBy: string
+  createdAt: Date
+}
+
+/** The deployment's gold set (the same repository as `/admin/gold` and `npm run gold:*`). */
+export interface ConsoleGold {
+  /** Marks the exchange an assistant turn `messageId` answered (in `igUserId`'s thread) as gold. */
+  mark(args: { igUserId: string; messageId: number; ideal: string; actor: string }): Promise<unknown>
+  list(): Promise<ConsoleGoldItem[]>
+  add(args: {
+    customerText: string
+    idealAnswer: string
+    requiredFacts: string[]
+    actor: string
+  }): Promise<unknown>
+  remove(id: number): Promise<unknown>
+}
+
+/** Failed console logins per client address (see login-limit.ts). */
+export interface LoginLimiter {
+  /** Seconds to wait when this address has used up its attempts, else 0. */
+  blockedFor(ip: string): Promise<number>
+  /** Counts one failed attempt. */
+  fail(ip: string): Promise<void>
+  /** A successful login clears the address's count. */
+  reset(ip: string): Promise<void>
+}
+
+/** The overview's canary card: the run and the numbers of its last check. */
+export interface ConsoleCanary {
+  id: number
+  model: string
+  percent: number
+  status: string
+  startedAt: Date
+  /** The last check's decision (canary-decision.ts), null before the first check. */
+  decision: {
+    decision?: string
+    reason?: string
+    arms?: Record<'control' | 'canary', { replies: number; badRate: number }>
+  } | null
+}
+
 /**
  * Options of the console plugin (mounted at /console). Features whose function is absent render
  * disabled with a note saying when they become available.
@@ -59,12 +109,14 @@ export interface ConsoleOptions {
   takeover?: ConsoleTakeover
   /** A staff reply sent as a human turn through the Send API (starts a takeover). */
   reply?: (args: { igUserId: string; text: string; actor: string }) => Promise<unknown>
-  /** Gold set of the deployment (issue 16): marks an exchange as gold with its ideal answer. */
-  gold?: {
-    mark(args: { igUserId: string; messageId: number; ideal: string; actor: string }): Promise<unknown>
-  }
+  /** Gold set of the deployment (issue 16): an exchange marked as gold, the Data page's list/add/remove. */
+  gold?: ConsoleGold
   /** Curation (issue 16): keeps an exchange out of training data. */
   exclude?: (args: { igUserId: string; messageId: number; actor: string }) => Promise<unknown>
+  /** Login rate limit per client address; absent = unlimited (tests of other features). */
+  loginLimiter?: LoginLimiter
+  /** The live canary as of its last check (issue 19), or null when none runs. */
+  canary?: () => Promise<ConsoleCanary | null>
   /** Name written to audit rows and promotion logs; default `console`. */
   actor?: string
 }

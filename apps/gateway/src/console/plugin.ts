@@ -4,6 +4,7 @@ import type { ConsoleOptions } from './options.js'
 import { authRoutes } from './routes/auth.routes.js'
 import { candidatesRoutes } from './routes/candidates.routes.js'
 import { conversationsRoutes } from './routes/conversations.routes.js'
+import { goldRoutes } from './routes/gold.routes.js'
 import { overviewRoutes } from './routes/overview.routes.js'
 import { recordsRoutes } from './routes/records.routes.js'
 import { type ConsoleSession, parseCookies, SESSION_COOKIE } from './session.js'
@@ -84,7 +85,8 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
 
   // The route plugins get the options without the parent's `prefix` (it would apply twice).
   const { prefix: _prefix, ...routeOpts } = opts as ConsoleOptions & { prefix?: string }
-  for (const routes of [authRoutes, overviewRoutes, candidatesRoutes, conversationsRoutes, recordsRoutes]) {
+  const all = [authRoutes, overviewRoutes, candidatesRoutes, conversationsRoutes, recordsRoutes, goldRoutes]
+  for (const routes of all) {
     await app.register(routes, routeOpts)
   }
 }

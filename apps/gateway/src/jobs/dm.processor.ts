@@ -1,3 +1,4 @@
+import type { CanaryReplyInput } from '@loopdm/models/canary-runs'
 import { systemPromptOf } from '@loopdm/models/policy'
 import type { ActiveModel } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
@@ -10,6 +11,7 @@ import { type ConversationRepository, replyMessageId } from '../repositories/con
 import type { DmOrderRepository } from '../repositories/dm-order.repository.js'
 import { isSettled, type OutboxRepository, type OutboxRow } from '../repositories/outbox.repository.js'
 import type { SignalsRepository } from '../repositories/signals.repository.js'
+import type { CanaryRoute } from '../services/canary-split.js'
 import { type DeliveryOptions, deliverParts, expireReply, isTooOld } from '../services/delivery.js'
 import type { ExemplarService } from '../services/exemplars.js'
 import type { GraphSender } from '../services/graph-sender.js'
@@ -18,6 +20,7 @@ import { turnText, usableImageUrls, userMessage } from '../services/media-descri
 import type { MemoryPort } from '../services/memory.port.js'
 import type { ModelRouter } from '../services/model-router.js'
 import type { SendGate } from '../services/send-gate.js'
+import type { Shadow } from '../services/shadow.js'
 import { splitReply } from '../services/split-reply.js'
 import type { TakeoverService } from '../services/takeover.service.js'
 import { completeWithImageFallback } from './complete-with-images.js'
@@ -48,9 +51,18 @@ export interface DmDeps {
   delivery?: DeliveryOptions
   /** Human takeover: a paused customer's DMs are stored, not answered. */
   takeover?: Pick<TakeoverService, 'heldUntil' | 'humanReplied'>
+  /** The canary split (issue 19): which arm answers a customer, and the per-reply record. */
+  canary?: CanaryPort
+  /** Shadow answers (issue 19): offered each delivered reply; never waits, never throws. */
+  shadow?: Pick<Shadow, 'offer'>
   /** The Send API's token block (code 190): replies are held while it lasts. */
   sendGate?: Pick<SendGate, 'status' | 'block'>
   now?: () => number
+}
+
+export interface CanaryPort {
+  route(igUserId: string, active: ActiveModel | null): CanaryRoute | null
+  recordReply(r: CanaryReplyInput): Promise<void>
 }
 
 export interface ReplyRunOptions {
@@ -79,8 +91,8 @@ export async function processDmMessage(
   deps: DmDeps,
   run: ReplyRunOptions = {},
 ): Promise<ReplyOutcome> {
-  // Captured once: an in-flight reply finishes on the model it started with.
-  const active = deps.currentModel()
+  // Captured once: an in-flight reply finishes on the model it started with (and its canary arm).
+  const active = routed(payload.igUserId, deps)
   return deps.order.withUserLock(
     payload.igUserId,
     async (lease) => {
@@ -131,6 +143,15 @@ async function answerEarlier(p: DmMessagePayload, active: ActiveModel | null, de
   }
 }
 
+/** The active model, or the candidate when a canary puts this customer on its arm (tagged with the arm). */
+function routed(igUserId: string, deps: DmDeps): ActiveModel | null {
+  const active = deps.currentModel()
+  const r = deps.canary?.route(igUserId, active)
+  if (!r) return active
+  const canary = { runId: r.runId, arm: r.arm }
+  return r.active ? { ...r.active, canary } : { model: '', version: 0, since: new Date(), canary }
+}
+
 async function storeUserTurn(p: DmMessagePayload, deps: DmDeps) {
   const imageUrl = imageUrlOf(p)
   const content = turnText(p)
@@ -163,6 +184,7 @@ async function answer(
   if (rows.some((r) => r.status === 'failed')) return 'failed-before'
   let fullText: string | undefined
   let routeReason: string | undefined
+  let messages: OpenAI.Chat.ChatCompletionMessageParam[] | undefined
   if (rows.length === 0) {
     const gated = await gateBeforeAnswer(p, deps)
     if (gated) return gated
@@ -182,19 +204,26 @@ async function answer(
       { mid: p.mid, recalled: memory.recalled, exemplars: demos?.ids.length ?? 0 },
       'memory recalled',
     )
-    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
-      { role: 'system', content: systemPromptOf(active?.policy, deps.systemPrompt) },
-      ...(demos?.messages ?? []),
-      ...memory.messages,
-      userMessage(p, images),
-    ]
-    const completion = await completeWithImageFallback(deps, { messages, images, active, p })
+    const system = { role: 'system' as const, content: systemPromptOf(active?.policy, deps.systemPrompt) }
+    // The conversation without the policy's own demonstrations: what a shadow candidate is asked.
+    messages = [system, ...memory.messages, userMessage(p, images)]
+    const prompt = [system, ...(demos?.messages ?? []), ...messages.slice(1)]
+    const completion = await completeWithImageFallback(deps, { messages: prompt, images, active, p })
     // A holder that lost its lease while the model answered must not write a second reply.
     lease.assertHeld()
     fullText = completion.text
     routeReason = completion.reason
     if (demos)
       await deps.exemplars?.recordCost({ model: completion.model, demonstrations: demos, mid: p.mid })
+    if (active?.canary)
+      await deps.canary?.recordReply({
+        ...active.canary,
+        mid: p.mid,
+        igUserId: p.igUserId,
+        model: completion.model,
+        routeReason: completion.reason,
+        latencyMs: Math.max(0, Date.now() - p.receivedAt),
+      })
     rows = await deps.outbox.insertParts({
       mid: p.mid,
       igUserId: p.igUserId,
@@ -207,7 +236,9 @@ async function answer(
   }
   if (deps.sender) await assertSendOpen(deps)
   await deliverParts(rows, p, deps, lease)
-  await storeAssistantTurn(p, rows, fullText, deps, routeReason)
+  await storeAssistantTurn(p, rows, fullText, deps, routeReason, active)
+  if (messages && fullText)
+    deps.shadow?.offer({ mid: p.mid, igUserId: p.igUserId, messages, sentText: fullText })
   deps.metrics?.dmLatency.observe(
     { model: rows[0]?.model ?? 'unknown' },
     Math.max(0, Date.now() - p.receivedAt) / 1000,
@@ -221,6 +252,7 @@ async function storeAssistantTurn(
   fullText: string | undefined,
   deps: DmDeps,
   routeReason?: string,
+  active?: ActiveModel | null,
 ) {
   const content = fullText ?? rows.map((r) => r.text).join('\n')
   const turn = await deps.conversations.insertTurn({
@@ -231,6 +263,8 @@ async function storeAssistantTurn(
     model: rows[0]?.model ?? null,
     author: 'bot',
     routeReason: routeReason ?? null,
+    policyId: routeReason === 'active' ? (active?.policy?.id ?? null) : null,
+    canaryArm: active?.canary?.arm ?? null,
   })
   if (turn.inserted) deps.memory.afterStore({ id: turn.id, igUserId: p.igUserId, role: 'assistant', content })
 }

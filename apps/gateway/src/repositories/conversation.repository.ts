@@ -13,6 +13,9 @@ export interface TurnInput {
   author?: 'bot' | 'human' | 'import' | null
   /** Bot turns: the router's reason (image, active, base, circuit-open, fallback …). */
   routeReason?: string | null
+  /** Bot turns: the registry id of the policy that answered, and its canary arm (issue 19). */
+  policyId?: number | null
+  canaryArm?: 'canary' | 'control' | null
   /** reply_to / quick reply / referral / postback as Meta delivered them. */
   context?: unknown
   /** Defaults to now(). */
@@ -34,8 +37,9 @@ export function createConversationRepository(db: Pool) {
     async insertTurn(t: TurnInput, q: Queryable = db): Promise<StoredTurn> {
       const r = await q.query<{ id: number }>(
         `insert into conversation_messages
-           (ig_user_id, role, content, ig_message_id, model, has_image, image_url, created_at, author, route_reason, context)
-         values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()), $9, $10, $11::jsonb)
+           (ig_user_id, role, content, ig_message_id, model, has_image, image_url, created_at, author, route_reason, context,
+            policy_id, canary_arm)
+         values ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()), $9, $10, $11::jsonb, $12, $13)
          on conflict (ig_message_id) do nothing
          returning id`,
         [
@@ -50,6 +54,8 @@ export function createConversationRepository(db: Pool) {
           t.author ?? null,
           t.routeReason ?? null,
           t.context === undefined ? null : JSON.stringify(t.context),
+          t.policyId ?? null,
+          t.canaryArm ?? null,
         ],
       )
       if (r.rows[0]) return { id: Number(r.rows[0].id), inserted: true }

@@ -11,14 +11,51 @@ import {
   dmJobId,
   dmReactionJobId,
 } from '@loopdm/queues/contracts'
-import type { Queue } from 'bullmq'
+import type { JobsOptions, Queue } from 'bullmq'
 import type { DmOrderRepository } from './dm-order.repository.js'
+
+type Batch = {
+  messages: DmMessagePayload[]
+  reactions: DmReactionPayload[]
+  echoes?: DmEchoPayload[]
+  changes?: DmChangePayload[]
+}
+type BulkJob = { name: string; data: unknown; opts: JobsOptions }
+
+/** One delivery's jobs, in the order the route saw them: messages, reactions, echoes, changes. */
+function jobsOf(batch: Batch): BulkJob[] {
+  const jobs: BulkJob[] = []
+  const push = (name: string, data: unknown, jobId: string) =>
+    jobs.push({ name, data, opts: { ...DM_JOB_OPTIONS, jobId } })
+  for (const m of batch.messages) push(DM_JOB.message, m, dmJobId(m.mid))
+  for (const r of batch.reactions) push(DM_JOB.reaction, r, dmReactionJobId(r.mid, r.action, r.timestamp))
+  for (const e of batch.echoes ?? []) push(DM_JOB.echo, e, dmEchoJobId(e.mid))
+  for (const c of batch.changes ?? []) push(DM_JOB.change, c, dmChangeJobId(c.kind, c.mid, c.timestamp))
+  return jobs
+}
+
+/** Each user's mids in arrival order (one delivery is nearly always one user). */
+function midsByUser(messages: DmMessagePayload[]): Map<string, string[]> {
+  const byUser = new Map<string, string[]>()
+  for (const m of messages) {
+    const mids = byUser.get(m.igUserId)
+    if (mids) mids.push(m.mid)
+    else byUser.set(m.igUserId, [m.mid])
+  }
+  return byUser
+}
 
 /**
  * The `dm` queue as the gateway uses it. `enqueue` is the webhook's whole hot path after parsing:
  * per-user arrival order, then one job per message with jobId = dmJobId(mid) (a re-delivered mid
- * is a no-op: BullMQ keeps completed ids for 48 h) and one per reaction. It resolves only once
- * Redis has every job, so a 200 never loses a message; it rejects fast when Redis is down.
+ * is a no-op: BullMQ keeps completed ids for 48 h) and one per reaction, echo and change. It
+ * resolves only once Redis has every job, so a 200 never loses a message; it rejects fast when
+ * Redis is down.
+ *
+ * The producer connection auto-pipelines: concurrent deliveries' commands share one write. The
+ * arrivals and the jobs go through that same pipeline in call order (an explicit `addBulk`
+ * pipeline would be written ahead of it), so Redis records the arrivals before any job exists; a
+ * delivery with several jobs is still one write, like `addBulk`.
  */
 export function createDmQueueRepository(opts: {
   queue: Queue
@@ -27,45 +64,22 @@ export function createDmQueueRepository(opts: {
 }) {
   const { queue, order } = opts
   const timeoutMs = opts.timeoutMs ?? 3000
+  const timedOut = new Error(`enqueue timed out after ${timeoutMs} ms`)
 
   return {
-    async enqueue(batch: {
-      messages: DmMessagePayload[]
-      reactions: DmReactionPayload[]
-      echoes?: DmEchoPayload[]
-      changes?: DmChangePayload[]
-    }): Promise<void> {
-      const echoes = batch.echoes ?? []
-      const changes = batch.changes ?? []
-      if (batch.messages.length + batch.reactions.length + echoes.length + changes.length === 0) return
-      const byUser = new Map<string, string[]>()
-      for (const m of batch.messages) byUser.set(m.igUserId, [...(byUser.get(m.igUserId) ?? []), m.mid])
-      // Arrivals are sent first on the same connection, so Redis records them before any job exists.
-      const work: Promise<unknown>[] = [...byUser].map(([user, mids]) => order.noteArrival(user, mids))
-      for (const m of batch.messages)
-        work.push(queue.add(DM_JOB.message, m, { ...DM_JOB_OPTIONS, jobId: dmJobId(m.mid) }))
-      for (const r of batch.reactions)
-        work.push(
-          queue.add(DM_JOB.reaction, r, {
-            ...DM_JOB_OPTIONS,
-            jobId: dmReactionJobId(r.mid, r.action, r.timestamp),
-          }),
-        )
-      for (const e of echoes)
-        work.push(queue.add(DM_JOB.echo, e, { ...DM_JOB_OPTIONS, jobId: dmEchoJobId(e.mid) }))
-      for (const c of changes)
-        work.push(
-          queue.add(DM_JOB.change, c, {
-            ...DM_JOB_OPTIONS,
-            jobId: dmChangeJobId(c.kind, c.mid, c.timestamp),
-          }),
-        )
+    async enqueue(batch: Batch): Promise<void> {
+      const jobs = jobsOf(batch)
+      if (jobs.length === 0) return
+      const work: Promise<unknown>[] = []
+      // Arrivals first on the same connection, so Redis records them before any job exists.
+      for (const [user, mids] of midsByUser(batch.messages)) work.push(order.noteArrival(user, mids))
+      for (const j of jobs) work.push(queue.add(j.name, j.data, j.opts))
       let timer: NodeJS.Timeout | undefined
       try {
         await Promise.race([
           Promise.all(work),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`enqueue timed out after ${timeoutMs} ms`)), timeoutMs)
+            timer = setTimeout(() => reject(timedOut), timeoutMs)
           }),
         ])
       } finally {

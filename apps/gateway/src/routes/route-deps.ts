@@ -1,4 +1,5 @@
 import type { Pool } from '@loopdm/db/pool'
+import type { GoldRepository } from '@loopdm/models/gold-items'
 import type { PromotionDeps } from '@loopdm/models/promotion'
 import type { RegistryRepository } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
@@ -7,6 +8,7 @@ import type { QueueName } from '@loopdm/queues/contracts'
 import type { Redis } from '@loopdm/redis/client'
 import type { Queue } from 'bullmq'
 import type { FastifyPluginAsync } from 'fastify'
+import type { Rollout } from '../compose-rollout.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { CostsRepository } from '../repositories/costs.repository.js'
 import type { DmQueueRepository } from '../repositories/dm-queue.repository.js'
@@ -43,6 +45,10 @@ export interface AppDeps {
   promotion: PromotionDeps
   /** Human takeover (`/admin/users/:igUserId/pause|resume`, `GET /admin/users/:igUserId`). */
   takeover: TakeoverService
+  /** The deployment's gold set (`/admin/gold`, the console's "Mark as gold" and Data page). */
+  gold: GoldRepository
+  /** The canary split and its check (`/admin/candidates/:id/canary`, `GET /admin/canary`). */
+  canary: Pick<Rollout, 'checker' | 'split' | 'shadow'>
   /** The Send API token block: `/readyz` reports it. */
   sendGate: Pick<SendGate, 'status'>
   /**

@@ -6,6 +6,7 @@ import type {
   DmReactionPayload,
 } from '@loopdm/queues/contracts'
 import { z } from 'zod'
+import { plainMessageEvent } from './webhook-fast-path.js'
 
 /**
  * Instagram messaging webhooks (`object: "instagram"`, `entry[].messaging[]`), Instagram Login and
@@ -54,6 +55,9 @@ const MessageSchema = z.object({
   referral: ReferralSchema.optional(),
 })
 const MessageEvent = Base.extend({ message: MessageSchema })
+export type MessageEventData = z.infer<typeof MessageEvent>
+/** The schema a message event is checked against (the fast path agrees with it; see its test). */
+export const MessageEventSchema = MessageEvent
 const ReactionEvent = Base.extend({
   reaction: z.object({
     mid: z.string().min(1),
@@ -166,7 +170,9 @@ function parseEvent(ev: unknown, own: string | null, receivedAt: number, out: Pa
   }
   const ts = (t: number | undefined) => Math.trunc(t ?? receivedAt)
   if ('message' in ev) {
-    const m = MessageEvent.safeParse(ev)
+    // A plain text message skips the schema (the webhook's hot path); anything else is parsed by it.
+    const plain = plainMessageEvent(ev)
+    const m = plain ? { success: true as const, data: plain } : MessageEvent.safeParse(ev)
     if (!m.success) {
       out.malformed++
       return

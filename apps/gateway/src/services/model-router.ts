@@ -71,7 +71,8 @@ export class ModelRouter {
     const { base, vision } = this.opts.config.models
     let d: RouteDecision
     if (args.hasImage) d = { model: vision, reason: 'image' }
-    else if (!args.active) d = { model: base, reason: 'base' }
+    // No active model (or only a control-arm tag over none): the base model answers.
+    else if (!args.active?.model) d = { model: base, reason: 'base' }
     else {
       const serving = args.active.policy?.servingModel ?? args.active.model
       if (this.circuitOpen(serving)) d = { model: base, reason: 'circuit-open' }
@@ -172,6 +173,9 @@ export class ModelRouter {
         policyVersion: d.reason === 'active' ? (p?.version ?? active?.version ?? null) : null,
         learner: d.reason === 'active' ? (p?.learner ?? null) : 'base',
         exemplarSet: d.reason === 'active' ? (p?.exemplarSetId ?? null) : null,
+        // The canary arm this reply is on (null: no canary runs).
+        arm: active?.canary?.arm ?? null,
+        canaryRun: active?.canary?.runId ?? null,
       },
       'Selected Model',
     )

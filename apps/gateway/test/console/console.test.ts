@@ -168,7 +168,7 @@ describe('console', () => {
       expect(res.body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;')
       expect(res.body).toContain('Hi &quot;there&quot; &amp; &lt;b&gt;welcome&lt;/b&gt;')
       expect(res.body).toContain('bot · gpt-4.1-mini')
-      expect(res.body).toMatch(/<button type="button" disabled data-testid="mark-gold"/)
+      expect(res.body).toMatch(/<button type="submit" data-testid="mark-gold">/)
       // Human takeover is wired: take over enabled, resume disabled while the bot answers.
       expect(res.body).toMatch(/<button type="submit" data-testid="takeover">/)
       expect(res.body).toMatch(/<button type="submit" class="secondary" data-testid="resume" disabled>/)

@@ -12,6 +12,7 @@ import {
 import { pickTrainingData } from '@loopdm/training-data/training-file'
 import type { TunerDeps } from '../jobs/deps.js'
 import { readExemplarSource } from '../services/exemplar-source.js'
+import { goldPromptFilter } from '../services/gold-holdout.js'
 import type { Learner } from './learner.js'
 
 export interface ExemplarTuneResult {
@@ -22,6 +23,8 @@ export interface ExemplarTuneResult {
   examples: number
   tokens: number
   skipped: number
+  /** Demonstrations left out because their customer turn is a gold item. */
+  heldOutGold: number
   contentHash: string
   set: ExemplarSetRow | null
   policy: Policy | null
@@ -49,7 +52,8 @@ export const exemplarsLearner: Learner = {
     })
     const file = resolve(picked.path)
     const embeddingModel = config.openai.embeddingModel
-    const src = readExemplarSource(file, embeddingModel)
+    // Gold items are held out: their customer turns never become demonstrations.
+    const src = readExemplarSource(file, embeddingModel, await goldPromptFilter(deps.pool))
     const tokens = src.items.reduce((n, x) => n + x.tokens, 0)
     const base = {
       learner: 'exemplars' as const,
@@ -57,6 +61,7 @@ export const exemplarsLearner: Learner = {
       examples: src.items.length,
       tokens,
       skipped: src.skipped,
+      heldOutGold: src.heldOut,
     }
     const repo = createExemplarRepository(deps.pool)
     logger.info(
@@ -64,6 +69,7 @@ export const exemplarsLearner: Learner = {
         file,
         examples: src.items.length,
         skipped: src.skipped,
+        heldOutGold: src.heldOut,
         tokens,
         contentHash: src.contentHash,
         dryRun: payload.dryRun,

@@ -49,7 +49,9 @@ export function demonstrationOf(line: unknown): { prompt: string; answer: string
 export function readExemplarSource(
   path: string,
   embeddingModel: string,
-): { items: ExemplarSourceItem[]; contentHash: string; skipped: number } {
+  /** Demonstrations to hold out (gold items, see gold-holdout.ts): counted in `heldOut`, never stored. */
+  holdOut: (prompt: string) => boolean = () => false,
+): { items: ExemplarSourceItem[]; contentHash: string; skipped: number; heldOut: number } {
   const mpath = manifestPath(path)
   if (!existsSync(mpath))
     throw new TrainingDataRefusedError(
@@ -60,6 +62,7 @@ export function readExemplarSource(
   const hash = createHash('sha256').update(`exemplars-v1\n${embeddingModel}\n`)
   const items: ExemplarSourceItem[] = []
   let skipped = 0
+  let heldOut = 0
   lines.forEach((raw, n) => {
     if (!raw.trim()) return
     let demo: { prompt: string; answer: string } | null = null
@@ -72,6 +75,10 @@ export function readExemplarSource(
       skipped++
       return
     }
+    if (holdOut(demo.prompt)) {
+      heldOut++
+      return
+    }
     const userKey = keys[n]?.split('\t')[0] || null
     // The pair as it sits inside a prompt: its two messages, without the reply priming.
     const tokens =
@@ -82,5 +89,5 @@ export function readExemplarSource(
     hash.update(`${userKey ?? ''}\t${JSON.stringify(demo)}\n`)
     items.push({ userKey, ...demo, tokens })
   })
-  return { items, contentHash: hash.digest('hex'), skipped }
+  return { items, contentHash: hash.digest('hex'), skipped, heldOut }
 }

@@ -60,13 +60,23 @@ export const authRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) 
     async (req, reply) => {
       const next = safeNext(req.body?.next)
       const token = req.body?.token ?? ''
+      const wait = (await opts.loginLimiter?.blockedFor(req.ip)) ?? 0
+      if (wait > 0) {
+        req.log.warn('console: login refused (too many failed attempts from this address)')
+        reply.header('retry-after', String(wait))
+        const minutes = Math.ceil(wait / 60)
+        const text = `Too many failed logins from this address: try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`
+        return sendPage(reply, loginPage(next, text), 429)
+      }
       if (!opts.adminToken) {
         return sendPage(reply, loginPage(next, 'Login is disabled: ADMIN_TOKEN is not configured.'), 401)
       }
       if (!safeEqual(token, opts.adminToken)) {
         req.log.warn('console: login refused (wrong token)')
+        await opts.loginLimiter?.fail(req.ip)
         return sendPage(reply, loginPage(next, 'That token is not right.'), 401)
       }
+      await opts.loginLimiter?.reset(req.ip)
       const { id } = await opts.sessions.create()
       reply.header(
         'set-cookie',

@@ -2,7 +2,7 @@ import { startOfUtcMonth } from '@loopdm/models/cost-ledger'
 import type { FastifyPluginAsync } from 'fastify'
 import type { EvalRunView, ExportRunView, FinetuneJobView } from '../console.repository.js'
 import { fmtDate, fmtNum, fmtUsd, html, type SafeHtml } from '../html.js'
-import type { ConsoleOptions } from '../options.js'
+import type { ConsoleCanary, ConsoleOptions } from '../options.js'
 import { sendPage, sessionOf } from '../plugin.js'
 import { lastDays, repliesChart } from '../views/chart.js'
 import { page } from '../views/layout.js'
@@ -16,19 +16,31 @@ export const overviewRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, op
     const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()))
     const days = lastDays(CHART_DAYS, now)
     const held = opts.holder.current()
-    const [registryActive, previous, waiting, exports, tunes, evalRun, spend, answered, perDay, fallbacks] =
-      await Promise.all([
-        opts.registry.findActive(),
-        opts.registry.findPrevious(),
-        opts.registry.listByStatus(['candidate', 'approved_pending']),
-        opts.consoleRepo.exportRuns(1),
-        opts.consoleRepo.finetuneJobs(1),
-        opts.consoleRepo.latestEvalRun(),
-        opts.costs.summary({ since: startOfUtcMonth(now), until: new Date(now.getTime() + 1000) }),
-        opts.consoleRepo.answeredSince(today),
-        opts.consoleRepo.repliesPerModelPerDay(new Date(`${days[0]}T00:00:00Z`)),
-        opts.fallbacks ? opts.fallbacks() : Promise.resolve(null),
-      ])
+    const [
+      registryActive,
+      previous,
+      waiting,
+      exports,
+      tunes,
+      evalRun,
+      spend,
+      answered,
+      perDay,
+      fallbacks,
+      canary,
+    ] = await Promise.all([
+      opts.registry.findActive(),
+      opts.registry.findPrevious(),
+      opts.registry.listByStatus(['candidate', 'approved_pending']),
+      opts.consoleRepo.exportRuns(1),
+      opts.consoleRepo.finetuneJobs(1),
+      opts.consoleRepo.latestEvalRun(),
+      opts.costs.summary({ since: startOfUtcMonth(now), until: new Date(now.getTime() + 1000) }),
+      opts.consoleRepo.answeredSince(today),
+      opts.consoleRepo.repliesPerModelPerDay(new Date(`${days[0]}T00:00:00Z`)),
+      opts.fallbacks ? opts.fallbacks() : Promise.resolve(null),
+      opts.canary ? opts.canary() : Promise.resolve(null),
+    ])
     const drift =
       (held?.model ?? null) !== (registryActive?.model ?? null) ||
       Number(held?.version ?? 0) !== Number(registryActive?.version ?? 0)
@@ -66,6 +78,7 @@ export const overviewRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, op
           <p>${fallbacks === null ? 'fallbacks: —' : `${fallbacks} fallbacks to the base model (this gateway, since start)`}</p>
           <p class="muted">takeovers: available when human takeover (issue 13) lands</p>
         </section>
+        ${canary ? canaryCard(canary) : ''}
       </div>
       <h2>Pipeline</h2>
       <div class="grid">
@@ -75,6 +88,18 @@ export const overviewRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, op
       ${repliesChart(perDay, days)}`
     return sendPage(reply, page({ title: 'Overview', current: '/console', csrf, body }))
   })
+}
+
+function canaryCard(c: ConsoleCanary): SafeHtml {
+  const arm = (a: 'control' | 'canary') => {
+    const s = c.decision?.arms?.[a]
+    return s ? html`${a}: ${s.replies} replies, bad ${fmtNum(s.badRate * 100)}%` : html`${a}: —`
+  }
+  return html`<section class="card" data-testid="canary" aria-labelledby="h-canary"><h2 id="h-canary">Canary</h2>
+    <p><strong>${c.model}</strong> on ${c.percent}% of customers · ${c.status} since ${fmtDate(c.startedAt)}</p>
+    <p>${arm('control')}</p><p>${arm('canary')}</p>
+    <p>${c.decision?.reason ?? 'not checked yet'}</p>
+    <p class="muted">details: GET /admin/canary</p></section>`
 }
 
 function exportCard(r: ExportRunView | undefined): SafeHtml {
@@ -105,6 +130,7 @@ function evalCard(r: EvalRunView | null): SafeHtml {
       ? html`<p>${r.candidateModel}</p>
         <p>${r.status}${r.decision ? html` · <strong>${r.decision}</strong>` : ''}</p>
         <p>candidate ${fmtNum(mean('candidate'))} · current ${fmtNum(mean('current'))} · base ${fmtNum(mean('base'))}</p>
+        <p class="muted">${r.items} gold items${r.goldSource ? ` (${r.goldSource})` : ''}${r.holdoutItems ? ` · ${r.holdoutItems} holdout` : ''}</p>
         ${r.reason ? html`<p class="muted">${r.reason}</p>` : ''}`
       : html`<p class="muted">no evaluation yet</p>`
   }</section>`

@@ -4,20 +4,26 @@ import { fmtDate, fmtUsd, html } from '../html.js'
 import type { ConsoleOptions } from '../options.js'
 import { type FormBody, formSchema, seeOther, sendPage, sessionOf } from '../plugin.js'
 import { alertBox, csrfField, page } from '../views/layout.js'
+import { GOLD_DONE, goldSection } from './gold.routes.js'
 
 /** Data (exports, training files), Promotions (timeline + rollback) and Costs. */
 export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) => {
   const actor = opts.actor ?? 'console'
 
-  app.get('/data', { schema: {} }, async (req, reply) => {
-    const { csrf } = sessionOf(req)
-    const [exports, jobs] = await Promise.all([
-      opts.consoleRepo.exportRuns(10),
-      opts.consoleRepo.finetuneJobs(20),
-    ])
-    const body = html`<h2>Last exports</h2>${
-      exports.length
-        ? html`<div class="table-wrap"><table data-testid="exports-table"><thead><tr><th scope="col">run</th><th scope="col">status</th><th scope="col">examples</th><th scope="col">PII replaced</th><th scope="col">files</th></tr></thead>
+  app.get<{ Querystring: { done?: string } }>(
+    '/data',
+    { schema: { querystring: { type: 'object', properties: { done: { type: 'string', maxLength: 20 } } } } },
+    async (req, reply) => {
+      const { csrf } = sessionOf(req)
+      const [exports, jobs, gold] = await Promise.all([
+        opts.consoleRepo.exportRuns(10),
+        opts.consoleRepo.finetuneJobs(20),
+        goldSection(opts, csrf),
+      ])
+      const done = req.query.done ? GOLD_DONE[req.query.done] : undefined
+      const body = html`${alertBox('info', done)}<h2>Last exports</h2>${
+        exports.length
+          ? html`<div class="table-wrap"><table data-testid="exports-table"><thead><tr><th scope="col">run</th><th scope="col">status</th><th scope="col">examples</th><th scope="col">PII replaced</th><th scope="col">files</th></tr></thead>
         <tbody>${exports.map(
           (
             r,
@@ -27,9 +33,10 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
             <td>${Object.keys(r.pii ?? {}).length ? Object.entries(r.pii).map(([k, v]) => html`${k} ${v}<br>`) : '—'}</td>
             <td>${r.files.length ? r.files.map((f) => html`<code>${f.path}</code> (${f.lines} lines, ${f.bytes} bytes)<br>`) : '—'}</td></tr>`,
         )}</tbody></table></div>`
-        : html`<p class="muted">No export has run yet.</p>`
-    }
-    <p class="note">Curation reports, the human share and the gold set: available when curation and the gold set (issue 16) land.</p>
+          : html`<p class="muted">No export has run yet.</p>`
+      }
+    <p class="note">Curation reports and the human share: available when curation (issue 16) lands.</p>
+    ${gold}
     <h2>Training files uploaded to providers</h2>${
       jobs.length
         ? html`<div class="table-wrap"><table data-testid="training-files-table"><thead><tr><th scope="col">file</th><th scope="col">provider file / job</th><th scope="col">status</th><th scope="col">model</th><th scope="col">cost</th></tr></thead>
@@ -44,8 +51,9 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
         )}</tbody></table></div>`
         : html`<p class="muted">Nothing uploaded yet.</p>`
     }`
-    return sendPage(reply, page({ title: 'Data', current: '/console/data', csrf, body }))
-  })
+      return sendPage(reply, page({ title: 'Data', current: '/console/data', csrf, body }))
+    },
+  )
 
   const promotions = async (req: FastifyRequest, reply: FastifyReply, done?: string, error?: string) => {
     const { csrf } = sessionOf(req)

@@ -39,10 +39,19 @@ export function evaluationTable(run: EvalRunView): SafeHtml {
   const s = (run.summary ?? {}) as Record<string, Summary | Gate[] | null>
   const sum = (role: string) => (s[role] ?? {}) as Summary
   const gates = (Array.isArray(s.gates) ? s.gates : []) as Gate[]
-  return html`<p>run ${run.id} · ${run.status} · ${run.items} gold items${
+  const hold = (s.holdout ?? null) as { candidate?: Summary; current?: Summary } | null
+  return html`<p>run ${run.id} · ${run.status} · <span data-testid="gold-set-info">${run.items} gold items${
+    run.goldSource ? ` from ${run.goldSource === 'file' ? run.goldPath : run.goldSource}` : ''
+  }${run.goldSha256 ? ` · sha256 ${run.goldSha256.slice(0, 12)}` : ''}</span>${
     run.decision ? html` · decision <strong>${run.decision}</strong>` : ''
   }${run.reason ? html` — ${run.reason}` : ''}</p>
+  ${run.promotionBlocked ? html`<p class="warn" data-testid="promotion-blocked">${run.promotionBlocked}</p>` : ''}
   ${run.error ? html`<p class="bad">${run.error}</p>` : ''}
+  ${
+    hold?.candidate
+      ? html`<p data-testid="holdout-score">Holdout (${hold.candidate.n ?? run.holdoutItems} recent human and exported answers, never trained on): candidate ${fmtNum(hold.candidate.mean)} · current ${fmtNum(hold.current?.mean)}</p>`
+      : html`<p class="muted">No holdout in this run (EVAL_HOLDOUT_SIZE=0 or the training file was not readable).</p>`
+  }
   <div class="table-wrap"><table data-testid="eval-table">
     <caption class="muted">Gold-set means per model</caption>
     <thead><tr><th scope="col">metric</th>${ROLES.map(
@@ -109,18 +118,23 @@ export function comparisonTable(args: {
     it
       ? html`<td class="text">${it.error ? html`<span class="bad">error: ${it.error}</span>` : it.reply}<br><span class="muted">score ${fmtNum(it.score)} · sim ${fmtNum(it.similarity)} · facts ${fmtNum(it.factRecall)}${it.factsMissing.length ? html` (missing ${it.factsMissing.join(', ')})` : ''}${it.lengthOk ? '' : ' · too long'}${it.piiOk ? '' : ' · PII'}</span></td>`
       : html`<td class="muted">—</td>`
+  // Runs since migration 0015 store each item's prompt and ideal; older runs need the gold file.
+  const stored = (r: Row) => r.byRole.candidate ?? r.byRole.current ?? r.byRole.base
+  const missing = all.some((r) => !stored(r)?.customerText) && !args.gold
   return html`<p class="filters">${link('all', 'All')}${link('worse', 'Got worse')}${link('better', 'Got better')}</p>
-  ${args.gold ? '' : html`<p class="note">The gold file (${args.run.goldPath ?? 'unknown'}) is not readable from this gateway: customer texts and ideal answers are not shown (eval_items stores replies and scores only).</p>`}
+  ${missing ? html`<p class="note">The gold file (${args.run.goldPath ?? 'unknown'}) is not readable from this gateway and this run predates stored prompts: some customer texts and ideal answers are not shown.</p>` : ''}
   <div class="table-wrap"><table data-testid="items-table">
     <thead><tr><th scope="col">item</th><th scope="col">customer</th><th scope="col">ideal answer</th><th scope="col">candidate</th><th scope="col">current</th><th scope="col">Δ</th></tr></thead>
     <tbody>${rows.map((r) => {
-      const g = r.source === 'gold' ? args.gold?.get(r.itemId) : undefined
+      const file = r.source === 'gold' ? args.gold?.get(r.itemId) : undefined
+      const s = stored(r)
+      const g = { customer: s?.customerText ?? file?.customer, ideal: s?.ideal ?? file?.ideal }
       const d = delta(r)
       return html`<tr data-testid="item-row" data-delta="${d.toFixed(4)}">
-        <th scope="row">${r.itemId}<br><span class="muted">${r.source}${r.category ? ` · ${r.category}` : ''}</span></th>
-        <td class="text">${g?.customer ?? '—'}</td><td class="text">${g?.ideal ?? '—'}</td>
+        <th scope="row" class="item">${r.itemId}<br><span class="muted">${r.source}${r.category ? ` · ${r.category}` : ''}</span></th>
+        <td class="text" data-testid="item-customer">${g.customer ?? '—'}</td><td class="text" data-testid="item-ideal">${g.ideal ?? '—'}</td>
         ${reply(r.byRole.candidate)}${reply(r.byRole.current)}
-        <td class="${d < -1e-9 ? 'bad' : d > 1e-9 ? 'ok' : ''}">${d >= 0 ? '+' : ''}${d.toFixed(3)}</td></tr>`
+        <td class="num ${d < -1e-9 ? 'bad' : d > 1e-9 ? 'ok' : ''}">${d >= 0 ? '+' : ''}${d.toFixed(3)}</td></tr>`
     })}</tbody>
   </table></div>`
 }

@@ -27,6 +27,7 @@ table{border-collapse:collapse;width:100%;font-size:.95rem}
 th,td{text-align:left;vertical-align:top;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
 th{background:var(--panel)}
 td.text{white-space:pre-wrap;min-width:12rem}
+th.item{min-width:7rem;overflow-wrap:normal;word-break:break-word}td.num{white-space:nowrap}
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}
 input[type=text],input[type=password],input[type=search],textarea{width:100%;max-width:32rem;padding:.5rem;font:inherit;border:1px solid #767676;border-radius:4px}
 textarea{min-height:4rem}

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from '../route-deps.js'
 import { adminAuthHook } from './auth.js'
+import { canaryRoutes } from './canary.routes.js'
 import { costsRoutes } from './costs.routes.js'
+import { goldRoutes } from './gold.routes.js'
 import { jobsRoutes } from './jobs.routes.js'
 import { modelsRoutes } from './models.routes.js'
 import { promotionRoutes } from './promotion.routes.js'
 import { queuesBoard } from './queues.routes.js'
+import { shadowRoutes } from './shadow.routes.js'
 import { takeoverRoutes } from './takeover.routes.js'
 import { usersRoutes } from './users.routes.js'
 
@@ -20,6 +23,9 @@ export const ADMIN_ROUTES: FastifyPluginAsync<GatewayRouteOptions>[] = [
   promotionRoutes,
   usersRoutes,
   takeoverRoutes,
+  goldRoutes,
+  canaryRoutes,
+  shadowRoutes,
 ]
 
 export const adminPlugin: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
