@@ -1,3 +1,5 @@
+import type { CostLedger } from '@loopdm/models/cost-ledger'
+import type { AiClient } from '@loopdm/platform/openai'
 import type { Redis } from '@loopdm/redis/client'
 import type { Worker } from 'bullmq'
 import type { GatewayOptions } from './compose.js'
@@ -11,7 +13,7 @@ import { createGdprRepository } from './repositories/gdpr.repository.js'
 import { createOutboxRepository } from './repositories/outbox.repository.js'
 import { createSignalsRepository } from './repositories/signals.repository.js'
 import type { ActiveModelHolder } from './services/active-model.js'
-import type { ExemplarService } from './services/exemplars.js'
+import { createExemplarService, type ExemplarService } from './services/exemplars.js'
 import { createGraphSender } from './services/graph-sender.js'
 import type { MemoryPort } from './services/memory.port.js'
 import type { ModelRouter } from './services/model-router.js'
@@ -24,6 +26,27 @@ import { createTakeoverService, type TakeoverService } from './services/takeover
  * the Send API sender, the takeover service, the token gate, the pipeline's dependencies and the
  * reply worker. No logic beyond choosing what to build.
  */
+
+/**
+ * The exemplar side of the prompt. Its lookup shares memory recall's embedding of the live message
+ * (memory.port.ts `queryVector`), so a reply makes one embedding call for both.
+ */
+export function createExemplars(
+  opts: GatewayOptions,
+  parts: { ai: AiClient; ledger: Pick<CostLedger, 'recordAttribution'>; memory: MemoryPort },
+): ExemplarService {
+  const { memory } = parts
+  return createExemplarService({
+    db: opts.pool,
+    ai: parts.ai,
+    config: opts.config,
+    logger: opts.logger,
+    ledger: parts.ledger,
+    queryVector: memory.queryVector
+      ? (u, t) => memory.queryVector?.(u, t) ?? Promise.resolve(undefined)
+      : undefined,
+  })
+}
 
 /** The reply pipeline's dependencies: repositories on the worker connection, router, memory, sender. */
 export function createDmDeps(

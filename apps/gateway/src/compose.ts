@@ -13,7 +13,7 @@ import { closeRedis, type Redis } from '@loopdm/redis/client'
 import type { Queue, Worker } from 'bullmq'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import { buildApp } from './app.js'
-import { createDmDeps, createReplyWorker } from './compose-dm.js'
+import { createDmDeps, createExemplars, createReplyWorker } from './compose-dm.js'
 import { createGdpr, createMemoryService } from './compose-memory.js'
 import { createRollout, promotionDepsOf, type Rollout } from './compose-rollout.js'
 import { createConnections, type GatewayConnections, producerReady } from './connections.js'
@@ -25,7 +25,6 @@ import { createDmOrderRepository } from './repositories/dm-order.repository.js'
 import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
-import { createExemplarService } from './services/exemplars.js'
 import type { ExportEraser } from './services/export-eraser.js'
 import type { GdprService } from './services/gdpr.service.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
@@ -212,7 +211,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
   })
   const gdpr = createGdpr(opts, { queues, memory, ai })
 
-  const exemplars = createExemplarService({ db: pool, ai, config, logger, ledger })
+  const exemplars = createExemplars(opts, { ai, ledger, memory })
   const dmDeps = createDmDeps(opts, {
     order: connections.worker,
     producer,

@@ -2,6 +2,7 @@ import type { Pool } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import { type AiClient, createAiClient } from '@loopdm/platform/openai'
 import { countTokens } from '@loopdm/platform/tokens'
+import { captureLogger } from '@loopdm/testing/capture-logger'
 import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -148,20 +149,30 @@ describe('memory recall', () => {
       expect(contents.indexOf(DRESS)).toBeLessThan(contents.indexOf('hi again'))
     })
 
-    it('finds it through the HNSW path (iterative scan) as well', async () => {
-      const { sut } = memoryFor({}, { exactScanMaxTurns: 0 })
-      const user = uniqueId('mem-u')
-      await seedHistory(sut, user)
-      const r = await sut.recall({ igUserId: user, text: PARAPHRASE })
-      expect(r.messages.map((m) => m.content)).toContain(DRESS)
-      expect(r.messages.map((m) => m.content)).not.toContain(DOG)
-    })
+    for (const [path, strategy] of [
+      ['quantized', { exactScanMaxTurns: 0 }],
+      ['hnsw', { exactScanMaxTurns: 0, quantizedMaxTurns: 0 }],
+    ] as const)
+      it(`finds it through the ${path} path as well`, async () => {
+        const { logger, lines } = captureLogger({ name: 'memory' })
+        const { sut } = memoryFor({}, { ...strategy, logger })
+        const user = uniqueId('mem-u')
+        await seedHistory(sut, user)
+        const r = await sut.recall({ igUserId: user, text: PARAPHRASE })
+        expect(r.messages.map((m) => m.content)).toContain(DRESS)
+        expect(r.messages.map((m) => m.content)).not.toContain(DOG)
+        expect(lines).toContainEqual(expect.objectContaining({ msg: 'memory recall', strategy: path }))
+      })
   })
 
   describe('when another user has identical text', () => {
     it('never returns the other user’s turns, on either search path', async () => {
-      for (const exactScanMaxTurns of [1000, 0]) {
-        const { sut } = memoryFor({ MEMORY_RECENT_TURNS: '0' }, { exactScanMaxTurns })
+      for (const strategy of [
+        { exactScanMaxTurns: 1000 },
+        { exactScanMaxTurns: 0 },
+        { exactScanMaxTurns: 0, quantizedMaxTurns: 0 },
+      ]) {
+        const { sut } = memoryFor({ MEMORY_RECENT_TURNS: '0' }, strategy)
         const owner = uniqueId('mem-owner')
         const stranger = uniqueId('mem-stranger')
         const secret = `My new address is ${uniqueId('street')} Road 12, please ship there.`

@@ -68,6 +68,24 @@ export function toVector(v: readonly number[]): string {
   return pgvector.toSql(v as number[]) as string
 }
 
+/**
+ * A vector as a BINARY query parameter (pgvector's wire format: int16 dim, int16 0, float4 × dim,
+ * big-endian); node-pg sends a Buffer parameter in binary format. Use it as `$n::vector`. It spares
+ * the server parsing ~20 KB of decimal text per 1536-d query vector: measured on the embedded
+ * Postgres, 0.3 ms per query instead of 2–6 ms (bench/exemplars.bench.ts).
+ */
+export function vectorParam(v: readonly number[]): Buffer {
+  const b = Buffer.allocUnsafe(4 + 4 * v.length)
+  b.writeInt16BE(v.length, 0)
+  b.writeInt16BE(0, 2)
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i] as number
+    if (!Number.isFinite(x)) throw new TypeError(`vector element ${i} is not a finite number: ${x}`)
+    b.writeFloatBE(x, 4 + 4 * i)
+  }
+  return b
+}
+
 /** Parses a vector column that came back as text (e.g. before the OID was known). */
 export function fromVector(v: string | number[]): number[] {
   return Array.isArray(v) ? v : (pgvector.fromSql(v) as number[])

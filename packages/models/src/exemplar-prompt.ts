@@ -15,6 +15,8 @@ export interface ExemplarPromptOptions {
   minScore: number
   /** Token budget of the demonstrations (EXEMPLAR_MAX_TOKENS). */
   maxTokens: number
+  /** hnsw.ef_search of the lookup (EXEMPLAR_EF_SEARCH); default exemplar-sets.ts EXEMPLAR_EF_SEARCH. */
+  efSearch?: number
 }
 
 export type DemoMessage = { role: 'system' | 'user' | 'assistant'; content: string }
@@ -61,22 +63,14 @@ export function packDemonstrations(hits: ExemplarHit[], maxTokens: number): Demo
 }
 
 /**
- * Looks demonstrations up for a set. `vector` is the live message's embedding. Set sizes are
- * cached for a minute (they only shrink, by GDPR erasure) to pick exact vs. indexed search.
+ * Looks demonstrations up for a set (`vector` is the live message's embedding): one round trip
+ * (exemplar-sets.ts `search`), packed by the token counts stored at build — nothing is tokenised
+ * at reply time.
  */
 export function createExemplarPrompter(
   opts: ExemplarPromptOptions & { db: Pool; repo?: ExemplarRepository },
 ) {
   const repo = opts.repo ?? createExemplarRepository(opts.db)
-  const sizes = new Map<number, { n: number; at: number }>()
-  async function sizeOf(setId: number): Promise<number> {
-    const hit = sizes.get(setId)
-    if (hit && Date.now() - hit.at < 60_000) return hit.n
-    const set = await repo.findSet(setId)
-    const n = set?.examples ?? 0
-    sizes.set(setId, { n, at: Date.now() })
-    return n
-  }
   return {
     async demonstrations(a: { setId: number; vector: readonly number[] }): Promise<Demonstrations> {
       if (opts.maxTokens <= NOTE_TOKENS) return NO_DEMONSTRATIONS
@@ -85,7 +79,7 @@ export function createExemplarPrompter(
         vector: a.vector,
         k: opts.topK,
         minScore: opts.minScore,
-        setSize: await sizeOf(a.setId),
+        efSearch: opts.efSearch,
       })
       return packDemonstrations(hits, opts.maxTokens)
     },

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, Queryable } from '@loopdm/db/pool'
-import { toVector, withTransaction } from '@loopdm/db/pool'
+import { toVector, vectorParam, withTransaction } from '@loopdm/db/pool'
 
 /**
  * The exemplar store (tables `exemplar_sets`, `exemplars`, migration 0010): versioned sets of
@@ -38,8 +38,16 @@ export interface ExemplarHit {
   score: number
 }
 
-/** Below this many exemplars a set is searched exactly; above, through the HNSW index (bench/exemplars.bench.ts: at 2,000 the exact scan is already ~2.5× slower than HNSW). */
-export const EXACT_SEARCH_MAX = 1_000
+/**
+ * A set with more exemplars than this gets its own HNSW index at build (partial, `where set_id =
+ * N`, migration 0016); smaller ones are scanned exactly (bench/exemplars.bench.ts: the exact scan
+ * costs ~7 µs per exemplar on the embedded Postgres, a set's own HNSW ~1–2 ms at any size).
+ */
+export const EXACT_SEARCH_MAX = 200
+/** hnsw.ef_search of the lookup: the set's own graph, k = EXEMPLAR_TOP_K; recall@4 in the bench. */
+export const EXEMPLAR_EF_SEARCH = 64
+/** HNSW build parameters of a set's index (pgvector's defaults). */
+export const SET_INDEX = { m: 16, efConstruction: 64 } as const
 const BATCH = 500
 
 const SET_COLS = `id::int8 as id, content_hash as "contentHash", status, embedding_model as "embeddingModel",
@@ -48,6 +56,27 @@ const SET_COLS = `id::int8 as id, content_hash as "contentHash", status, embeddi
 export interface BuildHooks {
   /** Called inside the transaction after each inserted batch (tests pause or fail a build here). */
   afterBatch?: (inserted: number, client: PoolClient) => Promise<void> | void
+  /** Build the set's own HNSW index above this many exemplars; default EXACT_SEARCH_MAX. */
+  indexAbove?: number
+}
+
+/** Name of a set's own HNSW index. */
+export const setIndexName = (setId: number) => `exemplars_set_${Math.trunc(setId)}_hnsw`
+
+/**
+ * Creates a set's own HNSW index (partial on `set_id`), inside the caller's transaction when given
+ * one: the lookup (`exemplar_neighbours`) then walks this set's graph only.
+ */
+export async function createSetIndex(
+  q: Queryable,
+  setId: number,
+  p: { m: number; efConstruction: number } = SET_INDEX,
+): Promise<void> {
+  const id = Math.trunc(setId)
+  await q.query(
+    `create index if not exists ${setIndexName(id)} on exemplars using hnsw (embedding vector_cosine_ops)
+       with (m = ${Math.trunc(p.m)}, ef_construction = ${Math.trunc(p.efConstruction)}) where set_id = ${id}`,
+  )
 }
 
 export function createExemplarRepository(db: Pool) {
@@ -102,6 +131,9 @@ export function createExemplarRepository(db: Pool) {
           )
           await hooks.afterBatch?.(i + b.length, c)
         }
+        // Built once over the whole set (far faster than growing a graph row by row), in the same
+        // transaction: the set and its index become visible together.
+        if (a.items.length > (hooks.indexAbove ?? EXACT_SEARCH_MAX)) await createSetIndex(c, id)
         const r = await c.query<ExemplarSetRow>(
           `update exemplar_sets set status = 'ready', ready_at = now(), examples = $2, tokens = $3
             where id = $1 returning ${SET_COLS}`,
@@ -112,46 +144,30 @@ export function createExemplarRepository(db: Pool) {
     },
 
     /**
-     * The top `k` exemplars of a READY set nearest to `vector` with cosine ≥ `minScore`. Small sets
-     * are scanned exactly; large ones go through the HNSW index with pgvector's iterative scan (the
-     * set filter would otherwise starve a filtered HNSW scan, as memory.repository.ts explains).
+     * The top `k` exemplars of a READY set nearest to `vector` with cosine ≥ `minScore`, in one
+     * round trip: `exemplar_neighbours` (migration 0016) walks the set's own HNSW index when it has
+     * one (sets above EXACT_SEARCH_MAX) and scans a small set exactly; a set that is not ready
+     * returns nothing. The query vector goes over the wire in binary. The hits are fetched by
+     * `id = any(array(…))` (primary key): a join would let the planner hash-join against a scan of
+     * every set's rows (seen with EXPLAIN ANALYZE).
      */
     async search(a: {
       setId: number
       vector: readonly number[]
       k: number
       minScore: number
-      /** The set's size when known (picks exact vs. indexed); default: exact. */
-      setSize?: number
+      /** hnsw.ef_search; default EXEMPLAR_EF_SEARCH. */
+      efSearch?: number
     }): Promise<ExemplarHit[]> {
-      const params = [a.setId, toVector(a.vector), 1 - a.minScore, a.k]
-      const ready = `exists (select 1 from exemplar_sets s where s.id = $1 and s.status = 'ready')`
-      if ((a.setSize ?? 0) <= EXACT_SEARCH_MAX) {
-        const r = await db.query<ExemplarHit & { distance: number }>(
-          `with cand as materialized (
-             select id::int8 as id, prompt, answer, tokens, embedding <=> $2::vector as distance
-               from exemplars where set_id = $1 and ${ready})
-           select * from cand where distance <= $3 order by distance, id limit $4`,
-          params,
-        )
-        return r.rows.map(withScore)
-      }
-      return withTransaction(db, async (c) => {
-        await c.query(
-          `select set_config('hnsw.iterative_scan', 'relaxed_order', true),
-                  set_config('hnsw.ef_search', '64', true),
-                  set_config('enable_seqscan', 'off', true)`,
-        )
-        const r = await c.query<ExemplarHit & { distance: number }>(
-          `with cand as materialized (
-             select id::int8 as id, prompt, answer, tokens, embedding <=> $2::vector as distance
-               from exemplars where set_id + 0 = $1 and ${ready}
-              order by embedding <=> $2::vector limit $4)
-           select * from cand where distance <= $3 order by distance, id`,
-          params,
-        )
-        return r.rows.map(withScore)
-      })
+      const r = await db.query<ExemplarHit & { distance: number }>(
+        `with n as materialized (select * from exemplar_neighbours($1, $2::vector, $4, $5)),
+              cand as materialized (
+                select id::int8 as id, prompt, answer, tokens, embedding <=> $2::vector as distance
+                  from exemplars where id = any (array(select id from n)))
+         select * from cand where distance <= $3 order by distance, id`,
+        [a.setId, vectorParam(a.vector), 1 - a.minScore, a.k, a.efSearch ?? EXEMPLAR_EF_SEARCH],
+      )
+      return r.rows.map(withScore)
     },
 
     /**

@@ -49,6 +49,8 @@ export const PolicyRefSchema = z.object({
   servingModel: z.string().min(1),
   endpoint: PolicyEndpointSchema.nullable(),
   exemplarSetId: z.number().int().positive().nullable().optional(),
+  /** The policy's own system prompt; absent/null → the process's SYSTEM_PROMPT. */
+  systemPrompt: z.string().nullable().optional(),
 })
 export type PolicyRef = z.infer<typeof PolicyRefSchema>
 
@@ -59,6 +61,7 @@ export const policyRef = (p: Policy): PolicyRef => ({
   servingModel: p.servingModel,
   endpoint: p.endpoint,
   exemplarSetId: p.exemplarSetId ?? null,
+  systemPrompt: p.systemPrompt ?? null,
 })
 
 /** The registry key of an exemplar policy: stable per set content, so identical data → one policy. */
@@ -74,3 +77,12 @@ export function learnerOf(model: string): Learner {
 /** A stable string per endpoint (cache key for the router's clients); '' = the default client. */
 export const endpointKey = (e: PolicyEndpoint | null | undefined) =>
   e ? `${e.provider}|${e.baseURL ?? ''}` : ''
+
+/** The system prompt a reply under `policy` carries: the policy's own when set, else `fallback`. */
+export function systemPromptOf(
+  policy: { systemPrompt?: string | null | undefined } | null | undefined,
+  fallback: string,
+): string {
+  const own = policy?.systemPrompt
+  return own?.trim() ? own : fallback
+}

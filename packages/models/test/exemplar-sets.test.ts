@@ -1,6 +1,6 @@
 import type { Pool } from '@loopdm/db/pool'
 import { packDemonstrations } from '@loopdm/models/exemplar-prompt'
-import { createExemplarRepository, type ExemplarInput } from '@loopdm/models/exemplar-sets'
+import { createExemplarRepository, type ExemplarInput, setIndexName } from '@loopdm/models/exemplar-sets'
 import { testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -35,6 +35,11 @@ describe('exemplar store', () => {
     sut = createExemplarRepository(db)
   })
   afterAll(async () => {
+    const sets = await db.query<{ id: number }>(
+      'select id::int8 as id from exemplar_sets where content_hash = any($1)',
+      [hashes],
+    )
+    for (const s of sets.rows) await db.query(`drop index if exists ${setIndexName(Number(s.id))}`)
     await db.query('delete from exemplar_sets where content_hash = any($1)', [hashes])
     await db.end()
   })
@@ -148,18 +153,28 @@ describe('exemplar store', () => {
   describe('search', () => {
     it('returns the top k by cosine above the minimum score, exactly and through the index alike', async () => {
       const h = hash()
-      const { set } = await sut.build({
-        contentHash: h,
-        embeddingModel: 'text-embedding-3-small',
-        sourceFiles: [],
-        items: items(20, h),
-      })
+      const data = { embeddingModel: 'text-embedding-3-small', sourceFiles: [], items: items(20, h) }
+      const small = await sut.build({ ...data, contentHash: h })
+      // The same exemplars in a set that gets its own HNSW index (as sets above EXACT_SEARCH_MAX do).
+      hashes.push(`${h}-indexed`)
+      const big = await sut.build({ ...data, contentHash: `${h}-indexed` }, { indexAbove: 0 })
+      const indexes = await db.query<{ indexname: string }>(
+        'select indexname from pg_indexes where tablename = $1 and indexname = any($2)',
+        ['exemplars', [setIndexName(small.set.id), setIndexName(big.set.id)]],
+      )
+      expect(indexes.rows.map((r) => r.indexname)).toEqual([setIndexName(big.set.id)])
       const q = axis(3, 0.2)
-      const exact = await sut.search({ setId: set.id, vector: q, k: 4, minScore: 0.5 })
-      const indexed = await sut.search({ setId: set.id, vector: q, k: 4, minScore: 0.5, setSize: 1_000_000 })
+      const exact = await sut.search({ setId: small.set.id, vector: q, k: 4, minScore: 0.5 })
+      const indexed = await sut.search({ setId: big.set.id, vector: q, k: 4, minScore: 0.5 })
       expect(exact.map((x) => x.prompt)).toEqual([`${h} question 2`])
       expect(indexed.map((x) => x.prompt)).toEqual([`${h} question 2`])
       expect(exact[0]?.score).toBeCloseTo(1 / Math.sqrt(1.04), 5)
+      expect(indexed[0]?.score).toBeCloseTo(1 / Math.sqrt(1.04), 5)
+      // Another set's rows are never returned, and a set that is not ready returns nothing.
+      await db.query(`update exemplar_sets set status = 'building' where id = $1`, [big.set.id])
+      expect(await sut.search({ setId: big.set.id, vector: q, k: 4, minScore: -1 })).toEqual([])
+      const all = await sut.search({ setId: small.set.id, vector: q, k: 50, minScore: -1 })
+      expect(all).toHaveLength(20)
     })
   })
 

@@ -32,6 +32,12 @@ function shape(e: Env) {
       minScore: e.MEMORY_MIN_SCORE,
       topK: e.MEMORY_TOP_K,
       recentTurns: e.MEMORY_RECENT_TURNS,
+      /** How a user's turns are searched, by their count (apps/gateway memory.recall.ts). */
+      search: {
+        exactScanMaxTurns: e.MEMORY_EXACT_SCAN_MAX_TURNS,
+        quantizedMaxTurns: e.MEMORY_QUANTIZED_MAX_TURNS,
+        efSearch: e.MEMORY_EF_SEARCH,
+      },
     },
     learning: {
       /** Which learner the weekly `tune` job builds a candidate policy with. */
@@ -43,6 +49,8 @@ function shape(e: Env) {
         minScore: e.EXEMPLAR_MIN_SCORE,
         /** Prompt-token budget of the demonstrations (real token count), beside memory's. */
         maxTokens: e.EXEMPLAR_MAX_TOKENS,
+        /** hnsw.ef_search of the lookup in a set's own index. */
+        efSearch: e.EXEMPLAR_EF_SEARCH,
       },
     },
     ...edgeConfig(e),

@@ -15,6 +15,8 @@ describe('loadConfig', () => {
         ftBase: 'gpt-4.1-mini-2025-04-14',
       })
       expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
+      expect(sut.memory.search).toEqual({ exactScanMaxTurns: 200, quantizedMaxTurns: 20_000, efSearch: 400 })
+      expect(sut.learning.exemplars.efSearch).toBe(64)
       expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
       expect(sut.export).toMatchObject({ dir: 'exports', maxBytes: 50 * 1024 * 1024 })
       // FT_PRICE_PER_1K_TOKENS is an override: unset, the per-model training prices apply.
@@ -159,6 +161,21 @@ describe('loadConfig', () => {
         expect(e.message.split('\n')).toHaveLength(4)
       }
     })
+  })
+})
+
+describe('loadConfig recall settings', () => {
+  it('reads the memory search tiers and the exemplar ef_search, and names a bad one', () => {
+    const sut = loadConfig({
+      MEMORY_EXACT_SCAN_MAX_TURNS: '1000',
+      MEMORY_QUANTIZED_MAX_TURNS: '50000',
+      MEMORY_EF_SEARCH: '200',
+      EXEMPLAR_EF_SEARCH: '100',
+    })
+    expect(sut.memory.search).toEqual({ exactScanMaxTurns: 1000, quantizedMaxTurns: 50_000, efSearch: 200 })
+    expect(sut.learning.exemplars.efSearch).toBe(100)
+    expect(() => loadConfig({ MEMORY_EF_SEARCH: '0' })).toThrow(/MEMORY_EF_SEARCH/)
+    expect(() => loadConfig({ EXEMPLAR_EF_SEARCH: 'lots' })).toThrow(/EXEMPLAR_EF_SEARCH/)
   })
 })
 

@@ -1,6 +1,6 @@
 import type { Pool } from '@loopdm/db/pool'
 import { createExemplarPrompter, type ExemplarPrompter } from '@loopdm/models/exemplar-prompt'
-import type { Policy } from '@loopdm/models/policy'
+import { type Policy, systemPromptOf } from '@loopdm/models/policy'
 import { type RegistryRepository, rowToPolicy } from '@loopdm/models/registry'
 import type { Config } from '@loopdm/platform/config'
 import type { AiClient, OpenAI } from '@loopdm/platform/openai'
@@ -34,14 +34,23 @@ export function createPolicyTargets(deps: {
   const ex = deps.config.learning.exemplars
   const prompter =
     deps.prompter ??
-    createExemplarPrompter({ db: deps.db, topK: ex.topK, minScore: ex.minScore, maxTokens: ex.maxTokens })
-  const system = (): Messages => [{ role: 'system', content: deps.config.models.systemPrompt }]
+    createExemplarPrompter({
+      db: deps.db,
+      topK: ex.topK,
+      minScore: ex.minScore,
+      maxTokens: ex.maxTokens,
+      efSearch: ex.efSearch,
+    })
 
   return {
     async resolve(key: string): Promise<PolicyTarget> {
       const row = await deps.registry.findByIdOrModel(key)
       const policy = row ? rowToPolicy(row) : null
       const setId = policy?.learner === 'exemplars' ? policy.exemplarSetId : null
+      // The policy's own system prompt when it has one, as the gateway serves it.
+      const system = (): Messages => [
+        { role: 'system', content: systemPromptOf(policy, deps.config.models.systemPrompt) },
+      ]
       return {
         key,
         servingModel: policy?.servingModel ?? key,

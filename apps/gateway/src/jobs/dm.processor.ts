@@ -1,4 +1,5 @@
 import type { CanaryReplyInput } from '@loopdm/models/canary-runs'
+import { systemPromptOf } from '@loopdm/models/policy'
 import type { ActiveModel } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
 import type { OpenAI } from '@loopdm/platform/openai'
@@ -193,6 +194,7 @@ async function answer(
       deps.memory.recall({ igUserId: p.igUserId, text: p.text, excludeIds: [userTurnId] }),
       deps.exemplars?.forReply({
         policy: active?.policy,
+        igUserId: p.igUserId,
         text: p.text,
         hasImage: images.length > 0,
         mid: p.mid,
@@ -202,7 +204,7 @@ async function answer(
       { mid: p.mid, recalled: memory.recalled, exemplars: demos?.ids.length ?? 0 },
       'memory recalled',
     )
-    const system = { role: 'system' as const, content: deps.systemPrompt }
+    const system = { role: 'system' as const, content: systemPromptOf(active?.policy, deps.systemPrompt) }
     // The conversation without the policy's own demonstrations: what a shadow candidate is asked.
     messages = [system, ...memory.messages, userMessage(p, images)]
     const prompt = [system, ...(demos?.messages ?? []), ...messages.slice(1)]

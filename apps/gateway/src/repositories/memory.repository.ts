@@ -1,4 +1,4 @@
-import { type Pool, toVector, withTransaction } from '@loopdm/db/pool'
+import { type Pool, toVector, vectorParam } from '@loopdm/db/pool'
 import type { MemoryTurn } from '../services/memory.packing.js'
 
 /**
@@ -44,12 +44,13 @@ export function createMemoryRepository(db: Pool) {
       return r.rows
     },
 
-    /** How many embedded turns the user has, counting no further than `cap`. */
+    /** How many embedded turns the user has, counting no further than `cap` (index-only, migration 0016). */
     async countEmbedded(igUserId: string, cap: number): Promise<number> {
       const r = await db.query<{ n: number }>(
         `select count(*)::int as n from (
            select 1 from conversation_messages
-            where ig_user_id = $1 and embedding is not null limit $2) s`,
+            where ig_user_id = $1 and embedding_bq is not null and role in ('user', 'assistant')
+            limit $2) s`,
         [igUserId, cap],
       )
       return Number(r.rows[0]?.n ?? 0)
@@ -68,40 +69,55 @@ export function createMemoryRepository(db: Pool) {
             where ig_user_id = $1 and embedding is not null and role in ('user', 'assistant')
               and not (id = any($3::bigint[])))
          select * from cand where distance <= $4 order by distance, id desc limit $5`,
-        [a.igUserId, toVector(a.vector), a.excludeIds, 1 - a.minScore, a.k],
+        [a.igUserId, vectorParam(a.vector), a.excludeIds, 1 - a.minScore, a.k],
       )
       return withScore(r.rows)
     },
 
     /**
-     * Approximate top-k through the HNSW index. A filtered HNSW scan returns at most ef_search
-     * candidates before the `ig_user_id` filter, so for a user holding a small share of all rows it
-     * would return too few; pgvector ≥ 0.8's iterative scan keeps walking the graph until `k`
-     * rows pass the filter (bounded by hnsw.max_scan_tuples). `relaxed_order` results are re-sorted.
-     * The planner prices a selective filter + HNSW above a seq scan + sort (measured: it picks the
-     * seq scan), so this path switches seq scans off for its transaction, and `ig_user_id || ''`
-     * makes the user filter unindexable so it cannot swap in the btree either.
+     * Near-exact top-k for mid-sized histories: the user's binary-quantised embeddings (192 bytes
+     * each, read index-only from `conversation_messages_user_bq_idx`, migration 0016) ranked by
+     * Hamming distance pick `candidates` rows, which are then re-ranked by their real cosine
+     * distance. One statement; it reads `candidates` full vectors instead of every one of the
+     * user's (6 KB each, TOASTed), so it is several times faster than the exact scan at equal recall.
+     * The candidates are fetched by `id = any(array(…))` (primary key): a join would let the planner
+     * hash-join against a scan of the whole table (seen with EXPLAIN ANALYZE).
+     */
+    async searchQuantized(a: SearchArgs & { candidates: number }): Promise<MemoryTurn[]> {
+      const r = await db.query<TurnRow>(
+        `with c as materialized (
+           select id from conversation_messages
+            where ig_user_id = $1 and embedding_bq is not null and role in ('user', 'assistant')
+              and not (id = any($3::bigint[]))
+            order by embedding_bq <~> binary_quantize($2::vector)::bit(1536) limit $6),
+         cand as materialized (
+           select ${TURN_COLS}, embedding <=> $2::vector as distance
+             from conversation_messages where id = any (array(select id from c)))
+         select * from cand where distance <= $4 order by distance, id desc limit $5`,
+        [a.igUserId, vectorParam(a.vector), a.excludeIds, 1 - a.minScore, a.k, a.candidates],
+      )
+      return withScore(r.rows)
+    },
+
+    /**
+     * Approximate top-k through the HNSW index, for the largest histories. A filtered HNSW scan
+     * returns at most ef_search candidates before the `ig_user_id` filter, so for a user holding a
+     * small share of all rows it would return too few; pgvector ≥ 0.8's iterative scan keeps
+     * walking the graph until `k` rows pass the filter (bounded by hnsw.max_scan_tuples). The
+     * settings (iterative scan, ef_search, seq scans off — the planner prices a selective filter +
+     * HNSW above a seq scan + sort) live in `memory_hnsw_neighbours` (migration 0016), so this is
+     * one round trip and leaves the session's settings alone.
      */
     async searchIndexed(a: SearchArgs & { efSearch: number }): Promise<MemoryTurn[]> {
-      return withTransaction(db, async (c) => {
-        await c.query(
-          `select set_config('hnsw.iterative_scan', 'relaxed_order', true),
-                  set_config('hnsw.ef_search', $1, true),
-                  set_config('enable_seqscan', 'off', true)`,
-          [String(a.efSearch)],
-        )
-        const r = await c.query<TurnRow>(
-          `with cand as materialized (
-             select ${TURN_COLS}, embedding <=> $2::vector as distance
-               from conversation_messages
-              where ig_user_id || '' = $1 and role in ('user', 'assistant')
-                and not (id = any($3::bigint[]))
-              order by embedding <=> $2::vector limit $5)
-           select * from cand where distance <= $4 order by distance, id desc`,
-          [a.igUserId, toVector(a.vector), a.excludeIds, 1 - a.minScore, a.k],
-        )
-        return withScore(r.rows)
-      })
+      const r = await db.query<TurnRow>(
+        `with n as materialized (select * from memory_hnsw_neighbours($1, $2::vector, $5, $3::bigint[], $6)),
+              cand as materialized (
+                select ${TURN_COLS}, embedding <=> $2::vector as distance
+                  from conversation_messages where id = any (array(select id from n)))
+         select * from cand where distance <= $4 order by distance, id desc`,
+        [a.igUserId, vectorParam(a.vector), a.excludeIds, 1 - a.minScore, a.k, a.efSearch],
+      )
+      return withScore(r.rows)
     },
 
     /** Turns still without an embedding (oldest first), after `afterId`; empty turns never need one. */

@@ -28,11 +28,19 @@ export interface ExemplarServiceOptions {
   /** Give up on the lookup after this long; default 1500 ms. */
   timeoutMs?: number
   prompter?: ExemplarPrompter
+  /**
+   * The live message's vector as memory recall computes it (memory.port.ts `queryVector`): the
+   * lookup then shares recall's one embedding call. Undefined, or resolving to undefined (memory
+   * off): the service embeds the message itself.
+   */
+  queryVector?: (igUserId: string, text: string) => Promise<number[] | undefined>
 }
 
 export interface ExemplarService {
   forReply(a: {
     policy: PolicyRef | undefined
+    /** The customer (only to share memory's query embedding of the same text). */
+    igUserId?: string
     text: string
     hasImage: boolean
     mid?: string
@@ -52,8 +60,29 @@ export function createExemplarService(opts: ExemplarServiceOptions): ExemplarSer
   const ex = opts.config.learning.exemplars
   const prompter =
     opts.prompter ??
-    createExemplarPrompter({ db: opts.db, topK: ex.topK, minScore: ex.minScore, maxTokens: ex.maxTokens })
+    createExemplarPrompter({
+      db: opts.db,
+      topK: ex.topK,
+      minScore: ex.minScore,
+      maxTokens: ex.maxTokens,
+      efSearch: ex.efSearch,
+    })
   const timeoutMs = opts.timeoutMs ?? 1500
+  /** Memory's (shared) vector when it has one, else an embedding call of our own. */
+  async function vectorFor(igUserId: string | undefined, text: string): Promise<number[]> {
+    const shared =
+      igUserId !== undefined && opts.queryVector
+        ? await opts.queryVector(igUserId, text).catch(() => undefined)
+        : undefined
+    if (shared) return shared
+    const [vector] = await opts.ai.embed([embeddingInput(text)], {
+      purpose: 'exemplars',
+      maxRetries: 0,
+      timeoutMs,
+    })
+    if (!vector) throw new Error('no embedding returned')
+    return vector
+  }
   return {
     async forReply(a) {
       const setId = a.policy?.learner === 'exemplars' ? a.policy.exemplarSetId : null
@@ -62,12 +91,7 @@ export function createExemplarService(opts: ExemplarServiceOptions): ExemplarSer
       try {
         return await Promise.race([
           (async () => {
-            const [vector] = await opts.ai.embed([embeddingInput(a.text)], {
-              purpose: 'exemplars',
-              maxRetries: 0,
-              timeoutMs,
-            })
-            if (!vector) throw new Error('no embedding returned')
+            const vector = await vectorFor(a.igUserId, a.text)
             return prompter.demonstrations({ setId, vector })
           })(),
           new Promise<never>((_, reject) => {

@@ -11,6 +11,11 @@ export interface MemoryPort {
     /** Turn ids never to return (the live user turn itself). */
     excludeIds?: number[]
   }): Promise<{ messages: Array<{ role: 'user' | 'assistant'; content: string }>; recalled: number }>
+  /**
+   * The live message's embedding as recall computes it (one provider call shared with recall when
+   * both ask at once), for the exemplar lookup; undefined when memory does not embed (disabled).
+   */
+  queryVector?(igUserId: string, text: string): Promise<number[] | undefined>
   /** Called after a turn is stored; must not throw or block (embedding happens off the reply path). */
   afterStore(turn: { id: number; igUserId: string; role: 'user' | 'assistant'; content: string }): void
 }

@@ -34,44 +34,98 @@ class RecallTimeout extends Error {
   override name = 'RecallTimeout'
 }
 
-export interface RecallOptions {
+/** How recall searches a user's turns, by how many embedded turns they have (bench/recall.bench.ts). */
+export interface RecallStrategy {
+  /** Up to this many turns: the exact scan of every row (exact, cheapest for small users). */
+  exactScanMaxTurns: number
+  /** Up to this many: binary-quantised candidates (Hamming, index-only) re-ranked exactly. */
+  quantizedMaxTurns: number
+  /** Candidates the quantised pass hands to the exact re-rank. */
+  quantizedCandidates: number
+  /** hnsw.ef_search above quantizedMaxTurns (iterative scan on). */
+  efSearch: number
+}
+
+/**
+ * Defaults measured with bench/recall.bench.ts on the embedded Postgres (README "Memory"): the exact
+ * scan costs ~7 µs per turn, the quantised pass ~0.6 µs per turn plus a fixed ~1 ms re-rank with
+ * recall@5 ≥ 0.99, HNSW with iterative scan is flat in the user's size but approximate.
+ */
+export const DEFAULT_RECALL_STRATEGY: RecallStrategy = Object.freeze({
+  exactScanMaxTurns: 200,
+  quantizedMaxTurns: 20_000,
+  quantizedCandidates: 50,
+  efSearch: 400,
+})
+
+export interface RecallOptions extends RecallStrategy {
   config: Config
   logger?: Logger | undefined
   ai: Pick<AiClient, 'embed'>
   repo: MemoryRepository
   cache: VectorCache
-  exactScanMaxTurns: number
-  efSearch: number
   recallTimeoutMs: number
   breakerMs: number
 }
 
-/** The live turn's vector (cached, bounded by recallTimeoutMs). */
-async function embedQuery(
-  opts: Pick<RecallOptions, 'ai' | 'cache' | 'recallTimeoutMs'>,
-  igUserId: string,
-  text: string,
-): Promise<number[]> {
-  const { cache } = opts
-  const input = embeddingInput(text)
-  const hit = cache.get(igUserId, input)
-  if (hit) return hit
-  let timer: NodeJS.Timeout | undefined
-  try {
-    const [v] = await Promise.race([
-      opts.ai.embed([input], { purpose: 'memory', maxRetries: 0, timeoutMs: opts.recallTimeoutMs }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new RecallTimeout(`embedding took over ${opts.recallTimeoutMs} ms`)),
-          opts.recallTimeoutMs,
-        )
-      }),
-    ])
-    if (!v) throw new Error('no embedding returned')
-    cache.set(igUserId, input, v)
-    return v
-  } finally {
-    clearTimeout(timer)
+/**
+ * The live turn's vector: cached, and one provider call per (user, text) even when memory recall
+ * and the exemplar lookup ask for it at the same moment (in-flight requests are shared). Bounded by
+ * recallTimeoutMs.
+ */
+export function createQueryEmbedder(opts: Pick<RecallOptions, 'ai' | 'cache' | 'recallTimeoutMs'>) {
+  const inflight = new Map<string, Promise<number[]>>()
+  async function embed(igUserId: string, input: string): Promise<number[]> {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const [v] = await Promise.race([
+        opts.ai.embed([input], { purpose: 'memory', maxRetries: 0, timeoutMs: opts.recallTimeoutMs }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new RecallTimeout(`embedding took over ${opts.recallTimeoutMs} ms`)),
+            opts.recallTimeoutMs,
+          )
+        }),
+      ])
+      if (!v) throw new Error('no embedding returned')
+      opts.cache.set(igUserId, input, v)
+      return v
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  return (igUserId: string, text: string): Promise<number[]> => {
+    const input = embeddingInput(text)
+    const hit = opts.cache.get(igUserId, input)
+    if (hit) return Promise.resolve(hit)
+    const key = `${igUserId}\u0000${input}`
+    let p = inflight.get(key)
+    if (!p) {
+      p = embed(igUserId, input).finally(() => inflight.delete(key))
+      inflight.set(key, p)
+    }
+    return p
+  }
+}
+
+export type QueryEmbedder = ReturnType<typeof createQueryEmbedder>
+
+/** Embedded-turn counts per user (they only pick the search strategy, so a minute stale is fine). */
+function createCountCache(max = 10_000, ttlMs = 60_000) {
+  const m = new Map<string, { n: number; at: number }>()
+  return {
+    get(user: string): number | undefined {
+      const e = m.get(user)
+      return e && Date.now() - e.at <= ttlMs ? e.n : undefined
+    },
+    set(user: string, n: number) {
+      m.delete(user)
+      m.set(user, { n, at: Date.now() })
+      if (m.size > max) m.delete(m.keys().next().value as string)
+    },
+    forget(user: string) {
+      m.delete(user)
+    },
   }
 }
 
@@ -80,17 +134,42 @@ async function embedQuery(
  * turns, packed into MEMORY_MAX_TOKENS. A failed query embedding opens a breaker for `breakerMs`;
  * any failure degrades to the recent turns (or nothing), never fails the DM.
  */
-export function createRecall(opts: RecallOptions): MemoryPort['recall'] {
+export function createRecall(opts: RecallOptions): {
+  recall: MemoryPort['recall']
+  queryVector: QueryEmbedder
+  forget(igUserId: string): void
+} {
   const { repo, logger } = opts
   const mc = opts.config.memory
   let breakerUntil = 0
+  const queryVector = createQueryEmbedder(opts)
+  const counts = createCountCache()
 
-  /** The nearest turns, exact for small histories, HNSW above exactScanMaxTurns. */
+  /**
+   * The user's embedded-turn count (capped past the quantised tier). Counts above the exact tier
+   * are cached for a minute (they only choose between two near-exact strategies and grow slowly);
+   * small ones are re-counted each time — cheap, and a new user's turns are found as soon as they
+   * are embedded.
+   */
+  async function sizeOf(igUserId: string): Promise<number> {
+    const cached = counts.get(igUserId)
+    if (cached !== undefined) return cached
+    const n = await repo.countEmbedded(igUserId, opts.quantizedMaxTurns + 1)
+    if (n > opts.exactScanMaxTurns) counts.set(igUserId, n)
+    return n
+  }
+
+  /** The nearest turns: exact for small histories, quantised + re-rank for mid ones, HNSW above. */
   async function searchRelevant(igUserId: string, vector: number[], excludeIds: number[]) {
-    const n = await repo.countEmbedded(igUserId, opts.exactScanMaxTurns + 1)
+    const n = await sizeOf(igUserId)
     const args = { igUserId, vector, k: mc.topK, minScore: mc.minScore, excludeIds }
     if (n === 0) return { turns: [] as MemoryTurn[], strategy: 'none' }
     if (n <= opts.exactScanMaxTurns) return { turns: await repo.searchExact(args), strategy: 'exact' }
+    if (n <= opts.quantizedMaxTurns)
+      return {
+        turns: await repo.searchQuantized({ ...args, candidates: opts.quantizedCandidates }),
+        strategy: 'quantized',
+      }
     return { turns: await repo.searchIndexed({ ...args, efSearch: opts.efSearch }), strategy: 'hnsw' }
   }
 
@@ -100,7 +179,7 @@ export function createRecall(opts: RecallOptions): MemoryPort['recall'] {
     const [recent, vector] = await Promise.all([
       repo.recentTurns(igUserId, mc.recentTurns, excludeIds),
       wantVector
-        ? embedQuery(opts, igUserId, text).catch((err: Error) => {
+        ? queryVector(igUserId, text).catch((err: Error) => {
             breakerUntil = Date.now() + opts.breakerMs
             logger?.warn(
               { err: err.message, userKey, breakerMs: opts.breakerMs },
@@ -113,7 +192,7 @@ export function createRecall(opts: RecallOptions): MemoryPort['recall'] {
     return { recent, vector }
   }
 
-  return async ({ igUserId, text, excludeIds = [] }) => {
+  const recall: MemoryPort['recall'] = async ({ igUserId, text, excludeIds = [] }) => {
     if (!mc.enabled || mc.maxTokens <= 0) return { messages: [], recalled: 0 }
     const started = performance.now()
     const userKey = pseudonymousUserKey(igUserId, opts.config.privacy.pseudonymSecret)
@@ -147,4 +226,5 @@ export function createRecall(opts: RecallOptions): MemoryPort['recall'] {
     )
     return { messages: packed.messages, recalled: packed.recalled }
   }
+  return { recall, queryVector, forget: (igUserId) => counts.forget(igUserId) }
 }

@@ -6,7 +6,13 @@ import { createMemoryRepository, type MemoryRepository } from '../repositories/m
 import { createEmbeddingBatcher, type EmbeddingBatcher, embeddingInput } from './memory.batcher.js'
 import { summarise } from './memory.packing.js'
 import type { MemoryPort } from './memory.port.js'
-import { createRecall, createVectorCache, type VectorCache } from './memory.recall.js'
+import {
+  createRecall,
+  createVectorCache,
+  DEFAULT_RECALL_STRATEGY,
+  type RecallStrategy,
+  type VectorCache,
+} from './memory.recall.js'
 
 /**
  * Memory: every stored turn is embedded off the reply path (batched, retried, back-filled), and
@@ -21,9 +27,14 @@ export interface MemoryOptions {
   config: Config
   logger?: Logger | undefined
   repository?: MemoryRepository
-  /** Users with at most this many embedded turns are searched exactly; above it, via HNSW. Default 1000 (bench/recall.bench.ts: exact is ~2× faster at 100 turns, HNSW ~2.5× faster at 2,000 and ~8× at 10,000). */
+  /**
+   * Users with at most this many embedded turns are scanned exactly; up to `quantizedMaxTurns`
+   * through binary-quantised candidates re-ranked exactly; above, via HNSW with `efSearch`.
+   * Defaults: DEFAULT_RECALL_STRATEGY (memory.recall.ts; the figures are in bench/recall.bench.ts).
+   */
   exactScanMaxTurns?: number
-  /** hnsw.ef_search for the indexed path (iterative scans on). Default 400 (bench: recall@5 0.77 → 0.92 for a 10k-turn user at +1 ms p50). */
+  quantizedMaxTurns?: number
+  quantizedCandidates?: number
   efSearch?: number
   /** Recall gives up on the query embedding after this long. Default 2000 ms. */
   recallTimeoutMs?: number
@@ -122,6 +133,17 @@ function sweepOutcome(logger: Logger | undefined) {
   }
 }
 
+/** The search strategy: options first (tests, benches), then MEMORY_* config, then the defaults. */
+function strategyOf(opts: MemoryOptions): RecallStrategy {
+  const c = opts.config.memory.search
+  return {
+    exactScanMaxTurns: opts.exactScanMaxTurns ?? c.exactScanMaxTurns,
+    quantizedMaxTurns: opts.quantizedMaxTurns ?? c.quantizedMaxTurns,
+    quantizedCandidates: opts.quantizedCandidates ?? DEFAULT_RECALL_STRATEGY.quantizedCandidates,
+    efSearch: opts.efSearch ?? c.efSearch,
+  }
+}
+
 export function createMemory(opts: MemoryOptions): Memory {
   const { config, logger } = opts
   const mc = config.memory
@@ -134,14 +156,17 @@ export function createMemory(opts: MemoryOptions): Memory {
 
   const batcher = createCachedBatcher(opts, repo, cache)
 
-  const recall = createRecall({
+  const {
+    recall,
+    queryVector,
+    forget: forgetCount,
+  } = createRecall({
     config,
     logger,
     ai: opts.ai,
     repo,
     cache,
-    exactScanMaxTurns: opts.exactScanMaxTurns ?? 1000,
-    efSearch: opts.efSearch ?? 400,
+    ...strategyOf(opts),
     recallTimeoutMs: opts.recallTimeoutMs ?? 2000,
     breakerMs: opts.breakerMs ?? 5000,
   })
@@ -150,6 +175,8 @@ export function createMemory(opts: MemoryOptions): Memory {
 
   const memory: Memory = {
     recall,
+    queryVector: (igUserId, text) =>
+      mc.enabled && !closed ? queryVector(igUserId, text) : Promise.resolve(undefined),
 
     afterStore(turn) {
       if (!mc.enabled || closed) return
@@ -185,6 +212,7 @@ export function createMemory(opts: MemoryOptions): Memory {
 
     forget(igUserId) {
       cache.forget(igUserId)
+      forgetCount(igUserId)
       return batcher.forget(igUserId)
     },
 
