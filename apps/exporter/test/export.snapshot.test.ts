@@ -1,10 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { MIGRATIONS_DIR, runMigrations } from '@loopdm/db/migrate'
-import { createPool, type Pool } from '@loopdm/db/pool'
+import type { Pool } from '@loopdm/db/pool'
 import { testConfig } from '@loopdm/testing/fixtures'
+import { realPostgresAvailable, realPostgresDatabase } from '@loopdm/testing/real-postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createExportService } from '../src/services/export.service.js'
 import { pairsOf, silentLogger, tempDir } from './helpers.js'
@@ -14,66 +11,20 @@ import { pairsOf, silentLogger, tempDir } from './helpers.js'
  * sessions: a transaction that drew a smaller id commits after a later one. Locally the test is
  * skipped loudly when that server is unreachable; under CI=true it fails.
  */
-const ADMIN_URL = process.env.LOOPDM_REAL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-
-/** The migrations without what needs pgvector (embedding columns become real[]). */
-function migrationsWithoutVector(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'migrations-novector-'))
-  for (const f of readdirSync(MIGRATIONS_DIR).filter((n) => n.endsWith('.sql'))) {
-    const sql = readFileSync(join(MIGRATIONS_DIR, f), 'utf8')
-      .replace(/create extension if not exists vector;/g, '')
-      .replace(/create index[^;]*using hnsw[^;]*;/g, '')
-      .replace(/vector\(1536\)/g, 'real[]')
-    writeFileSync(join(dir, f), sql)
-  }
-  return dir
-}
-
-async function reachable(): Promise<boolean> {
-  const p = createPool({ connectionString: ADMIN_URL, max: 1 })
-  try {
-    await p.query('select 1')
-    return true
-  } catch {
-    return false
-  } finally {
-    await p.end().catch(() => {})
-  }
-}
-
 describe('export watermark on a real PostgreSQL with concurrent sessions', () => {
-  const dbName = `loopdm_wm_${randomBytes(4).toString('hex')}`
   let up = false
-  let admin: Pool | undefined
+  let real: Awaited<ReturnType<typeof realPostgresDatabase>> | undefined
   let pool: Pool | undefined
-  let migDir: string | undefined
   const tmp = tempDir('snapshot-')
 
   beforeAll(async () => {
-    up = await reachable()
-    if (!up) {
-      if (process.env.CI === 'true')
-        throw new Error(`real PostgreSQL at ${ADMIN_URL} is unreachable (CI=true)`)
-      console.warn(
-        `\n!!! SKIPPED: real PostgreSQL at ${ADMIN_URL} is unreachable; the watermark race is untested\n`,
-      )
-      return
-    }
-    admin = createPool({ connectionString: ADMIN_URL, max: 1 })
-    await admin.query(`create database ${dbName}`)
-    const url = new URL(ADMIN_URL)
-    url.pathname = `/${dbName}`
-    pool = createPool({ connectionString: url.toString(), max: 4 })
-    migDir = migrationsWithoutVector()
-    await runMigrations(pool, { dir: migDir })
+    up = await realPostgresAvailable('the export watermark race')
+    if (!up) return
+    real = await realPostgresDatabase()
+    pool = real.pool
   })
   afterAll(async () => {
-    await pool?.end()
-    if (admin) {
-      await admin.query(`drop database if exists ${dbName} with (force)`)
-      await admin.end()
-    }
-    if (migDir) rmSync(migDir, { recursive: true, force: true })
+    await real?.drop()
     tmp.cleanup()
   })
 

@@ -12,7 +12,7 @@ describe('registry.promote on a real Postgres', () => {
   let db: Awaited<ReturnType<typeof realPostgresDatabase>>
   let pool: Pool
   beforeAll(async () => {
-    db = await realPostgresDatabase(['0003_model_registry.sql', '0010_policies_exemplars.sql'])
+    db = await realPostgresDatabase()
     pool = db.pool
     for (const m of ['m-a', 'm-b', 'm-c', 'm-d', 'm-e', 'm-f'])
       await pool.query(`insert into models (model, kind, status) values ($1, 'base', 'inactive')`, [m])
