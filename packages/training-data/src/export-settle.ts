@@ -80,6 +80,9 @@ export async function settleInFlightExport(
     await truncateTo(m.manifestPath, m.manifestOffset)
     if (existsSync(dirname(m.path))) await fsyncDir(dirname(m.path))
   }
+  // Its lines are gone from the files: the run that redoes them must not find them "duplicate"
+  // (curation's line hashes). Before the status change, so a crash here leaves the run to settle again.
+  await db.query('delete from export_line_hashes where run_id = $1', [runId])
   await db.query(
     `update export_runs set status = 'failed', error = $2 where id = $1 and status in ('started', 'written')`,
     [runId, 'rolled back by a GDPR erase (the process running it had died); its rows are read again'],
