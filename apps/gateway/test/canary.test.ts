@@ -144,7 +144,7 @@ describe('canary on three gateways', () => {
     expect(view.live.counts.control.replies).toBe((200 - onCanary) * 2)
     expect(view.live.decision).toBe('continue')
     expect(view.events.some((e: { kind: string }) => e.kind === 'check')).toBe(true)
-    const metrics = (await gw[0]?.gateway.app.inject({ url: '/metrics' }))?.body
+    const metrics = (await gw[0]?.gateway.app.inject({ url: '/metrics', headers: auth }))?.body
     expect(metrics).toContain('loopdm_canary_percent 50')
     expect(metrics).toMatch(/loopdm_canary_replies\{arm="canary"\} [1-9]/)
 
@@ -346,11 +346,11 @@ describe('canary on three gateways', () => {
     )
     const more = Array.from({ length: 3 }, () => igUser())
     await dmAll(more)
-    const metrics = async () => (await gw[0]?.gateway.app.inject({ url: '/metrics' }))?.body ?? ''
+    const metrics = async () => (await gw[0]?.gateway.app.inject({ url: '/metrics', headers: auth }))?.body ?? ''
     await waitFor(
       async () => {
         const all = await Promise.all(
-          gw.map(async (g) => (await g.gateway.app.inject({ url: '/metrics' })).body),
+          gw.map(async (g) => (await g.gateway.app.inject({ url: '/metrics', headers: auth })).body),
         )
         return all.some((m) => /loopdm_shadow_answers_total\{result="capped"\} [1-9]/.test(m))
       },
