@@ -134,7 +134,7 @@ describe('admin API', () => {
       })
       expect(res.statusCode).toBe(202)
       const job = await sut.gateway.queues.tune.getJob(res.json().jobId)
-      expect(job?.data).toEqual({ trigger: 'manual', dryRun: true })
+      expect(job?.data).toEqual({ trigger: 'manual', dryRun: true, force: false })
       expect(job?.name).toBe('tune')
     })
 

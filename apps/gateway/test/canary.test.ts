@@ -346,7 +346,8 @@ describe('canary on three gateways', () => {
     )
     const more = Array.from({ length: 3 }, () => igUser())
     await dmAll(more)
-    const metrics = async () => (await gw[0]?.gateway.app.inject({ url: '/metrics', headers: auth }))?.body ?? ''
+    const metrics = async () =>
+      (await gw[0]?.gateway.app.inject({ url: '/metrics', headers: auth }))?.body ?? ''
     await waitFor(
       async () => {
         const all = await Promise.all(

@@ -133,7 +133,7 @@ describe('memory in the reply pipeline', () => {
     expect(body.counts.jobs).toBeGreaterThanOrEqual(5)
     for (const [table, n] of Object.entries(
       await (await import('../src/repositories/gdpr.repository.js'))
-        .createGdprRepository(pool)
+        .createGdprRepository(pool, { pseudonymSecret: sut.config.privacy.pseudonymSecret })
         .countUserRows(user),
     ))
       expect(n, table).toBe(0)

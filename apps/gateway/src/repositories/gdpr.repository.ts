@@ -17,7 +17,7 @@ export interface UserTable {
 }
 
 /** `pseudonymSecret` (PSEUDONYM_SECRET): audit rows are found by the HMAC key and the legacy one. */
-export function createGdprRepository(db: Pool, opts: { pseudonymSecret?: string | undefined } = {}) {
+export function createGdprRepository(db: Pool, opts: { pseudonymSecret: string | undefined }) {
   return {
     async userTables(): Promise<UserTable[]> {
       const r = await db.query<UserTable>(

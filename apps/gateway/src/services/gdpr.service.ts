@@ -80,7 +80,8 @@ export interface GdprOptions {
 }
 
 export function createGdprService(opts: GdprOptions) {
-  const repo = opts.repository ?? createGdprRepository(opts.db)
+  const repo =
+    opts.repository ?? createGdprRepository(opts.db, { pseudonymSecret: opts.config.privacy.pseudonymSecret })
   const exportEraser = opts.exportEraser ?? defaultExportEraser
   const exemplarRepo = opts.exemplars ?? createExemplarRepository(opts.db)
   return {

@@ -64,7 +64,7 @@ export function sampled(mid: string, sample: number): boolean {
 export function createShadow(o: ShadowOptions) {
   const { config, logger } = o
   const repo = createShadowRepository(o.pool)
-  const erasures = createGdprRepository(o.pool)
+  const erasures = createGdprRepository(o.pool, { pseudonymSecret: config.privacy.pseudonymSecret })
   const prices = createPriceTable(config.openai.prices)
   let live: ShadowRun | null = null
   let timer: NodeJS.Timeout | undefined
