@@ -155,7 +155,7 @@ describe('gdpr eraseUser', () => {
 
   describe('when the user has rows, jobs and export lines', () => {
     it('removes every row of the user table by table and leaves other users untouched', async () => {
-      const repo = createGdprRepository(pool)
+      const repo = createGdprRepository(pool, { pseudonymSecret: TEST_PSEUDONYM_SECRET })
       const tables = (await repo.userTables()).map((t) => t.table)
       expect(tables).toContain('conversation_messages')
       expect(tables).toContain(extraTable)
@@ -427,7 +427,7 @@ describe('gdpr eraseUser when Redis is unreachable', () => {
       await expect(svc.eraseUser({ igUserId: dave, actor: 'test' })).rejects.toMatchObject({
         statusCode: 503,
       })
-      expect((await createGdprRepository(pool).countUserRows(dave)).conversation_messages).toBe(2)
+      expect((await createGdprRepository(pool, { pseudonymSecret: TEST_PSEUDONYM_SECRET }).countUserRows(dave)).conversation_messages).toBe(2)
     } finally {
       await dead.close().catch(() => {})
       await sut.eraseUser({ igUserId: dave, actor: 'test-cleanup' })
