@@ -1,6 +1,7 @@
 import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { createExclusionRepository, type GoldRepository } from '@loopdm/models/gold-items'
 import { approveCandidate, rejectCandidate, rollbackModel } from '@loopdm/models/promotion'
+import { promotionLog } from '@loopdm/models/promotion-log'
 import { NotFoundError } from '@loopdm/platform/errors'
 import type { AppDeps } from '../routes/route-deps.js'
 import { createConsoleRepository } from './console.repository.js'
@@ -58,6 +59,7 @@ export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions>
       const { id, candidateModel: model, percent, status, startedAt } = run
       return { id, model, percent, status, startedAt, decision: run.decision as ConsoleCanary['decision'] }
     },
+    promotionLog: (limit) => promotionLog(deps.pool, { limit }),
     ...extra,
   }
 }

@@ -1,4 +1,5 @@
 import type { PromotionResult } from '@loopdm/models/promotion'
+import type { PromotionLogEntry } from '@loopdm/models/promotion-log'
 import type { RegistryRepository } from '@loopdm/models/registry'
 import type { ActiveModelHolder } from '../services/active-model.js'
 import type { ConsoleRepository } from './console.repository.js'
@@ -119,6 +120,8 @@ export interface ConsoleOptions {
   loginLimiter?: LoginLimiter
   /** The live canary as of its last check (issue 19), or null when none runs. */
   canary?: () => Promise<ConsoleCanary | null>
+  /** The promotion log with canary events (promotion-log.ts); absent = promotions only. */
+  promotionLog?: (limit: number) => Promise<PromotionLogEntry[]>
   /** Name written to audit rows and promotion logs; default `console`. */
   actor?: string
 }

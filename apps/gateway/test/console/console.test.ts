@@ -1,3 +1,4 @@
+import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { TEST_PSEUDONYM_SECRET, uniqueId } from '@loopdm/testing/fixtures'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
@@ -259,6 +260,55 @@ describe('console', () => {
         pseudonymousUserKey(user, TEST_PSEUDONYM_SECRET),
       ])
       expect(audit.rows).toEqual([{ actor: 'console' }])
+    })
+  })
+
+  describe('when a canary ran', () => {
+    it('lists its start, check and decision on the Promotions timeline with their numbers', async () => {
+      const arm = (replies: number, bad: number) => ({ replies, badOutcomes: bad, badRate: bad / replies })
+      const numbers = {
+        arms: { control: arm(200, 10), canary: arm(40, 8) },
+        test: { difference: 0.15, lower: 0.021, upper: 0.28, z: 2.41, logLR: 3.7 },
+      }
+      const run = await sut.pool.query<{ id: number }>(
+        `insert into canary_runs (candidate_model, percent, min_replies, max_hours, salt, status, actor, ended_at)
+         values ('console-canary-<b>', 10, 30, 72, 'console-test', 'rolled_back', 'tester', now()) returning id::int8 as id`,
+      )
+      const runId = Number(run.rows[0]?.id)
+      try {
+        const repo = createCanaryRepository(sut.pool)
+        await repo.addEvent({ runId, kind: 'start', decision: null, reason: 'start: 10%', actor: 'tester' })
+        await repo.addEvent({
+          runId,
+          kind: 'check',
+          decision: 'rollback',
+          reason: 'checked',
+          numbers,
+          actor: 'canary',
+        })
+        await repo.addEvent({
+          runId,
+          kind: 'decision',
+          decision: 'rollback',
+          reason: 'rollback: canary clearly worse <script>',
+          numbers,
+          actor: 'canary',
+        })
+        const { cookie } = await login()
+        const res = await inject({ url: '/console/promotions', headers: { cookie } })
+        expect(res.statusCode).toBe(200)
+        const kinds = [...res.body.matchAll(/data-testid="canary-event" data-kind="([^"]+)"/g)].map(
+          (m) => m[1],
+        )
+        expect(kinds.slice(0, 3)).toEqual(['canary-rollback', 'canary-check', 'canary-start'])
+        expect(res.body).toContain('console-canary-&lt;b&gt; (canary')
+        expect(res.body).toContain('rollback: canary clearly worse &lt;script&gt;')
+        expect(res.body).toContain(
+          'control 200 replies, bad 5.0% · canary 40 replies, bad 20.0% · difference 15.0 pts [2.1, 28.0] · z 2.41 · logLR 3.70',
+        )
+      } finally {
+        await sut.pool.query('delete from canary_runs where id = $1', [runId])
+      }
     })
   })
 })

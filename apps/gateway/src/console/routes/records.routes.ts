@@ -4,9 +4,10 @@ import { fmtDate, fmtUsd, html } from '../html.js'
 import type { ConsoleOptions } from '../options.js'
 import { type FormBody, formSchema, seeOther, sendPage, sessionOf } from '../plugin.js'
 import { alertBox, csrfField, page } from '../views/layout.js'
+import { timeline } from '../views/timeline.view.js'
 import { GOLD_DONE, goldSection } from './gold.routes.js'
 
-/** Data (exports, training files), Promotions (timeline + rollback) and Costs. */
+/** Data (exports, training files), Promotions (timeline of promotions and canary events + rollback) and Costs. */
 export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opts) => {
   const actor = opts.actor ?? 'console'
 
@@ -58,7 +59,9 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   const promotions = async (req: FastifyRequest, reply: FastifyReply, done?: string, error?: string) => {
     const { csrf } = sessionOf(req)
     const [rows, active, previous] = await Promise.all([
-      opts.registry.promotions(100),
+      opts.promotionLog
+        ? opts.promotionLog(100)
+        : opts.registry.promotions(100).then((ps) => ps.map((p) => ({ ...p, kind: 'promotion' as const }))),
       opts.registry.findActive(),
       opts.registry.findPrevious(),
     ])
@@ -72,14 +75,7 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
           <button type="submit" class="danger" data-testid="rollback">Roll back to ${target}</button></form>`
           : html`<p class="muted">Nothing is active: nothing to roll back.</p>`
       }
-      <h2>Timeline</h2>
-      <ol class="timeline">${rows.map(
-        (
-          p,
-        ) => html`<li data-testid="promotion-row"><strong>${p.toModel}</strong> (v${p.id})${p.fromModel ? html` from ${p.fromModel}` : ''}
-          <br><span class="muted">${fmtDate(p.createdAt)} · by ${p.actor}</span><br>${p.reason}
-          ${p.metrics ? html`<br><span class="muted">${metricsLine(p.metrics)}</span>` : ''}</li>`,
-      )}</ol>`
+      <h2>Timeline</h2>${timeline(rows)}`
     return sendPage(
       reply,
       page({ title: 'Promotions', current: '/console/promotions', csrf, body }),
@@ -144,11 +140,4 @@ function table(rows: Array<{ operation: string; model: string; costUsd: number; 
   if (!rows.length) return html`<p class="muted">Nothing spent this month.</p>`
   return html`<div class="table-wrap"><table><thead><tr><th scope="col">operation</th><th scope="col">model</th><th scope="col">calls</th><th scope="col">USD</th></tr></thead>
     <tbody>${rows.map((r) => html`<tr><td>${r.operation}</td><td>${r.model}</td><td>${r.calls}</td><td>${fmtUsd(r.costUsd)}</td></tr>`)}</tbody></table></div>`
-}
-
-function metricsLine(m: Record<string, unknown>): string {
-  return Object.entries(m)
-    .filter(([, v]) => typeof v === 'number' || typeof v === 'string')
-    .map(([k, v]) => `${k} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : v}`)
-    .join(' · ')
 }
