@@ -5,7 +5,6 @@ import { join, resolve } from 'node:path'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { createAiClient } from '@loopdm/platform/openai'
 import { chromiumAvailable, launchBrowser } from '@loopdm/testing/browser'
-import { FT_PAIRS, fineTuneModel } from '@loopdm/testing/fine-tune'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -17,21 +16,24 @@ import {
   TEST_ADMIN_TOKEN,
   type TestGateway,
 } from '../../apps/gateway/test/support/test-gateway.js'
+import { candidateFromLoop, type LoopCandidate, SHOP_PAIRS } from './support/loop-candidate.js'
 
 const SHOTS = resolve(import.meta.dirname, '../../test-results/console')
-const GOLD_PAIRS = FT_PAIRS.slice(0, 5)
+const GOLD_PAIRS = SHOP_PAIRS.slice(0, 5)
 
 /**
  * The console end to end in Debian's Chromium against a real gateway on 127.0.0.1 (real Redis,
- * embedded Postgres, openai-local, fake Graph API): a candidate produced by a real fine-tune and
- * the real evaluator is approved from its page and answers the next DM; rollback from the
- * timeline; wrong token and missing CSRF token refused; logout. Screenshots: test-results/console.
+ * embedded Postgres, openai-local, fake Graph API): a candidate produced by the real loop (staff
+ * answers stored → exporter → exemplar learner → evaluator) is approved from its page and answers
+ * the next DM; rollback from the timeline; wrong token and missing CSRF token refused; logout.
+ * Screenshots: test-results/console.
  */
 describe.runIf(chromiumAvailable())('console in a browser', () => {
   let sut: TestGateway
   let openai: OpenAILocal
   let browser: Awaited<ReturnType<typeof launchBrowser>>
   let page: Page
+  let loop: LoopCandidate
   let candidate: string
   let candidateId: number
   let goldDir: string
@@ -50,8 +52,12 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
       env: { EVAL_HOLDOUT_SIZE: '0', EVAL_MIN_IMPROVEMENT: '0.05', FT_BUDGET_USD_MONTHLY: '25' },
     })
     restore = await snapshotRegistry(sut)
-    // The real loop's last two steps: a fine-tune on openai-local, then the evaluator on a gold set.
-    candidate = await fineTuneModel(openai.baseURL, { suffix: 'console' })
+    // The real loop: staff-answered DMs → export → the default (exemplar) learner → the evaluator.
+    loop = await candidateFromLoop(sut.pool, sut.config)
+    expect(loop.export.curation.included.human).toBe(SHOP_PAIRS.length)
+    expect(loop.learned.examples).toBe(SHOP_PAIRS.length)
+    candidate = loop.candidate
+    candidateId = loop.policyId
     goldDir = await mkdtemp(join(tmpdir(), 'loopdm-console-gold-'))
     const goldPath = join(goldDir, 'gold.jsonl')
     const goldText = GOLD_PAIRS.map(([q, a], i) =>
@@ -67,7 +73,6 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
     })
     const result = await evaluator.evaluate({ candidate, trigger: 'console-test' })
     expect(result.outcome, result.table).toBe('approved_pending')
-    candidateId = (await createRegistryRepository(sut.pool).findByIdOrModel(candidate))?.id as number
     // One DM before the swap, so the overview and the thread have something to show.
     const before = await sut.dm({ user, text: 'Hello, are you open today?' })
     await sut.waitForReplies([before.mid])
@@ -79,6 +84,7 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
     if (sut) await sut.pool.query('delete from gold_items where id = any($1)', [goldIds])
     await browser?.close()
     await restore?.()
+    await loop?.cleanup()
     await sut?.close()
     await openai?.close()
     if (goldDir) await rm(goldDir, { recursive: true, force: true })
@@ -156,8 +162,14 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
     const [question, answer] = GOLD_PAIRS[1] as [string, string]
     const dm = await sut.dm({ user, text: question })
     const [reply] = await sut.waitForReplies([dm.mid])
-    expect(reply?.model).toBe(candidate)
+    // An exemplar policy serves BASE_MODEL with the nearest staff answer; the turn names the policy.
+    expect(reply?.model).toBe(loop.servingModel)
     expect(reply?.text).toBe(answer)
+    const turn = await sut.pool.query<{ policy_id: string }>(
+      `select policy_id from conversation_messages where ig_user_id = $1 and role = 'assistant' order by id desc limit 1`,
+      [user],
+    )
+    expect(Number(turn.rows[0]?.policy_id)).toBe(candidateId)
     await go('/console')
     expect(await page.getByTestId('active-policy').textContent()).toContain(candidate)
     await shot('overview')

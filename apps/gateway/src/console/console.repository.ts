@@ -82,6 +82,8 @@ export interface ThreadMessage {
   role: string
   content: string
   model: string | null
+  /** The registry key of the policy that wrote a bot turn (its model is the serving model). */
+  policy: string | null
   /** `bot` | `human` | `import` once migration for authorship lands; null before. */
   author: string | null
   hasImage: boolean
@@ -212,9 +214,10 @@ export function createConsoleRepository(db: Queryable) {
       // `author` arrives with the authorship migration (issue 13); to_jsonb reads it when present.
       return rows<ThreadMessage>(
         `select * from (
-           select m.id, m.role, m.content, m.model, to_jsonb(m) ->> 'author' as author,
-                  m.has_image as "hasImage", m.created_at as "createdAt"
-             from conversation_messages m where m.ig_user_id = $1
+           select m.id, m.role, m.content, m.model, p.model as policy,
+                  to_jsonb(m) ->> 'author' as author, m.has_image as "hasImage", m.created_at as "createdAt"
+             from conversation_messages m left join models p on p.id = m.policy_id
+            where m.ig_user_id = $1
             order by m.created_at desc, m.id desc limit $2) t
           order by "createdAt", id`,
         [igUserId, limit],

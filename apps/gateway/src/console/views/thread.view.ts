@@ -12,7 +12,8 @@ function who(m: ThreadMessage): { cls: string; label: string } {
   if (m.role === 'user') return { cls: 'user', label: 'customer' }
   if (m.author === 'human') return { cls: 'human', label: 'human (staff)' }
   if (m.author === 'import') return { cls: 'human', label: 'imported' }
-  return { cls: 'bot', label: `bot · ${m.model ?? 'unknown model'}` }
+  const policy = m.policy && m.policy !== m.model ? ` · policy ${m.policy}` : ''
+  return { cls: 'bot', label: `bot · ${m.model ?? 'unknown model'}${policy}` }
 }
 
 export function threadView(args: {
