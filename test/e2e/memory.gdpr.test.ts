@@ -427,7 +427,10 @@ describe('gdpr eraseUser when Redis is unreachable', () => {
       await expect(svc.eraseUser({ igUserId: dave, actor: 'test' })).rejects.toMatchObject({
         statusCode: 503,
       })
-      expect((await createGdprRepository(pool, { pseudonymSecret: TEST_PSEUDONYM_SECRET }).countUserRows(dave)).conversation_messages).toBe(2)
+      expect(
+        (await createGdprRepository(pool, { pseudonymSecret: TEST_PSEUDONYM_SECRET }).countUserRows(dave))
+          .conversation_messages,
+      ).toBe(2)
     } finally {
       await dead.close().catch(() => {})
       await sut.eraseUser({ igUserId: dave, actor: 'test-cleanup' })
