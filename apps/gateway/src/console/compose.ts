@@ -1,5 +1,6 @@
 import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { createExclusionRepository, type GoldRepository } from '@loopdm/models/gold-items'
+import { createPriceTable } from '@loopdm/models/prices'
 import { approveCandidate, rejectCandidate, rollbackModel } from '@loopdm/models/promotion'
 import { promotionLog } from '@loopdm/models/promotion-log'
 import { NotFoundError } from '@loopdm/platform/errors'
@@ -33,6 +34,8 @@ export function consoleOptionsFrom(deps: AppDeps, extra: Partial<ConsoleOptions>
     costs: deps.costs,
     consoleRepo: createConsoleRepository(deps.pool),
     budgetUsdMonthly: deps.config.finetune.budgetUsdMonthly,
+    promptUsd: (model, promptTokens) =>
+      createPriceTable(deps.config.openai.prices).costUsd({ model, promptTokens, completionTokens: 0 }),
     baseModel: deps.config.models.base,
     pseudonymSecret: deps.config.privacy.pseudonymSecret,
     fallbacks: async () => (await deps.metrics.fallbacks.get()).values.reduce((a, v) => a + v.value, 0),

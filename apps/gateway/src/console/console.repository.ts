@@ -225,6 +225,38 @@ export function createConsoleRepository(db: Queryable) {
     },
 
     /** Spend per UTC month, operation and model since `since`. */
+    /**
+     * What each learner cost per month: `fine-tune` (fine-tuning jobs), `exemplars` (set builds'
+     * embeddings, and the demonstrations' prompt tokens — attribution rows with cost 0, priced by
+     * the caller), and the month's replies to divide by.
+     */
+    async learnerSpendByMonth(since: Date): Promise<
+      Array<{
+        month: string
+        kind: 'fine-tune' | 'set-build' | 'demonstrations' | 'replies'
+        model: string
+        usd: number
+        calls: number
+        promptTokens: number
+      }>
+    > {
+      return rows(
+        `select to_char(date_trunc('month', created_at at time zone 'UTC'), 'YYYY-MM') as month,
+                case when operation = 'fine_tune' then 'fine-tune'
+                     when operation = 'exemplars' then 'demonstrations'
+                     when purpose = 'exemplars' then 'set-build'
+                     else 'replies' end as kind,
+                model, coalesce(sum(cost_usd), 0)::float8 as usd, count(*)::int as calls,
+                coalesce(sum(prompt_tokens), 0)::int8::float8 as "promptTokens"
+           from cost_ledger
+          where created_at >= $1
+            and (operation in ('exemplars', 'fine_tune') or purpose = 'exemplars'
+                 or (operation = 'chat' and purpose = 'reply'))
+          group by 1, 2, 3 order by 1 desc`,
+        [since],
+      )
+    },
+
     async spendByMonth(
       since: Date,
     ): Promise<Array<{ month: string; operation: string; model: string; costUsd: number; calls: number }>> {

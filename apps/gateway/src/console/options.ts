@@ -96,6 +96,8 @@ export interface ConsoleOptions {
   consoleRepo: ConsoleRepository
   /** FT_BUDGET_USD_MONTHLY. */
   budgetUsdMonthly?: number | undefined
+  /** USD of `promptTokens` prompt tokens of `model` (the price table): prices the demonstrations' attribution rows. */
+  promptUsd?: (model: string, promptTokens: number) => number
   /** BASE_MODEL: what answers when nothing is active, and the last rollback target. */
   baseModel: string
   /** PSEUDONYM_SECRET: the pseudonymous keys shown and searched. */

@@ -5,6 +5,7 @@ import type { ConsoleOptions } from '../options.js'
 import { type FormBody, formSchema, seeOther, sendPage, sessionOf } from '../plugin.js'
 import { curationCell, reportOf, topRepeatedSection } from '../views/curation.view.js'
 import { alertBox, csrfField, page } from '../views/layout.js'
+import { learnerTable } from '../views/learner-costs.view.js'
 import { timeline } from '../views/timeline.view.js'
 import { GOLD_DONE, goldSection } from './gold.routes.js'
 
@@ -110,7 +111,10 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     const now = new Date()
     const month = startOfUtcMonth(now)
     const sixAgo = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 5, 1))
-    const rows = await opts.consoleRepo.spendByMonth(sixAgo)
+    const [rows, learner] = await Promise.all([
+      opts.consoleRepo.spendByMonth(sixAgo),
+      opts.consoleRepo.learnerSpendByMonth(sixAgo),
+    ])
     const thisMonth = rows.filter((r) => r.month === month.toISOString().slice(0, 7))
     const total = thisMonth.reduce((a, r) => a + r.costUsd, 0)
     const months = [...new Set(rows.map((r) => r.month))]
@@ -133,7 +137,7 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
         for (const r of ms) byOp.set(r.operation, (byOp.get(r.operation) ?? 0) + r.costUsd)
         return html`<tr><th scope="row">${m}</th><td>${fmtUsd(ms.reduce((a, r) => a + r.costUsd, 0))}</td><td>${[...byOp].map(([op, c]) => html`${op} ${fmtUsd(c)}<br>`)}</td></tr>`
       })}</tbody></table></div>
-      <p class="note">By learner: available when policies (issue 14) land.</p>`
+      ${learnerTable(learner, opts.promptUsd)}`
     return sendPage(reply, page({ title: 'Costs', current: '/console/costs', csrf, body }))
   })
 }
