@@ -197,6 +197,34 @@ export function digitCount(s: string): number {
   return n
 }
 
+/**
+ * Filled by scanDigits: all digits of a text, and the most digits in one run of the characters a
+ * phone candidate is written with (digits, space, . - / ( ) +) and a card candidate (digits, space, -).
+ */
+export const digitScan = { digits: 0, phoneRun: 0, cardRun: 0 }
+export function scanDigits(s: string): void {
+  let digits = 0
+  let phone = 0
+  let card = 0
+  let phoneRun = 0
+  let cardRun = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      digits++
+      if (++phone > phoneRun) phoneRun = phone
+      if (++card > cardRun) cardRun = card
+    } else if (c === 46 || c === 47 || c === 40 || c === 41 || c === 43) card = 0
+    else if (c !== 32 && c !== 45) {
+      phone = 0
+      card = 0
+    }
+  }
+  digitScan.digits = digits
+  digitScan.phoneRun = phoneRun
+  digitScan.cardRun = cardRun
+}
+
 // The context judgement of the last `before` seen: segmentPhones asks about many runs after the
 // same context, and these regexes are the costly part of isPhone.
 let lastBefore: string | undefined

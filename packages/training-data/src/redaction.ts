@@ -24,6 +24,7 @@ import {
   DOMAIN_SIGN_RE,
   DOT_LETTER_RE,
   digitCount,
+  digitScan,
   EMAIL_OBFUSCATED_RE,
   EMAIL_RE,
   HANDLE_RE,
@@ -39,6 +40,7 @@ import {
   PIECE_SPLIT_RE,
   RISKY_TLDS,
   SCHEME_URL_RE,
+  scanDigits,
   SEPARATOR_RE,
   SPELLED_EMAIL_RE,
   SPELLED_GATE_RE,
@@ -207,6 +209,29 @@ const replaceHandle = (m: string) => {
   return `[HANDLE]${m.slice(h.length)}`
 }
 
+/**
+ * `s.replace(PHONE_CANDIDATE_RE, replacePhone)`, without the callback for the short runs (sizes,
+ * prices, dates) that make up most candidates: the same matches in the same order, each replaced
+ * by what replacePhone returns (a candidate under 7 characters stays as it is).
+ */
+function replacePhones(s: string): string {
+  const re = PHONE_CANDIDATE_RE
+  re.lastIndex = 0
+  let res = ''
+  let from = 0
+  for (;;) {
+    const m = re.exec(s)
+    if (m === null) break
+    const match = m[0]
+    if (match.length < 7) continue
+    const rep = replacePhone(match, m[1], m.index, s)
+    if (rep === match) continue
+    res += s.slice(from, m.index) + rep
+    from = m.index + match.length
+  }
+  return from === 0 ? s : res + s.slice(from)
+}
+
 /** Redacts PII in `text`, returning the new text and how many of each type were replaced. */
 export function redactPII(text: string): RedactionResult {
   counts = {}
@@ -221,13 +246,15 @@ export function redactPII(text: string): RedactionResult {
   if (SPELLED_GATE_RE.test(out)) out = out.replace(SPELLED_EMAIL_RE, replaceSpelledEmail)
   if (hasDotWord) out = out.replace(SCHEME_URL_RE, replaceUrl)
   // Phones need ≥ 7 digits, cards ≥ 13, IBANs ≥ 12 (in 15+ characters): count once, skip the rest.
-  const digits = digitCount(out)
-  if (digits >= 7) {
-    if (digits >= 12) {
+  // A card needs 12 digits and a phone 7 in one run of the characters they are written with
+  // (placeholders only shorten runs), so texts whose digits are spread out skip those passes.
+  scanDigits(out)
+  if (digitScan.digits >= 7) {
+    if (digitScan.digits >= 12) {
       out = out.replace(IBAN_RE, replaceIban)
-      out = out.replace(CARD_RE, replaceCard)
+      if (digitScan.cardRun >= 12) out = out.replace(CARD_RE, replaceCard)
     }
-    out = out.replace(PHONE_CANDIDATE_RE, replacePhone)
+    if (digitScan.phoneRun >= 7) out = replacePhones(out)
   }
   if (hasDotWord) out = out.replace(BARE_DOMAIN_RE, replaceBareUrl)
   if (hasAt) out = out.replace(HANDLE_RE, replaceHandle)
