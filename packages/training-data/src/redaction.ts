@@ -40,10 +40,10 @@ import {
   PIECE_SPLIT_RE,
   RISKY_TLDS,
   SCHEME_URL_RE,
-  scanDigits,
   SEPARATOR_RE,
   SPELLED_EMAIL_RE,
   SPELLED_GATE_RE,
+  scanDigits,
   strongPhoneShape,
   TIME_LIKE_RE,
 } from './redaction-patterns.js'
@@ -77,6 +77,29 @@ function urlLength(m: string): number {
   return trail ? n - trail[0].length : n
 }
 
+type Match = RegExpExecArray
+type Replacer = (m: Match, whole: string) => string
+/**
+ * `s.replace(re, fn)` for a global `re`: the same matches in the same order, each replaced by what
+ * `fn` returns. An exec loop, which V8 runs faster than a replace calling back from the runtime and
+ * which builds nothing if nothing changes. Used for the IBAN and card passes only: with more
+ * replacers behind this one call site it stops being inlined and the whole got slower (measured).
+ */
+function replaceEach(s: string, re: RegExp, fn: Replacer): string {
+  re.lastIndex = 0
+  let res = ''
+  let from = 0
+  for (;;) {
+    const m = re.exec(s)
+    if (m === null) return from === 0 ? s : res + s.slice(from)
+    if (m[0].length === 0) re.lastIndex++ // as replace does, should a pattern ever match empty
+    const rep = fn(m, s)
+    if (rep === m[0]) continue
+    res += s.slice(from, m.index) + rep
+    from = m.index + m[0].length
+  }
+}
+
 const replaceEmail = () => {
   bump('EMAIL')
   return '[EMAIL]'
@@ -95,7 +118,8 @@ const replaceBareUrl = (m: string, offset: number, whole: string) => {
   }
   return replaceUrl(m)
 }
-const replaceIban = (m: string) => {
+const replaceIban = (match: Match) => {
+  const m = match[0]
   // A trailing word may have been taken as a group: shrink group by group until valid.
   let cand = m
   while (cand.replace(/[ -]/g, '').length >= 15) {
@@ -108,11 +132,10 @@ const replaceIban = (m: string) => {
   }
   return m
 }
-const replaceCard = (m: string, ...rest: unknown[]) => {
+const replaceCard = (match: Match, whole: string) => {
+  const m = match[0]
   if (!isCard(m.replace(/[ -]/g, ''))) return m
-  // (match, group 1, group 2, offset, whole)
-  const offset = rest[2] as number
-  const whole = rest[3] as string
+  const offset = match.index
   if (NOT_CARD_CONTEXT_RE.test(whole.slice(Math.max(0, offset - 20), offset))) return m
   bump('CARD')
   return '[CARD]'
@@ -210,9 +233,9 @@ const replaceHandle = (m: string) => {
 }
 
 /**
- * `s.replace(PHONE_CANDIDATE_RE, replacePhone)`, without the callback for the short runs (sizes,
- * prices, dates) that make up most candidates: the same matches in the same order, each replaced
- * by what replacePhone returns (a candidate under 7 characters stays as it is).
+ * `s.replace(PHONE_CANDIDATE_RE, replacePhone)` as replaceEach does it, in a loop of its own (one
+ * call site per loop keeps V8's calls inlined), without a call for the short runs (sizes, prices,
+ * dates) that make up most candidates: a phone has at least 7 digits.
  */
 function replacePhones(s: string): string {
   const re = PHONE_CANDIDATE_RE
@@ -221,7 +244,7 @@ function replacePhones(s: string): string {
   let from = 0
   for (;;) {
     const m = re.exec(s)
-    if (m === null) break
+    if (m === null) return from === 0 ? s : res + s.slice(from)
     const match = m[0]
     if (match.length < 7) continue
     const rep = replacePhone(match, m[1], m.index, s)
@@ -229,7 +252,6 @@ function replacePhones(s: string): string {
     res += s.slice(from, m.index) + rep
     from = m.index + match.length
   }
-  return from === 0 ? s : res + s.slice(from)
 }
 
 /** Redacts PII in `text`, returning the new text and how many of each type were replaced. */
@@ -251,8 +273,8 @@ export function redactPII(text: string): RedactionResult {
   scanDigits(out)
   if (digitScan.digits >= 7) {
     if (digitScan.digits >= 12) {
-      out = out.replace(IBAN_RE, replaceIban)
-      if (digitScan.cardRun >= 12) out = out.replace(CARD_RE, replaceCard)
+      out = replaceEach(out, IBAN_RE, replaceIban)
+      if (digitScan.cardRun >= 12) out = replaceEach(out, CARD_RE, replaceCard)
     }
     if (digitScan.phoneRun >= 7) out = replacePhones(out)
   }
