@@ -188,6 +188,16 @@ export function ibanValid(raw: string): boolean {
   return rem === 1
 }
 
+/** How many characters of `s` are not ' ' or '-' (its length once those are removed). */
+export function compactLength(s: string): number {
+  let n = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 32 || c === 45) n--
+  }
+  return n
+}
+
 export function digitCount(s: string): number {
   let n = 0
   for (let i = 0; i < s.length; i++) {
@@ -267,8 +277,8 @@ export function isPhone(raw: string, before: string): boolean {
   judgeContext(before)
   if (lastMine) return true
   if (lastNot) return false
-  const bare = cand.replace(/^\(?\+?/, '')
-  if (cand.startsWith('+') || cand.startsWith('(+')) return digits >= 8 && !bare.startsWith('0')
+  if (cand.startsWith('+') || cand.startsWith('(+'))
+    return digits >= 8 && !cand.replace(/^\(?\+?/, '').startsWith('0')
   if (cand.startsWith('00')) return digits >= 10
   if (cand.startsWith('0') || cand.startsWith('(0')) return digits >= 9 && digits <= 13
   if (US_SHAPE_RE.test(cand) || ES_SHAPE_RE.test(cand)) return true

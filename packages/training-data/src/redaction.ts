@@ -21,6 +21,7 @@ export interface RedactionResult {
 import {
   BARE_DOMAIN_RE,
   CARD_RE,
+  compactLength,
   DOMAIN_SIGN_RE,
   DOT_LETTER_RE,
   digitCount,
@@ -122,7 +123,7 @@ const replaceIban = (match: Match) => {
   const m = match[0]
   // A trailing word may have been taken as a group: shrink group by group until valid.
   let cand = m
-  while (cand.replace(/[ -]/g, '').length >= 15) {
+  while (compactLength(cand) >= 15) {
     if (ibanValid(cand)) {
       bump('IBAN')
       return `[IBAN]${m.slice(cand.length)}`
