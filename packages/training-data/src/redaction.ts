@@ -255,6 +255,17 @@ function replacePhones(s: string): string {
   }
 }
 
+/**
+ * Whether the global `re` matches `s` at all. A replace with a callback costs far more than a test
+ * even when nothing matches, and after the earlier passes most texts hold no URL or handle left.
+ */
+function found(re: RegExp, s: string): boolean {
+  re.lastIndex = 0
+  const hit = re.test(s)
+  re.lastIndex = 0
+  return hit
+}
+
 /** Redacts PII in `text`, returning the new text and how many of each type were replaced. */
 export function redactPII(text: string): RedactionResult {
   counts = {}
@@ -267,7 +278,7 @@ export function redactPII(text: string): RedactionResult {
   if (hasAt && hasDotWord) out = out.replace(EMAIL_RE, replaceEmail)
   if (out.includes('at)') || out.includes('at]')) out = out.replace(EMAIL_OBFUSCATED_RE, replaceEmail)
   if (SPELLED_GATE_RE.test(out)) out = out.replace(SPELLED_EMAIL_RE, replaceSpelledEmail)
-  if (hasDotWord) out = out.replace(SCHEME_URL_RE, replaceUrl)
+  if (hasDotWord && found(SCHEME_URL_RE, out)) out = out.replace(SCHEME_URL_RE, replaceUrl)
   // Phones need ≥ 7 digits, cards ≥ 13, IBANs ≥ 12 (in 15+ characters): count once, skip the rest.
   // A card needs 12 digits and a phone 7 in one run of the characters they are written with
   // (placeholders only shorten runs), so texts whose digits are spread out skip those passes.
@@ -279,8 +290,8 @@ export function redactPII(text: string): RedactionResult {
     }
     if (digitScan.phoneRun >= 7) out = replacePhones(out)
   }
-  if (hasDotWord) out = out.replace(BARE_DOMAIN_RE, replaceBareUrl)
-  if (hasAt) out = out.replace(HANDLE_RE, replaceHandle)
+  if (hasDotWord && found(BARE_DOMAIN_RE, out)) out = out.replace(BARE_DOMAIN_RE, replaceBareUrl)
+  if (hasAt && found(HANDLE_RE, out)) out = out.replace(HANDLE_RE, replaceHandle)
   result.text = out
   return result
 }
