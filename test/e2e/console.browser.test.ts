@@ -218,6 +218,10 @@ describe.runIf(chromiumAvailable())('console in a browser', () => {
       ).rowCount,
     ).toBe(1)
     await go('/console/data')
+    // The loop's export run with its curation report: sources, the human share, exclusions.
+    const report = page.locator(`[data-testid="curation-report"][data-run="${loop.export.runId}"]`)
+    expect(await report.textContent()).toContain(`human ${SHOP_PAIRS.length}, import 0, bot 0`)
+    expect(await report.textContent()).toContain('human share 100.0%')
     const row = page.getByTestId('gold-row').filter({ hasText: ideal })
     expect(await row.count()).toBe(1)
     await shot('data')

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { reportPath } from '@loopdm/training-data/curation-report'
 import { writeFileAtomic } from '@loopdm/training-data/fs-atomic'
 import { redactPII } from '@loopdm/training-data/redaction'
 import type { ExclusionReason } from './curation.js'
@@ -31,7 +32,7 @@ export const emptyReport = (): CurationReport => ({
   topRepeated: [],
 })
 
-export const reportPath = (dataFile: string) => `${dataFile}.report.json`
+export { reportPath }
 
 export function countExcluded(r: CurationReport, reason: ExclusionReason): void {
   r.excluded[reason] = (r.excluded[reason] ?? 0) + 1

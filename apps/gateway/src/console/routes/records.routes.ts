@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { fmtDate, fmtUsd, html } from '../html.js'
 import type { ConsoleOptions } from '../options.js'
 import { type FormBody, formSchema, seeOther, sendPage, sessionOf } from '../plugin.js'
+import { curationCell, reportOf, topRepeatedSection } from '../views/curation.view.js'
 import { alertBox, csrfField, page } from '../views/layout.js'
 import { timeline } from '../views/timeline.view.js'
 import { GOLD_DONE, goldSection } from './gold.routes.js'
@@ -24,7 +25,7 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
       const done = req.query.done ? GOLD_DONE[req.query.done] : undefined
       const body = html`${alertBox('info', done)}<h2>Last exports</h2>${
         exports.length
-          ? html`<div class="table-wrap"><table data-testid="exports-table"><thead><tr><th scope="col">run</th><th scope="col">status</th><th scope="col">examples</th><th scope="col">PII replaced</th><th scope="col">files</th></tr></thead>
+          ? html`<div class="table-wrap"><table data-testid="exports-table"><thead><tr><th scope="col">run</th><th scope="col">status</th><th scope="col">examples</th><th scope="col">PII replaced</th><th scope="col">curation</th><th scope="col">files</th></tr></thead>
         <tbody>${exports.map(
           (
             r,
@@ -32,11 +33,12 @@ export const recordsRoutes: FastifyPluginAsync<ConsoleOptions> = async (app, opt
             <td class="${r.status === 'failed' ? 'bad' : ''}">${r.status}${r.error ? html`<br>${r.error}` : ''}<br><span class="muted">${fmtDate(r.committedAt ?? r.startedAt)}</span></td>
             <td>${r.examples} from ${r.rowsRead} rows</td>
             <td>${Object.keys(r.pii ?? {}).length ? Object.entries(r.pii).map(([k, v]) => html`${k} ${v}<br>`) : '—'}</td>
+            <td data-testid="curation-report" data-run="${r.id}">${curationCell(reportOf(r))}</td>
             <td>${r.files.length ? r.files.map((f) => html`<code>${f.path}</code> (${f.lines} lines, ${f.bytes} bytes)<br>`) : '—'}</td></tr>`,
         )}</tbody></table></div>`
           : html`<p class="muted">No export has run yet.</p>`
       }
-    <p class="note">Curation reports and the human share: available when curation (issue 16) lands.</p>
+    ${topRepeatedSection(exports)}
     ${gold}
     <h2>Training files uploaded to providers</h2>${
       jobs.length
