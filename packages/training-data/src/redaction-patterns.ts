@@ -188,6 +188,16 @@ export function ibanValid(raw: string): boolean {
   return rem === 1
 }
 
+/** How many characters of `s` are not ' ' or '-' (its length once those are removed). */
+export function compactLength(s: string): number {
+  let n = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 32 || c === 45) n--
+  }
+  return n
+}
+
 export function digitCount(s: string): number {
   let n = 0
   for (let i = 0; i < s.length; i++) {
@@ -195,6 +205,34 @@ export function digitCount(s: string): number {
     if (c >= 48 && c <= 57) n++
   }
   return n
+}
+
+/**
+ * Filled by scanDigits: all digits of a text, and the most digits in one run of the characters a
+ * phone candidate is written with (digits, space, . - / ( ) +) and a card candidate (digits, space, -).
+ */
+export const digitScan = { digits: 0, phoneRun: 0, cardRun: 0 }
+export function scanDigits(s: string): void {
+  let digits = 0
+  let phone = 0
+  let card = 0
+  let phoneRun = 0
+  let cardRun = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 48 && c <= 57) {
+      digits++
+      if (++phone > phoneRun) phoneRun = phone
+      if (++card > cardRun) cardRun = card
+    } else if (c === 46 || c === 47 || c === 40 || c === 41 || c === 43) card = 0
+    else if (c !== 32 && c !== 45) {
+      phone = 0
+      card = 0
+    }
+  }
+  digitScan.digits = digits
+  digitScan.phoneRun = phoneRun
+  digitScan.cardRun = cardRun
 }
 
 // The context judgement of the last `before` seen: segmentPhones asks about many runs after the
@@ -239,8 +277,8 @@ export function isPhone(raw: string, before: string): boolean {
   judgeContext(before)
   if (lastMine) return true
   if (lastNot) return false
-  const bare = cand.replace(/^\(?\+?/, '')
-  if (cand.startsWith('+') || cand.startsWith('(+')) return digits >= 8 && !bare.startsWith('0')
+  if (cand.startsWith('+') || cand.startsWith('(+'))
+    return digits >= 8 && !cand.replace(/^\(?\+?/, '').startsWith('0')
   if (cand.startsWith('00')) return digits >= 10
   if (cand.startsWith('0') || cand.startsWith('(0')) return digits >= 9 && digits <= 13
   if (US_SHAPE_RE.test(cand) || ES_SHAPE_RE.test(cand)) return true
