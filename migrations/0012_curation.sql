@@ -1,6 +1,6 @@
 -- Curation (issue 16): which exchanges become training data.
 
--- Shared with the gold set (migration 0015 holds the identical DDL; both use IF NOT EXISTS).
+-- The gold set (issue 16) and operator exclusions, read here to hold them out; migration 0015 adds the gold set's index.
 create table if not exists gold_items (
   id              bigserial primary key,
   -- the customer turn it was made from (null when typed in by hand)

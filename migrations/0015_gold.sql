@@ -1,24 +1,5 @@
--- The deployment's gold set (issue 16) and operator exclusions. The two tables' DDL is shared, word
--- for word, with the curation migration (0012); both use IF NOT EXISTS, so either may run first.
-create table if not exists gold_items (
-  id              bigserial primary key,
-  -- the customer turn it was made from (null when typed in by hand)
-  message_id      bigint references conversation_messages(id) on delete set null,
-  ig_user_id      text,                       -- for GDPR erase (null when typed in)
-  customer_text   text not null,
-  ideal_answer    text not null,
-  required_facts  jsonb not null default '[]'::jsonb,
-  created_by      text not null default 'admin',
-  created_at      timestamptz not null default now()
-);
-create index if not exists gold_items_message_idx on gold_items (message_id);
-create table if not exists curation_exclusions (
-  -- a customer turn (or the assistant turn answering it) an operator excluded from training
-  message_id      bigint primary key references conversation_messages(id) on delete cascade,
-  reason          text not null default 'operator',
-  created_by      text not null default 'admin',
-  created_at      timestamptz not null default now()
-);
+-- The deployment's gold set (issue 16): `gold_items` and `curation_exclusions` are created by the
+-- curation migration (0012, which always runs first); this one adds what the gold set needs on top.
 
 -- A customer turn is gold at most once (two concurrent "Mark as gold" clicks make one item).
 create unique index if not exists gold_items_message_unique on gold_items (message_id) where message_id is not null;
