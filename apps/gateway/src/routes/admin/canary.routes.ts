@@ -3,6 +3,7 @@ import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { ConflictError } from '@loopdm/platform/errors'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from '../route-deps.js'
+import { IdParams, ReasonActorBody } from './schemas.js'
 
 /**
  * Canary admin API (issue 19), under /admin behind the bearer hook:
@@ -24,19 +25,6 @@ const StartBody = {
     margin: { type: 'number', minimum: 0, maximum: 0.5 },
     actor: { type: 'string', minLength: 1, maxLength: 100 },
   },
-} as const
-const StopBody = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 500 },
-    actor: { type: 'string', minLength: 1, maxLength: 100 },
-  },
-} as const
-const IdParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 300 } },
 } as const
 
 interface Start {
@@ -94,7 +82,7 @@ export const canaryRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
 
   app.post<{ Body: { reason?: string; actor?: string } | null }>(
     '/canary/stop',
-    { schema: { body: StopBody } },
+    { schema: { body: ReasonActorBody } },
     async (req) => {
       const run = await repo.live()
       if (!run) throw new ConflictError('no canary is running')

@@ -2,6 +2,7 @@ import { approveCandidate, promoteModel, rejectCandidate, rollbackModel } from '
 import { promotionLog } from '@loopdm/models/promotion-log'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from '../route-deps.js'
+import { IdParams, ReasonActorBody } from './schemas.js'
 
 /**
  * Promotion admin API (mounted under /admin behind the bearer hook):
@@ -20,20 +21,6 @@ import type { GatewayRouteOptions } from '../route-deps.js'
  * the registry + the hot-swap channel (packages/models/src/promotion.ts). The routes receive
  * `deps.promotion` (pool, producer connection, the process's OpenAI SDK for the probe, registry).
  */
-
-const BodySchema = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 500 },
-    actor: { type: 'string', minLength: 1, maxLength: 100 },
-  },
-} as const
-const IdParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 300 } },
-} as const
 
 const LogQuery = {
   type: 'object',
@@ -60,7 +47,7 @@ export const promotionRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (a
   for (const prefix of ['/models', '/policies'])
     app.post<{ Params: { id: string }; Body: Body }>(
       `${prefix}/:id/promote`,
-      { schema: { params: IdParams, body: BodySchema } },
+      { schema: { params: IdParams, body: ReasonActorBody } },
       async (req) => {
         const actor = actorOf(req.body)
         return promoteModel({
@@ -73,14 +60,14 @@ export const promotionRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (a
     )
 
   for (const path of ['/models/rollback', '/policies/rollback'])
-    app.post<{ Body: Body }>(path, { schema: { body: BodySchema } }, async (req) =>
+    app.post<{ Body: Body }>(path, { schema: { body: ReasonActorBody } }, async (req) =>
       rollbackModel({ ...deps.promotion, actor: actorOf(req.body), reason: req.body?.reason }),
     )
 
   for (const prefix of ['/candidates', '/policies'])
     app.post<{ Params: { id: string }; Body: Body }>(
       `${prefix}/:id/approve`,
-      { schema: { params: IdParams, body: BodySchema } },
+      { schema: { params: IdParams, body: ReasonActorBody } },
       async (req) =>
         approveCandidate({
           ...deps.promotion,
@@ -93,7 +80,7 @@ export const promotionRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (a
   for (const prefix of ['/candidates', '/policies'])
     app.post<{ Params: { id: string }; Body: Body }>(
       `${prefix}/:id/reject`,
-      { schema: { params: IdParams, body: BodySchema } },
+      { schema: { params: IdParams, body: ReasonActorBody } },
       async (req) =>
         rejectCandidate({
           db: deps.promotion.db,

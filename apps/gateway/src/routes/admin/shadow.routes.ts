@@ -2,6 +2,7 @@ import { createShadowRepository, startShadow } from '@loopdm/models/shadow-runs'
 import { ConflictError } from '@loopdm/platform/errors'
 import type { FastifyPluginAsync } from 'fastify'
 import type { GatewayRouteOptions } from '../route-deps.js'
+import { IdParams } from './schemas.js'
 
 /**
  * Shadow admin API (issue 19), under /admin behind the bearer hook:
@@ -20,11 +21,6 @@ const StartBody = {
     sample: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
     actor: { type: 'string', minLength: 1, maxLength: 100 },
   },
-} as const
-const IdParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 300 } },
 } as const
 const RunQuery = {
   type: 'object',
