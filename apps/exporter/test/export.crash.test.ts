@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import {
   TEST_PSEUDONYM_SECRET,
@@ -13,38 +12,16 @@ import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExportPausePoint } from '../src/services/export.service.js'
 import { createExportService } from '../src/services/export.service.js'
-import { pairsOf, readLines, removeUsers, type SeedRow, seed, silentLogger, tempDir } from './helpers.js'
-
-const ROOT = resolve(import.meta.dirname, '../../..')
-const CHILD = join(import.meta.dirname, 'fixtures/export-child.ts')
-
-/** Starts the child exporter and SIGKILLs it as soon as it reports the pause point. */
-function runAndKill(
-  env: Record<string, string>,
-  point: ExportPausePoint,
-): Promise<{ killed: boolean; out: string }> {
-  return new Promise((res, rej) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-      cwd: ROOT,
-      env: { ...process.env, ...env, LOOPDM_TEST_PAUSE_AT: point },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout?.on('data', (d) => {
-      out += d
-      if (out.includes(`PAUSED ${point}`)) child.kill('SIGKILL')
-    })
-    child.stderr?.on('data', (d) => {
-      err += d
-    })
-    child.on('error', rej)
-    child.on('exit', (_code, signal) => {
-      if (signal !== 'SIGKILL') rej(new Error(`child was not killed at ${point}: ${out}\n${err}`))
-      else res({ killed: true, out })
-    })
-  })
-}
+import {
+  exportKilledAt,
+  pairsOf,
+  readLines,
+  removeUsers,
+  type SeedRow,
+  seed,
+  silentLogger,
+  tempDir,
+} from './helpers.js'
 
 describe('export crash and rerun', () => {
   let pool: Pool
@@ -96,7 +73,7 @@ describe('export crash and rerun', () => {
         }
         await seed(pool, rows, base)
 
-        await runAndKill(
+        await exportKilledAt(
           {
             DATABASE_URL: testDatabaseUrl(),
             EXPORT_DIR: tmp.dir,

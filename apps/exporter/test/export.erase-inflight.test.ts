@@ -1,7 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { Pool } from '@loopdm/db/pool'
 import { processOwnerId } from '@loopdm/platform/owner-id'
 import {
@@ -15,28 +14,16 @@ import { eraseUserFromExports } from '@loopdm/training-data/export-erase'
 import { MASTER_FILE } from '@loopdm/training-data/export-layout'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createExportService, type ExportPausePoint } from '../src/services/export.service.js'
-import { pairsOf, readLines, removeUsers, type SeedRow, seed, silentLogger, tempDir } from './helpers.js'
-
-const ROOT = resolve(import.meta.dirname, '../../..')
-const CHILD = join(import.meta.dirname, 'fixtures/export-child.ts')
-
-/** A real exporter process, SIGKILLed at `point` (the state a crash there leaves behind). */
-function crashAt(env: Record<string, string>, point: ExportPausePoint): Promise<void> {
-  return new Promise((res, rej) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-      cwd: ROOT,
-      env: { ...process.env, ...env, LOOPDM_TEST_PAUSE_AT: point },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout?.on('data', (d) => {
-      out += d
-      if (out.includes(`PAUSED ${point}`)) child.kill('SIGKILL')
-    })
-    child.on('error', rej)
-    child.on('exit', (_c, signal) => (signal === 'SIGKILL' ? res() : rej(new Error(`not killed: ${out}`))))
-  })
-}
+import {
+  exportKilledAt,
+  pairsOf,
+  readLines,
+  removeUsers,
+  type SeedRow,
+  seed,
+  silentLogger,
+  tempDir,
+} from './helpers.js'
 
 describe('GDPR erase during a crashed export run (issue 17)', () => {
   let pool: Pool
@@ -79,7 +66,7 @@ describe('GDPR erase during a crashed export run (issue 17)', () => {
             rows.push({ user, role: 'assistant', content: `a${i}`, at: 11 + 2 * i })
           }
           await seed(pool, rows, base)
-          await crashAt(
+          await exportKilledAt(
             {
               DATABASE_URL: testDatabaseUrl(),
               EXPORT_DIR: tmp.dir,

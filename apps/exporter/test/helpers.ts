@@ -1,11 +1,13 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import type { Pool } from '@loopdm/db/pool'
 import { createLogger, type Logger } from '@loopdm/platform/logger'
 import { TEST_PSEUDONYM_SECRET } from '@loopdm/testing/fixtures'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import type { ExportPausePoint } from '../src/services/export.service.js'
 
 export interface SeedRow {
   user: string
@@ -75,4 +77,38 @@ export function pairsOf(path: string, users: string[]): Array<{ user: string; q:
 
 export function silentLogger(): Logger {
   return createLogger({ level: 'silent' })
+}
+
+const ROOT = resolve(import.meta.dirname, '../../..')
+const EXPORT_CHILD = join(import.meta.dirname, 'fixtures/export-child.ts')
+
+/**
+ * A real exporter process (test/fixtures/export-child.ts) run with `env`, SIGKILLed when it pauses
+ * at `point`: the state a crash there leaves behind. Rejects (with its output) if it was not killed.
+ */
+export function exportKilledAt(
+  env: Record<string, string>,
+  point: ExportPausePoint,
+): Promise<{ out: string }> {
+  return new Promise((res, rej) => {
+    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', EXPORT_CHILD], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, LOOPDM_TEST_PAUSE_AT: point },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout?.on('data', (d) => {
+      out += d
+      if (out.includes(`PAUSED ${point}`)) child.kill('SIGKILL')
+    })
+    child.stderr?.on('data', (d) => {
+      err += d
+    })
+    child.on('error', rej)
+    child.on('exit', (_code, signal) => {
+      if (signal !== 'SIGKILL') rej(new Error(`child was not killed at ${point}: ${out}\n${err}`))
+      else res({ out })
+    })
+  })
 }
