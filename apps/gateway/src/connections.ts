@@ -1,3 +1,4 @@
+import { redactUrl } from '@loopdm/db/pool'
 import type { Config } from '@loopdm/platform/config'
 import type { Logger } from '@loopdm/platform/logger'
 import { createRedis, type Redis, waitForReady } from '@loopdm/redis/client'
@@ -32,17 +33,6 @@ export function createConnections({
   }
 }
 
-/** REDIS_URL without its password, for an error message. */
-function redisUrlForLog(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return 'REDIS_URL'
-  }
-}
-
 /**
  * Waits (bounded) until the producer connection is ready. It fails fast (no offline queue), so a
  * webhook served before it is ready would get 503: the gateway waits for this before it listens.
@@ -54,6 +44,6 @@ export async function producerReady(
 ): Promise<void> {
   await waitForReady(connections.producer, {
     timeoutMs,
-    what: `the gateway's producer Redis connection to ${redisUrlForLog(config.redis.url)}`,
+    what: `the gateway's producer Redis connection to ${redactUrl(config.redis.url)}`,
   })
 }

@@ -1,6 +1,7 @@
 import type { Pool } from '@loopdm/db/pool'
 import type { ArmSummary } from './canary-arms.js'
 import type { CanaryTestResult } from './canary-decision.js'
+import type { CanaryEvent } from './canary-runs.js'
 import { createRegistryRepository, type PromotionRow } from './registry.js'
 
 /**
@@ -50,15 +51,8 @@ export interface PromotionLogOptions {
   checks?: boolean
 }
 
-interface EventRow {
-  id: number
-  runId: number
-  kind: 'start' | 'check' | 'decision'
-  decision: string | null
-  reason: string
-  numbers: Record<string, unknown> | null
-  actor: string
-  createdAt: Date
+/** A canary event with its run's candidate and control models. */
+interface EventRow extends CanaryEvent {
   model: string
   controlModel: string | null
 }
