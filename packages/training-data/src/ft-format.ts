@@ -69,6 +69,22 @@ export function tokenLimitFor(model: string): number {
 const ROLES = new Set(['system', 'user', 'assistant'])
 /** Message keys OpenAI's chat fine-tuning format accepts besides role/content. */
 const MESSAGE_KEYS = new Set(['role', 'content', 'name', 'weight'])
+const TOP_KEYS = new Set(['messages'])
+
+/** `obj`'s own keys not in `allowed`, or undefined when there are none (no array on the common path). */
+function keysOutside(obj: Record<string, unknown>, allowed: Set<string>): string[] | undefined {
+  let out: string[] | undefined
+  for (const k in obj) {
+    if (!Object.hasOwn(obj, k) || allowed.has(k)) continue
+    out ??= []
+    out.push(k)
+  }
+  return out
+}
+
+/** `text.trim() === ''` without building the trimmed string (`\s` is trim's whitespace). */
+const BLANK = /^\s*$/
+const isBlank = (text: string) => BLANK.test(text)
 
 function contentText(content: unknown): string | undefined {
   if (typeof content === 'string') return content
@@ -129,38 +145,43 @@ export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineO
     return { ok: false, problems, tokens: 0 }
   }
   const obj = parsed as Record<string, unknown>
-  const extra = Object.keys(obj).filter((k) => k !== 'messages')
-  if (extra.length > 0)
-    add('extra_keys', `line ${lineNo}: unexpected keys ${extra.join(', ')} (only "messages")`)
+  const extra = keysOutside(obj, TOP_KEYS)
+  if (extra) add('extra_keys', `line ${lineNo}: unexpected keys ${extra.join(', ')} (only "messages")`)
   const messages = obj.messages
   if (!Array.isArray(messages) || messages.length === 0) {
     add('missing_messages', `line ${lineNo}: "messages" must be a non-empty array`)
     return { ok: false, problems, tokens: 0 }
   }
   let assistant = false
-  const counted: Array<{ role: string; content: string }> = []
-  messages.forEach((m, i) => {
+  let hardProblem = false
+  // A plain loop with no per-message arrays: the exporter checks millions of these.
+  const texts: string[] = new Array(messages.length)
+  let bound = 3
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i]
     if (m === null || typeof m !== 'object' || Array.isArray(m)) {
       add('bad_message', `line ${lineNo}: messages[${i}] is not an object`)
-      return
+      continue
     }
     const msg = m as Record<string, unknown>
-    const unknownKeys = Object.keys(msg).filter((k) => !MESSAGE_KEYS.has(k))
-    if (unknownKeys.length > 0) {
+    const unknownKeys = keysOutside(msg, MESSAGE_KEYS)
+    if (unknownKeys) {
       add('bad_message', `line ${lineNo}: messages[${i}] has unexpected keys ${unknownKeys.join(', ')}`)
     }
     if (typeof msg.role !== 'string' || !ROLES.has(msg.role)) {
       add('bad_role', `line ${lineNo}: messages[${i}].role must be system, user or assistant`)
-      return
+      hardProblem = true
+      continue
     }
     const text = contentText(msg.content)
     if (text === undefined) {
       add('bad_message', `line ${lineNo}: messages[${i}].content must be a string`)
-      return
+      continue
     }
-    if (text.trim() === '') {
+    if (isBlank(text)) {
       add('empty_content', `line ${lineNo}: messages[${i}] (${msg.role}) has empty content`)
-      return
+      hardProblem = true
+      continue
     }
     // OpenAI's format: `weight` (0 = context, not learned; 1 = learned) on assistant messages only.
     if (msg.weight !== undefined && msg.role !== 'assistant') {
@@ -168,28 +189,32 @@ export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineO
         'bad_weight',
         `line ${lineNo}: messages[${i}] (${msg.role}) has a "weight"; only assistant messages may`,
       )
-      return
+      hardProblem = true
+      continue
     }
     if (msg.weight !== undefined && msg.weight !== 0 && msg.weight !== 1) {
       add(
         'bad_weight',
         `line ${lineNo}: messages[${i}].weight must be 0 or 1 (got ${JSON.stringify(msg.weight)})`,
       )
-      return
+      hardProblem = true
+      continue
     }
     if (msg.role === 'assistant' && msg.weight !== 0) assistant = true
-    counted.push({ role: msg.role, content: text })
-  })
-  if (!assistant && !problems.some((p) => ['bad_role', 'empty_content', 'bad_weight'].includes(p.kind))) {
+    texts[i] = text
+    bound += 3 + msg.role.length + Buffer.byteLength(text)
+  }
+  if (!assistant && !hardProblem) {
     add('no_assistant', `line ${lineNo}: no assistant message to learn from (weight 1 or unset)`)
   }
   const max = opts.maxTokens ?? DEFAULT_FT_TOKEN_LIMIT
   let tokens = 0
-  if (opts.countTokens === 'when-near-limit') {
-    let bound = 3
-    for (const m of counted) bound += 3 + m.role.length + Buffer.byteLength(m.content)
-    if (bound > max) tokens = countChatTokens(counted)
-  } else {
+  if (opts.countTokens !== 'when-near-limit' || bound > max) {
+    const counted: Array<{ role: string; content: string }> = []
+    for (let i = 0; i < messages.length; i++) {
+      const text = texts[i]
+      if (text !== undefined) counted.push({ role: (messages[i] as { role: string }).role, content: text })
+    }
     tokens = countChatTokens(counted)
   }
   if (tokens > max) add('too_many_tokens', `line ${lineNo}: ${tokens} tokens exceed the limit of ${max}`)

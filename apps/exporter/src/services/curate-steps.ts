@@ -75,13 +75,14 @@ export async function flushBatch(s: CurateState): Promise<void> {
       countExcluded(s.report, reason)
       continue
     }
-    const n = Buffer.byteLength(a.line) + 1
+    const lineBytes = Buffer.byteLength(a.line)
+    const n = lineBytes + 1
     s.examples++
     s.bytes += n
     s.report.included[a.source]++
     if (a.preferred) s.report.preferred++
     s.report.tokens += Math.ceil(n / 4)
-    const io = s.writer?.add(a.line, manifestLine(keyOf(s, a.igUserId), s.date, a.source))
+    const io = s.writer?.add(a.line, manifestLine(keyOf(s, a.igUserId), s.date, a.source), lineBytes)
     if (io) await io
   }
 }

@@ -176,8 +176,8 @@ export function createCurator(o: {
       const block = o.mode === 'master' ? Buffer.allocUnsafe(batch.length * 16) : undefined
       let n = 0
       const verdict = batch.map((a): ExclusionReason | undefined => {
-        const line = known.get(a.hi, a.lo)
-        if (line) return line[0] === a.lineHi && line[1] === a.lineLo ? 'duplicate' : 'near-duplicate'
+        const seen = known.check(a.hi, a.lo, a.lineHi, a.lineLo)
+        if (seen) return seen === 'duplicate' ? 'duplicate' : 'near-duplicate'
         known.add(a.hi, a.lo, a.lineHi, a.lineLo)
         if (block) {
           block.writeInt32BE(a.hi, n)

@@ -86,15 +86,16 @@ export class DailyWriter {
   }
 
   /**
-   * Adds one example line (no newline) and its manifest line. Returns a promise only when it has
-   * I/O to do (a buffer flush or a new part), so the common path stays synchronous.
+   * Adds one example line (no newline; `lineBytes` its UTF-8 size when the caller has it) and its
+   * manifest line. Returns a promise only when it has I/O to do (a buffer flush or a new part), so
+   * the common path stays synchronous.
    */
-  add(line: string, manifestLine: string): Promise<void> | undefined {
+  add(line: string, manifestLine: string, lineBytes?: number): Promise<void> | undefined {
     const cur = this.current
     if (!cur) throw new Error('DailyWriter.add before start')
-    const text = `${line}\n`
-    if (cur.data.bytes + Buffer.byteLength(text) > this.o.maxBytes) return this.rollOver(text, manifestLine)
-    const a = cur.data.push(text)
+    const n = lineBytes ?? Buffer.byteLength(line)
+    if (cur.data.bytes + n + 1 > this.o.maxBytes) return this.rollOver(`${line}\n`, manifestLine)
+    const a = cur.data.push(line, 1, true, n)
     const b = cur.manifest.push(manifestLine)
     return a || b ? this.flush() : undefined
   }

@@ -7,11 +7,20 @@ import { basename, dirname } from 'node:path'
  * `@loopdm/training-data/export-layout`; its lock is `@loopdm/training-data/export-lock`.
  */
 
-/** Appends through a 1 MiB buffer; counts bytes and lines. */
+const BUFFER_BYTES = 1 << 20
+const NEWLINE = Buffer.from('\n')
+
+/**
+ * Appends through a 1 MiB buffer; counts bytes and lines. Lines are encoded straight into the
+ * buffer (no per-line `line + "\n"` string, no joined chunk, no second copy into a Buffer); a
+ * flush hands the filled buffer to the write and carries on in a spare one.
+ */
 export class BufferedFile {
-  private chunks: Array<string | Buffer> = []
-  private hasBytes = false
-  private pending = 0
+  private buf = Buffer.allocUnsafe(BUFFER_BYTES)
+  private spare: Buffer | undefined
+  private used = 0
+  /** What did not fit in the buffer, in order (written after it). */
+  private overflow: Buffer[] = []
   bytes = 0
   lines = 0
   private constructor(
@@ -25,17 +34,27 @@ export class BufferedFile {
   }
 
   /**
-   * Buffers `text` (whole lines) without awaiting; true when the buffer is due a `flush()`.
-   * Synchronous so the per-line path of a million-row export allocates no promise.
+   * Buffers `text` (whole lines; with `newline`, one line and its "\n" added here) without
+   * awaiting; true when the buffer is due a `flush()`. Synchronous so the per-line path of a
+   * million-row export allocates no promise. `byteLength` is the UTF-8 size of `text` when the
+   * caller knows it already.
    */
-  push(text: string | Buffer, lines = 1): boolean {
-    const n = typeof text === 'string' ? Buffer.byteLength(text) : text.length
-    if (typeof text !== 'string') this.hasBytes = true
-    this.chunks.push(text)
-    this.pending += n
+  push(text: string | Buffer, lines = 1, newline = false, byteLength?: number): boolean {
+    const n =
+      (typeof text === 'string' ? (byteLength ?? Buffer.byteLength(text)) : text.length) + (newline ? 1 : 0)
+    if (this.overflow.length === 0 && this.used + n <= this.buf.length) {
+      if (typeof text === 'string') this.buf.write(text, this.used, 'utf8')
+      else text.copy(this.buf, this.used)
+      if (newline) this.buf[this.used + n - 1] = 10
+      this.used += n
+    } else {
+      // A Buffer is the caller's to give away (copyInto's read chunks): kept, not copied.
+      this.overflow.push(typeof text === 'string' ? Buffer.from(text, 'utf8') : text)
+      if (newline) this.overflow.push(NEWLINE)
+    }
     this.bytes += n
     this.lines += lines
-    return this.pending >= 1 << 20
+    return this.overflow.length > 0 || this.used >= this.buf.length - (this.buf.length >> 4)
   }
 
   /** Writes `text` (one or more whole lines). */
@@ -44,17 +63,17 @@ export class BufferedFile {
   }
 
   async flush(): Promise<void> {
-    if (this.chunks.length === 0) return
-    // Bytes (a copied file) are written as they are: decoding chunk by chunk would break a
-    // multi-byte character that straddles two chunks.
-    const chunks = this.chunks
-    const bytes = this.hasBytes
-    this.chunks = []
-    this.pending = 0
-    this.hasBytes = false
-    if (bytes)
-      await this.fh.write(Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))))
-    else await this.fh.write((chunks as string[]).join(''))
+    if (this.used === 0 && this.overflow.length === 0) return
+    const full = this.buf
+    const used = this.used
+    const overflow = this.overflow
+    this.buf = this.spare ?? Buffer.allocUnsafe(BUFFER_BYTES)
+    this.spare = undefined
+    this.used = 0
+    this.overflow = []
+    if (used > 0) await this.fh.write(full, 0, used)
+    for (const b of overflow) await this.fh.write(b)
+    this.spare = full
   }
 
   /** Flushes, fsyncs and closes. */

@@ -1,8 +1,8 @@
 /**
  * The export's duplicate index in memory: 64-bit hashes of every example the master holds (its
  * normalised customer text + answer → the hash of its whole line), in an open-addressing table of
- * typed arrays — 16 bytes a slot, no strings, no per-entry objects — so a million lines cost
- * ~32 MB however long they are. Loaded from `export_line_hashes` (16-byte records in bytea
+ * one typed array — no strings, no per-entry objects — so a million lines cost 12–24 MB however
+ * long they are. Loaded from `export_line_hashes` (16-byte records in bytea
  * blocks) at the start of a run; the run's new entries are written back one block a page.
  */
 
@@ -98,6 +98,11 @@ export function seedOf(scope: string): number {
   return hash64(scope, 0)[0] as number
 }
 
+/**
+ * The open-addressing table: 12 bytes a slot (the 64-bit key, and the line hash folded to 32 bits:
+ * it only tells a `duplicate` from a `near-duplicate`, and both are dropped), filled to at most
+ * 3/4 before it doubles — 2.4M examples (5M messages) fit in 50 MB of one typed array.
+ */
 export class LineHashSet {
   private slots: Int32Array
   private mask: number
@@ -105,15 +110,15 @@ export class LineHashSet {
 
   constructor(capacity = 1 << 16) {
     let cap = 1 << 4
-    while (cap < capacity * 2) cap <<= 1
-    this.slots = new Int32Array(cap * 4)
+    while (cap * 3 < capacity * 4) cap <<= 1
+    this.slots = new Int32Array(cap * 3)
     this.mask = cap - 1
   }
 
   private find(hi: number, lo: number): number {
     let i = (Math.imul(hi ^ lo, 0x9e3779b1) >>> 0) & this.mask
     for (;;) {
-      const k = i * 4
+      const k = i * 3
       const a = this.slots[k] as number
       const b = this.slots[k + 1] as number
       if ((a === 0 && b === 0) || (a === hi && b === lo)) return k
@@ -121,22 +126,21 @@ export class LineHashSet {
     }
   }
 
-  /** The line hash recorded for this key, or undefined. */
-  get(hi: number, lo: number): [number, number] | undefined {
+  /** Whether this key is recorded with this line hash (`duplicate`), another one (`near`), or not at all. */
+  check(hi: number, lo: number, lineHi: number, lineLo: number): 'duplicate' | 'near' | undefined {
     const k = this.find(hi, lo)
     if (this.slots[k] === 0 && this.slots[k + 1] === 0) return undefined
-    return [this.slots[k + 2] as number, this.slots[k + 3] as number]
+    return this.slots[k + 2] === (lineHi ^ lineLo) ? 'duplicate' : 'near'
   }
 
   /** Records a key (false if it was there already). */
   add(hi: number, lo: number, lineHi: number, lineLo: number): boolean {
-    if ((this.size + 1) * 2 > this.mask + 1) this.grow()
+    if ((this.size + 1) * 4 > (this.mask + 1) * 3) this.grow()
     const k = this.find(hi, lo)
     if (!(this.slots[k] === 0 && this.slots[k + 1] === 0)) return false
     this.slots[k] = hi
     this.slots[k + 1] = lo
-    this.slots[k + 2] = lineHi
-    this.slots[k + 3] = lineLo
+    this.slots[k + 2] = lineHi ^ lineLo
     this.size++
     return true
   }
@@ -144,11 +148,14 @@ export class LineHashSet {
   private grow(): void {
     const old = this.slots
     this.slots = new Int32Array(old.length * 2)
-    this.mask = (this.slots.length >> 2) - 1
-    this.size = 0
-    for (let k = 0; k < old.length; k += 4) {
-      if (old[k] !== 0 || old[k + 1] !== 0)
-        this.add(old[k] as number, old[k + 1] as number, old[k + 2] as number, old[k + 3] as number)
+    this.mask = ((this.mask + 1) << 1) - 1
+    for (let k = 0; k < old.length; k += 3) {
+      if (old[k] !== 0 || old[k + 1] !== 0) {
+        const j = this.find(old[k] as number, old[k + 1] as number)
+        this.slots[j] = old[k] as number
+        this.slots[j + 1] = old[k + 1] as number
+        this.slots[j + 2] = old[k + 2] as number
+      }
     }
   }
 }
