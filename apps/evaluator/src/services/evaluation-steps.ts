@@ -2,7 +2,7 @@ import { activeState, type PromotionResult, probeModel, promoteModel } from '@lo
 import type { RegistryRepository } from '@loopdm/models/registry'
 import { ConflictError, PromotionConflictError } from '@loopdm/platform/errors'
 import type { EvalItemRow, EvalRepository } from '../repositories/eval.repository.js'
-import type { EvaluationDeps, EvaluationOutcome, EvaluationResult } from './evaluation.service.js'
+import type { EvaluationDeps, EvaluationOutcome, EvaluationResult } from './evaluation-types.js'
 import type { GoldItem } from './gold.js'
 import { buildHoldout, readTrainingFile } from './holdout.js'
 import { type Scored, type ScoringContext, scoreModel } from './model-scoring.js'

@@ -1,12 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
-import type { Pool } from '@loopdm/db/pool'
-import type { ProbeOptions, PromotionResult } from '@loopdm/models/promotion'
-import { createRegistryRepository, type RegistryRepository } from '@loopdm/models/registry'
-import type { Config } from '@loopdm/platform/config'
-import type { Logger } from '@loopdm/platform/logger'
-import type { AiClient } from '@loopdm/platform/openai'
-import type { Redis } from '@loopdm/redis/client'
-import { createEvalRepository, type EvalRepository } from '../repositories/eval.repository.js'
+import { createRegistryRepository } from '@loopdm/models/registry'
+import { createEvalRepository } from '../repositories/eval.repository.js'
 import {
   type EvalContext,
   gateAndPersist,
@@ -15,52 +9,17 @@ import {
   resolveContenders,
   scoreRoles,
 } from './evaluation-steps.js'
-import type { GoldItem, GoldSet } from './gold.js'
-import { type GoldSource, resolveGoldSet } from './gold-source.js'
+import type { EvaluationDeps, EvaluationResult } from './evaluation-types.js'
+import type { GoldItem } from './gold.js'
+import { resolveGoldSet } from './gold-source.js'
 import { scoreModel } from './model-scoring.js'
 import { createPolicyTargets } from './policy-target.js'
-import type { GateDecision, ModelSummary } from './scoring.js'
 
 /** Where the repository root is: config paths (gold set, exports) are relative to it. */
 const ROOT = resolve(import.meta.dirname, '../../../..')
 const fromRoot = (p: string) => (isAbsolute(p) ? p : resolve(ROOT, p))
 
-export interface EvaluationDeps {
-  db: Pool
-  /** For auto-promotion (EVAL_AUTO_PROMOTE) only. */
-  redis?: Redis
-  ai: AiClient
-  config: Config
-  logger?: Logger | undefined
-  registry?: RegistryRepository
-  evals?: EvalRepository
-  /** Default: by EVAL_GOLD_SOURCE, the deployment's gold_items or the file at EVAL_GOLD_PATH (gold-source.ts). */
-  gold?: GoldSet
-  /** Probe for the candidate before scoring (a fresh fine-tune may 404 for a while). */
-  probe?: ProbeOptions
-  /** Parallel completions per model. Default 4. */
-  concurrency?: number
-}
-
-export type EvaluationOutcome = 'approved_pending' | 'promoted' | 'rejected'
-
-export interface EvaluationResult {
-  runId: number
-  candidate: string
-  current: string
-  base: string
-  summaries: { candidate: ModelSummary; current: ModelSummary; base: ModelSummary }
-  holdout: { candidate: ModelSummary; current: ModelSummary } | null
-  decision: GateDecision
-  outcome: EvaluationOutcome
-  promotion: PromotionResult | null
-  /** The printable summary table (with the gold set's source, size and hash). */
-  table: string
-  /** The gold set this run used (recorded in eval_runs: gold_source, gold_size, gold_sha256). */
-  gold: { source: GoldSource; size: number; sha256: string }
-  /** Why auto-promotion was held back (EVAL_MIN_GOLD), or null. */
-  promotionBlocked: string | null
-}
+export type { EvaluationDeps, EvaluationOutcome, EvaluationResult } from './evaluation-types.js'
 
 /**
  * Scores candidate, current and base on the gold set (plus holdout items), gates the candidate and
