@@ -18,7 +18,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     // The webhook route has its own (WEBHOOK_BODY_LIMIT): Meta batches up to 1000 events.
     bodyLimit: 1024 * 1024,
-    trustProxy: true,
+    // X-Forwarded-For/-Proto only from TRUST_PROXY's proxies: a client cannot pick its own address.
+    trustProxy: deps.config.gateway.trustProxy,
   })
 
   app.setErrorHandler((err, req, reply) => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { CronExpressionParser } from 'cron-parser'
 import { z } from 'zod'
 
@@ -164,3 +165,35 @@ export const prices = z
       return z.NEVER
     }
   })
+
+const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/**
+ * Fastify's `trustProxy`: `true` / `false`, or a comma list of proxy addresses
+ * (IPs, CIDRs, or the presets loopback / linklocal / uniquelocal). Only a request whose peer is a
+ * trusted proxy has its X-Forwarded-For / -Proto honoured.
+ */
+export const trustProxy = (def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): boolean | string => {
+      const s = (v === undefined || v.trim() === '' ? def : v).trim().toLowerCase()
+      if (s === 'true' || s === 'false') return s === 'true'
+      const list = s.split(',').map((x) => x.trim())
+      const bad = list.filter((x) => {
+        if (PROXY_PRESETS.has(x)) return false
+        const [ip, bits, extra] = x.split('/')
+        const family = isIP(ip ?? '')
+        if (family === 0 || extra !== undefined) return true
+        if (bits === undefined) return false
+        const n = Number(bits)
+        return !(/^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128))
+      })
+      if (bad.length === 0) return list.join(',')
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected true, false or a comma list of proxy IPs/CIDRs (presets: loopback, linklocal, uniquelocal); "${bad.join('", "')}" is none of these`,
+      })
+      return z.NEVER
+    })

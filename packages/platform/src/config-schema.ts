@@ -10,6 +10,7 @@ import {
   parseBytes,
   prices,
   timezone,
+  trustProxy,
   url,
 } from './config-fields.js'
 import { PrivacyEnvFields } from './config-privacy.js'
@@ -95,6 +96,8 @@ export const EnvSchema = z.object({
   CONSOLE_LOGIN_MAX_ATTEMPTS: num(10, { int: true, min: 0 }),
   CONSOLE_LOGIN_WINDOW_S: num(900, { int: true, min: 1 }),
   PORT: num(3000, { int: true, min: 0, max: 65535 }),
+  /** Whose X-Forwarded-For/-Proto the gateway believes: proxies on private and loopback addresses by default. */
+  TRUST_PROXY: trustProxy('loopback,linklocal,uniquelocal'),
   HOST: z.string().optional().default('0.0.0.0'),
   DM_CONCURRENCY: num(4, { int: true, min: 1, max: 64 }),
   DM_MAX_AGE_MS: num(24 * 3600_000, { int: true, min: 1000 }),

@@ -1,4 +1,3 @@
-import { z } from 'zod'
 import { privacyConfig, withPseudonymSecretFile } from './config-privacy.js'
 import { COPY_TRAINER_COMMAND, DEFAULT_FT_BASE_MODELS, type Env, EnvSchema } from './config-schema.js'
 import { ConfigError } from './errors.js'
@@ -151,6 +150,8 @@ function edgeConfig(e: Env) {
     gateway: {
       port: e.PORT,
       host: e.HOST,
+      /** Fastify's trustProxy (TRUST_PROXY): the client address and https come from these proxies' headers only. */
+      trustProxy: e.TRUST_PROXY,
       adminToken: e.ADMIN_TOKEN,
       /** Console login rate limit: failed attempts per client address per window (seconds). */
       consoleLogin: { maxAttempts: e.CONSOLE_LOGIN_MAX_ATTEMPTS, windowSeconds: e.CONSOLE_LOGIN_WINDOW_S },

@@ -141,7 +141,22 @@ describe('loadConfig', () => {
       ['CANARY_MAX_FALLBACK_RATE', '2', /CANARY_MAX_FALLBACK_RATE: expected a number in 0\.\.1/],
       ['SHADOW_MAX_USD', '-1', /SHADOW_MAX_USD: expected a number in 0\.\./],
       ['SHADOW_CONCURRENCY', '0', /SHADOW_CONCURRENCY: expected an integer in 1\.\.32, got "0"/],
+      [
+        'TRUST_PROXY',
+        'loopback,10.0.0.0/33',
+        /TRUST_PROXY: expected true, false or a comma list.*"10\.0\.0\.0\/33" is none/,
+      ],
+      ['TRUST_PROXY', '2', /TRUST_PROXY: expected true, false or a comma list.*"2" is none/],
+      ['TRUST_PROXY', 'my-lb', /TRUST_PROXY: .*"my-lb" is none/],
     ]
+    it('reads TRUST_PROXY as true/false or an address list (default: loopback and private proxies)', () => {
+      expect(loadConfig({}).gateway.trustProxy).toBe('loopback,linklocal,uniquelocal')
+      expect(loadConfig({ TRUST_PROXY: 'FALSE' }).gateway.trustProxy).toBe(false)
+      expect(loadConfig({ TRUST_PROXY: 'true' }).gateway.trustProxy).toBe(true)
+      expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, ::1 ,loopback' }).gateway.trustProxy).toBe(
+        '10.0.0.0/8,::1,loopback',
+      )
+    })
     it.each(cases)('rejects %s=%s with a message naming it', (name, value, message) => {
       expect(() => loadConfig({ [name]: value })).toThrow(message)
     })

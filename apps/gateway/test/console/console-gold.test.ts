@@ -191,5 +191,26 @@ describe('console: gold set, exclusions, login limit', () => {
       const other = await login(TEST_ADMIN_TOKEN, '10.7.0.1')
       expect(other.statusCode).toBe(303)
     })
+
+    it('believes X-Forwarded-For only from a TRUST_PROXY proxy: a direct client cannot rotate it to dodge the limit', async () => {
+      const from = (remoteAddress: string, xff: string, token: string) =>
+        inject({
+          method: 'POST',
+          url: '/console/login',
+          remoteAddress,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': xff },
+          payload: form({ token }),
+        })
+      // A public peer (no proxy in front): each try claims another address; all count against the peer.
+      const peer = `203.0.113.${1 + Math.floor(Math.random() * 250)}`
+      for (let i = 0; i < 3; i++)
+        expect((await from(peer, `198.51.100.${i}`, 'wrong-token')).statusCode).toBe(401)
+      expect((await from(peer, '198.51.100.99', TEST_ADMIN_TOKEN)).statusCode).toBe(429)
+      // A proxy on a private address (the default trusts uniquelocal): its clients are told apart.
+      const client = `10.6.${Math.floor(Math.random() * 250)}.1`
+      for (let i = 0; i < 3; i++) expect((await from('10.0.0.2', client, 'wrong-token')).statusCode).toBe(401)
+      expect((await from('10.0.0.2', client, TEST_ADMIN_TOKEN)).statusCode).toBe(429)
+      expect((await from('10.0.0.2', `${client}0`, TEST_ADMIN_TOKEN)).statusCode).toBe(303)
+    })
   })
 })
