@@ -134,6 +134,50 @@ export function validateFtLine(line: string, lineNo: number, opts: FtLineOptions
 }
 
 /**
+ * One message's checks: its text, role and whether it is learned when it is valid, `'hard'` for a
+ * problem that makes "no assistant message" moot (bad role, empty content, bad weight), else
+ * `'bad'`. Problems name it as "line 3: messages[1]" (built only when there is one).
+ */
+function checkMessage(
+  m: unknown,
+  lineNo: number,
+  i: number,
+  add: (kind: FtProblemKind, message: string) => void,
+): { text: string; role: string; learned: boolean } | 'hard' | 'bad' {
+  const at = () => `line ${lineNo}: messages[${i}]`
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) {
+    add('bad_message', `${at()} is not an object`)
+    return 'bad'
+  }
+  const msg = m as Record<string, unknown>
+  const unknownKeys = keysOutside(msg, MESSAGE_KEYS)
+  if (unknownKeys) add('bad_message', `${at()} has unexpected keys ${unknownKeys.join(', ')}`)
+  if (typeof msg.role !== 'string' || !ROLES.has(msg.role)) {
+    add('bad_role', `${at()}.role must be system, user or assistant`)
+    return 'hard'
+  }
+  const text = contentText(msg.content)
+  if (text === undefined) {
+    add('bad_message', `${at()}.content must be a string`)
+    return 'bad'
+  }
+  if (isBlank(text)) {
+    add('empty_content', `${at()} (${msg.role}) has empty content`)
+    return 'hard'
+  }
+  // OpenAI's format: `weight` (0 = context, not learned; 1 = learned) on assistant messages only.
+  if (msg.weight !== undefined && msg.role !== 'assistant') {
+    add('bad_weight', `${at()} (${msg.role}) has a "weight"; only assistant messages may`)
+    return 'hard'
+  }
+  if (msg.weight !== undefined && msg.weight !== 0 && msg.weight !== 1) {
+    add('bad_weight', `${at()}.weight must be 0 or 1 (got ${JSON.stringify(msg.weight)})`)
+    return 'hard'
+  }
+  return { text, role: msg.role, learned: msg.role === 'assistant' && msg.weight !== 0 }
+}
+
+/**
  * The same checks on an already parsed example (everything but JSON syntax): the exporter checks
  * each object it is about to serialise without parsing its own output again.
  */
@@ -158,51 +202,12 @@ export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineO
   const texts: string[] = new Array(messages.length)
   let bound = 3
   for (let i = 0; i < messages.length; i++) {
-    const m: unknown = messages[i]
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) {
-      add('bad_message', `line ${lineNo}: messages[${i}] is not an object`)
-      continue
-    }
-    const msg = m as Record<string, unknown>
-    const unknownKeys = keysOutside(msg, MESSAGE_KEYS)
-    if (unknownKeys) {
-      add('bad_message', `line ${lineNo}: messages[${i}] has unexpected keys ${unknownKeys.join(', ')}`)
-    }
-    if (typeof msg.role !== 'string' || !ROLES.has(msg.role)) {
-      add('bad_role', `line ${lineNo}: messages[${i}].role must be system, user or assistant`)
-      hardProblem = true
-      continue
-    }
-    const text = contentText(msg.content)
-    if (text === undefined) {
-      add('bad_message', `line ${lineNo}: messages[${i}].content must be a string`)
-      continue
-    }
-    if (isBlank(text)) {
-      add('empty_content', `line ${lineNo}: messages[${i}] (${msg.role}) has empty content`)
-      hardProblem = true
-      continue
-    }
-    // OpenAI's format: `weight` (0 = context, not learned; 1 = learned) on assistant messages only.
-    if (msg.weight !== undefined && msg.role !== 'assistant') {
-      add(
-        'bad_weight',
-        `line ${lineNo}: messages[${i}] (${msg.role}) has a "weight"; only assistant messages may`,
-      )
-      hardProblem = true
-      continue
-    }
-    if (msg.weight !== undefined && msg.weight !== 0 && msg.weight !== 1) {
-      add(
-        'bad_weight',
-        `line ${lineNo}: messages[${i}].weight must be 0 or 1 (got ${JSON.stringify(msg.weight)})`,
-      )
-      hardProblem = true
-      continue
-    }
-    if (msg.role === 'assistant' && msg.weight !== 0) assistant = true
-    texts[i] = text
-    bound += 3 + msg.role.length + Buffer.byteLength(text)
+    const v = checkMessage(messages[i], lineNo, i, add)
+    if (v === 'hard') hardProblem = true
+    if (typeof v !== 'object') continue
+    if (v.learned) assistant = true
+    texts[i] = v.text
+    bound += 3 + v.role.length + Buffer.byteLength(v.text)
   }
   if (!assistant && !hardProblem) {
     add('no_assistant', `line ${lineNo}: no assistant message to learn from (weight 1 or unset)`)

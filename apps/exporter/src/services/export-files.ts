@@ -16,7 +16,7 @@ const NEWLINE = Buffer.from('\n')
  * flush hands the filled buffer to the write and carries on in a spare one.
  */
 export class BufferedFile {
-  private buf = Buffer.allocUnsafe(BUFFER_BYTES)
+  private buf: Buffer = Buffer.allocUnsafe(BUFFER_BYTES)
   private spare: Buffer | undefined
   private used = 0
   /** What did not fit in the buffer, in order (written after it). */

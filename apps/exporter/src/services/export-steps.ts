@@ -6,11 +6,11 @@ import type { PendingTurn, RunKind, RunPlan } from '../repositories/export-runs.
 import type { MessagesRepository, Position } from '../repositories/messages.repository.js'
 import { type CurateState, consider, flushBatch } from './curate-steps.js'
 import type { DailyWriter } from './daily-writer.js'
-import type { ExportResult, ExportServiceOptions } from './export.service.js'
 import { fileSize } from './export-files.js'
 import { finishWritten, type Recovered, type RunLedger } from './export-recovery.js'
 import { topForReport, writeReport } from './export-report.js'
 import { readSource, type SourceBounds } from './export-source.js'
+import type { ExportResult, ExportServiceOptions } from './export-types.js'
 import type { createPairer } from './pairing.js'
 
 /** Everything a run's steps share: the service's deps and settings. */

@@ -1,20 +1,16 @@
 import { join, resolve } from 'node:path'
-import type { Pool } from '@loopdm/db/pool'
-import type { Config } from '@loopdm/platform/config'
-import type { Logger } from '@loopdm/platform/logger'
 import { processOwnerId } from '@loopdm/platform/owner-id'
 import type { ExportPayload } from '@loopdm/queues/contracts'
 import { backfillName, dailyName } from '@loopdm/training-data/export-layout'
 import { acquireDirLock } from '@loopdm/training-data/export-lock'
-import { type FtProblemKind, tokenLimitFor } from '@loopdm/training-data/ft-format'
-import type { PiiCounts } from '@loopdm/training-data/redaction'
+import { tokenLimitFor } from '@loopdm/training-data/ft-format'
 import { createCurationRepository } from '../repositories/curation.repository.js'
 import { createExportRunsRepository, type RunKind } from '../repositories/export-runs.repository.js'
-import { createMessagesRepository, type Position } from '../repositories/messages.repository.js'
+import { createMessagesRepository } from '../repositories/messages.repository.js'
 import { createCurator } from './curation.js'
 import { DailyWriter } from './daily-writer.js'
 import { acquireLease, type ExportPausePoint } from './export-recovery.js'
-import { type CurationReport, emptyReport } from './export-report.js'
+import { emptyReport } from './export-report.js'
 import {
   type ExportContext,
   planBounds,
@@ -23,60 +19,11 @@ import {
   summarize,
   writeAndCommit,
 } from './export-steps.js'
+import type { ExportResult, ExportServiceOptions } from './export-types.js'
 import { createPairer } from './pairing.js'
 
 export type { ExportPausePoint } from './export-recovery.js'
-
-export interface ExportServiceOptions {
-  db: Pool
-  config: Config
-  logger: Logger
-  /** Export directory; default config.export.dir (resolved against the cwd). */
-  exportDir?: string
-  /** Enqueues `tune` after a nightly run that added ≥ FT_MIN_EXAMPLES (when auto-tune is on). */
-  enqueueTune?: (date: string) => Promise<boolean>
-  /** Rows per keyset page; default 10,000. */
-  batchSize?: number
-  /** A progress line (and a lease heartbeat) every this many rows; default 100,000. */
-  progressEvery?: number
-  /** A run whose heartbeat is older than this is presumed dead; default 10 min. */
-  leaseMs?: number
-  /** Carried-over unanswered user turns older than this are dropped; default 30 days. */
-  pendingMaxAgeMs?: number
-  now?: () => Date
-  /** Test hook: at this point `onPause` is awaited (the test kills the process there). */
-  pauseAt?: ExportPausePoint
-  onPause?: (point: ExportPausePoint) => Promise<void>
-}
-
-export interface ExportResult {
-  status: 'committed' | 'dry-run'
-  kind: RunKind
-  runId: number | undefined
-  date: string
-  files: string[]
-  rowsRead: number
-  examples: number
-  /** Examples dropped because they failed the fine-tuning format checks. */
-  invalid: number
-  invalidByKind: Partial<Record<FtProblemKind, number>>
-  bytes: number
-  pii: PiiCounts
-  /** What curation included (by source) and excluded (by reason): the run's report. */
-  curation: CurationReport
-  pendingUsers: number
-  durationMs: number
-  /**
-   * Where the time went: reading + pairing + redacting + writing temp files (curateInit: the
-   * curation's one-off queries, dedupe: the duplicate checks, both part of read), fsync,
-   * rename + master append + commit.
-   */
-  phaseMs: { read: number; fsync: number; finish: number; curateInit: number; dedupe: number }
-  watermark: Position | undefined
-  tuneEnqueued: boolean
-  /** A crashed run this call finished before starting its own. */
-  recovered: { runId: number; examples: number } | undefined
-}
+export type { ExportResult, ExportServiceOptions } from './export-types.js'
 
 /** Today's date (YYYY-MM-DD) in `tz` (default the process's zone). */
 export function exportDate(now: Date, tz?: string): string {
