@@ -15,10 +15,13 @@ export interface SignalRow {
 export function createCurationRepository(db: Queryable) {
   return {
     /**
-     * One aggregate over every assistant row: the 20 most repeated texts, and the generic ones —
+     * One statement over every assistant row: the 20 most repeated texts, and the generic ones —
      * given to ≥ `minRepeats` different questions (the customer row before each answer, compared
-     * case- and space-insensitively; at most 100,000 texts, each ≤ 4,000 chars). Only texts
-     * repeated ≥ `minRepeats` times at all get their questions looked up (through the
+     * case- and space-insensitively; at most 100,000 texts, each ≤ 4,000 chars). The first pass
+     * groups 64-bit hashes of the texts, not the texts (a far smaller aggregate: it stays in
+     * memory where grouping texts spilled to disk); only rows whose hash repeats are read again
+     * and grouped by their real text, so a collision costs a few rows, never a wrong count. Only
+     * texts repeated ≥ `minRepeats` times at all get their questions looked up (through the
      * (ig_user_id, created_at) index).
      */
     async repeatedAnswers(minRepeats: number): Promise<{
@@ -26,23 +29,27 @@ export function createCurationRepository(db: Queryable) {
       top: Array<{ text: string; n: number }>
     }> {
       const r = await db.query<{ t: string; n: number; top: boolean }>(
-        `with g as materialized (
-           select btrim(content, E' \t\r\n') as t, count(*)::int as n from conversation_messages
+        `with h as materialized (
+           select hashtextextended(btrim(content, E' \t\r\n'), 0) as h from conversation_messages
             where role = 'assistant' and deleted_at is null and content <> ''
             group by 1 having count(*) >= 2),
+         r as materialized (
+           select m.id, m.ig_user_id, m.created_at, btrim(m.content, E' \t\r\n') as t from conversation_messages m
+            where m.role = 'assistant' and m.deleted_at is null and m.content <> ''
+              and hashtextextended(btrim(m.content, E' \t\r\n'), 0) in (select h from h)),
+         g as materialized (select t, count(*)::int as n from r group by 1 having count(*) >= 2),
          cand as materialized (select t from g where n >= $1 and length(t) <= 4000 limit 100000)
          select t, n, true as top from (select t, n from g order by n desc, t limit 20) a
          union all
-         select c.t, count(distinct q.q)::int, false
-           from cand c
-           join conversation_messages m
-             on m.role = 'assistant' and m.deleted_at is null and btrim(m.content, E' \t\r\n') = c.t
+         select r.t, count(distinct q.q)::int, false
+           from r
+           join cand c on c.t = r.t
            cross join lateral (
              select lower(btrim(p.content)) as q from conversation_messages p
-              where p.ig_user_id = m.ig_user_id and p.role = 'user'
-                and (p.created_at, p.id) < (m.created_at, m.id)
+              where p.ig_user_id = r.ig_user_id and p.role = 'user'
+                and (p.created_at, p.id) < (r.created_at, r.id)
               order by p.created_at desc, p.id desc limit 1) q
-          group by c.t having count(distinct q.q) >= $1`,
+          group by r.t having count(distinct q.q) >= $1`,
         [minRepeats],
       )
       return {
