@@ -9,6 +9,7 @@ import type { CanaryPort } from './jobs/dm.processor.js'
 import type { GatewayMetrics } from './metrics.js'
 import { type CanaryChecker, createCanaryChecker } from './services/canary-checker.js'
 import { CanarySplitHolder } from './services/canary-split.js'
+import type { ExemplarService } from './services/exemplars.js'
 import { createShadow, type Shadow } from './services/shadow.js'
 
 /**
@@ -55,6 +56,8 @@ export function createRollout(
     usage: UsageSink
     shadowQueue: Queue
     registry: RegistryRepository
+    /** The candidate's demonstrations for a shadow answer (an exemplar candidate is its set). */
+    exemplars: Pick<ExemplarService, 'forReply'> | undefined
   },
 ): Rollout {
   const { config, logger, pool } = opts
@@ -82,6 +85,7 @@ export function createRollout(
       createAiClient({ config, logger, usage: parts.usage, sdk: endpointClientFor(endpoint, { config }) }),
     queue: parts.shadowQueue,
     registry: parts.registry,
+    exemplars: parts.exemplars,
     metrics,
     worker: opts.worker !== false,
   })

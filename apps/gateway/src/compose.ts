@@ -25,6 +25,7 @@ import { createDmOrderRepository } from './repositories/dm-order.repository.js'
 import { createDmQueueRepository } from './repositories/dm-queue.repository.js'
 import type { GatewayRouteOptions } from './routes/route-deps.js'
 import { ActiveModelHolder } from './services/active-model.js'
+import type { ExemplarService } from './services/exemplars.js'
 import type { ExportEraser } from './services/export-eraser.js'
 import type { GdprService } from './services/gdpr.service.js'
 import { type MemoryPort, noMemory } from './services/memory.port.js'
@@ -122,6 +123,7 @@ function createModelServices(
     metrics: GatewayMetrics
     usage: UsageSink
     shadowQueue: Queue
+    exemplars: ExemplarService | undefined
   },
 ) {
   const { config, logger } = opts
@@ -205,13 +207,14 @@ export function createGateway(opts: GatewayOptions): Gateway {
   const ai = opts.ai ?? createAiClient({ config, logger, usage })
   const ownMemory = !opts.memory && opts.memoryService ? createMemoryService(opts, ai, producer) : undefined
   const memory = opts.memory ?? ownMemory ?? noMemory
+  const exemplars = createExemplars(opts, { ai, ledger, memory })
   const { holder, router, promotion, rollout } = createModelServices(opts, {
     ...{ ai, registry, subscriber: connections.subscriber, producer, metrics, usage },
     shadowQueue: queues[SHADOW_QUEUE],
+    exemplars,
   })
   const gdpr = createGdpr(opts, { queues, memory, ai })
 
-  const exemplars = createExemplars(opts, { ai, ledger, memory })
   const dmDeps = createDmDeps(opts, {
     order: connections.worker,
     producer,

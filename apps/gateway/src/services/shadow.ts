@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Pool } from '@loopdm/db/pool'
 import { cosine } from '@loopdm/db/vectors'
 import { judgeReply } from '@loopdm/models/judge'
-import type { PolicyEndpoint } from '@loopdm/models/policy'
+import { type PolicyEndpoint, policyRef, systemPromptOf } from '@loopdm/models/policy'
 import { createPriceTable } from '@loopdm/models/prices'
 import { type RegistryRepository, rowToPolicy } from '@loopdm/models/registry'
 import { createShadowRepository, type ShadowRun } from '@loopdm/models/shadow-runs'
@@ -23,6 +23,7 @@ import { redactPII } from '@loopdm/training-data/redaction'
 import { type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq'
 import type { GatewayMetrics } from '../metrics.js'
 import { createGdprRepository } from '../repositories/gdpr.repository.js'
+import type { ExemplarService } from './exemplars.js'
 
 /** Instagram's DM text limit (the evaluator's length metric). */
 const MAX_REPLY_CHARS = 1000
@@ -43,6 +44,8 @@ export interface ShadowOptions {
   clientFor: (endpoint: PolicyEndpoint) => AiClient
   queue: Queue
   registry: Pick<RegistryRepository, 'findByIdOrModel'>
+  /** The candidate's own demonstrations (an exemplar candidate is its set); none without it. */
+  exemplars?: Pick<ExemplarService, 'forReply'> | undefined
   metrics?: GatewayMetrics
   /** Run the shadow worker in this process (with the reply worker). */
   worker: boolean
@@ -58,8 +61,11 @@ export function sampled(mid: string, sample: number): boolean {
  * the `shadow` queue (fire and forget, after the real reply was delivered: it can neither slow nor
  * fail it); a worker with SHADOW_CONCURRENCY asks the candidate the same conversation, never sends
  * the answer, stores it beside the sent one and scores it (embedding similarity to the sent reply,
- * PII, length, the judge when EVAL_JUDGE_MODEL is set). Its calls go to the cost ledger (purpose
- * `shadow`); at SHADOW_MAX_USD for the day the answers are skipped until tomorrow (UTC).
+ * PII, length, the judge when EVAL_JUDGE_MODEL is set). The candidate is asked as it would serve:
+ * its own system prompt and, for an exemplar candidate, its own set's demonstrations — the
+ * conversation (memory and the customer's message) is the live reply's. Its calls go to the cost
+ * ledger (purpose `shadow`); at SHADOW_MAX_USD for the day the answers are skipped until tomorrow
+ * (UTC).
  */
 export function createShadow(o: ShadowOptions) {
   const { config, logger } = o
@@ -106,6 +112,31 @@ export function createShadow(o: ShadowOptions) {
     }
   }
 
+  /** The live conversation as the candidate would be asked it: its system prompt, its demonstrations. */
+  async function candidatePrompt(
+    policy: ReturnType<typeof rowToPolicy>,
+    p: ShadowPayload,
+  ): Promise<OpenAI.Chat.ChatCompletionMessageParam[]> {
+    const conversation = (
+      p.messages[0]?.role === 'system' ? p.messages.slice(1) : p.messages
+    ) as OpenAI.Chat.ChatCompletionMessageParam[]
+    const last = p.messages[p.messages.length - 1]
+    const demos = o.exemplars
+      ? await o.exemplars.forReply({
+          policy: policyRef(policy),
+          igUserId: p.igUserId,
+          text: typeof last?.content === 'string' ? last.content : '',
+          hasImage: typeof last?.content !== 'string',
+          mid: p.mid,
+        })
+      : undefined
+    return [
+      { role: 'system', content: systemPromptOf(policy, config.models.systemPrompt) },
+      ...(demos?.messages ?? []),
+      ...conversation,
+    ]
+  }
+
   async function answer(p: ShadowPayload, enqueuedAt: number): Promise<string> {
     const run = await repo.byId(p.runId)
     if (run?.status !== 'running') return 'stopped'
@@ -119,12 +150,13 @@ export function createShadow(o: ShadowOptions) {
     }
     const row = await o.registry.findByIdOrModel(run.candidateModel)
     if (!row) throw new UnrecoverableError(`shadow candidate ${run.candidateModel} left the registry`)
-    const { servingModel: model, endpoint } = rowToPolicy(row)
+    const policy = rowToPolicy(row)
+    const { servingModel: model, endpoint } = policy
     const client = endpoint ? o.clientFor(endpoint) : o.ai
     const res = await client.chat(
       {
         model,
-        messages: p.messages as OpenAI.Chat.ChatCompletionMessageParam[],
+        messages: await candidatePrompt(policy, p),
         ...completionLimit(model, config.gateway.replyMaxTokens),
       },
       { purpose: 'shadow', timeoutMs: config.openai.timeoutMs, maxRetries: 0 },
