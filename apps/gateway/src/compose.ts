@@ -214,7 +214,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     exemplars,
   })
   const gdpr = createGdpr(opts, { queues, memory, ai })
-
   const dmDeps = createDmDeps(opts, {
     order: connections.worker,
     producer,
@@ -256,7 +255,6 @@ export function createGateway(opts: GatewayOptions): Gateway {
     canary: rollout,
     adminRoutes: opts.adminRoutes,
   })
-
   const close = closeInOrder({
     logger,
     app,
