@@ -133,48 +133,55 @@ export function validateFtLine(line: string, lineNo: number, opts: FtLineOptions
   return validateFtExample(parsed, lineNo, opts)
 }
 
+const where = (lineNo: number, i: number) => `line ${lineNo}: messages[${i}]`
+
+/** checkMessage's verdict on an invalid message: HARD makes "no assistant message" moot. */
+const BAD = 0
+const HARD = 1
+const ignore = () => {}
+
 /**
- * One message's checks: its text, role and whether it is learned when it is valid, `'hard'` for a
- * problem that makes "no assistant message" moot (bad role, empty content, bad weight), else
- * `'bad'`. Problems name it as "line 3: messages[1]" (built only when there is one).
+ * One message's checks: its text when it is valid, HARD for a problem that makes "no assistant
+ * message" moot (bad role, empty content, bad weight), else BAD. Problems name it as "line 3:
+ * messages[1]" (built only when there is one). Allocates nothing on the valid path: the exporter
+ * checks millions of messages.
  */
 function checkMessage(
   m: unknown,
   lineNo: number,
   i: number,
   add: (kind: FtProblemKind, message: string) => void,
-): { text: string; role: string; learned: boolean } | 'hard' | 'bad' {
-  const at = () => `line ${lineNo}: messages[${i}]`
+): string | typeof BAD | typeof HARD {
   if (m === null || typeof m !== 'object' || Array.isArray(m)) {
-    add('bad_message', `${at()} is not an object`)
-    return 'bad'
+    add('bad_message', `${where(lineNo, i)} is not an object`)
+    return BAD
   }
   const msg = m as Record<string, unknown>
   const unknownKeys = keysOutside(msg, MESSAGE_KEYS)
-  if (unknownKeys) add('bad_message', `${at()} has unexpected keys ${unknownKeys.join(', ')}`)
+  if (unknownKeys) add('bad_message', `${where(lineNo, i)} has unexpected keys ${unknownKeys.join(', ')}`)
   if (typeof msg.role !== 'string' || !ROLES.has(msg.role)) {
-    add('bad_role', `${at()}.role must be system, user or assistant`)
-    return 'hard'
+    add('bad_role', `${where(lineNo, i)}.role must be system, user or assistant`)
+    return HARD
   }
   const text = contentText(msg.content)
   if (text === undefined) {
-    add('bad_message', `${at()}.content must be a string`)
-    return 'bad'
+    add('bad_message', `${where(lineNo, i)}.content must be a string`)
+    return BAD
   }
   if (isBlank(text)) {
-    add('empty_content', `${at()} (${msg.role}) has empty content`)
-    return 'hard'
+    add('empty_content', `${where(lineNo, i)} (${msg.role}) has empty content`)
+    return HARD
   }
   // OpenAI's format: `weight` (0 = context, not learned; 1 = learned) on assistant messages only.
   if (msg.weight !== undefined && msg.role !== 'assistant') {
-    add('bad_weight', `${at()} (${msg.role}) has a "weight"; only assistant messages may`)
-    return 'hard'
+    add('bad_weight', `${where(lineNo, i)} (${msg.role}) has a "weight"; only assistant messages may`)
+    return HARD
   }
   if (msg.weight !== undefined && msg.weight !== 0 && msg.weight !== 1) {
-    add('bad_weight', `${at()}.weight must be 0 or 1 (got ${JSON.stringify(msg.weight)})`)
-    return 'hard'
+    add('bad_weight', `${where(lineNo, i)}.weight must be 0 or 1 (got ${JSON.stringify(msg.weight)})`)
+    return HARD
   }
-  return { text, role: msg.role, learned: msg.role === 'assistant' && msg.weight !== 0 }
+  return text
 }
 
 /**
@@ -198,16 +205,16 @@ export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineO
   }
   let assistant = false
   let hardProblem = false
-  // A plain loop with no per-message arrays: the exporter checks millions of these.
-  const texts: string[] = new Array(messages.length)
   let bound = 3
   for (let i = 0; i < messages.length; i++) {
-    const v = checkMessage(messages[i], lineNo, i, add)
-    if (v === 'hard') hardProblem = true
-    if (typeof v !== 'object') continue
-    if (v.learned) assistant = true
-    texts[i] = v.text
-    bound += 3 + v.role.length + Buffer.byteLength(v.text)
+    const text = checkMessage(messages[i], lineNo, i, add)
+    if (typeof text === 'number') {
+      if (text === HARD) hardProblem = true
+      continue
+    }
+    const msg = messages[i] as { role: string; weight?: unknown }
+    if (msg.role === 'assistant' && msg.weight !== 0) assistant = true
+    bound += 3 + msg.role.length + Buffer.byteLength(text)
   }
   if (!assistant && !hardProblem) {
     add('no_assistant', `line ${lineNo}: no assistant message to learn from (weight 1 or unset)`)
@@ -217,8 +224,9 @@ export function validateFtExample(parsed: unknown, lineNo: number, opts: FtLineO
   if (opts.countTokens !== 'when-near-limit' || bound > max) {
     const counted: Array<{ role: string; content: string }> = []
     for (let i = 0; i < messages.length; i++) {
-      const text = texts[i]
-      if (text !== undefined) counted.push({ role: (messages[i] as { role: string }).role, content: text })
+      const text = checkMessage(messages[i], lineNo, i, ignore)
+      if (typeof text === 'string')
+        counted.push({ role: (messages[i] as { role: string }).role, content: text })
     }
     tokens = countChatTokens(counted)
   }

@@ -41,40 +41,48 @@ function isSeparator(c: number): boolean {
   )
 }
 
+/** The two lanes of the hash being built (module state: no closure or array per call). */
+let n1 = 0
+let n2 = 0
+
+function mix(ch: number): void {
+  n1 = Math.imul(n1 ^ ch, 2654435761)
+  n2 = Math.imul(n2 ^ ch, 1597334677)
+}
+
+/** Mixes `s` normalised: ASCII letters lower-cased, separator runs folded to one, ends dropped. */
+function mixNormalised(s: string): void {
+  let pendingSep = false
+  let any = false
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i)
+    if (isSeparator(c)) {
+      pendingSep = any
+      continue
+    }
+    if (pendingSep) mix(32)
+    pendingSep = false
+    any = true
+    if (c >= 65 && c <= 90) c += 32
+    else if (c >= 128) c = s[i]?.toLowerCase().charCodeAt(0) ?? c
+    mix(c)
+  }
+  mix(0)
+}
+
 /**
  * The near-duplicate hash of a customer text and an answer, normalised as it is read (no string
- * is built): ASCII letters lower-cased, runs of separators folded to one, leading/trailing ones
- * dropped — "Hi!  Open?" and "hi open" hash alike.
+ * is built): "Hi!  Open?" and "hi open" hash alike.
  */
 function hashNormalised(seed: number, a: string, b: string): Int32Array {
-  let h1 = 0xdeadbeef ^ seed
-  let h2 = 0x41c6ce57 ^ seed
-  const mix = (ch: number) => {
-    h1 = Math.imul(h1 ^ ch, 2654435761)
-    h2 = Math.imul(h2 ^ ch, 1597334677)
-  }
-  for (const s of [a, b]) {
-    let pendingSep = false
-    let any = false
-    for (let i = 0; i < s.length; i++) {
-      let c = s.charCodeAt(i)
-      if (isSeparator(c)) {
-        pendingSep = any
-        continue
-      }
-      if (pendingSep) mix(32)
-      pendingSep = false
-      any = true
-      if (c >= 65 && c <= 90) c += 32
-      else if (c >= 128) c = s[i]?.toLowerCase().charCodeAt(0) ?? c
-      mix(c)
-    }
-    mix(0)
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
-  out[0] = h1
-  out[1] = h2
+  n1 = 0xdeadbeef ^ seed
+  n2 = 0x41c6ce57 ^ seed
+  mixNormalised(a)
+  mixNormalised(b)
+  const x = Math.imul(n1 ^ (n1 >>> 16), 2246822507) ^ Math.imul(n2 ^ (n2 >>> 13), 3266489909)
+  const y = Math.imul(n2 ^ (n2 >>> 16), 2246822507) ^ Math.imul(x ^ (x >>> 13), 3266489909)
+  out[0] = x
+  out[1] = y
   return out
 }
 
