@@ -3,6 +3,7 @@ import type { Pool } from '@loopdm/db/pool'
 import { testConfig } from '@loopdm/testing/fixtures'
 import { realPostgresAvailable, realPostgresDatabase } from '@loopdm/testing/real-postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMessagesRepository } from '../src/repositories/messages.repository.js'
 import { createExportService } from '../src/services/export.service.js'
 import { pairsOf, silentLogger, tempDir } from './helpers.js'
 
@@ -60,5 +61,38 @@ describe('export watermark on a real PostgreSQL with concurrent sessions', () =>
     const master = join(tmp.dir, 'master_fine_tune.jsonl')
     const pairs = pairsOf(master, ['early', 'slow', 'fast'])
     expect(pairs.map((p) => p.user).sort()).toEqual(['early', 'fast', 'slow'])
+  })
+
+  it('waits for a long-open insert transaction without holding other inserts behind it, then names it', async (ctx) => {
+    if (!up || !pool) return ctx.skip()
+    const db = pool
+    const insert = (q: { query: Pool['query'] }, user: string) =>
+      q.query(
+        `insert into conversation_messages (ig_user_id, role, content) values ($1, 'user', 'hi') returning id`,
+        [user],
+      )
+    const repo = createMessagesRepository(db)
+    const a = await db.connect()
+    try {
+      await a.query('begin')
+      const slow = await insert(a, 'long-tx')
+      const bound = repo.maxId({ attemptMs: 100, pauseMs: 100 })
+      await new Promise((r) => setTimeout(r, 300))
+      // While the bound waits for A, another session's insert (a DM arriving) is not queued behind it.
+      const other = insert(db, 'dm-arrives').then(() => 'inserted')
+      const raced = await Promise.race([other, new Promise((r) => setTimeout(() => r('blocked'), 5000))])
+      expect(raced).toBe('inserted')
+      await a.query('commit')
+      expect(await bound).toBeGreaterThanOrEqual(Number(slow.rows[0]?.id))
+      // A transaction left open past the wait: a clear error naming what to do.
+      await a.query('begin')
+      await insert(a, 'stuck')
+      await expect(repo.maxId({ waitMs: 400, attemptMs: 100, pauseMs: 100 })).rejects.toThrow(
+        /held an insert into conversation_messages open for over 0 s.*pg_stat_activity/,
+      )
+      await a.query('rollback')
+    } finally {
+      a.release()
+    }
   })
 })

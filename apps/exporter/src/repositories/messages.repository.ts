@@ -39,22 +39,34 @@ export function createMessagesRepository(db: Queryable) {
      * would skip that row for good. `lock … in share mode` waits for every transaction that
      * inserted into the table to end and keeps new inserts (which draw their id under the row
      * lock) out for the one index probe; one simple-protocol statement, an implicit transaction.
+     *
+     * A queued lock request holds every later insert behind it, so each attempt waits at most
+     * `attemptMs` and then steps aside for `pauseMs` (the gateway's inserts go through), retrying
+     * until `waitMs`: a long-open insert transaction (an import, a stuck session) delays the
+     * export, never the DMs for more than one attempt.
      */
-    async maxId(): Promise<number> {
-      const r = (await db
-        .query(
-          `set local lock_timeout = '120s';
-           lock table conversation_messages in share mode;
-           select max(id)::bigint as max from conversation_messages`,
-        )
-        .catch((err: Error & { code?: string }) => {
-          if (err.code !== '55P03') throw err
-          throw new Error(
-            'export: a transaction has held an insert into conversation_messages open for over 120 s; the run waits for it to commit so no row is skipped — end that transaction (pg_stat_activity) and rerun',
-          )
-        })) as unknown as Array<{ rows: Array<{ max: number | null }> }>
-      const last = Array.isArray(r) ? r[r.length - 1] : (r as { rows: Array<{ max: number | null }> })
-      return Number(last?.rows[0]?.max ?? 0)
+    async maxId(o: { waitMs?: number; attemptMs?: number; pauseMs?: number } = {}): Promise<number> {
+      const waitMs = o.waitMs ?? 120_000
+      const attemptMs = Math.max(1, Math.round(o.attemptMs ?? 250))
+      const deadline = Date.now() + waitMs
+      for (;;) {
+        try {
+          const r = (await db.query(
+            `set local lock_timeout = '${attemptMs}ms';
+             lock table conversation_messages in share mode;
+             select max(id)::bigint as max from conversation_messages`,
+          )) as unknown as Array<{ rows: Array<{ max: number | null }> }>
+          const last = Array.isArray(r) ? r[r.length - 1] : (r as { rows: Array<{ max: number | null }> })
+          return Number(last?.rows[0]?.max ?? 0)
+        } catch (err) {
+          if ((err as { code?: string }).code !== '55P03') throw err
+          if (Date.now() >= deadline)
+            throw new Error(
+              `export: a transaction has held an insert into conversation_messages open for over ${Math.round(waitMs / 1000)} s; the run waits for it to commit so no row is skipped — end that transaction (pg_stat_activity) and rerun`,
+            )
+          await new Promise((res) => setTimeout(res, o.pauseMs ?? 250))
+        }
+      }
     },
 
     /**
