@@ -1,8 +1,9 @@
 import { waitFor } from '@loopdm/testing/wait'
 import { UnrecoverableError } from 'bullmq'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { processDmMessage } from '../src/jobs/dm.processor.js'
 import type { GatewayMetrics } from '../src/metrics.js'
+import { gatewayForSuite } from './support/suite-gateway.js'
 import { buildTestGateway, dmWebhookBody, igUser, type TestGateway } from './support/test-gateway.js'
 
 /**
@@ -29,24 +30,19 @@ const sendsWith = async (m: GatewayMetrics, result: string) =>
 describe('dm retries', () => {
   describe('when the provider is down for longer than the old 8-attempt horizon', () => {
     let sut: TestGateway
-    beforeAll(async () => {
-      sut = await buildTestGateway({
+    gatewayForSuite(
+      {
         env: {
           OPENAI_MAX_RETRIES: '0',
           DM_RETRY_BASE_DELAY_MS: '20',
           DM_RETRY_MAX_DELAY_MS: '150',
           DM_REDRIVE_INTERVAL_MS: '0',
         },
-      })
-    })
-    afterAll(async () => {
-      await sut?.close()
-    })
-    // A failed test leaves no fault behind for the next one.
-    afterEach(() => {
-      sut?.openai.faults.reset()
-      sut?.graph.reset()
-    })
+      },
+      (g) => {
+        sut = g
+      },
+    )
 
     it('keeps the job delayed without spending attempts and answers it once the provider is back', async () => {
       const user = igUser()
@@ -120,8 +116,8 @@ describe('dm retries', () => {
 
   describe('when the DM gets older than DM_MAX_AGE_MS before the provider answers', () => {
     let sut: TestGateway
-    beforeAll(async () => {
-      sut = await buildTestGateway({
+    gatewayForSuite(
+      {
         env: {
           OPENAI_MAX_RETRIES: '0',
           DM_MAX_AGE_MS: '1500',
@@ -129,16 +125,11 @@ describe('dm retries', () => {
           DM_RETRY_MAX_DELAY_MS: '200',
           DM_REDRIVE_INTERVAL_MS: '0',
         },
-      })
-    })
-    afterAll(async () => {
-      await sut?.close()
-    })
-    // A failed test leaves no fault behind for the next one.
-    afterEach(() => {
-      sut?.openai.faults.reset()
-      sut?.graph.reset()
-    })
+      },
+      (g) => {
+        sut = g
+      },
+    )
 
     it('records it expired (row, metric, warn log with the mid) and never answers it', async () => {
       const user = igUser()
@@ -167,8 +158,8 @@ describe('dm retries', () => {
 
   describe('when the provider recovers while DMs wait out a long backoff', () => {
     let sut: TestGateway
-    beforeAll(async () => {
-      sut = await buildTestGateway({
+    gatewayForSuite(
+      {
         env: {
           OPENAI_MAX_RETRIES: '0',
           // One failure parks the DM for a minute; only the redrive sweep can bring it back sooner.
@@ -176,16 +167,11 @@ describe('dm retries', () => {
           DM_RETRY_MAX_DELAY_MS: '60000',
           DM_REDRIVE_INTERVAL_MS: '0',
         },
-      })
-    })
-    afterAll(async () => {
-      await sut?.close()
-    })
-    // A failed test leaves no fault behind for the next one.
-    afterEach(() => {
-      sut?.openai.faults.reset()
-      sut?.graph.reset()
-    })
+      },
+      (g) => {
+        sut = g
+      },
+    )
 
     it('redrives the delayed DM as soon as the health probe succeeds, not before', async () => {
       const user = igUser()
