@@ -1,14 +1,14 @@
 import { startCanary } from '@loopdm/models/canary-control'
-import { createRegistryRepository, type ModelStatus } from '@loopdm/models/registry'
+import { createRegistryRepository } from '@loopdm/models/registry'
 import { createRedis } from '@loopdm/redis/client'
 import { fineTuneModel } from '@loopdm/testing/fine-tune'
 import { testPool } from '@loopdm/testing/fixtures'
 import { freePort } from '@loopdm/testing/gateway-proc'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
-import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { waitFor } from '@loopdm/testing/wait'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canaryRegistry } from './support/canary-registry.js'
 import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
 
 /**
@@ -25,10 +25,9 @@ describe('canary approval and hard guards', () => {
   let openai: OpenAILocal
   let sut: TestGateway
   let pool: Awaited<ReturnType<typeof testPool>>
-  let snapshot: Awaited<ReturnType<typeof snapshotRegistry>>
+  let registry: Awaited<ReturnType<typeof canaryRegistry>> | undefined
   let ft: string
   let ftShadow: string
-  const before = new Map<string, ModelStatus | null>()
   const admin = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
     sut.gateway.app.inject({ method, url, headers: auth, payload: payload as object })
   const run = async () =>
@@ -45,26 +44,18 @@ describe('canary approval and hard guards', () => {
 
   beforeAll(async () => {
     pool = await testPool(2)
-    await pool.query('delete from canary_runs')
-    await pool.query('delete from shadow_runs')
-    snapshot = await snapshotRegistry(pool)
-    await snapshot.clearActive()
     openai = await startOpenAILocal({ port: 0, ftStepMs: 10 })
     ft = await fineTuneModel(openai.baseURL, { suffix: `guard${Date.now() % 100_000}`, timeoutMs: 30_000 })
     ftShadow = await fineTuneModel(openai.baseURL, {
       suffix: `shadow${Date.now() % 100_000}`,
       timeoutMs: 30_000,
     })
-    const registry = createRegistryRepository(pool)
-    for (const m of [EQUAL, UNAPPROVED]) before.set(m, (await registry.findByIdOrModel(m))?.status ?? null)
-    for (const model of [EQUAL, UNAPPROVED, ft, ftShadow]) {
-      await registry.upsertModel({
-        model,
-        kind: before.has(model) ? 'base' : 'fine_tuned',
-        status: 'candidate',
-      })
-      await registry.setStatus(model, 'candidate')
-    }
+    registry = await canaryRegistry(pool, [
+      { model: EQUAL, kind: 'base' },
+      { model: UNAPPROVED, kind: 'base' },
+      { model: ft, kind: 'fine_tuned' },
+      { model: ftShadow, kind: 'fine_tuned' },
+    ])
     sut = await buildTestGateway({
       openai,
       env: {
@@ -82,11 +73,7 @@ describe('canary approval and hard guards', () => {
   afterAll(async () => {
     await sut?.close()
     await openai?.close()
-    await pool.query('delete from canary_runs')
-    await pool.query('delete from shadow_runs')
-    await snapshot?.restore([ft, ftShadow, ...[...before].filter(([, s]) => s === null).map(([m]) => m)])
-    for (const [m, s] of before)
-      if (s) await pool.query('update models set status = $2 where model = $1', [m, s])
+    await registry?.restore()
     await pool.end()
   })
 

@@ -1,14 +1,14 @@
 import { canaryArm } from '@loopdm/models/canary-decision'
-import { createRegistryRepository, type ModelStatus } from '@loopdm/models/registry'
+import { createRegistryRepository } from '@loopdm/models/registry'
 import { type FakeGraph, startFakeGraph } from '@loopdm/testing/fake-graph'
 import { testDatabaseUrl, testPool } from '@loopdm/testing/fixtures'
 import { sendDm, spawnGateway } from '@loopdm/testing/gateway-proc'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
-import { snapshotRegistry } from '@loopdm/testing/registry-fixture'
 import { waitFor } from '@loopdm/testing/wait'
 import { newMid } from '@loopdm/testing/webhook'
 import { legacyUserKey } from '@loopdm/training-data/pseudonym'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { canaryRegistry } from './support/canary-registry.js'
 import { echoTo, metaBody } from './support/meta.js'
 import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './support/test-gateway.js'
 
@@ -29,8 +29,7 @@ describe('canary on three gateways', () => {
   let graph: FakeGraph
   const gw: TestGateway[] = []
   let pool: Awaited<ReturnType<typeof testPool>>
-  let snapshot: Awaited<ReturnType<typeof snapshotRegistry>>
-  const before = new Map<string, ModelStatus | null>()
+  let registry: Awaited<ReturnType<typeof canaryRegistry>> | undefined
   const prefix = `test-canary-${Date.now()}`
   const env = {
     QUEUE_PREFIX: prefix,
@@ -68,16 +67,10 @@ describe('canary on three gateways', () => {
 
   beforeAll(async () => {
     pool = await testPool(2)
-    await pool.query('delete from canary_runs')
-    await pool.query('delete from shadow_runs')
-    snapshot = await snapshotRegistry(pool)
-    await snapshot.clearActive()
-    const registry = createRegistryRepository(pool)
-    for (const model of [WORSE, EQUAL, SHADOW]) {
-      before.set(model, (await registry.findByIdOrModel(model))?.status ?? null)
-      await registry.upsertModel({ model, kind: 'base', status: 'candidate' })
-      await registry.setStatus(model, 'candidate')
-    }
+    registry = await canaryRegistry(
+      pool,
+      [WORSE, EQUAL, SHADOW].map((model) => ({ model, kind: 'base' as const })),
+    )
     openai = await startOpenAILocal({ port: 0 })
     graph = await startFakeGraph()
     for (let i = 0; i < 3; i++) gw.push(await start())
@@ -87,12 +80,8 @@ describe('canary on three gateways', () => {
     for (const g of gw) await g.close()
     await graph?.close()
     await openai?.close()
-    await pool.query('delete from canary_runs')
-    await pool.query('delete from shadow_runs')
     await pool.query(`delete from cost_ledger where purpose = 'shadow-test'`)
-    await snapshot?.restore([...before].filter(([, s]) => s === null).map(([m]) => m))
-    for (const [m, s] of before)
-      if (s) await pool.query('update models set status = $2 where model = $1', [m, s])
+    await registry?.restore()
     await pool.end()
   })
 
