@@ -26,3 +26,33 @@ export function userKeyCandidates(igUserId: string, secret: string | undefined):
   const legacy = legacyUserKey(igUserId)
   return current === legacy ? [current] : [current, legacy]
 }
+
+/**
+ * HMAC-SHA256's two padded keys for `secret` (RFC 2104: the key, hashed when over 64 bytes, zero
+ * padded, XOR 0x36 / 0x5c), so SQL can compute the key with plain `sha256()`:
+ * `sha256(outer || sha256(inner || message))` — see `userKeySql`.
+ */
+export function hmacPads(secret: string): { inner: Buffer; outer: Buffer } {
+  let key = Buffer.from(secret, 'utf8')
+  if (key.length > 64) key = createHash('sha256').update(key).digest()
+  const inner = Buffer.alloc(64, 0x36)
+  const outer = Buffer.alloc(64, 0x5c)
+  for (let i = 0; i < key.length; i++) {
+    inner[i] = (inner[i] as number) ^ (key[i] as number)
+    outer[i] = (outer[i] as number) ^ (key[i] as number)
+  }
+  return { inner, outer }
+}
+
+/**
+ * SQL for the pseudonymous key of the text expression `idSql`, as `pseudonymousUserKey` computes
+ * it: with `$inner`/`$outer` (hmacPads) the HMAC, without them the legacy hash. Postgres has
+ * `sha256()` since 11; no extension needed.
+ */
+export function userKeySql(idSql: string, pads?: { inner: string; outer: string }): string {
+  const message = `convert_to('loopdm-user:' || ${idSql}, 'UTF8')`
+  const digest = pads
+    ? `sha256(${pads.outer}::bytea || sha256(${pads.inner}::bytea || ${message}))`
+    : `sha256(${message})`
+  return `left(encode(${digest}, 'hex'), 32)`
+}

@@ -1,4 +1,5 @@
 import type { Queryable } from '@loopdm/db/pool'
+import { hmacPads, userKeySql } from '@loopdm/training-data/pseudonym'
 
 /**
  * The console's read queries (exports, fine-tunes, evaluations, outbox activity, conversations,
@@ -186,19 +187,29 @@ export function createConsoleRepository(db: Queryable) {
 
     /**
      * Customers by latest activity; `igUserId` or `userKey` (pseudonymous) narrows to one. The key
-     * is an HMAC with PSEUDONYM_SECRET, which SQL cannot compute: `keysOf` (userKeyCandidates) is
-     * matched against the distinct customers here (an operator's search, not a hot path).
+     * (an HMAC under PSEUDONYM_SECRET, or the legacy hash) is computed in SQL from the secret's
+     * padded keys (pseudonym.ts `userKeySql`): the ids never leave the database for the search.
      */
     async recentConversations(
-      opts: { igUserId?: string; userKey?: string; limit?: number; keysOf?: (id: string) => string[] } = {},
+      opts: {
+        igUserId?: string
+        userKey?: string
+        limit?: number
+        pseudonymSecret?: string | undefined
+      } = {},
     ): Promise<Array<{ igUserId: string; messages: number; lastAt: Date }>> {
       let igUserId = opts.igUserId ?? null
-      if (opts.userKey && opts.keysOf) {
-        const key = opts.userKey
-        const all = await rows<{ id: string }>('select distinct ig_user_id as id from conversation_messages')
-        const hit = all.find((r) => opts.keysOf?.(r.id).includes(key))
-        if (!hit) return []
-        igUserId = hit.id
+      if (opts.userKey) {
+        const pads = opts.pseudonymSecret ? hmacPads(opts.pseudonymSecret) : undefined
+        const keyed = pads
+          ? `${userKeySql('u.id', { inner: '$2', outer: '$3' })} = $1 or ${userKeySql('u.id')} = $1`
+          : `${userKeySql('u.id')} = $1`
+        const hit = await rows<{ id: string }>(
+          `select u.id from (select distinct ig_user_id as id from conversation_messages) u where ${keyed} limit 1`,
+          pads ? [opts.userKey, pads.inner, pads.outer] : [opts.userKey],
+        )
+        if (!hit[0]) return []
+        igUserId = hit[0].id
       }
       return rows(
         `select ig_user_id as "igUserId", count(*)::int as messages, max(created_at) as "lastAt"

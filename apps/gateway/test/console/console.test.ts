@@ -1,7 +1,7 @@
 import { createCanaryRepository } from '@loopdm/models/canary-runs'
 import { createRegistryRepository } from '@loopdm/models/registry'
 import { TEST_PSEUDONYM_SECRET, uniqueId } from '@loopdm/testing/fixtures'
-import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
+import { hmacPads, legacyUserKey, pseudonymousUserKey, userKeySql } from '@loopdm/training-data/pseudonym'
 import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { escapeHtml, html } from '../../src/console/html.js'
@@ -33,6 +33,22 @@ describe('console', () => {
   })
   afterAll(async () => {
     await sut?.close()
+  })
+
+  describe('pseudonymous keys in SQL (the conversation search)', () => {
+    it('computes exactly pseudonymousUserKey: short and over-64-byte secrets, non-ASCII ids, and the legacy hash', async () => {
+      const ids = ['17841400000000001', 'bench-user-42', 'jürgen-ñ-中文-🙂']
+      for (const secret of ['s', TEST_PSEUDONYM_SECRET, 'ü'.repeat(40), 'x'.repeat(200)]) {
+        const { inner, outer } = hmacPads(secret)
+        const r = await sut.pool.query<{ id: string; key: string; legacy: string }>(
+          `select id, ${userKeySql('id', { inner: '$2', outer: '$3' })} as key, ${userKeySql('id')} as legacy
+             from unnest($1::text[]) as t(id)`,
+          [ids, inner, outer],
+        )
+        expect(r.rows.map((x) => x.key)).toEqual(ids.map((id) => pseudonymousUserKey(id, secret)))
+        expect(r.rows.map((x) => x.legacy)).toEqual(ids.map((id) => legacyUserKey(id)))
+      }
+    })
   })
 
   describe('html helper', () => {
@@ -179,6 +195,14 @@ describe('console', () => {
       )
       const list = await inject({ url: `/console/conversations?q=${user}`, headers: { cookie } })
       expect(list.body.match(/data-testid="conversation-row"/g)).toHaveLength(1)
+      // The pseudonymous key (PSEUDONYM_SECRET's HMAC, or a legacy manifest's hash) finds the same customer.
+      for (const key of [pseudonymousUserKey(user, TEST_PSEUDONYM_SECRET), legacyUserKey(user)]) {
+        const byKey = await inject({ url: `/console/conversations?q=${key}`, headers: { cookie } })
+        expect(byKey.body.match(/data-testid="conversation-row"/g), key).toHaveLength(1)
+        expect(byKey.body).toContain(`/console/conversations/${user}`)
+      }
+      const unknown = await inject({ url: `/console/conversations?q=${'0'.repeat(32)}`, headers: { cookie } })
+      expect(unknown.body.match(/data-testid="conversation-row"/g)).toBeNull()
       await sut.pool.query('delete from conversation_messages where ig_user_id = $1', [user])
     })
   })

@@ -1,4 +1,4 @@
-import { pseudonymousUserKey, userKeyCandidates } from '@loopdm/training-data/pseudonym'
+import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { IG_USER_ID_PATTERN } from '../../routes/admin/users.routes.js'
 import { fmtDate, html } from '../html.js'
@@ -38,8 +38,11 @@ export const conversationsRoutes: FastifyPluginAsync<ConsoleOptions> = async (ap
       const { csrf } = sessionOf(req)
       const q = req.query.q?.trim() ?? ''
       const search = /^[0-9a-f]{32}$/.test(q) ? { userKey: q } : q ? { igUserId: q } : {}
-      const keysOf = (id: string) => userKeyCandidates(id, opts.pseudonymSecret)
-      const rows = await opts.consoleRepo.recentConversations({ ...search, limit: 50, keysOf })
+      const rows = await opts.consoleRepo.recentConversations({
+        ...search,
+        limit: 50,
+        pseudonymSecret: opts.pseudonymSecret,
+      })
       const body = html`${alertBox('info', req.query.done ? DONE[req.query.done] : undefined)}
         <form method="get" action="/console/conversations" role="search">
           <label for="q">Pseudonymous key or Instagram user id</label>
