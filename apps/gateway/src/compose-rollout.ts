@@ -88,6 +88,8 @@ export function createRollout(
     exemplars: parts.exemplars,
     metrics,
     worker: opts.worker !== false,
+    subscriber: parts.subscriber,
+    channel: config.models.channel,
   })
   const port: CanaryPort = {
     route: (igUserId, active) => split.route(igUserId, active),

@@ -15,6 +15,8 @@ import { buildTestGateway, igUser, TEST_ADMIN_TOKEN, type TestGateway } from './
  */
 describe('shadow answers of an exemplar candidate', () => {
   let sut: TestGateway
+  /** A second gateway that reconciles only every 10 min: it learns of a shadow from the hint. */
+  let other: TestGateway
   let upstream: OpenAILocal
   let proxy: Awaited<ReturnType<typeof recordingOpenAI>>
   const tag = uniqueId('shp')
@@ -32,10 +34,14 @@ describe('shadow answers of an exemplar candidate', () => {
   beforeAll(async () => {
     upstream = await startOpenAILocal({ port: 0, ftStepMs: 20 })
     proxy = await recordingOpenAI(upstream)
-    sut = await buildTestGateway({
-      openai: proxy,
-      env: { MEMORY_ENABLED: 'false', SYSTEM_PROMPT: `${tag} live prompt` },
-    })
+    const env = {
+      MEMORY_ENABLED: 'false',
+      SYSTEM_PROMPT: `${tag} live prompt`,
+      MODEL_CHANNEL: `${tag}:model:active`,
+      MODEL_RECONCILE_INTERVAL_MS: '600000',
+    }
+    sut = await buildTestGateway({ openai: proxy, env })
+    other = await buildTestGateway({ openai: proxy, worker: false, env })
     await sut.pool.query(`update models set status = 'inactive' where status = 'active'`)
     await sut.pool.query(`update shadow_runs set status = 'stopped' where status = 'running'`)
   })
@@ -47,6 +53,7 @@ describe('shadow answers of an exemplar candidate', () => {
       await sut.pool.query('delete from models where model = any($1)', [created])
     }
     await sut?.close()
+    await other?.close()
     await proxy?.close()
     await upstream?.close()
   })
@@ -69,6 +76,8 @@ describe('shadow answers of an exemplar candidate', () => {
     expect(res.statusCode, res.body).toBe(201)
     const { run } = res.json() as { run: { id: number } }
     await expect.poll(() => sut.gateway.rollout.shadow.current()?.id, { timeout: 10_000 }).toBe(run.id)
+    // The other gateway did not wait for its 10-minute reconcile: the start was hinted on the channel.
+    await expect.poll(() => other.gateway.rollout.shadow.current()?.id, { timeout: 5_000 }).toBe(run.id)
 
     const user = igUser()
     const { mid } = await sut.dm({ user, text: question })
@@ -103,5 +112,10 @@ describe('shadow answers of an exemplar candidate', () => {
     expect(s[demo - 1]).toMatchObject({ role: 'user', content: question })
     expect(s[s.length - 1]).toMatchObject({ role: 'user', content: question })
     expect(s.filter((m) => m.role === 'system').length).toBe(3)
+
+    // Stopping is hinted too; the active-model holder ignored both hints.
+    expect((await admin('POST', '/admin/shadow/stop')).statusCode).toBe(200)
+    await expect.poll(() => other.gateway.rollout.shadow.current(), { timeout: 5_000 }).toBeNull()
+    expect(other.logs.some((l) => l.msg === 'ignored malformed hot-swap message')).toBe(false)
   })
 })

@@ -66,6 +66,27 @@ export function decodeCanaryMessage(raw: string): CanaryMessage | null {
   }
 }
 
+/**
+ * A hint that the shadow run changed (started or stopped): every gateway re-reads `shadow_runs` at
+ * once instead of at its next reconcile. Postgres stays the source of truth; a lost hint only
+ * delays a gateway to MODEL_RECONCILE_INTERVAL_MS.
+ */
+export const SHADOW_MESSAGE = JSON.stringify({ type: 'shadow' })
+
+/** True when `raw` is the shadow hint. */
+export function isShadowMessage(raw: string): boolean {
+  try {
+    return (JSON.parse(raw) as { type?: unknown } | null)?.type === 'shadow'
+  } catch {
+    return false
+  }
+}
+
+/** True when `raw` is a canary- or shadow-typed message (the active-model holder leaves both alone). */
+export function isRolloutMessage(raw: string): boolean {
+  return isCanaryMessage(raw) || isShadowMessage(raw)
+}
+
 /** True when `raw` is a canary-typed message (so the active-model holder leaves it alone). */
 export function isCanaryMessage(raw: string): boolean {
   try {

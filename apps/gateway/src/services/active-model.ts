@@ -1,4 +1,4 @@
-import { decodeActiveModelMessage, isCanaryMessage } from '@loopdm/models/hotswap'
+import { decodeActiveModelMessage, isRolloutMessage } from '@loopdm/models/hotswap'
 import type { ActiveModel, RegistryRepository } from '@loopdm/models/registry'
 import type { Logger } from '@loopdm/platform/logger'
 import type { Redis } from '@loopdm/redis/client'
@@ -34,7 +34,7 @@ export class ActiveModelHolder {
   private closed = false
   private readonly onMessage = (channel: string, raw: string) => {
     // The canary split travels on the same channel; CanarySplitHolder takes it.
-    if (channel !== this.opts.channel || isCanaryMessage(raw)) return
+    if (channel !== this.opts.channel || isRolloutMessage(raw)) return
     const msg = decodeActiveModelMessage(raw)
     if (!msg) {
       this.opts.logger.warn({ channel }, 'ignored malformed hot-swap message')

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Pool } from '@loopdm/db/pool'
 import { cosine } from '@loopdm/db/vectors'
+import { isShadowMessage } from '@loopdm/models/hotswap'
 import { judgeReply } from '@loopdm/models/judge'
 import { type PolicyEndpoint, policyRef, systemPromptOf } from '@loopdm/models/policy'
 import { createPriceTable } from '@loopdm/models/prices'
@@ -19,6 +20,7 @@ import {
   ShadowPayloadSchema,
   shadowJobId,
 } from '@loopdm/queues/contracts'
+import type { Redis } from '@loopdm/redis/client'
 import { redactPII } from '@loopdm/training-data/redaction'
 import { type Job, type Queue, UnrecoverableError, type Worker } from 'bullmq'
 import type { GatewayMetrics } from '../metrics.js'
@@ -49,6 +51,9 @@ export interface ShadowOptions {
   metrics?: GatewayMetrics
   /** Run the shadow worker in this process (with the reply worker). */
   worker: boolean
+  /** The hot-swap subscriber: a shadow hint (hotswap.ts SHADOW_MESSAGE) on `channel` re-reads the run at once. */
+  subscriber?: Redis
+  channel?: string
 }
 
 /** Deterministic per message: the same mid is sampled (or not) on every gateway and every retry. */
@@ -76,6 +81,9 @@ export function createShadow(o: ShadowOptions) {
   let timer: NodeJS.Timeout | undefined
   let worker: Worker | undefined
   const count = (result: string) => o.metrics?.shadowAnswers.inc({ result })
+  const onMessage = (channel: string, raw: string) => {
+    if (channel === o.channel && isShadowMessage(raw)) void refresh()
+  }
 
   async function refresh(): Promise<void> {
     try {
@@ -203,6 +211,7 @@ export function createShadow(o: ShadowOptions) {
         .catch((err) => logger.warn({ mid: x.mid, err: (err as Error).message }, 'shadow job not enqueued'))
     },
     async start(): Promise<void> {
+      o.subscriber?.on('message', onMessage)
       await refresh()
       timer = setInterval(() => void refresh(), config.models.reconcileIntervalMs)
       timer.unref()
@@ -223,6 +232,7 @@ export function createShadow(o: ShadowOptions) {
       worker.run().catch((err) => logger.error({ err: (err as Error).message }, 'shadow worker stopped'))
     },
     async close(): Promise<void> {
+      o.subscriber?.off('message', onMessage)
       if (timer) clearInterval(timer)
       await worker?.close()
     },

@@ -1,3 +1,4 @@
+import { SHADOW_MESSAGE } from '@loopdm/models/hotswap'
 import { createShadowRepository, startShadow } from '@loopdm/models/shadow-runs'
 import { ConflictError } from '@loopdm/platform/errors'
 import type { FastifyPluginAsync } from 'fastify'
@@ -30,6 +31,11 @@ const RunQuery = {
 
 export const shadowRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app, { deps }) => {
   const repo = createShadowRepository(deps.pool)
+  /** Tells every gateway to re-read the shadow run; a lost hint only waits for their reconcile. */
+  const hintShadow = () =>
+    deps.redis
+      .publish(deps.config.models.channel, SHADOW_MESSAGE)
+      .catch((err: Error) => deps.logger.warn({ err: err.message }, 'shadow hint not published'))
 
   for (const prefix of ['/candidates', '/policies'])
     app.post<{ Params: { id: string }; Body: { sample: number; actor?: string } }>(
@@ -42,8 +48,9 @@ export const shadowRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
           sample: req.body.sample,
           actor: req.body.actor ?? 'admin-api',
         })
-        // This gateway starts at once; the others within MODEL_RECONCILE_INTERVAL_MS.
+        // This gateway starts at once; the others on the hint (or within MODEL_RECONCILE_INTERVAL_MS).
         await deps.canary.shadow.refresh()
+        await hintShadow()
         return reply.code(201).send({ run })
       },
     )
@@ -68,6 +75,7 @@ export const shadowRoutes: FastifyPluginAsync<GatewayRouteOptions> = async (app,
     if (!run) throw new ConflictError('no shadow is running')
     await repo.stop(run.id)
     await deps.canary.shadow.refresh()
+    await hintShadow()
     return { run: await repo.byId(run.id) }
   })
 }
