@@ -58,7 +58,7 @@ export function createExportService(o: ExportServiceOptions) {
     log: o.logger,
     now: o.now ?? (() => new Date()),
     dir: resolve(o.exportDir ?? o.config.export.dir),
-    batch: o.batchSize ?? 10_000,
+    batch: o.batchSize ?? 2_000,
     progressEvery: o.progressEvery ?? 100_000,
     leaseMs: o.leaseMs ?? 10 * 60_000,
     maxTokens: tokenLimitFor(o.config.models.ftBase),
