@@ -22,15 +22,22 @@ type Batch = {
 }
 type BulkJob = { name: string; data: unknown; opts: JobsOptions }
 
+/** A job's options: the dm defaults and its id (BullMQ keeps completed ids: re-delivery is a no-op). */
+const jobOf = (name: string, data: unknown, jobId: string): BulkJob => ({
+  name,
+  data,
+  opts: { ...DM_JOB_OPTIONS, jobId },
+})
+
 /** One delivery's jobs, in the order the route saw them: messages, reactions, echoes, changes. */
 function jobsOf(batch: Batch): BulkJob[] {
   const jobs: BulkJob[] = []
-  const push = (name: string, data: unknown, jobId: string) =>
-    jobs.push({ name, data, opts: { ...DM_JOB_OPTIONS, jobId } })
-  for (const m of batch.messages) push(DM_JOB.message, m, dmJobId(m.mid))
-  for (const r of batch.reactions) push(DM_JOB.reaction, r, dmReactionJobId(r.mid, r.action, r.timestamp))
-  for (const e of batch.echoes ?? []) push(DM_JOB.echo, e, dmEchoJobId(e.mid))
-  for (const c of batch.changes ?? []) push(DM_JOB.change, c, dmChangeJobId(c.kind, c.mid, c.timestamp))
+  for (const m of batch.messages) jobs.push(jobOf(DM_JOB.message, m, dmJobId(m.mid)))
+  for (const r of batch.reactions)
+    jobs.push(jobOf(DM_JOB.reaction, r, dmReactionJobId(r.mid, r.action, r.timestamp)))
+  for (const e of batch.echoes ?? []) jobs.push(jobOf(DM_JOB.echo, e, dmEchoJobId(e.mid)))
+  for (const c of batch.changes ?? [])
+    jobs.push(jobOf(DM_JOB.change, c, dmChangeJobId(c.kind, c.mid, c.timestamp)))
   return jobs
 }
 
@@ -72,14 +79,16 @@ export function createDmQueueRepository(opts: {
       if (jobs.length === 0) return
       const work: Promise<unknown>[] = []
       // Arrivals first on the same connection, so Redis records them before any job exists.
-      for (const [user, mids] of midsByUser(batch.messages)) work.push(order.noteArrival(user, mids))
+      const [only] = batch.messages
+      if (only && batch.messages.length === 1) work.push(order.noteArrival(only.igUserId, [only.mid]))
+      else for (const [user, mids] of midsByUser(batch.messages)) work.push(order.noteArrival(user, mids))
       for (const j of jobs) work.push(queue.add(j.name, j.data, j.opts))
       let timer: NodeJS.Timeout | undefined
       try {
         await Promise.race([
           Promise.all(work),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(timedOut), timeoutMs)
+            timer = setTimeout(reject, timeoutMs, timedOut)
           }),
         ])
       } finally {

@@ -251,12 +251,7 @@ function parseEvent(ev: unknown, own: string | null, receivedAt: number, out: Pa
   parseOtherEvent(ev, own, receivedAt, out)
 }
 
-function parseOtherEvent(
-  ev: object,
-  own: string | null,
-  receivedAt: number,
-  out: ParsedWebhook,
-): void {
+function parseOtherEvent(ev: object, own: string | null, receivedAt: number, out: ParsedWebhook): void {
   if ('reaction' in ev) {
     const r = ReactionEvent.safeParse(ev)
     if (!r.success) return void out.malformed++
