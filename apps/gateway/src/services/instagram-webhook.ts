@@ -199,7 +199,10 @@ function parseEvent(ev: unknown, own: string | null, receivedAt: number, out: Pa
   if ('message' in ev) {
     // A plain text message skips the schema (the webhook's hot path); anything else is parsed by it.
     const plain = plainMessageEvent(ev)
-    if (plain) return plainMessage(plain, own, receivedAt, out)
+    if (plain) {
+      plainMessage(plain, own, receivedAt, out)
+      return
+    }
     const m = MessageEvent.safeParse(ev)
     if (!m.success) {
       out.malformed++
