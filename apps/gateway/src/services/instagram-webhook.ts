@@ -163,16 +163,10 @@ export function parseWebhook(body: unknown, receivedAt = Date.now()): ParsedWebh
   return out
 }
 
-/**
- * An event's timestamp, or the arrival time. Module-level, not a closure per event: under tsx
- * (keepNames) every named closure costs a defineProperty on each call of the hot path.
- */
+/** An event's timestamp, or the arrival time (not a closure per event: tsx's keepNames wraps those). */
 const tsOf = (t: number | undefined, receivedAt: number) => Math.trunc(t ?? receivedAt)
 
-/**
- * A plain text message (no echo, deletion, self or unsupported flag, attachment or context: the
- * fast path let none through), pushed as the general path below would, without its spreads.
- */
+/** A plain text message (the fast path let no flag, attachment or context through), pushed as below. */
 function plainMessage(e: MessageEventData, own: string | null, receivedAt: number, out: ParsedWebhook): void {
   const sender = e.sender.id
   const recipient = e.recipient.id
