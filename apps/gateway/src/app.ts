@@ -2,6 +2,7 @@ import { LoopDmError } from '@loopdm/platform/errors'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import { consoleOptionsFrom } from './console/compose.js'
 import { consolePlugin } from './console/plugin.js'
+import { RequestLogger } from './request-logger.js'
 import { adminPlugin } from './routes/admin/index.js'
 import { healthRoutes } from './routes/health.routes.js'
 import type { AppDeps } from './routes/route-deps.js'
@@ -16,6 +17,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     // One line per request at info would dominate the logs and the webhook's cost.
     logController: new LogController({ disableRequestLogging: true }),
+    // req.log makes its pino child (reqId bound, redaction applied) only when the request logs.
+    childLoggerFactory: (logger, bindings, opts) => new RequestLogger(logger, bindings, opts),
     // The webhook route has its own (WEBHOOK_BODY_LIMIT): Meta batches up to 1000 events.
     bodyLimit: 1024 * 1024,
     // X-Forwarded-For/-Proto only from TRUST_PROXY's proxies: a client cannot pick its own address.

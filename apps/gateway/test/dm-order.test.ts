@@ -34,6 +34,19 @@ describe('dm order repository', () => {
     expect(await redis.pttl(dmOrderKeys(prefix, u).order)).toBeGreaterThan(0)
   })
 
+  it("records several users' arrivals in one command, each user's in order, a known mid kept in place", async () => {
+    const [u, v] = [igUser(), igUser()]
+    await sut.noteArrival(u, ['a'])
+    await sut.noteArrivals([
+      [u, ['b', 'a', 'c']],
+      [v, ['x', 'y']],
+    ])
+    await sut.noteArrivals([])
+    expect(await sut.pendingBefore(u, 'c')).toEqual(['a', 'b'])
+    expect(await sut.pendingBefore(v, 'y')).toEqual(['x'])
+    expect(await redis.pttl(dmOrderKeys(prefix, v).order)).toBeGreaterThan(0)
+  })
+
   it('is erased with the user (GDPR scrub of the dm queue)', async () => {
     const u = igUser()
     await sut.noteArrival(u, ['m1'])

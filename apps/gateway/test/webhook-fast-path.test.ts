@@ -87,4 +87,23 @@ describe('the webhook fast path for plain text messages', () => {
       },
     ])
   })
+
+  it.each([
+    ['a plain message', ev()],
+    ['no timestamp (the arrival time)', ev({ timestamp: undefined })],
+    ['a fractional timestamp', ev({ timestamp: 1_700_000_000_000.7 })],
+    ['no text', ev({}, { text: undefined })],
+    ['our own account as the sender', ev({ sender: { id: '17841400000000000' } })],
+    ['sender and recipient the same', ev({ sender: { id: '5' }, recipient: { id: '5' } })],
+    ['an account that is not the entry', ev({ sender: { id: '999' } })],
+  ])('pushes %s exactly as the schema path does', (_name, raw) => {
+    const delivery = (event: object) => ({
+      object: 'instagram',
+      entry: [{ id: '999', messaging: [JSON.parse(JSON.stringify(event))] }],
+    })
+    // `attachments: []` sends the same event down the schema path, with the same payload.
+    const viaSchema = { ...raw, message: { ...raw.message, attachments: [] } }
+    expect(plainMessageEvent(JSON.parse(JSON.stringify(viaSchema)))).toBeUndefined()
+    expect(parseWebhook(delivery(raw), 42)).toStrictEqual(parseWebhook(delivery(viaSchema), 42))
+  })
 })

@@ -22,13 +22,23 @@ export const dmOrderKeys = (prefix: string, igUserId: string) => ({
   lock: `${prefix}:dm-lock:${igUserId}`,
 })
 
-const NOTE_ARRIVAL = `
-for i = 3, #ARGV do
-  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
-    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[i])
+/**
+ * KEYS[1] the arrival counter, KEYS[2..] one order zset per user; ARGV[1] the TTL, then per user
+ * (in KEYS order) the number of its mids and the mids, in arrival order. A known mid keeps its
+ * place (re-delivery).
+ */
+const NOTE_ARRIVALS = `
+local a = 2
+for k = 2, #KEYS do
+  local last = a + tonumber(ARGV[a])
+  for i = a + 1, last do
+    if not redis.call('ZSCORE', KEYS[k], ARGV[i]) then
+      redis.call('ZADD', KEYS[k], redis.call('INCR', KEYS[1]), ARGV[i])
+    end
   end
+  redis.call('PEXPIRE', KEYS[k], ARGV[1])
+  a = last + 1
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`
 
 const PENDING_BEFORE = `
@@ -55,21 +65,27 @@ export function createDmOrderRepository(opts: DmOrderOptions) {
   const seqKey = `${prefix}:dm-seq`
   // EVALSHA after the first call: the webhook's hot path sends the script's hash, not its text.
   const r = redis as Redis & {
-    loopdmNoteArrival(
-      order: string,
-      seq: string,
-      ttlMs: number,
-      pad: number,
-      ...mids: string[]
-    ): Promise<unknown>
+    loopdmNoteArrivals(numKeys: number, ...args: Array<string | number>): Promise<unknown>
   }
-  if (!('loopdmNoteArrival' in redis))
-    redis.defineCommand('loopdmNoteArrival', { numberOfKeys: 2, lua: NOTE_ARRIVAL })
+  if (!('loopdmNoteArrivals' in redis)) redis.defineCommand('loopdmNoteArrivals', { lua: NOTE_ARRIVALS })
+
+  /** Records arrivals (idempotent per mid) for several users in one command, each user's in order. */
+  const noteArrivals = async (byUser: Iterable<readonly [string, readonly string[]]>): Promise<void> => {
+    const keys: string[] = [seqKey]
+    const args: Array<string | number> = [orderTtlMs]
+    for (const [igUserId, mids] of byUser) {
+      keys.push(dmOrderKeys(prefix, igUserId).order)
+      args.push(mids.length, ...mids)
+    }
+    if (keys.length > 1) await r.loopdmNoteArrivals(keys.length, ...keys, ...args)
+  }
 
   return {
+    noteArrivals,
+
     /** Records arrivals (idempotent per mid) for one user, in the given order. */
     async noteArrival(igUserId: string, mids: string[]): Promise<void> {
-      await r.loopdmNoteArrival(dmOrderKeys(prefix, igUserId).order, seqKey, orderTtlMs, 0, ...mids)
+      await noteArrivals([[igUserId, mids]])
     },
 
     /** Pending mids of this user that arrived before `mid`, oldest first. */

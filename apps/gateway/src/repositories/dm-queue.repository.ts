@@ -22,26 +22,37 @@ type Batch = {
 }
 type BulkJob = { name: string; data: unknown; opts: JobsOptions }
 
+/** A job's options: the dm defaults and its id (BullMQ keeps completed ids: re-delivery is a no-op). */
+const jobOf = (name: string, data: unknown, jobId: string): BulkJob => ({
+  name,
+  data,
+  opts: { ...DM_JOB_OPTIONS, jobId },
+})
+
 /** One delivery's jobs, in the order the route saw them: messages, reactions, echoes, changes. */
 function jobsOf(batch: Batch): BulkJob[] {
   const jobs: BulkJob[] = []
-  const push = (name: string, data: unknown, jobId: string) =>
-    jobs.push({ name, data, opts: { ...DM_JOB_OPTIONS, jobId } })
-  for (const m of batch.messages) push(DM_JOB.message, m, dmJobId(m.mid))
-  for (const r of batch.reactions) push(DM_JOB.reaction, r, dmReactionJobId(r.mid, r.action, r.timestamp))
-  for (const e of batch.echoes ?? []) push(DM_JOB.echo, e, dmEchoJobId(e.mid))
-  for (const c of batch.changes ?? []) push(DM_JOB.change, c, dmChangeJobId(c.kind, c.mid, c.timestamp))
+  for (const m of batch.messages) jobs.push(jobOf(DM_JOB.message, m, dmJobId(m.mid)))
+  for (const r of batch.reactions)
+    jobs.push(jobOf(DM_JOB.reaction, r, dmReactionJobId(r.mid, r.action, r.timestamp)))
+  for (const e of batch.echoes ?? []) jobs.push(jobOf(DM_JOB.echo, e, dmEchoJobId(e.mid)))
+  for (const c of batch.changes ?? [])
+    jobs.push(jobOf(DM_JOB.change, c, dmChangeJobId(c.kind, c.mid, c.timestamp)))
   return jobs
 }
 
-/** Each user's mids in arrival order (one delivery is nearly always one user). */
-function midsByUser(messages: DmMessagePayload[]): Map<string, string[]> {
+/** A delivery waiting for its turn's write: its jobs, its messages, and how to answer it. */
+type Pending = { jobs: BulkJob[]; messages: DmMessagePayload[]; done: (work: Promise<unknown>) => void }
+
+/** Each user's mids in arrival order, over the deliveries of one turn in the order they came. */
+function midsByUser(deliveries: Pending[]): Map<string, string[]> {
   const byUser = new Map<string, string[]>()
-  for (const m of messages) {
-    const mids = byUser.get(m.igUserId)
-    if (mids) mids.push(m.mid)
-    else byUser.set(m.igUserId, [m.mid])
-  }
+  for (const d of deliveries)
+    for (const m of d.messages) {
+      const mids = byUser.get(m.igUserId)
+      if (mids) mids.push(m.mid)
+      else byUser.set(m.igUserId, [m.mid])
+    }
   return byUser
 }
 
@@ -52,10 +63,11 @@ function midsByUser(messages: DmMessagePayload[]): Map<string, string[]> {
  * resolves only once Redis has every job, so a 200 never loses a message; it rejects fast when
  * Redis is down.
  *
- * The producer connection auto-pipelines: concurrent deliveries' commands share one write. The
- * arrivals and the jobs go through that same pipeline in call order (an explicit `addBulk`
- * pipeline would be written ahead of it), so Redis records the arrivals before any job exists; a
- * delivery with several jobs is still one write, like `addBulk`.
+ * Group commit: the deliveries of one event-loop turn are written together. Their arrivals are
+ * one command (every user's mids, in arrival order), then each delivery's jobs, on the producer
+ * connection, which auto-pipelines: one write, in call order (an explicit `addBulk` pipeline would
+ * be written ahead of it), so Redis records the arrivals before any job exists. A delivery resolves
+ * once the arrivals and its own jobs are in Redis.
  */
 export function createDmQueueRepository(opts: {
   queue: Queue
@@ -65,21 +77,37 @@ export function createDmQueueRepository(opts: {
   const { queue, order } = opts
   const timeoutMs = opts.timeoutMs ?? 3000
   const timedOut = new Error(`enqueue timed out after ${timeoutMs} ms`)
+  let turn: Pending[] = []
+
+  /** Writes this turn's deliveries: their arrivals in one command first, then every job. */
+  function write(): void {
+    const deliveries = turn
+    turn = []
+    try {
+      const arrivals = order.noteArrivals(midsByUser(deliveries))
+      for (const d of deliveries) {
+        const work: Promise<unknown>[] = [arrivals]
+        for (const j of d.jobs) work.push(queue.add(j.name, j.data, j.opts))
+        d.done(Promise.all(work))
+      }
+    } catch (err) {
+      // Not expected (both calls are async): answer every delivery of the turn (503) at once.
+      for (const d of deliveries) d.done(Promise.reject(err))
+    }
+  }
 
   return {
     async enqueue(batch: Batch): Promise<void> {
       const jobs = jobsOf(batch)
       if (jobs.length === 0) return
-      const work: Promise<unknown>[] = []
-      // Arrivals first on the same connection, so Redis records them before any job exists.
-      for (const [user, mids] of midsByUser(batch.messages)) work.push(order.noteArrival(user, mids))
-      for (const j of jobs) work.push(queue.add(j.name, j.data, j.opts))
       let timer: NodeJS.Timeout | undefined
       try {
         await Promise.race([
-          Promise.all(work),
+          new Promise((resolve) => {
+            if (turn.push({ jobs, messages: batch.messages, done: resolve }) === 1) setImmediate(write)
+          }),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(timedOut), timeoutMs)
+            timer = setTimeout(reject, timeoutMs, timedOut)
           }),
         ])
       } finally {

@@ -163,16 +163,41 @@ export function parseWebhook(body: unknown, receivedAt = Date.now()): ParsedWebh
   return out
 }
 
+/** An event's timestamp, or the arrival time (not a closure per event: tsx's keepNames wraps those). */
+const tsOf = (t: number | undefined, receivedAt: number) => Math.trunc(t ?? receivedAt)
+
+/** A plain text message (the fast path let no flag, attachment or context through), pushed as below. */
+function plainMessage(e: MessageEventData, own: string | null, receivedAt: number, out: ParsedWebhook): void {
+  const sender = e.sender.id
+  const recipient = e.recipient.id
+  if (sender === recipient || (own !== null && sender === own)) {
+    out.skipped++
+    return
+  }
+  out.messages.push({
+    mid: e.message.mid,
+    igUserId: sender,
+    igAccountId: recipient,
+    timestamp: tsOf(e.timestamp, receivedAt),
+    text: e.message.text ?? '',
+    attachments: [],
+    receivedAt,
+  })
+}
+
 function parseEvent(ev: unknown, own: string | null, receivedAt: number, out: ParsedWebhook): void {
   if (!ev || typeof ev !== 'object') {
     out.malformed++
     return
   }
-  const ts = (t: number | undefined) => Math.trunc(t ?? receivedAt)
   if ('message' in ev) {
     // A plain text message skips the schema (the webhook's hot path); anything else is parsed by it.
     const plain = plainMessageEvent(ev)
-    const m = plain ? { success: true as const, data: plain } : MessageEvent.safeParse(ev)
+    if (plain) {
+      plainMessage(plain, own, receivedAt, out)
+      return
+    }
+    const m = MessageEvent.safeParse(ev)
     if (!m.success) {
       out.malformed++
       return
@@ -185,7 +210,7 @@ function parseEvent(ev: unknown, own: string | null, receivedAt: number, out: Pa
         igAccountId: sender.id,
         text: msg.text ?? '',
         attachments: attachmentsOf(msg.attachments),
-        timestamp: ts(m.data.timestamp),
+        timestamp: tsOf(m.data.timestamp, receivedAt),
         receivedAt,
       })
       return
@@ -194,7 +219,7 @@ function parseEvent(ev: unknown, own: string | null, receivedAt: number, out: Pa
       mid: msg.mid,
       igUserId: sender.id,
       igAccountId: recipient.id,
-      timestamp: ts(m.data.timestamp),
+      timestamp: tsOf(m.data.timestamp, receivedAt),
     }
     if (msg.is_deleted) {
       out.changes.push({ kind: 'delete', ...base, receivedAt })
@@ -220,16 +245,10 @@ function parseEvent(ev: unknown, own: string | null, receivedAt: number, out: Pa
     })
     return
   }
-  parseOtherEvent(ev, own, ts, receivedAt, out)
+  parseOtherEvent(ev, own, receivedAt, out)
 }
 
-function parseOtherEvent(
-  ev: object,
-  own: string | null,
-  ts: (t: number | undefined) => number,
-  receivedAt: number,
-  out: ParsedWebhook,
-): void {
+function parseOtherEvent(ev: object, own: string | null, receivedAt: number, out: ParsedWebhook): void {
   if ('reaction' in ev) {
     const r = ReactionEvent.safeParse(ev)
     if (!r.success) return void out.malformed++
@@ -240,7 +259,7 @@ function parseOtherEvent(
       action: r.data.reaction.action,
       reaction: r.data.reaction.reaction,
       emoji: r.data.reaction.emoji,
-      timestamp: ts(r.data.timestamp),
+      timestamp: tsOf(r.data.timestamp, receivedAt),
     })
   } else if ('postback' in ev) {
     const p = PostbackEvent.safeParse(ev)
@@ -254,7 +273,7 @@ function parseOtherEvent(
       attachments: [],
       source: 'postback',
       ...(p.data.postback.payload ? { context: { postback: p.data.postback.payload } } : {}),
-      timestamp: ts(p.data.timestamp),
+      timestamp: tsOf(p.data.timestamp, receivedAt),
       receivedAt,
     })
   } else if ('message_edit' in ev) {
@@ -266,7 +285,7 @@ function parseOtherEvent(
       igUserId: e.data.sender.id,
       igAccountId: e.data.recipient.id,
       text: e.data.message_edit.text ?? '',
-      timestamp: ts(e.data.timestamp),
+      timestamp: tsOf(e.data.timestamp, receivedAt),
       receivedAt,
     })
   } else {
