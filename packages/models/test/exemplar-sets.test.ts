@@ -184,7 +184,7 @@ describe('exemplar store', () => {
       const q = axis(3, 0.2)
       const before = await sut.search({ setId: set.id, vector: q, k: 4, minScore: -1 })
       expect(before[0]?.prompt).toBe(`${h} question 2`)
-      // Re-ranked exactly: the best hit first, then the rest by cosine, ties by id.
+      // Scored exactly, best first.
       expect(before.map((x) => x.score)).toEqual([...before.map((x) => x.score)].sort((a, b) => b - a))
 
       expect(await sut.eraseUser(`${h}-user-2`)).toBe(10)
