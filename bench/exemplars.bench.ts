@@ -2,23 +2,28 @@
  * The exemplar learner on the reply path (issues 14 and 20), all figures from one run:
  *
  * 1. The lookup alone at 10,000 and 100,000 exemplars in the active set — what the gateway runs
- *    (exemplar-sets.ts `search`: one round trip, the set's own HNSW index, binary query vector) —
- *    against the exact scan of the same set, with recall@k of the lookup vs the exact result.
+ *    (exemplar-sets.ts `search`: one round trip and one statement, the set's own HNSW index,
+ *    binary query vector) — against the exact scan of the same set, with recall@k of the lookup
+ *    vs the exact result.
  * 2. A reply with vs without exemplars: memory recall on (a user with BENCH_MEMORY_TURNS turns),
  *    the live message embedded once and shared by recall and the lookup (as compose.ts wires it),
- *    then the completion on openai-local; p50/p99 added at each set size.
+ *    then the completion on openai-local; p50/p99 added at each set size, printed beside the
+ *    reply's own run-to-run noise: the same difference between two identical arms without
+ *    exemplars, interleaved with the others (an A/A pair).
  * 3. The reply path's overhead excluding the model (the completion and the embedding call are the
  *    provider's time, subtracted), with memory recall and exemplars on; target ≤ 5 ms p50.
  *
  * Data: synthetic 1536-d unit vectors built in SQL from shared random bases (as recall.bench.ts);
- * each set's index is built with BENCH_HNSW_M / BENCH_HNSW_EFC (default 8 / 24: PGlite builds on one
- * WASM core; production sets get m=16 / ef_construction=64, whose recall is at least as good).
+ * each set's index is built with BENCH_HNSW_M / BENCH_HNSW_EFC, default what a production build uses
+ * (exemplar-sets.ts SET_INDEX, m=16 / ef_construction=64; ~2–5 min at 100k on PGlite's one WASM
+ * core). A cheaper graph (the m=8 / ef_construction=24 this bench used before) understates recall:
+ * 0.79 at 100k where the production graph gives ~0.99 with the same beam.
  * Lookup queries are one of the set's vectors plus noise (a paraphrase of a known question).
  */
 import { startEmbeddedPostgres } from '@loopdm/db/embedded'
 import { runMigrations } from '@loopdm/db/migrate'
 import { createPool, type Pool, vectorParam } from '@loopdm/db/pool'
-import { createExemplarRepository, createSetIndex } from '@loopdm/models/exemplar-sets'
+import { createExemplarRepository, createSetIndex, SET_INDEX } from '@loopdm/models/exemplar-sets'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { completionLimit } from '@loopdm/platform/capabilities'
 import { loadConfig } from '@loopdm/platform/config'
@@ -30,12 +35,14 @@ import { type BenchRow, percentile } from './harness.js'
 
 const D = 1536
 const SIZES = (process.env.BENCH_EXEMPLAR_SIZES ?? '10000,100000').split(',').map(Number)
-const M = Number(process.env.BENCH_HNSW_M ?? 8)
-const EFC = Number(process.env.BENCH_HNSW_EFC ?? 24)
+const M = Number(process.env.BENCH_HNSW_M ?? SET_INDEX.m)
+const EFC = Number(process.env.BENCH_HNSW_EFC ?? SET_INDEX.efConstruction)
 const QUERIES = Number(process.env.BENCH_EXEMPLAR_QUERIES ?? 100)
+/** Replies per arm (with, without, and the A/A arm): more than lookups, so the p99s mean something. */
+const REPLIES = Number(process.env.BENCH_EXEMPLAR_REPLIES ?? 300)
 const MEMORY_TURNS = Number(process.env.BENCH_MEMORY_TURNS ?? 2000)
-/** Other EXEMPLAR_EF_SEARCH values measured beside the configured one. */
-const EF_VARIANTS = [32, 128]
+/** Other EXEMPLAR_EF_SEARCH values measured beside the configured one (64: the default before). */
+const EF_VARIANTS = [16, 64]
 const BASES = { topic: 200, noise: 997 } as const
 
 let seed = 7
@@ -214,9 +221,10 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
         }
       }
       const scale = Math.max(1, Math.ceil(Math.sqrt(set.n / 10_000)))
+      const beamOf = (ef: number) => Math.max(k, Math.min(1000, ef * scale))
       const beamNote = EF_VARIANTS.map((ef) => {
         const b = beams[ef] as { ms: number[]; hits: number }
-        return `EXEMPLAR_EF_SEARCH ${ef} (ef ${Math.min(1000, ef * scale)}): recall@${k} ${(b.hits / (QUERIES * k)).toFixed(3)}, p50 ${ms(p(b.ms, 50))} / p99 ${ms(p(b.ms, 99))}`
+        return `EXEMPLAR_EF_SEARCH ${ef} (ef ${beamOf(ef)}): recall@${k} ${(b.hits / (QUERIES * k)).toFixed(3)}, p50 ${ms(p(b.ms, 50))} / p99 ${ms(p(b.ms, 99))}`
       }).join('; ')
       const label = `${set.n.toLocaleString('en')} exemplars`
       rows.push({
@@ -225,7 +233,7 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
         baseline: p(exactMs, 50),
         unit: 'ms',
         better: 'lower',
-        note: `p99 ${ms(p(lookupMs, 99))} vs ${ms(p(exactMs, 99))}; recall@${k} ${(hits / (QUERIES * k)).toFixed(3)} vs exact (EXEMPLAR_EF_SEARCH ${config.learning.exemplars.efSearch}, ef ${Math.min(1000, config.learning.exemplars.efSearch * scale)}); ${beamNote}; set's own HNSW (m=${M}, ef_construction=${EFC}) built in ${(set.buildMs / 1000).toFixed(0)} s`,
+        note: `p99 ${ms(p(lookupMs, 99))} vs ${ms(p(exactMs, 99))}; recall@${k} ${(hits / (QUERIES * k)).toFixed(3)} vs exact (EXEMPLAR_EF_SEARCH ${config.learning.exemplars.efSearch}, ef ${beamOf(config.learning.exemplars.efSearch)}); ${beamNote}; set's own HNSW (m=${M}, ef_construction=${EFC}) built in ${(set.buildMs / 1000).toFixed(0)} s`,
       })
       rows.push(...(await replyRows({ set, policy, label, user, memory, exemplars, clock, system, config })))
     }
@@ -254,12 +262,15 @@ type ReplyArgs = {
 
 /**
  * 2 + 3: replies with and without exemplars, interleaved, each with memory recall on. A reply =
- * recall (∥ the lookup) + the completion; its overhead = that minus the provider's time.
+ * recall (∥ the lookup) + the completion; its overhead = that minus the provider's time. A second
+ * arm without exemplars (`again`) is the A/A pair: what two identical arms differ by in this run is
+ * the noise an added figure has to clear to be measurable.
  */
 async function replyRows(a: ReplyArgs): Promise<BenchRow[]> {
   const arms = {
     without: { total: [] as number[], over: [] as number[] },
     with: { total: [] as number[], over: [] as number[] },
+    again: { total: [] as number[], over: [] as number[] },
   }
   const complete = (messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>) =>
     a.clock.ai.chat(
@@ -267,8 +278,8 @@ async function replyRows(a: ReplyArgs): Promise<BenchRow[]> {
       { purpose: 'reply', maxRetries: 0, timeoutMs: 10_000 },
     )
   let demos = 0
-  for (let i = -5; i < QUERIES; i++) {
-    for (const arm of ['without', 'with'] as const) {
+  for (let i = -5; i < REPLIES; i++) {
+    for (const arm of ['without', 'with', 'again'] as const) {
       // A new text per reply: the live message's vector is never cached yet, as in a real DM.
       const text = `hi, do you have the wool scarf ${a.set.n}-${arm}-${i} in stock in size m?`
       a.clock.providerMs = 0
@@ -282,12 +293,16 @@ async function replyRows(a: ReplyArgs): Promise<BenchRow[]> {
       await complete([a.system, ...(d?.messages ?? []), ...mem.messages, { role: 'user', content: text }])
       const total = performance.now() - s
       if (i < 0) continue
-      demos += (d?.ids.length ?? 0) / QUERIES
+      demos += (d?.ids.length ?? 0) / REPLIES
       arms[arm].total.push(total)
       arms[arm].over.push(total - a.clock.providerMs)
     }
   }
-  const { with: w, without: wo } = arms
+  const { with: w, without: wo, again } = arms
+  const added = (xs: number[], q: number) => p(xs, q) - p(wo.total, q)
+  const addedOver = (xs: number[], q: number) => p(xs, q) - p(wo.over, q)
+  const noise = (q: number) =>
+    `A/A noise (a second arm without exemplars) ${ms(added(again.total, q))}, excl. model ${ms(addedOver(again.over, q))}`
   return [
     {
       name: `reply p50 with vs without exemplars, ${a.label}`,
@@ -295,7 +310,7 @@ async function replyRows(a: ReplyArgs): Promise<BenchRow[]> {
       baseline: p(wo.total, 50),
       unit: 'ms',
       better: 'lower',
-      note: `added p50 ${ms(p(w.total, 50) - p(wo.total, 50))} (excl. model ${ms(p(w.over, 50) - p(wo.over, 50))}); memory recall on for both; ${demos.toFixed(1)} demonstrations per reply`,
+      note: `added p50 ${ms(added(w.total, 50))} (excl. model ${ms(addedOver(w.over, 50))}); ${noise(50)}; memory recall on for all arms; ${demos.toFixed(1)} demonstrations per reply`,
     },
     {
       name: `reply p99 with vs without exemplars, ${a.label}`,
@@ -303,7 +318,7 @@ async function replyRows(a: ReplyArgs): Promise<BenchRow[]> {
       baseline: p(wo.total, 99),
       unit: 'ms',
       better: 'lower',
-      note: `added p99 ${ms(p(w.total, 99) - p(wo.total, 99))} (excl. model ${ms(p(w.over, 99) - p(wo.over, 99))})`,
+      note: `added p99 ${ms(added(w.total, 99))} (excl. model ${ms(addedOver(w.over, 99))}); ${noise(99)}`,
     },
     {
       name: `reply-path overhead p50 excl. model, recall + exemplars, ${a.label}`,

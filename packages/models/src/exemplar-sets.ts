@@ -41,11 +41,15 @@ export interface ExemplarHit {
 /**
  * A set with more exemplars than this gets its own HNSW index at build (partial, `where set_id =
  * N`, migration 0016); smaller ones are scanned exactly (bench/exemplars.bench.ts: the exact scan
- * costs ~7 µs per exemplar on the embedded Postgres, a set's own HNSW ~1–2 ms at any size).
+ * costs ~7 µs per exemplar on the embedded Postgres, a set's own HNSW ~1–3 ms at 10k–100k).
  */
 export const EXACT_SEARCH_MAX = 200
-/** hnsw.ef_search of the lookup: the set's own graph, k = EXEMPLAR_TOP_K; recall@4 in the bench. */
-export const EXEMPLAR_EF_SEARCH = 64
+/**
+ * hnsw.ef_search of the lookup in a 10,000-exemplar set's own graph (k = EXEMPLAR_TOP_K); larger
+ * sets get ef × ceil(√(size / 10,000)) (migration 0018), so 128 at 100k. bench/exemplars.bench.ts,
+ * m=16 / ef_construction=64 graphs: recall@4 vs the exact scan 1.000 at 10k, ~0.985 at 100k.
+ */
+export const EXEMPLAR_EF_SEARCH = 32
 /** HNSW build parameters of a set's index (pgvector's defaults). */
 export const SET_INDEX = { m: 16, efConstruction: 64 } as const
 const BATCH = 500
@@ -145,11 +149,11 @@ export function createExemplarRepository(db: Pool) {
 
     /**
      * The top `k` exemplars of a READY set nearest to `vector` with cosine ≥ `minScore`, in one
-     * round trip: `exemplar_neighbours` (migration 0016) walks the set's own HNSW index when it has
-     * one (sets above EXACT_SEARCH_MAX) and scans a small set exactly; a set that is not ready
-     * returns nothing. The query vector goes over the wire in binary. The hits are fetched by
-     * `id = any(array(…))` (primary key): a join would let the planner hash-join against a scan of
-     * every set's rows (seen with EXPLAIN ANALYZE).
+     * round trip and one statement: `exemplar_neighbours` (migration 0018) walks the set's own HNSW
+     * index when it has one (sets above EXACT_SEARCH_MAX), scans a small set exactly, and returns
+     * the hits with their text and exact distance; a set that is not ready returns nothing. The
+     * query vector goes over the wire in binary. Rows a GDPR erase deleted are never returned (the
+     * index scan's heap fetch checks visibility), so the reply after an erase cannot use them.
      */
     async search(a: {
       setId: number
@@ -160,11 +164,8 @@ export function createExemplarRepository(db: Pool) {
       efSearch?: number
     }): Promise<ExemplarHit[]> {
       const r = await db.query<ExemplarHit & { distance: number }>(
-        `with n as materialized (select * from exemplar_neighbours($1, $2::vector, $4, $5)),
-              cand as materialized (
-                select id::int8 as id, prompt, answer, tokens, embedding <=> $2::vector as distance
-                  from exemplars where id = any (array(select id from n)))
-         select * from cand where distance <= $3 order by distance, id`,
+        `select id::int8 as id, prompt, answer, tokens, distance
+           from exemplar_neighbours($1, $2::vector, $4, $5) where distance <= $3 order by distance, id`,
         [a.setId, vectorParam(a.vector), 1 - a.minScore, a.k, a.efSearch ?? EXEMPLAR_EF_SEARCH],
       )
       return r.rows.map(withScore)

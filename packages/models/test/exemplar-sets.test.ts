@@ -176,6 +176,24 @@ describe('exemplar store', () => {
       const all = await sut.search({ setId: small.set.id, vector: q, k: 50, minScore: -1 })
       expect(all).toHaveLength(20)
     })
+
+    it("never returns an erased customer's exemplars from a set's own index, from the very next lookup", async () => {
+      const h = hash()
+      const data = { embeddingModel: 'text-embedding-3-small', sourceFiles: [], items: items(30, h) }
+      const { set } = await sut.build({ ...data, contentHash: h }, { indexAbove: 0 })
+      const q = axis(3, 0.2)
+      const before = await sut.search({ setId: set.id, vector: q, k: 4, minScore: -1 })
+      expect(before[0]?.prompt).toBe(`${h} question 2`)
+      // Scored exactly, best first.
+      expect(before.map((x) => x.score)).toEqual([...before.map((x) => x.score)].sort((a, b) => b - a))
+
+      expect(await sut.eraseUser(`${h}-user-2`)).toBe(10)
+      const after = await sut.search({ setId: set.id, vector: q, k: 4, minScore: -1 })
+      expect(after).toHaveLength(4)
+      expect(after.map((x) => x.prompt)).not.toContain(`${h} question 2`)
+      const left = new Set(after.map((x) => Number(x.prompt.split(' ').at(-1)) % 3))
+      expect(left.has(2)).toBe(false)
+    })
   })
 
   describe('packDemonstrations', () => {

@@ -79,7 +79,7 @@ export const EnvSchema = z.object({
   EXEMPLAR_TOP_K: num(4, { int: true, min: 1, max: 50 }),
   EXEMPLAR_MIN_SCORE: num(0.5, { min: -1, max: 1 }),
   EXEMPLAR_MAX_TOKENS: num(600, { int: true, min: 0 }),
-  EXEMPLAR_EF_SEARCH: num(64, { int: true, min: 1, max: 1000 }),
+  EXEMPLAR_EF_SEARCH: num(32, { int: true, min: 1, max: 1000 }),
   IG_APP_SECRET: optionalString,
   IG_VERIFY_TOKEN: optionalString,
   IG_ACCESS_TOKEN: optionalString,

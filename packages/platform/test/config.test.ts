@@ -16,7 +16,7 @@ describe('loadConfig', () => {
       })
       expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
       expect(sut.memory.search).toEqual({ exactScanMaxTurns: 200, quantizedMaxTurns: 20_000, efSearch: 400 })
-      expect(sut.learning.exemplars.efSearch).toBe(64)
+      expect(sut.learning.exemplars.efSearch).toBe(32)
       expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
       expect(sut.export).toMatchObject({ dir: 'exports', maxBytes: 50 * 1024 * 1024 })
       // FT_PRICE_PER_1K_TOKENS is an override: unset, the per-model training prices apply.
