@@ -179,12 +179,22 @@ async function exportThroughput(): Promise<BenchRow[]> {
     const c = r.curation
     return [
       {
+        // Issue 16's target on its own row (baseline = the target, as the RSS row).
+        name: `export throughput with curation (${(MESSAGES / 1e6).toFixed(1)}M msgs)`,
+        value: rate,
+        baseline: 50_000,
+        unit: 'msg/s',
+        better: 'higher',
+        target: '≥ 50000 msg/s',
+        note: `${r.secs.toFixed(1)} s; the run's details are on the next row`,
+      },
+      {
         name: `export with curation (${(MESSAGES / 1e6).toFixed(1)}M msgs) vs bare keyset scan`,
         value: rate,
         baseline: scanRate,
         unit: 'msg/s',
         better: 'higher',
-        target: '≥ 50000 msg/s and ratio ≥ 0.4',
+        target: 'ratio ≥ 0.4',
         note: `${r.examples} examples (human ${c.included.human}, import ${c.included.import}, bot ${c.included.bot}; excluded ${JSON.stringify(c.excluded)}), ${(r.bytes / 1e6).toFixed(1)} MB, ${r.secs.toFixed(1)} s (phases ms ${JSON.stringify(r.phaseMs)}), exporter CPU ${r.cpuSecs.toFixed(1)} s = ${Math.round(r.rowsRead / r.cpuSecs)} msg/CPU-s (the machine is shared: wall-clock figures vary with load); insert ${(insertMs / 1000).toFixed(1)} s; embedded PG process peak ${dbRssMb.toFixed(0)} MB`,
       },
       {

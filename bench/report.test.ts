@@ -46,6 +46,10 @@ describe('bench reporter', () => {
       [{ target: '0 (maybe sent: 3)', value: 1, baseline: 200 }, false],
       [{ target: 'ratio ≥ 0.5 (linear)', value: 1, baseline: 1.5 }, true],
       [{ target: 'ratio ≥ 0.5', value: 0, baseline: 0 }, false],
+      // Every clause of a conjunction must hold (the export row: rate and ratio).
+      [{ target: '≥ 50000 msg/s and ratio ≥ 0.4', value: 58_000, baseline: 500_000 }, false],
+      [{ target: '≥ 50000 msg/s and ratio ≥ 0.4', value: 250_000, baseline: 500_000 }, true],
+      [{ target: '≥ 50000 msg/s and ratio ≥ 0.4', value: 40_000, baseline: 50_000 }, false],
     ])('checks %o → %s', (r, pass) => {
       expect(passOf(r)).toBe(pass)
     })

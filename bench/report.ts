@@ -47,12 +47,18 @@ const OPS: Record<string, (a: number, b: number) => boolean> = {
 
 /**
  * Checks a row's target: `[ratio|value] <op> [α|β =] <number> [unit …]`, e.g. `ratio ≥ 0.7`,
- * `value < 10 ms`, `≥ 50000 msg/s`, `value ≤ α = 5%`, `0` (= 0). The subject defaults to the value;
- * a row's own `pass` wins. Anything else is null (not machine-checkable).
+ * `value < 10 ms`, `≥ 50000 msg/s`, `value ≤ α = 5%`, `0` (= 0), or several joined by ` and `
+ * (every one must hold). The subject defaults to the value; a row's own `pass` wins. Anything
+ * else is null (not machine-checkable).
  */
 export function passOf(row: Pick<BenchRow, 'value' | 'baseline' | 'target' | 'pass'>): boolean | null {
   if (typeof row.pass === 'boolean') return row.pass
   if (!row.target) return null
+  const clauses = row.target.split(/\s+and\s+/)
+  if (clauses.length > 1) {
+    const each = clauses.map((target) => passOf({ value: row.value, baseline: row.baseline, target }))
+    return each.includes(null) ? null : each.every(Boolean)
+  }
   const m = /^\s*(ratio|value)?\s*(≥|>=|≤|<=|<|>|=)?\s*(?:[αβ]\s*=\s*)?(-?\d+(?:\.\d+)?)/.exec(row.target)
   if (!m) return null
   const subject = m[1] === 'ratio' ? row.value / row.baseline : row.value
