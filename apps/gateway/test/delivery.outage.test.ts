@@ -15,12 +15,16 @@ import { buildTestGateway, dmWebhookBody, igUser, type TestGateway } from './sup
 
 const counter = async (m: GatewayMetrics, name: 'dmExpired' | 'dmRedriven') =>
   (await m[name].get()).values.reduce((a, v) => a + v.value, 0)
-/** The job once completed: BullMQ counts the successful run as its one attempt made. */
+/**
+ * The job once completed: BullMQ counts the successful run as its one attempt made. It is read
+ * again after its state says completed: a copy read just before it completed still says 0.
+ */
 const completedJob = (sut: TestGateway, mid: string) =>
   waitFor(
     async () => {
       const j = await sut.gateway.queues.dm.getJob(`dm-${mid}`)
-      return j && (await j.getState()) === 'completed' && j
+      if (!j || (await j.getState()) !== 'completed') return undefined
+      return sut.gateway.queues.dm.getJob(`dm-${mid}`)
     },
     { what: `job of ${mid} completed` },
   )
