@@ -73,25 +73,23 @@ export function decodeCanaryMessage(raw: string): CanaryMessage | null {
  */
 export const SHADOW_MESSAGE = JSON.stringify({ type: 'shadow' })
 
-/** True when `raw` is the shadow hint. */
-export function isShadowMessage(raw: string): boolean {
+/** The `type` of a channel message (`canary`, `shadow`; undefined for active-model messages and garbage). */
+function typeOf(raw: string): unknown {
   try {
-    return (JSON.parse(raw) as { type?: unknown } | null)?.type === 'shadow'
+    return (JSON.parse(raw) as { type?: unknown } | null)?.type
   } catch {
-    return false
+    return undefined
   }
 }
 
-/** True when `raw` is a canary- or shadow-typed message (the active-model holder leaves both alone). */
-export function isRolloutMessage(raw: string): boolean {
-  return isCanaryMessage(raw) || isShadowMessage(raw)
-}
+/** True when `raw` is the shadow hint. */
+export const isShadowMessage = (raw: string): boolean => typeOf(raw) === 'shadow'
 
 /** True when `raw` is a canary-typed message (so the active-model holder leaves it alone). */
-export function isCanaryMessage(raw: string): boolean {
-  try {
-    return (JSON.parse(raw) as { type?: unknown } | null)?.type === 'canary'
-  } catch {
-    return false
-  }
+export const isCanaryMessage = (raw: string): boolean => typeOf(raw) === 'canary'
+
+/** True when `raw` is a canary- or shadow-typed message (the active-model holder leaves both alone): one parse. */
+export function isRolloutMessage(raw: string): boolean {
+  const type = typeOf(raw)
+  return type === 'canary' || type === 'shadow'
 }
