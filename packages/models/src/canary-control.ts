@@ -9,7 +9,7 @@ import {
 } from './canary-runs.js'
 import { type CanarySplit, encodeCanaryMessage } from './hotswap.js'
 import { policyRef } from './policy.js'
-import { probeModel } from './probe.js'
+import { probePolicy } from './probe.js'
 import type { PromotionDeps } from './promotion.js'
 import { createRegistryRepository, rowToPolicy } from './registry.js'
 
@@ -57,12 +57,7 @@ export async function startCanary(deps: PromotionDeps & StartCanaryInput): Promi
   const live = await repo.live()
   if (live) throw new ConflictError(`canary ${live.id} of ${live.candidateModel} is already ${live.status}`)
   const policy = rowToPolicy(row)
-  const client = policy.endpoint && deps.clientFor ? deps.clientFor(policy.endpoint) : deps.sdk
-  await probeModel(client, policy.servingModel, {
-    deadlineMs: deps.config.models.probeDeadlineMs,
-    ...deps.probe,
-    logger: deps.logger,
-  })
+  await probePolicy(deps, policy.servingModel, policy.endpoint)
   const active = await registry.findActive()
   let run: CanaryRun
   try {

@@ -1,14 +1,9 @@
-import type { Pool } from '@loopdm/db/pool'
 import { completionLimit } from '@loopdm/platform/capabilities'
 import type { Config } from '@loopdm/platform/config'
-import { ConflictError, ModelNotCallableError, NotFoundError } from '@loopdm/platform/errors'
+import { ModelNotCallableError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
-import type { Redis } from '@loopdm/redis/client'
 import type OpenAI from 'openai'
-import { createExemplarRepository } from './exemplar-sets.js'
-import { encodeActiveModelMessage } from './hotswap.js'
-import { type PolicyEndpoint, policyRef } from './policy.js'
-import { createRegistryRepository, type ModelKind, type RegistryRepository, rowToPolicy } from './registry.js'
+import type { PolicyEndpoint } from './policy.js'
 
 export interface ProbeOptions {
   /** Give up after this many ms (0 = one attempt). Default config.models.probeDeadlineMs. */
@@ -68,4 +63,28 @@ export async function probeModel(
       delay = Math.min(delay * 2, opts.maxDelayMs ?? 5_000)
     }
   }
+}
+
+/**
+ * Probes a policy where it is served: its serving model on its own endpoint's client (the
+ * process's SDK when it has none), within PROMOTE_PROBE_DEADLINE_MS. Promotion, canary and shadow
+ * starts all check a candidate this way. Resolves the attempts it took.
+ */
+export function probePolicy(
+  deps: {
+    sdk: OpenAI
+    clientFor?: ((endpoint: PolicyEndpoint) => OpenAI) | undefined
+    config: Pick<Config, 'models'>
+    probe?: ProbeOptions | undefined
+    logger?: Logger | undefined
+  },
+  servingModel: string,
+  endpoint: PolicyEndpoint | null | undefined,
+): Promise<number> {
+  const client = endpoint && deps.clientFor ? deps.clientFor(endpoint) : deps.sdk
+  return probeModel(client, servingModel, {
+    deadlineMs: deps.config.models.probeDeadlineMs,
+    ...deps.probe,
+    logger: deps.logger,
+  })
 }

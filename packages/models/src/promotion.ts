@@ -1,14 +1,13 @@
 import type { Pool } from '@loopdm/db/pool'
-import { completionLimit } from '@loopdm/platform/capabilities'
 import type { Config } from '@loopdm/platform/config'
-import { ConflictError, ModelNotCallableError, NotFoundError } from '@loopdm/platform/errors'
+import { ConflictError, NotFoundError } from '@loopdm/platform/errors'
 import type { Logger } from '@loopdm/platform/logger'
 import type { Redis } from '@loopdm/redis/client'
 import type OpenAI from 'openai'
 import { createExemplarRepository } from './exemplar-sets.js'
 import { encodeActiveModelMessage } from './hotswap.js'
 import { type PolicyEndpoint, policyRef } from './policy.js'
-import { type ProbeOptions, probeModel } from './probe.js'
+import { type ProbeOptions, probePolicy } from './probe.js'
 import { createRegistryRepository, type ModelKind, type RegistryRepository, rowToPolicy } from './registry.js'
 
 /**
@@ -97,13 +96,7 @@ export async function promoteModel(
   if (row?.learner === 'exemplars') await assertSetServable(deps.db, model, row.exemplarSetId)
   // A policy is probed where it is served: its serving model on its endpoint.
   const servingModel = row?.servingModel ?? model
-  const endpoint = row ? rowToPolicy(row).endpoint : null
-  const client = endpoint && deps.clientFor ? deps.clientFor(endpoint) : deps.sdk
-  const probeAttempts = await probeModel(client, servingModel, {
-    deadlineMs: deps.config.models.probeDeadlineMs,
-    ...deps.probe,
-    logger: deps.logger,
-  })
+  const probeAttempts = await probePolicy(deps, servingModel, row ? rowToPolicy(row).endpoint : null)
   if (!row) {
     await registry.upsertModel({
       model,

@@ -1,6 +1,6 @@
 import type { Pool, Queryable } from '@loopdm/db/pool'
 import { ConflictError, NotFoundError, ValidationError } from '@loopdm/platform/errors'
-import { probeModel } from './probe.js'
+import { probePolicy } from './probe.js'
 import type { PromotionDeps } from './promotion.js'
 import { createRegistryRepository, rowToPolicy } from './registry.js'
 
@@ -108,12 +108,7 @@ export async function startShadow(
   const live = await createShadowRepository(deps.db).live()
   if (live) throw new ConflictError(`shadow ${live.id} of ${live.candidateModel} is already running`)
   const policy = rowToPolicy(row)
-  const client = policy.endpoint && deps.clientFor ? deps.clientFor(policy.endpoint) : deps.sdk
-  await probeModel(client, policy.servingModel, {
-    deadlineMs: deps.config.models.probeDeadlineMs,
-    ...deps.probe,
-    logger: deps.logger,
-  })
+  await probePolicy(deps, policy.servingModel, policy.endpoint)
   try {
     const r = await deps.db.query<ShadowRun>(
       `insert into shadow_runs (candidate_model, sample, actor) values ($1, $2, $3) returning ${COLS}`,
