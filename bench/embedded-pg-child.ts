@@ -12,8 +12,8 @@ const stop = async () => {
   await pg.close()
   process.exit(0)
 }
-// Parents that hold a pipe to our stdin (gateway benches) stop us by closing it; parents that
-// ignore stdin (export bench) would hand us /dev/null, which ends at once, so only a pipe counts.
+// Parents that hold a pipe to our stdin (bench/pg-process.ts) stop us by closing it; a parent that
+// ignores stdin would hand us /dev/null, which ends at once, so only a pipe counts.
 if (fstatSync(0).isFIFO()) {
   process.stdin.resume()
   process.stdin.on('end', () => void stop())

@@ -11,7 +11,7 @@
  * Redaction: our redactPII vs the `redact-pii` npm package (SyncRedactor, its default rules) on the
  * same labelled corpus, rate and recall of both (recall = labelled PII values no longer present).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -27,38 +27,10 @@ import { REDACTION_CORPUS } from '../packages/training-data/test/redaction.corpu
 import { scoreRedaction } from '../packages/training-data/test/redaction.score.js'
 import { APP_NODE_FLAGS } from '../scripts/lib/app-flags.js'
 import type { BenchRow } from './harness.js'
+import { startPgProcess } from './pg-process.js'
 
 const MESSAGES = Number(process.env.BENCH_EXPORT_MESSAGES ?? 1_000_000)
 const USERS = 10_000
-
-/** Starts the embedded Postgres in a child process (as under `npm start`); resolves its URL. */
-function startPgChild(): Promise<{ url: string; child: ChildProcess; close: () => Promise<void> }> {
-  return new Promise((res, rej) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'embedded-pg-child.ts')],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    )
-    let out = ''
-    child.stdout?.on('data', (d) => {
-      out += d
-      const m = /URL (\S+)/.exec(out)
-      if (m)
-        res({
-          url: m[1] as string,
-          child,
-          close: () =>
-            new Promise<void>((done) => {
-              child.once('exit', () => done())
-              child.kill('SIGTERM')
-            }),
-        })
-    })
-    child.once('exit', (code) => rej(new Error(`embedded Postgres child exited (${code})`)))
-  })
-}
 
 interface ChildResult {
   rowsRead: number
@@ -114,7 +86,7 @@ function rssKb(pid: number): number {
 }
 
 async function exportThroughput(): Promise<BenchRow[]> {
-  const pg = await startPgChild()
+  const pg = await startPgProcess()
   const pool = createPool({ connectionString: pg.url, max: 4 })
   const dir = await mkdtemp(join(tmpdir(), 'export-bench-'))
   try {

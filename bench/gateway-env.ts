@@ -3,9 +3,7 @@
  * machine's Redis under a unique queue prefix, openai-local in-process, a fake Graph API, and
  * logs at warn. `close()` removes the benchmark's Redis keys.
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createInterface } from 'node:readline'
 import { runMigrations } from '@loopdm/db/migrate'
 import { createPool, type Pool, refreshVectorType } from '@loopdm/db/pool'
 import { createGateway, type Gateway, type GatewayOptions } from '@loopdm/gateway/compose'
@@ -14,6 +12,7 @@ import { loadConfig } from '@loopdm/platform/config'
 import { createLogger } from '@loopdm/platform/logger'
 import { type FakeGraph, startFakeGraph } from '@loopdm/testing/fake-graph'
 import { Redis } from 'ioredis'
+import { startPgProcess } from './pg-process.js'
 
 export const BENCH_SECRET = 'bench-app-secret'
 
@@ -24,32 +23,6 @@ export interface BenchGateway {
   graph: FakeGraph
   url: string
   close(): Promise<void>
-}
-
-/** The embedded Postgres in a child process, as under `npm start` (not on the gateway's thread). */
-async function startPgProcess(): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', new URL('./embedded-pg-child.ts', import.meta.url).pathname],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  )
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`embedded Postgres exited (${code})`)))
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      if (l.startsWith('URL ')) resolve(l.slice(4))
-    })
-  })
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve())
-        child.stdin?.end()
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref()
-      }),
-  }
 }
 
 export async function startBenchGateway(opts: Partial<GatewayOptions> = {}): Promise<BenchGateway> {

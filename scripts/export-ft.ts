@@ -6,6 +6,7 @@
 
 import { openDatabase } from '@loopdm/db/open-database'
 import { CliUsageError, EXPORT_USAGE, formatExportSummary, parseExportCli } from '@loopdm/exporter/export-cli'
+import { maintainAfter } from '@loopdm/exporter/jobs/export.processor'
 import type { ExportResult } from '@loopdm/exporter/services/export.service'
 import { createExportService } from '@loopdm/exporter/services/export.service'
 import { loadConfigOrExit } from '@loopdm/platform/config'
@@ -69,7 +70,7 @@ async function inline(): Promise<ExportResult> {
         return true
       },
     })
-    return await exporter.run(opts.payload)
+    return await maintainAfter(await exporter.run(opts.payload), { exporter, logger })
   } finally {
     await tuneQueue?.close()
     await db.close()

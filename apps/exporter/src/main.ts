@@ -35,7 +35,7 @@ const exporter = createExportService({
   },
 })
 
-const exportWorker = createWorker(EXPORT_QUEUE, (job) => processExport(job, { exporter, config }), {
+const exportWorker = createWorker(EXPORT_QUEUE, (job) => processExport(job, { exporter, config, logger }), {
   config,
   logger,
   // An export of millions of rows can run for minutes: keep the lock alive meanwhile.

@@ -51,6 +51,7 @@ export interface ConnectionContext {
  * COPY … TO STDOUT works and cannot interleave: its whole output comes out of one engine call.
  */
 export function isCopyFromStdin(sql: string): boolean {
+  if (!/copy/i.test(sql)) return false
   const stripped = sql.replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ')
   return stripped.split(';').some((stmt) => /^\s*\(?\s*copy\b/i.test(stmt) && /\bfrom\s+stdin\b/i.test(stmt))
 }
@@ -123,16 +124,25 @@ class WireConnection {
     await db.runExclusive(() => db.execProtocolRawStream(msg, { onRawData: onData }))
   }
 
-  private async run(msg: Uint8Array, boundary: boolean): Promise<void> {
+  /**
+   * Runs `msgs` (whole messages, in order) in ONE engine call: the engine reads every message of
+   * the buffer (PGlite's execProtocolRawSync loops until its input is consumed), so a query's
+   * Parse/Bind/Describe/Execute/Sync cost one call and one write instead of five. Postgres's own
+   * rules still hold inside: after an error the engine skips to the Sync.
+   */
+  private async run(msgs: Buffer[], boundary: boolean): Promise<void> {
     const { db, lock } = this.ctx
     await lock.acquire(this.id)
     this.tracker.readyStatus = 0
+    const msg = msgs.length === 1 ? (msgs[0] as Buffer) : Buffer.concat(msgs)
+    this.socket.cork()
     try {
-      await this.exec(msg, (d) => {
+      await this.exec(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength), (d) => {
         this.tracker.feed(d)
         this.write(Buffer.from(d))
       })
     } finally {
+      this.socket.uncork()
       // Idle ReadyForQuery after a Sync or simple Query: the unit Postgres treats as atomic.
       if (boundary && this.tracker.readyStatus === 0x49 && !db.isInTransaction()) lock.release(this.id)
     }
@@ -198,39 +208,47 @@ class WireConnection {
     return true
   }
 
-  private async onMessage(type: number, msg: Buffer): Promise<void> {
-    if (this.skipUntilSync && type !== 0x53) return
-    this.skipUntilSync = false
-    if (type === 0x51 || type === 0x50) {
-      // Query: the SQL is the body; Parse: statement name, then the SQL.
-      const sql = type === 0x51 ? cstring(msg, 5)[0] : cstring(msg, cstring(msg, 5)[1])[0]
-      if (isCopyFromStdin(sql)) {
-        this.write(errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded server', 'ERROR'))
-        if (type === 0x51)
-          this.write(backendMessage('Z', Buffer.from(this.ctx.db.isInTransaction() ? 'T' : 'I')))
-        else this.skipUntilSync = true
-        return
-      }
-    }
-    // 'S' Sync ends an extended-protocol sequence, 'Q' is a whole simple query.
-    await this.run(new Uint8Array(msg), type === 0x53 || type === 0x51)
+  /** True for a Query or Parse that runs COPY … FROM STDIN (refused before it reaches the engine). */
+  private isCopyIn(type: number, msg: Buffer): boolean {
+    if (type !== 0x51 && type !== 0x50) return false
+    // Query: the SQL is the body; Parse: statement name, then the SQL.
+    const sql = type === 0x51 ? cstring(msg, 5)[0] : cstring(msg, cstring(msg, 5)[1])[0]
+    return isCopyFromStdin(sql)
   }
 
+  private refuseCopyIn(type: number): void {
+    this.write(errorResponse('0A000', 'COPY FROM STDIN is not supported by the embedded server', 'ERROR'))
+    if (type === 0x51) this.write(backendMessage('Z', Buffer.from(this.ctx.db.isInTransaction() ? 'T' : 'I')))
+    else this.skipUntilSync = true
+  }
+
+  /**
+   * Takes every whole message buffered and runs them in batches that end at a Sync or a simple
+   * Query (the engine lock is released only there); what precedes a missing Sync runs at once
+   * and keeps the lock, as before.
+   */
   private async drain(): Promise<void> {
     const { reader } = this
+    const batch: Buffer[] = []
+    const flush = async (boundary: boolean) => {
+      if (batch.length === 0) return
+      const msgs = batch.splice(0)
+      await this.run(msgs, boundary)
+    }
     while (!this.closed) {
       if (this.phase === 'startup') {
         if (this.onStartupPacket() === 'next') continue
         return
       }
-      if (reader.length < 5) return
+      if (reader.length < 5) break
       const type = reader.byteAt(0)
       const len = reader.int32At(1)
       if (len < 4 || len > MAX_MESSAGE_LENGTH) {
+        await flush(false)
         this.fail('08P01', `invalid message length ${len} for message type ${type}`)
         return
       }
-      if (reader.length < len + 1) return
+      if (reader.length < len + 1) break
       const msg = reader.take(len + 1)
       if (this.phase !== 'ready') {
         if (!(await this.onAuth(type, msg.subarray(5)))) return
@@ -238,12 +256,24 @@ class WireConnection {
       }
       if (type === 0x58) {
         // Terminate
+        await flush(false)
         this.closed = true
         this.socket.end()
         return
       }
-      await this.onMessage(type, msg)
+      if (this.skipUntilSync && type !== 0x53) continue
+      this.skipUntilSync = false
+      if (this.isCopyIn(type, msg)) {
+        // What came before it is answered first, in order.
+        await flush(false)
+        this.refuseCopyIn(type)
+        continue
+      }
+      batch.push(msg)
+      // 'S' Sync ends an extended-protocol sequence, 'Q' is a whole simple query.
+      if (type === 0x53 || type === 0x51) await flush(true)
     }
+    await flush(false)
   }
 
   private async cleanup(): Promise<void> {

@@ -56,6 +56,70 @@ function sqlState(data: Buffer): string | undefined {
   return undefined
 }
 
+/** Extended-protocol frontend messages (Postgres docs, "Message Formats"), text parameters. */
+const frame = (type: string, body: Buffer) => Buffer.concat([Buffer.from(type), int32(body.length + 4), body])
+const int16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff])
+const cstr = (s: string) => Buffer.from(`${s}\0`)
+const parseMsg = (sql: string) => frame('P', Buffer.concat([cstr(''), cstr(sql), int16(0)]))
+const bindMsg = (params: string[]) =>
+  frame(
+    'B',
+    Buffer.concat([
+      cstr(''),
+      cstr(''),
+      int16(0),
+      int16(params.length),
+      ...params.flatMap((p) => [int32(Buffer.byteLength(p)), Buffer.from(p)]),
+      int16(0),
+    ]),
+  )
+const executeMsg = () => frame('E', Buffer.concat([cstr(''), int32(0)]))
+const syncMsg = () => frame('S', Buffer.alloc(0))
+const query = (sql: string, params: string[] = []) => [
+  parseMsg(sql),
+  bindMsg(params),
+  executeMsg(),
+  syncMsg(),
+]
+
+/** The backend messages in `data`, in order: DataRow as `row:<first column>`, errors as `error:<SQLSTATE>`. */
+function backendTrace(data: Buffer): string[] {
+  const out: string[] = []
+  let i = 0
+  while (i + 5 <= data.length) {
+    const type = String.fromCharCode(data[i] as number)
+    const len = data.readInt32BE(i + 1)
+    const body = data.subarray(i + 5, i + 1 + len)
+    if (type === 'D') out.push(`row:${body.subarray(6, 6 + body.readInt32BE(2)).toString('utf8')}`)
+    else if (type === 'E') out.push(`error:${sqlState(data.subarray(i))}`)
+    else if (type === 'Z') out.push(`ready:${String.fromCharCode(body[0] as number)}`)
+    else out.push(type)
+    i += 1 + len
+  }
+  return out
+}
+
+/**
+ * Writes `bytes` in ONE write on an authenticated connection (pg.Client only did the startup)
+ * and collects the server's bytes until `readies` ReadyForQuery messages came.
+ */
+async function pipelined(url: string, bytes: Buffer, readies: number): Promise<string[]> {
+  const c = await connect(url)
+  const stream = (c as unknown as { connection: { stream: net.Socket } }).connection.stream
+  stream.removeAllListeners('data')
+  const got: Buffer[] = []
+  const done = new Promise<void>((resolve) =>
+    stream.on('data', (d: Buffer) => {
+      got.push(d)
+      if (backendTrace(Buffer.concat(got)).filter((m) => m.startsWith('ready:')).length >= readies) resolve()
+    }),
+  )
+  stream.write(bytes)
+  await done
+  stream.destroy()
+  return backendTrace(Buffer.concat(got))
+}
+
 async function connect(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url })
   c.on('error', () => {})
@@ -179,6 +243,49 @@ describe('the embedded wire server', () => {
       expect(copied.rowCount).toBe(20000)
       await other.end()
     }, 30_000)
+  })
+
+  describe('when a client pipelines several extended-protocol queries in one write', () => {
+    it('answers each in order, and an error skips only to its own Sync', async () => {
+      const trace = await pipelined(
+        server.url,
+        Buffer.concat([
+          ...query('select $1::int + 1', ['41']),
+          ...query('select 1 / $1::int', ['0']),
+          ...query("select 'after'"),
+        ]),
+        3,
+      )
+      // 1 / 0 fails while the Bind plans it: no BindComplete, the Execute is skipped, the Sync answers.
+      expect(trace).toEqual([
+        ...['1', '2', 'row:42', 'C', 'ready:I'],
+        ...['1', 'error:22012', 'ready:I'],
+        ...['1', '2', 'row:after', 'C', 'ready:I'],
+      ])
+      await healthy()
+    })
+
+    it('refuses a COPY FROM STDIN in the middle with 0A000 and still answers what came before and after it', async () => {
+      const trace = await pipelined(
+        server.url,
+        Buffer.concat([...query('select 7'), ...query('copy proto_t from stdin'), ...query('select 8')]),
+        3,
+      )
+      expect(trace).toEqual([
+        ...['1', '2', 'row:7', 'C', 'ready:I'],
+        ...['error:0A000', 'ready:I'],
+        ...['1', '2', 'row:8', 'C', 'ready:I'],
+      ])
+      // The COPY's Parse after another statement's Execute, before their Sync: that one's answer first.
+      const [p7, b7, e7] = query('select 7')
+      const unsynced = await pipelined(
+        server.url,
+        Buffer.concat([p7, b7, e7, parseMsg('copy proto_t from stdin'), syncMsg()] as Buffer[]),
+        1,
+      )
+      expect(unsynced).toEqual(['1', '2', 'row:7', 'C', 'error:0A000', 'ready:I'])
+      await healthy()
+    })
   })
 
   describe('when a client sends a CancelRequest', () => {

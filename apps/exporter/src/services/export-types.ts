@@ -61,6 +61,8 @@ export interface ExportResult {
   phaseMs: { read: number; fsync: number; finish: number; curateInit: number; dedupe: number }
   watermark: Position | undefined
   tuneEnqueued: boolean
+  /** The nightly VACUUM after a committed nightly job (export.processor.ts), when it ran. */
+  vacuumMs?: number
   /** A crashed run this call finished before starting its own. */
   recovered: { runId: number; examples: number } | undefined
 }

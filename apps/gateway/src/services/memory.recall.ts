@@ -40,7 +40,10 @@ export interface RecallStrategy {
   exactScanMaxTurns: number
   /** Up to this many: binary-quantised candidates (Hamming, index-only) re-ranked exactly. */
   quantizedMaxTurns: number
-  /** Candidates the quantised pass hands to the exact re-rank. */
+  /**
+   * Candidates the quantised pass hands to the exact re-rank: at least this many, and at least
+   * QUANTIZED_OVERSAMPLE × k (quantizedCandidatesFor).
+   */
   quantizedCandidates: number
   /** hnsw.ef_search above quantizedMaxTurns (iterative scan on). */
   efSearch: number
@@ -54,9 +57,21 @@ export interface RecallStrategy {
 export const DEFAULT_RECALL_STRATEGY: RecallStrategy = Object.freeze({
   exactScanMaxTurns: 200,
   quantizedMaxTurns: 20_000,
-  quantizedCandidates: 50,
+  quantizedCandidates: 20,
   efSearch: 400,
 })
+
+/**
+ * The quantised pass re-ranks this many × k candidates by their real distance. Each re-ranked
+ * candidate reads its 6 KB TOASTed vector (~50–70 µs on the embedded Postgres), so the re-rank,
+ * not the Hamming pass, was most of a 2,000-turn user's recall with 50 candidates; 4 × k keeps
+ * recall@5 at 1.000 in bench/recall.bench.ts (2 × k did not: 0.84 with 10).
+ */
+export const QUANTIZED_OVERSAMPLE = 4
+
+export function quantizedCandidatesFor(k: number, s: Pick<RecallStrategy, 'quantizedCandidates'>): number {
+  return Math.max(s.quantizedCandidates, QUANTIZED_OVERSAMPLE * k)
+}
 
 export interface RecallOptions extends RecallStrategy {
   config: Config
@@ -167,7 +182,7 @@ export function createRecall(opts: RecallOptions): {
     if (n <= opts.exactScanMaxTurns) return { turns: await repo.searchExact(args), strategy: 'exact' }
     if (n <= opts.quantizedMaxTurns)
       return {
-        turns: await repo.searchQuantized({ ...args, candidates: opts.quantizedCandidates }),
+        turns: await repo.searchQuantized({ ...args, candidates: quantizedCandidatesFor(mc.topK, opts) }),
         strategy: 'quantized',
       }
     return { turns: await repo.searchIndexed({ ...args, efSearch: opts.efSearch }), strategy: 'hnsw' }
