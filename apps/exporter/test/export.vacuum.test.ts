@@ -1,6 +1,7 @@
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@loopdm/db/embedded'
 import { runMigrations } from '@loopdm/db/migrate'
 import { createPool, type Pool } from '@loopdm/db/pool'
+import { captureLogger } from '@loopdm/testing/capture-logger'
 import { testConfig } from '@loopdm/testing/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { processExport } from '../src/jobs/export.processor.js'
@@ -74,5 +75,28 @@ describe('the nightly VACUUM after the export job', () => {
     expect(nightly).toMatchObject({ status: 'committed', kind: 'nightly', examples: 40 })
     expect(nightly.vacuumMs).toEqual(expect.any(Number))
     expect(await pagesNotAllVisible()).toBe(0)
+  }, 60_000)
+
+  it('a VACUUM that fails is a warning naming the error; the committed export is still returned', async () => {
+    const config = testConfig({ DATABASE_URL: pg.url, EXPORT_DIR: tmp.dir, TZ: 'UTC' })
+    const exporter = createExportService({ db: pool, config, logger: silentLogger() })
+    // The maintenance half on a pool that is already closed: its VACUUM fails for real.
+    const gone = createPool({ connectionString: pg.url, max: 1 })
+    await gone.end()
+    const broken = createExportService({ db: gone, config, logger: silentLogger() })
+    const { logger, lines } = captureLogger({ level: 'warn' })
+    await seed(pool, [
+      { user, role: 'user', content: 'one more question', at: 200 },
+      { user, role: 'assistant', content: 'one more answer', at: 201 },
+    ])
+    const r = await processExport(
+      { data: { trigger: 'cron' }, timestamp: Date.now(), id: 'f' },
+      { exporter: { run: exporter.run, maintain: broken.maintain, exportDir: exporter.exportDir }, config, logger },
+    )
+    expect(r).toMatchObject({ status: 'committed', kind: 'nightly', examples: 1 })
+    expect(r.vacuumMs).toBeUndefined()
+    expect(lines).toContainEqual(
+      expect.objectContaining({ msg: 'export: the nightly VACUUM failed (the export is committed)', err: expect.any(String) }),
+    )
   }, 60_000)
 })
