@@ -91,12 +91,19 @@ describe('the nightly VACUUM after the export job', () => {
     ])
     const r = await processExport(
       { data: { trigger: 'cron' }, timestamp: Date.now(), id: 'f' },
-      { exporter: { run: exporter.run, maintain: broken.maintain, exportDir: exporter.exportDir }, config, logger },
+      {
+        exporter: { run: exporter.run, maintain: broken.maintain, exportDir: exporter.exportDir },
+        config,
+        logger,
+      },
     )
     expect(r).toMatchObject({ status: 'committed', kind: 'nightly', examples: 1 })
     expect(r.vacuumMs).toBeUndefined()
     expect(lines).toContainEqual(
-      expect.objectContaining({ msg: 'export: the nightly VACUUM failed (the export is committed)', err: expect.any(String) }),
+      expect.objectContaining({
+        msg: 'export: the nightly VACUUM failed (the export is committed)',
+        err: expect.any(String),
+      }),
     )
   }, 60_000)
 })
