@@ -273,7 +273,8 @@ class WireConnection {
       // 'S' Sync ends an extended-protocol sequence, 'Q' is a whole simple query.
       if (type === 0x53 || type === 0x51) await flush(true)
     }
-    await flush(false)
+    // A client that went away meanwhile gets nothing more run for it (cleanup resets the engine).
+    if (!this.closed) await flush(false)
   }
 
   private async cleanup(): Promise<void> {
