@@ -131,17 +131,20 @@ export default async function recallBench(): Promise<BenchRow[]> {
     // all-visible, which only VACUUM does — and the embedded Postgres has no autovacuum; the nightly
     // export job vacuums (apps/exporter/src/jobs/export.processor.ts). Before it the planner reads
     // the user's heap rows instead. Measured both ways, same queries.
-    const heavyQueries = queriesOf.get('heavy') as number[][]
-    const beforeVacuum = await timeMany(QUERIES, async (i) => {
-      await repo.searchQuantized({
-        igUserId: 'heavy',
-        vector: heavyQueries[i] as number[],
-        k: K,
-        minScore: -1,
-        excludeIds: [],
+    const argsFor = (user: string) => (v: number[]) => ({
+      igUserId: user,
+      vector: v,
+      k: K,
+      minScore: -1,
+      excludeIds: [],
+    })
+    const quantizedFor = (user: string) => (v: number[]) =>
+      repo.searchQuantized({
+        ...argsFor(user)(v),
         candidates: quantizedCandidatesFor(K, DEFAULT_RECALL_STRATEGY),
       })
-    })
+    const heavyQueries = queriesOf.get('heavy') as number[][]
+    const beforeVacuum = await timeMany(QUERIES, (i) => quantizedFor('heavy')(heavyQueries[i] as number[]))
     const tv = performance.now()
     await pool.query('vacuum analyze conversation_messages')
     const vacuumMs = performance.now() - tv
@@ -149,7 +152,7 @@ export default async function recallBench(): Promise<BenchRow[]> {
     for (const [user, n] of users) {
       const label = `${n}-turn user of ${TOTAL}`
       const queries = queriesOf.get(user) as number[][]
-      const args = (v: number[]) => ({ igUserId: user, vector: v, k: K, minScore: -1, excludeIds: [] })
+      const args = argsFor(user)
       const exactIds: number[][] = []
       const exactMs = await timeMany(QUERIES, async (i) => {
         exactIds[i] = (await repo.searchExact(args(queries[i] as number[]))).map((t) => t.id)
@@ -157,8 +160,7 @@ export default async function recallBench(): Promise<BenchRow[]> {
       const d = DEFAULT_RECALL_STRATEGY
       const strategies = {
         exact: (v: number[]) => repo.searchExact(args(v)),
-        quantized: (v: number[]) =>
-          repo.searchQuantized({ ...args(v), candidates: quantizedCandidatesFor(K, d) }),
+        quantized: quantizedFor(user),
         [`hnsw ef ${EF}`]: (v: number[]) => repo.searchIndexed({ ...args(v), efSearch: EF }),
         'hnsw ef 100': (v: number[]) => repo.searchIndexed({ ...args(v), efSearch: 100 }),
       }
