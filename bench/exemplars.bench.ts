@@ -342,7 +342,7 @@ async function replyRows(a: ReplyArgs): Promise<BenchRow[]> {
       unit: 'ms',
       better: 'lower',
       target: 'value ≤ 5 ms',
-      note: `p99 ${ms(p(w.over, 99))}; baseline = recall only (p99 ${ms(p(wo.over, 99))}); memory: ${MEMORY_TURNS}-turn user; overhead = recall ∥ lookup + packing + prompt, minus the provider's embedding and completion time`,
+      note: `p99 ${ms(p(w.over, 99))}; baseline = recall only (p99 ${ms(p(wo.over, 99))}); memory: ${MEMORY_TURNS}-turn user (quantised tier, its codes ranked in the gateway: memory.codes.ts); overhead = recall ∥ lookup + packing + prompt, minus the provider's embedding and completion time`,
     },
   ]
 }

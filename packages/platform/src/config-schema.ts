@@ -75,6 +75,7 @@ export const EnvSchema = z.object({
   MEMORY_EXACT_SCAN_MAX_TURNS: num(200, { int: true, min: 0 }),
   MEMORY_QUANTIZED_MAX_TURNS: num(20_000, { int: true, min: 0 }),
   MEMORY_EF_SEARCH: num(400, { int: true, min: 1, max: 1000 }),
+  MEMORY_CODE_CACHE_MB: num(64, { min: 0 }),
   LEARNING_BACKEND: oneOf(['exemplars', 'fine-tune'] as const, 'exemplars'),
   EXEMPLAR_TOP_K: num(4, { int: true, min: 1, max: 50 }),
   EXEMPLAR_MIN_SCORE: num(0.5, { min: -1, max: 1 }),

@@ -36,6 +36,8 @@ function shape(e: Env) {
         exactScanMaxTurns: e.MEMORY_EXACT_SCAN_MAX_TURNS,
         quantizedMaxTurns: e.MEMORY_QUANTIZED_MAX_TURNS,
         efSearch: e.MEMORY_EF_SEARCH,
+        /** Memory the gateway may use for mid-sized users' binary codes (memory.codes.ts); 0 = off. */
+        codeCacheBytes: Math.round(e.MEMORY_CODE_CACHE_MB * 1024 * 1024),
       },
     },
     learning: {

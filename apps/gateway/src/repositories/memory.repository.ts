@@ -100,6 +100,49 @@ export function createMemoryRepository(db: Pool) {
     },
 
     /**
+     * The user's binary codes for the in-process quantised pass (memory.codes.ts), as one row:
+     * `mark` is the embedding sequence's value before the rows were read, `ids` the turn ids
+     * (comma-separated, ascending) and `codes` their 192-byte codes concatenated in the same order
+     * (`varbit_send` minus its 4-byte length). `since` null: every code, index-only through
+     * `conversation_messages_user_bq_idx`; else only rows given an `embedded_seq` above it
+     * (migration 0019's index).
+     */
+    async codesOf(
+      igUserId: string,
+      since: number | null,
+    ): Promise<{ mark: number; ids: string; codes: Buffer }> {
+      const r = await db.query<{ mark: number; ids: string; codes: Buffer }>(
+        `select (select case when is_called then last_value else 0 end
+                   from conversation_messages_embedded_seq)::int8 as mark,
+                coalesce(string_agg(id::text, ',' order by id), '') as ids,
+                coalesce(string_agg(substr(varbit_send(embedding_bq), 5), ''::bytea order by id), ''::bytea) as codes
+           from conversation_messages
+          where ig_user_id = $1 and embedding_bq is not null and role in ('user', 'assistant')
+                ${since === null ? '' : 'and embedded_seq > $2'}`,
+        since === null ? [igUserId] : [igUserId, since],
+      )
+      const row = r.rows[0]
+      return { mark: Number(row?.mark ?? 0), ids: row?.ids ?? '', codes: row?.codes ?? Buffer.alloc(0) }
+    },
+
+    /**
+     * The exact re-rank of candidates the in-process quantised pass picked: their real cosine
+     * distance, top-k. Rows deleted since (GDPR erase, retention) are simply not found, and the
+     * user filter keeps a stale id from ever reaching another user's turn.
+     */
+    async rerank(a: SearchArgs & { ids: number[] }): Promise<MemoryTurn[]> {
+      const r = await db.query<TurnRow>(
+        `with cand as materialized (
+           select ${TURN_COLS}, embedding <=> $2::vector as distance
+             from conversation_messages
+            where id = any($3::bigint[]) and ig_user_id = $1 and embedding is not null)
+         select * from cand where distance <= $4 order by distance, id desc limit $5`,
+        [a.igUserId, vectorParam(a.vector), a.ids, 1 - a.minScore, a.k],
+      )
+      return withScore(r.rows)
+    },
+
+    /**
      * Approximate top-k through the HNSW index, for the largest histories. A filtered HNSW scan
      * returns at most ef_search candidates before the `ig_user_id` filter, so for a user holding a
      * small share of all rows it would return too few; pgvector ≥ 0.8's iterative scan keeps
@@ -139,7 +182,8 @@ export function createMemoryRepository(db: Pool) {
       if (rows.length === 0) return 0
       const r = await db.query(
         `update conversation_messages m
-            set embedding = u.e::vector, content_summary = coalesce(m.content_summary, u.s)
+            set embedding = u.e::vector, content_summary = coalesce(m.content_summary, u.s),
+                embedded_seq = nextval('conversation_messages_embedded_seq')
            from unnest($1::bigint[], $2::text[], $3::text[]) as u(id, e, s)
           where m.id = u.id and m.embedding is null`,
         [rows.map((x) => x.id), rows.map((x) => toVector(x.embedding)), rows.map((x) => x.summary)],

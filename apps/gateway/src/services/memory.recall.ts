@@ -4,6 +4,7 @@ import type { AiClient } from '@loopdm/platform/openai'
 import { pseudonymousUserKey } from '@loopdm/training-data/pseudonym'
 import type { MemoryRepository } from '../repositories/memory.repository.js'
 import { embeddingInput } from './memory.batcher.js'
+import type { CodeCache } from './memory.codes.js'
 import { type MemoryTurn, packTurns } from './memory.packing.js'
 import type { MemoryPort } from './memory.port.js'
 
@@ -79,6 +80,8 @@ export interface RecallOptions extends RecallStrategy {
   ai: Pick<AiClient, 'embed'>
   repo: MemoryRepository
   cache: VectorCache
+  /** The quantised tier's codes held in memory (memory.codes.ts); absent or disabled: the SQL pass. */
+  codes?: CodeCache | undefined
   recallTimeoutMs: number
   breakerMs: number
 }
@@ -167,31 +170,64 @@ export function createRecall(opts: RecallOptions): {
    * are embedded.
    */
   async function sizeOf(igUserId: string): Promise<number> {
-    const cached = counts.get(igUserId)
+    const cached = counts.get(igUserId) ?? opts.codes?.size(igUserId)
     if (cached !== undefined) return cached
     const n = await repo.countEmbedded(igUserId, opts.quantizedMaxTurns + 1)
     if (n > opts.exactScanMaxTurns) counts.set(igUserId, n)
     return n
   }
 
-  /** The nearest turns: exact for small histories, quantised + re-rank for mid ones, HNSW above. */
-  async function searchRelevant(igUserId: string, vector: number[], excludeIds: number[]) {
+  /**
+   * The nearest turns: exact for small histories, quantised + re-rank for mid ones (the codes in
+   * memory when `codesReady`, else the SQL pass, which also starts loading them), HNSW above.
+   */
+  async function searchRelevant(
+    igUserId: string,
+    vector: number[],
+    excludeIds: number[],
+    codesReady: boolean,
+  ) {
     const n = await sizeOf(igUserId)
     const args = { igUserId, vector, k: mc.topK, minScore: mc.minScore, excludeIds }
+    const codes = opts.codes
+    if (n > opts.quantizedMaxTurns || n <= opts.exactScanMaxTurns) codes?.forget(igUserId)
     if (n === 0) return { turns: [] as MemoryTurn[], strategy: 'none' }
     if (n <= opts.exactScanMaxTurns) return { turns: await repo.searchExact(args), strategy: 'exact' }
-    if (n <= opts.quantizedMaxTurns)
-      return {
-        turns: await repo.searchQuantized({ ...args, candidates: quantizedCandidatesFor(mc.topK, opts) }),
-        strategy: 'quantized',
+    if (n <= opts.quantizedMaxTurns) {
+      const candidates = quantizedCandidatesFor(mc.topK, opts)
+      if (codes && codesReady) {
+        const ids = codes.nearest(igUserId, vector, candidates, new Set(excludeIds))
+        return {
+          turns: ids.length ? await repo.rerank({ ...args, ids }) : [],
+          strategy: 'quantized',
+          codes: 'memory',
+        }
       }
+      if (codes?.enabled) void codes.warm(igUserId)
+      return {
+        turns: await repo.searchQuantized({ ...args, candidates }),
+        strategy: 'quantized',
+        codes: 'sql',
+      }
+    }
     return { turns: await repo.searchIndexed({ ...args, efSearch: opts.efSearch }), strategy: 'hnsw' }
+  }
+
+  /** Brings the user's codes up to date beside the embedding; false = use the SQL pass this time. */
+  function refreshCodes(igUserId: string, userKey: string): Promise<boolean> {
+    const codes = opts.codes
+    if (!codes?.has(igUserId)) return Promise.resolve(false)
+    return codes.refresh(igUserId).catch((err: Error) => {
+      codes.forget(igUserId)
+      logger?.warn({ err: err.message, userKey }, 'memory: refreshing codes failed; using the SQL pass')
+      return false
+    })
   }
 
   /** Recent turns and the query vector in parallel; a failed embedding opens the breaker. */
   async function gather(igUserId: string, text: string, excludeIds: number[], userKey: string) {
     const wantVector = text.trim() !== '' && Date.now() >= breakerUntil
-    const [recent, vector] = await Promise.all([
+    const [recent, vector, codesReady] = await Promise.all([
       repo.recentTurns(igUserId, mc.recentTurns, excludeIds),
       wantVector
         ? queryVector(igUserId, text).catch((err: Error) => {
@@ -203,8 +239,9 @@ export function createRecall(opts: RecallOptions): {
             return undefined
           })
         : undefined,
+      wantVector ? refreshCodes(igUserId, userKey) : false,
     ])
-    return { recent, vector }
+    return { recent, vector, codesReady }
   }
 
   const recall: MemoryPort['recall'] = async ({ igUserId, text, excludeIds = [] }) => {
@@ -214,14 +251,16 @@ export function createRecall(opts: RecallOptions): {
     let recent: MemoryTurn[] = []
     let relevant: MemoryTurn[] = []
     let strategy = 'skipped'
+    let codes: string | undefined
     try {
       const gathered = await gather(igUserId, text, excludeIds, userKey)
       recent = gathered.recent
       if (gathered.vector) {
         const exclude = [...excludeIds, ...recent.map((t) => t.id)]
-        const found = await searchRelevant(igUserId, gathered.vector, exclude)
+        const found = await searchRelevant(igUserId, gathered.vector, exclude, gathered.codesReady)
         relevant = found.turns
         strategy = found.strategy
+        codes = found.codes
       }
     } catch (err) {
       logger?.warn({ err: (err as Error).message, userKey }, 'memory: recall failed; answering without it')
@@ -235,11 +274,19 @@ export function createRecall(opts: RecallOptions): {
         recent: packed.recent,
         tokens: packed.tokens,
         strategy,
+        ...(codes ? { codes } : {}),
         ms: Math.round(performance.now() - started),
       },
       'memory recall',
     )
     return { messages: packed.messages, recalled: packed.recalled }
   }
-  return { recall, queryVector, forget: (igUserId) => counts.forget(igUserId) }
+  return {
+    recall,
+    queryVector,
+    forget: (igUserId) => {
+      counts.forget(igUserId)
+      opts.codes?.forget(igUserId)
+    },
+  }
 }

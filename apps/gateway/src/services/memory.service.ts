@@ -4,6 +4,7 @@ import type { Logger } from '@loopdm/platform/logger'
 import type { AiClient } from '@loopdm/platform/openai'
 import { createMemoryRepository, type MemoryRepository } from '../repositories/memory.repository.js'
 import { createEmbeddingBatcher, type EmbeddingBatcher, embeddingInput } from './memory.batcher.js'
+import { createCodeCache } from './memory.codes.js'
 import { summarise } from './memory.packing.js'
 import type { MemoryPort } from './memory.port.js'
 import {
@@ -36,6 +37,8 @@ export interface MemoryOptions {
   quantizedMaxTurns?: number
   quantizedCandidates?: number
   efSearch?: number
+  /** Memory for mid-sized users' codes (memory.codes.ts); default MEMORY_CODE_CACHE_MB. */
+  codeCacheBytes?: number
   /** Recall gives up on the query embedding after this long. Default 2000 ms. */
   recallTimeoutMs?: number
   /** After a failed query embedding, recall skips embedding for this long. Default 5000 ms. */
@@ -166,6 +169,11 @@ export function createMemory(opts: MemoryOptions): Memory {
     ai: opts.ai,
     repo,
     cache,
+    codes: createCodeCache({
+      repo,
+      maxBytes: opts.codeCacheBytes ?? mc.search.codeCacheBytes,
+      logger,
+    }),
     ...strategyOf(opts),
     recallTimeoutMs: opts.recallTimeoutMs ?? 2000,
     breakerMs: opts.breakerMs ?? 5000,
