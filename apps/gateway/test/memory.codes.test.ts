@@ -7,7 +7,8 @@ import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemoryRepository, type MemoryRepository } from '../src/repositories/memory.repository.js'
 import { CODE_BYTES, createCodeCache, queryCode } from '../src/services/memory.codes.js'
-import { createMemory, type Memory } from '../src/services/memory.service.js'
+import type { Memory, MemoryOptions } from '../src/services/memory.service.js'
+import { testMemory, turnStore } from './support/memory-turns.js'
 
 /**
  * Memory's quantised pass over codes held in the gateway (memory.codes.ts), against the real
@@ -24,7 +25,7 @@ const DRESS = 'I ordered the blue linen dress in size M last week, order number 
 const PARAPHRASE = 'Did my blue linen dress order ship yet?'
 const TOPICS = ['wool scarf', 'leather boots', 'silk blouse', 'denim jacket', 'cotton socks', 'rain coat']
 
-function memoryFor(opts: Partial<Parameters<typeof createMemory>[0]> = {}) {
+function memoryFor(opts: Partial<MemoryOptions> = {}) {
   const config = testConfig({
     OPENAI_BASE_URL: server.baseURL,
     OPENAI_MAX_RETRIES: '0',
@@ -32,37 +33,14 @@ function memoryFor(opts: Partial<Parameters<typeof createMemory>[0]> = {}) {
     MEMORY_TOP_K: '5',
     MEMORY_RECENT_TURNS: '2',
   })
-  const sut = createMemory({
-    db: pool,
-    ai: createAiClient({ config }),
-    config,
-    backfillIntervalMs: 0,
-    flushMs: 20,
-    backoffBaseMs: 50,
-    // Every user with more than 5 embedded turns is in the quantised tier.
-    exactScanMaxTurns: 5,
-    ...opts,
-  })
+  // Every user with more than 5 embedded turns is in the quantised tier.
+  const sut = testMemory(pool, config, { exactScanMaxTurns: 5, ...opts })
   open.push(sut)
   return sut
 }
 
-async function store(
-  sut: Memory | undefined,
-  igUserId: string,
-  role: 'user' | 'assistant',
-  content: string,
-  minutesAgo = 0,
-) {
-  const r = await pool.query<{ id: number }>(
-    `insert into conversation_messages (ig_user_id, role, content, ig_message_id, created_at)
-     values ($1, $2, $3, $4, now() - make_interval(mins => $5)) returning id`,
-    [igUserId, role, content, uniqueId('mid'), minutesAgo],
-  )
-  const id = Number(r.rows[0]?.id)
-  sut?.afterStore({ id, igUserId, role, content })
-  return id
-}
+/** Stores a turn and hands it to memory (support/memory-turns.ts). */
+const store = turnStore(() => pool)
 
 /** A user with `n` embedded small-talk turns about products, the dress order among them. */
 async function seedUser(sut: Memory, user: string, n = 40) {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDmJobsRepository } from '../src/repositories/dm-jobs.repository.js'
 import { createGdprService } from '../src/services/gdpr.service.js'
 import { createMemory, type Memory, type MemoryOptions } from '../src/services/memory.service.js'
+import { testMemory, turnStore } from './support/memory-turns.js'
 
 /**
  * Memory when the embedding provider fails (openai-local answering 500, slow, or stopped), and
@@ -34,36 +35,13 @@ function memoryAt(baseURL: string, opts: Partial<MemoryOptions> = {}, env: Recor
     MEMORY_RECENT_TURNS: '2',
     ...env,
   })
-  const sut = createMemory({
-    db: pool,
-    ai: createAiClient({ config }),
-    config,
-    backfillIntervalMs: 0,
-    flushMs: 20,
-    backoffBaseMs: 50,
-    breakerMs: 0,
-    ...opts,
-  })
+  const sut = testMemory(pool, config, { breakerMs: 0, ...opts })
   open.push(sut)
   return { sut, config }
 }
 
-async function store(
-  sut: Memory,
-  igUserId: string,
-  role: 'user' | 'assistant',
-  content: string,
-  minutesAgo = 0,
-) {
-  const r = await pool.query<{ id: number }>(
-    `insert into conversation_messages (ig_user_id, role, content, ig_message_id, created_at)
-     values ($1, $2, $3, $4, now() - make_interval(mins => $5)) returning id`,
-    [igUserId, role, content, uniqueId('mid'), minutesAgo],
-  )
-  const id = Number(r.rows[0]?.id)
-  sut.afterStore({ id, igUserId, role, content })
-  return id
-}
+/** Stores a turn and hands it to memory (support/memory-turns.ts). */
+const store = turnStore(() => pool)
 
 async function embedded(id: number): Promise<boolean> {
   const r = await pool.query('select embedding is not null as ok from conversation_messages where id = $1', [

@@ -8,6 +8,7 @@ import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { messageTokens } from '../src/services/memory.packing.js'
 import { createMemory, type Memory } from '../src/services/memory.service.js'
+import { turnStore } from './support/memory-turns.js'
 
 /**
  * Memory against the real embedded Postgres (pgvector) and a real openai-local (hashed n-gram
@@ -65,23 +66,8 @@ function memoryFor(
   return { sut, ai, config }
 }
 
-/** Stores a turn like the reply worker does, then hands it to memory. */
-async function store(
-  sut: Memory | undefined,
-  igUserId: string,
-  role: 'user' | 'assistant',
-  content: string,
-  minutesAgo = 0,
-): Promise<number> {
-  const r = await pool.query<{ id: number }>(
-    `insert into conversation_messages (ig_user_id, role, content, ig_message_id, created_at)
-     values ($1, $2, $3, $4, now() - make_interval(mins => $5)) returning id`,
-    [igUserId, role, content, uniqueId('mid'), minutesAgo],
-  )
-  const id = Number(r.rows[0]?.id)
-  sut?.afterStore({ id, igUserId, role, content })
-  return id
-}
+/** Stores a turn and hands it to memory (support/memory-turns.ts). */
+const store = turnStore(() => pool)
 
 /** A user with an old dress conversation, an old dog conversation, and small talk since. */
 async function seedHistory(sut: Memory, igUserId: string) {
