@@ -15,7 +15,12 @@ describe('loadConfig', () => {
         ftBase: 'gpt-4.1-mini-2025-04-14',
       })
       expect(sut.memory).toMatchObject({ enabled: true, maxTokens: 800, minScore: 0.82 })
-      expect(sut.memory.search).toEqual({ exactScanMaxTurns: 200, quantizedMaxTurns: 20_000, efSearch: 400 })
+      expect(sut.memory.search).toEqual({
+        exactScanMaxTurns: 200,
+        quantizedMaxTurns: 20_000,
+        efSearch: 400,
+        codeCacheBytes: 64 * 1024 * 1024,
+      })
       expect(sut.learning.exemplars.efSearch).toBe(32)
       expect(sut.gateway).toMatchObject({ port: 3000, dmConcurrency: 4, replyMaxTokens: 400 })
       expect(sut.export).toMatchObject({ dir: 'exports', maxBytes: 50 * 1024 * 1024 })
@@ -180,14 +185,22 @@ describe('loadConfig', () => {
 })
 
 describe('loadConfig recall settings', () => {
-  it('reads the memory search tiers and the exemplar ef_search, and names a bad one', () => {
+  it('reads the memory search tiers, the code cache and the exemplar ef_search, and names a bad one', () => {
     const sut = loadConfig({
       MEMORY_EXACT_SCAN_MAX_TURNS: '1000',
       MEMORY_QUANTIZED_MAX_TURNS: '50000',
       MEMORY_EF_SEARCH: '200',
+      MEMORY_CODE_CACHE_MB: '0.5',
       EXEMPLAR_EF_SEARCH: '100',
     })
-    expect(sut.memory.search).toEqual({ exactScanMaxTurns: 1000, quantizedMaxTurns: 50_000, efSearch: 200 })
+    expect(sut.memory.search).toEqual({
+      exactScanMaxTurns: 1000,
+      quantizedMaxTurns: 50_000,
+      efSearch: 200,
+      codeCacheBytes: 512 * 1024,
+    })
+    expect(loadConfig({ MEMORY_CODE_CACHE_MB: '0' }).memory.search.codeCacheBytes).toBe(0)
+    expect(() => loadConfig({ MEMORY_CODE_CACHE_MB: '-1' })).toThrow(/MEMORY_CODE_CACHE_MB/)
     expect(sut.learning.exemplars.efSearch).toBe(100)
     expect(() => loadConfig({ MEMORY_EF_SEARCH: '0' })).toThrow(/MEMORY_EF_SEARCH/)
     expect(() => loadConfig({ EXEMPLAR_EF_SEARCH: 'lots' })).toThrow(/EXEMPLAR_EF_SEARCH/)
