@@ -148,11 +148,21 @@ describe('the codes held in memory', () => {
     expect(codes.has(b)).toBe(true)
     expect(codes.has(a)).toBe(false)
     expect(codes.bytes()).toBeLessThanOrEqual(one + 100)
-    const small = createCodeCache({ repo, maxBytes: one - 1 })
+    let reads = 0
+    const counting = {
+      codesOf: (...x: Parameters<MemoryRepository['codesOf']>) => {
+        reads++
+        return repo.codesOf(...x)
+      },
+    }
+    const small = createCodeCache({ repo: counting, maxBytes: one - 1 })
     await small.warm(a)
     expect(small.has(a)).toBe(false)
     expect(small.bytes()).toBe(0)
+    // Not re-read on every recall: it stays on the SQL pass until the next reload period.
+    await small.warm(a)
     expect(await small.refresh(a)).toBe(false)
+    expect(reads).toBe(1)
   })
 })
 
@@ -220,6 +230,30 @@ describe('memory recall through the codes in memory', () => {
     expect(r.messages.map((m) => m.content)).not.toContain(DRESS)
     expect(lines.slice(before)).toContainEqual(
       expect.objectContaining({ msg: 'memory recall', codes: 'memory' }),
+    )
+  })
+
+  it('answers through the SQL pass when the user’s codes outgrow MEMORY_CODE_CACHE_MB', async () => {
+    const { logger, lines } = captureLogger({ name: 'memory' })
+    // Room for the first load (41 turns: capacity 82 × 200 bytes) and no more.
+    const sut = memoryFor({ logger, codeCacheBytes: 82 * (CODE_BYTES + 8) })
+    const user = uniqueId('codes-outgrown')
+    await seedUser(sut, user)
+    await recallFromCodes(sut, lines, user, PARAPHRASE)
+    for (let i = 0; i < 45; i++)
+      await store(
+        sut,
+        user,
+        i % 2 ? 'assistant' : 'user',
+        `note ${i}: the size chart for the ${TOPICS[i % TOPICS.length]}`,
+        100 - i,
+      )
+    await sut.flush()
+    const before = lines.length
+    const r = await sut.recall({ igUserId: user, text: PARAPHRASE })
+    expect(r.messages.map((m) => m.content)).toContain(DRESS)
+    expect(lines.slice(before)).toContainEqual(
+      expect.objectContaining({ msg: 'memory recall', codes: 'sql' }),
     )
   })
 

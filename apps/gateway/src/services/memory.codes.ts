@@ -101,20 +101,26 @@ export function createCodeCache(opts: CodeCacheOptions) {
     return cur
   }
 
+  /**
+   * Users whose codes alone exceed `maxBytes`, and when that was seen: they stay on the SQL pass
+   * until the next reload period instead of being re-read on every recall.
+   */
+  const tooLarge = new Map<string, number>()
+
   function put(user: string, e: Entry) {
     const old = entries.get(user)
     if (old) bytes -= sizeOf(old)
     entries.delete(user)
+    if (sizeOf(e) > opts.maxBytes) {
+      tooLarge.set(user, Date.now())
+      return
+    }
     entries.set(user, e)
     bytes += sizeOf(e)
     for (const [u, x] of entries) {
       if (bytes <= opts.maxBytes || u === user) break
       entries.delete(u)
       bytes -= sizeOf(x)
-    }
-    if (sizeOf(e) > opts.maxBytes) {
-      entries.delete(user)
-      bytes -= sizeOf(e)
     }
   }
 
@@ -150,6 +156,14 @@ export function createCodeCache(opts: CodeCacheOptions) {
     return p
   }
 
+  /** Loads the user's codes unless held, loading, or known to be too large (failures are logged). */
+  function warm(user: string): Promise<void> {
+    const big = tooLarge.get(user)
+    if (big !== undefined && Date.now() - big > reloadMs) tooLarge.delete(user)
+    if (opts.maxBytes <= 0 || entries.has(user) || tooLarge.has(user)) return Promise.resolve()
+    return load(user)
+  }
+
   return {
     enabled: opts.maxBytes > 0,
     /** Whether the user's codes are held (a refresh is then worth running). */
@@ -157,9 +171,7 @@ export function createCodeCache(opts: CodeCacheOptions) {
     /** The number of codes held for the user, if any. */
     size: (user: string) => entries.get(user)?.n,
     bytes: () => bytes,
-    /** Loads the user's codes unless held or loading (failures are logged, never thrown). */
-    warm: (user: string): Promise<void> =>
-      opts.maxBytes <= 0 || entries.has(user) ? Promise.resolve() : load(user),
+    warm,
 
     /**
      * Brings the user's entry up to date (codes embedded since its mark) and returns whether it
@@ -169,7 +181,7 @@ export function createCodeCache(opts: CodeCacheOptions) {
       if (opts.maxBytes <= 0) return false
       const e = entries.get(user)
       if (!e) {
-        void load(user)
+        void warm(user)
         return false
       }
       const got = await opts.repo.codesOf(user, e.mark)
@@ -178,6 +190,7 @@ export function createCodeCache(opts: CodeCacheOptions) {
       const next = append(e, got.ids, got.codes)
       next.mark = Math.max(e.mark, got.mark)
       put(user, next)
+      if (!entries.has(user)) return false // outgrew the bound
       if (Date.now() - next.loadedAt > reloadMs) void load(user)
       return true
     },
@@ -218,6 +231,7 @@ export function createCodeCache(opts: CodeCacheOptions) {
 
     forget(user: string) {
       loading.delete(user)
+      tooLarge.delete(user)
       const e = entries.get(user)
       if (!e) return
       entries.delete(user)

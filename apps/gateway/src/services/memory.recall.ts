@@ -195,7 +195,8 @@ export function createRecall(opts: RecallOptions): {
     if (n <= opts.exactScanMaxTurns) return { turns: await repo.searchExact(args), strategy: 'exact' }
     if (n <= opts.quantizedMaxTurns) {
       const candidates = quantizedCandidatesFor(mc.topK, opts)
-      if (codes && codesReady) {
+      // has(): the entry may have been evicted for another user's since the refresh.
+      if (codes && codesReady && codes.has(igUserId)) {
         const ids = codes.nearest(igUserId, vector, candidates, new Set(excludeIds))
         return {
           turns: ids.length ? await repo.rerank({ ...args, ids }) : [],
