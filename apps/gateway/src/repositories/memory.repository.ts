@@ -101,7 +101,7 @@ export function createMemoryRepository(db: Pool) {
 
     /**
      * The user's binary codes for the in-process quantised pass (memory.codes.ts), as one row:
-     * `mark` is the embedding sequence's value before the rows were read, `ids` the turn ids
+     * `mark` is the embedding sequence's value, read in the same statement, `ids` the turn ids
      * (comma-separated, ascending) and `codes` their 192-byte codes concatenated in the same order
      * (`varbit_send` minus its 4-byte length). `since` null: every code, index-only through
      * `conversation_messages_user_bq_idx`; else only rows given an `embedded_seq` above it

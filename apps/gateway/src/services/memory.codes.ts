@@ -11,10 +11,10 @@ import type { MemoryRepository } from '../repositories/memory.repository.js'
  *
  * Staying current: every recall first asks for the codes embedded since the entry's mark (one
  * indexed range scan, run beside the query embedding), so a turn is searchable as soon as its
- * embedding is written. The mark is the embedding sequence's value read before the rows; a row
- * given a number below it whose transaction commits after the read (a race of one statement's
- * length on a real Postgres, none on the embedded one) is picked up by the full reload every
- * `reloadMs`. Bounded by `maxBytes` (least recently used users go first).
+ * embedding is written. The mark is the embedding sequence's value, read in the same statement as
+ * the rows; a row given a number below it whose transaction commits after that statement's
+ * snapshot (a race of one statement's length on a real Postgres, none on the embedded one) is
+ * picked up by the full reload every `reloadMs`. Bounded by `maxBytes` (least recently used users go first).
  */
 
 /** 1,536 bits = 48 32-bit words per code (text-embedding-3-small's dimensions, the schema's). */
@@ -44,7 +44,7 @@ interface Entry {
   codes: Uint32Array
   n: number
   seen: Set<number>
-  /** The embedding sequence's value before the last read: the next refresh asks for rows above it. */
+  /** The embedding sequence's value at the last read: the next refresh asks for rows above it. */
   mark: number
   loadedAt: number
 }
