@@ -152,12 +152,16 @@ export default async function recallBench(): Promise<BenchRow[]> {
     // ranked in JavaScript, and the candidates re-ranked exactly in Postgres.
     const codes = createCodeCache({ repo, maxBytes: 256 * 1024 * 1024 })
     const refreshMs = new Map<string, number[]>()
-    const inMemoryFor = (user: string) => async (v: number[]) => {
-      const tr = performance.now()
-      await codes.refresh(user)
-      refreshMs.set(user, [...(refreshMs.get(user) ?? []), performance.now() - tr])
-      const ids = codes.nearest(user, v, quantizedCandidatesFor(K, DEFAULT_RECALL_STRATEGY), new Set())
-      return repo.rerank({ ...argsFor(user)(v), ids })
+    const inMemoryFor = (user: string) => {
+      const took = refreshMs.get(user) ?? []
+      refreshMs.set(user, took)
+      return async (v: number[]) => {
+        const tr = performance.now()
+        await codes.refresh(user)
+        took.push(performance.now() - tr)
+        const ids = codes.nearest(user, v, quantizedCandidatesFor(K, DEFAULT_RECALL_STRATEGY), new Set())
+        return repo.rerank({ ...argsFor(user)(v), ids })
+      }
     }
     const heavyQueries = queriesOf.get('heavy') as number[][]
     const beforeVacuum = await timeMany(QUERIES, (i) => quantizedFor('heavy')(heavyQueries[i] as number[]))
