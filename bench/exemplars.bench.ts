@@ -2,8 +2,8 @@
  * The exemplar learner on the reply path (issues 14 and 20), all figures from one run:
  *
  * 1. The lookup alone at 10,000 and 100,000 exemplars in the active set — what the gateway runs
- *    (exemplar-sets.ts `search`: one round trip and one statement, the set's own HNSW index,
- *    binary query vector) — against the exact scan of the same set, with recall@k of the lookup
+ *    (exemplar-sets.ts `search`: one round trip and one statement, the set's own lookup function
+ *    with its kept plan (migration 0020), the set's own HNSW index, binary query vector) — against the exact scan of the same set, with recall@k of the lookup
  *    vs the exact result.
  * 2. A reply with vs without exemplars: memory recall on (a user with BENCH_MEMORY_TURNS turns),
  *    the live message embedded once and shared by recall and the lookup (as compose.ts wires it),
@@ -23,7 +23,7 @@
 import { startEmbeddedPostgres } from '@loopdm/db/embedded'
 import { runMigrations } from '@loopdm/db/migrate'
 import { createPool, type Pool, vectorParam } from '@loopdm/db/pool'
-import { createExemplarRepository, createSetIndex, SET_INDEX } from '@loopdm/models/exemplar-sets'
+import { createExemplarRepository, createSetIndex, createSetLookup, SET_INDEX } from '@loopdm/models/exemplar-sets'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { completionLimit } from '@loopdm/platform/capabilities'
 import { loadConfig } from '@loopdm/platform/config'
@@ -98,6 +98,7 @@ async function loadSet(pool: Pool, n: number) {
   )
   const t = performance.now()
   await createSetIndex(pool, id, { m: M, efConstruction: EFC })
+  await createSetLookup(pool, id)
   return { id, n, buildMs: performance.now() - t }
 }
 

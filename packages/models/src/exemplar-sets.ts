@@ -83,6 +83,21 @@ export async function createSetIndex(
   )
 }
 
+/** Name of a set's own lookup function (migration 0020). */
+export const setLookupName = (setId: number) => `exemplar_set_${Math.trunc(setId)}_neighbours`
+
+/**
+ * Makes a set's own lookup function (`create_exemplar_set_lookup`, migration 0020: static SQL with
+ * the set id in it, so its plan is kept, and the beam scaled to the set's size), inside the
+ * caller's transaction when given one. Call it once the set's `examples` count is final.
+ */
+export async function createSetLookup(q: Queryable, setId: number): Promise<void> {
+  await q.query('select create_exemplar_set_lookup($1)', [Math.trunc(setId)])
+}
+
+/** Postgres's undefined_function: a set without its own lookup function (dropped by hand). */
+const UNDEFINED_FUNCTION = '42883'
+
 export function createExemplarRepository(db: Pool) {
   return {
     async findByHash(contentHash: string, q: Queryable = db): Promise<ExemplarSetRow | null> {
@@ -143,17 +158,22 @@ export function createExemplarRepository(db: Pool) {
             where id = $1 returning ${SET_COLS}`,
           [id, a.items.length, a.items.reduce((n, x) => n + x.tokens, 0)],
         )
+        // Its lookup function commits with the ready status: no session can call it earlier.
+        await createSetLookup(c, id)
         return { set: r.rows[0] as ExemplarSetRow, created: true }
       })
     },
 
     /**
      * The top `k` exemplars of a READY set nearest to `vector` with cosine ≥ `minScore`, in one
-     * round trip and one statement: `exemplar_neighbours` (migration 0018) walks the set's own HNSW
-     * index when it has one (sets above EXACT_SEARCH_MAX), scans a small set exactly, and returns
-     * the hits with their text and exact distance; a set that is not ready returns nothing. The
-     * query vector goes over the wire in binary. Rows a GDPR erase deleted are never returned (the
-     * index scan's heap fetch checks visibility), so the reply after an erase cannot use them.
+     * round trip and one statement: the set's own lookup function (migration 0020, made when the
+     * set became ready; its plan is kept) walks the set's own HNSW index when it has one (sets
+     * above EXACT_SEARCH_MAX), scans a small set exactly, and returns the hits with their text and
+     * exact distance. A set without that function (dropped by hand) is answered by
+     * `exemplar_neighbours` (migration 0018, planned per call), which returns nothing for a set
+     * that is not ready. The query vector goes over the wire in binary. Rows a GDPR erase deleted
+     * are never returned (the index scan's heap fetch checks visibility), so the reply after an
+     * erase cannot use them.
      */
     async search(a: {
       setId: number
@@ -163,10 +183,22 @@ export function createExemplarRepository(db: Pool) {
       /** hnsw.ef_search; default EXEMPLAR_EF_SEARCH. */
       efSearch?: number
     }): Promise<ExemplarHit[]> {
+      if (!Number.isSafeInteger(a.setId) || a.setId <= 0)
+        throw new Error(`exemplar set id must be a positive integer, got ${a.setId}`)
+      const params = [vectorParam(a.vector), 1 - a.minScore, a.k, a.efSearch ?? EXEMPLAR_EF_SEARCH]
+      const cols = 'id::int8 as id, prompt, answer, tokens, distance'
+      try {
+        const r = await db.query<ExemplarHit & { distance: number }>(
+          `select ${cols} from ${setLookupName(a.setId)}($1::vector, $3, $4) where distance <= $2 order by distance, id`,
+          params,
+        )
+        return r.rows.map(withScore)
+      } catch (err) {
+        if ((err as { code?: string }).code !== UNDEFINED_FUNCTION) throw err
+      }
       const r = await db.query<ExemplarHit & { distance: number }>(
-        `select id::int8 as id, prompt, answer, tokens, distance
-           from exemplar_neighbours($1, $2::vector, $4, $5) where distance <= $3 order by distance, id`,
-        [a.setId, vectorParam(a.vector), 1 - a.minScore, a.k, a.efSearch ?? EXEMPLAR_EF_SEARCH],
+        `select ${cols} from exemplar_neighbours(${a.setId}, $1::vector, $3, $4) where distance <= $2 order by distance, id`,
+        params,
       )
       return r.rows.map(withScore)
     },

@@ -1,6 +1,11 @@
 import type { Pool } from '@loopdm/db/pool'
 import { packDemonstrations } from '@loopdm/models/exemplar-prompt'
-import { createExemplarRepository, type ExemplarInput, setIndexName } from '@loopdm/models/exemplar-sets'
+import {
+  createExemplarRepository,
+  type ExemplarInput,
+  setIndexName,
+  setLookupName,
+} from '@loopdm/models/exemplar-sets'
 import { testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -39,7 +44,10 @@ describe('exemplar store', () => {
       'select id::int8 as id from exemplar_sets where content_hash = any($1)',
       [hashes],
     )
-    for (const s of sets.rows) await db.query(`drop index if exists ${setIndexName(Number(s.id))}`)
+    for (const s of sets.rows) {
+      await db.query(`drop index if exists ${setIndexName(Number(s.id))}`)
+      await db.query(`drop function if exists ${setLookupName(Number(s.id))}`)
+    }
     await db.query('delete from exemplar_sets where content_hash = any($1)', [hashes])
     await db.end()
   })
@@ -175,6 +183,30 @@ describe('exemplar store', () => {
       expect(await sut.search({ setId: big.set.id, vector: q, k: 4, minScore: -1 })).toEqual([])
       const all = await sut.search({ setId: small.set.id, vector: q, k: 50, minScore: -1 })
       expect(all).toHaveLength(20)
+    })
+
+    it("answers through the set's own lookup function, and the same without it (a set built before migration 0020)", async () => {
+      const h = hash()
+      const data = { embeddingModel: 'text-embedding-3-small', sourceFiles: [], items: items(40, h) }
+      const { set } = await sut.build({ ...data, contentHash: h }, { indexAbove: 0 })
+      const fn = await db.query('select 1 from pg_proc where proname = $1', [setLookupName(set.id)])
+      expect(fn.rowCount).toBe(1)
+      const q = axis(5, 0.3)
+      const own = await sut.search({ setId: set.id, vector: q, k: 4, minScore: -1 })
+      expect(own[0]?.prompt).toBe(`${h} question 4`)
+      expect(own).toHaveLength(4)
+
+      await db.query(`drop function ${setLookupName(set.id)}`)
+      expect(await sut.search({ setId: set.id, vector: q, k: 4, minScore: -1 })).toEqual(own)
+      // What migration 0020 runs for every ready set; a set that does not exist is named.
+      await db.query('select create_exemplar_set_lookup($1)', [set.id])
+      expect(await sut.search({ setId: set.id, vector: q, k: 4, minScore: -1 })).toEqual(own)
+      await expect(db.query('select create_exemplar_set_lookup($1)', [2 ** 40])).rejects.toThrow(
+        `exemplar set ${2 ** 40} does not exist`,
+      )
+      await expect(sut.search({ setId: 1.5, vector: q, k: 4, minScore: -1 })).rejects.toThrow(
+        'exemplar set id must be a positive integer, got 1.5',
+      )
     })
 
     it("never returns an erased customer's exemplars from a set's own index, from the very next lookup", async () => {
