@@ -23,7 +23,12 @@
 import { startEmbeddedPostgres } from '@loopdm/db/embedded'
 import { runMigrations } from '@loopdm/db/migrate'
 import { createPool, type Pool, vectorParam } from '@loopdm/db/pool'
-import { createExemplarRepository, createSetIndex, createSetLookup, SET_INDEX } from '@loopdm/models/exemplar-sets'
+import {
+  createExemplarRepository,
+  createSetIndex,
+  createSetLookup,
+  SET_INDEX,
+} from '@loopdm/models/exemplar-sets'
 import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { completionLimit } from '@loopdm/platform/capabilities'
 import { loadConfig } from '@loopdm/platform/config'
