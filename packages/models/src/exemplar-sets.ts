@@ -46,7 +46,7 @@ export interface ExemplarHit {
 export const EXACT_SEARCH_MAX = 200
 /**
  * hnsw.ef_search of the lookup in a 10,000-exemplar set's own graph (k = EXEMPLAR_TOP_K); larger
- * sets get ef × ceil(√(size / 10,000)) (migration 0018), so 128 at 100k. bench/exemplars.bench.ts,
+ * sets get ef × ceil(√(size / 10,000)) (migrations 0018 and 0020), so 128 at 100k. bench/exemplars.bench.ts,
  * m=16 / ef_construction=64 graphs: recall@4 vs the exact scan 1.000 at 10k, ~0.985 at 100k.
  */
 export const EXEMPLAR_EF_SEARCH = 32
@@ -69,7 +69,7 @@ export const setIndexName = (setId: number) => `exemplars_set_${Math.trunc(setId
 
 /**
  * Creates a set's own HNSW index (partial on `set_id`), inside the caller's transaction when given
- * one: the lookup (`exemplar_neighbours`) then walks this set's graph only.
+ * one: the lookup (the set's own lookup function, migration 0020) then walks this set's graph only.
  */
 export async function createSetIndex(
   q: Queryable,
