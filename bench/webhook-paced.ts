@@ -16,8 +16,8 @@
 
 import { randomBytes } from 'node:crypto'
 import http from 'node:http'
-import { signBody } from '../apps/gateway/src/services/signature.js'
 import { percentile } from './harness.js'
+import { signedDelivery } from './webhook-delivery.js'
 
 const [url = '', rateArg = '1000', secondsArg = '4'] = process.argv.slice(2)
 const rate = Number(rateArg)
@@ -28,24 +28,8 @@ if (!url || !secret || !(rate > 0) || !(total > 0))
 
 const tag = `${process.pid}.${randomBytes(4).toString('hex')}`
 const deliveries = Array.from({ length: total }, (_, i) => {
-  const body = JSON.stringify({
-    object: 'instagram',
-    entry: [
-      {
-        id: '17841400000000000',
-        time: 1_700_000_000_000,
-        messaging: [
-          {
-            sender: { id: `bench-user-${i % 500}` },
-            recipient: { id: '17841400000000000' },
-            timestamp: 1_700_000_000_000 + i,
-            message: { mid: `mid.paced.${tag}.${i}`, text: `How much is shipping to Vienna? #${i}` },
-          },
-        ],
-      },
-    ],
-  })
-  return { body, sig: signBody(body, secret), len: Buffer.byteLength(body) }
+  const d = signedDelivery(i, `mid.paced.${tag}`, secret)
+  return { ...d, len: Buffer.byteLength(d.body) }
 })
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })

@@ -8,9 +8,10 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
-import { signBody, verifySignature } from '../apps/gateway/src/services/signature.js'
+import { verifySignature } from '../apps/gateway/src/services/signature.js'
 import { BENCH_SECRET, startBenchGateway } from './gateway-env.js'
 import { type BenchRow, percentile } from './harness.js'
+import { signedDelivery } from './webhook-delivery.js'
 
 const DURATION_S = 4
 const ROUNDS = 3
@@ -20,31 +21,7 @@ const CONNECTIONS = 64
 const RATE = 1000
 
 function bodies(n: number): Array<{ body: string; sig: string }> {
-  const out: Array<{ body: string; sig: string }> = []
-  for (let i = 0; i < n; i++) {
-    const body = JSON.stringify({
-      object: 'instagram',
-      entry: [
-        {
-          id: '17841400000000000',
-          time: 1_700_000_000_000,
-          messaging: [
-            {
-              sender: { id: `bench-user-${i % 500}` },
-              recipient: { id: '17841400000000000' },
-              timestamp: 1_700_000_000_000 + i,
-              message: {
-                mid: `mid.bench.${process.pid}.${i}`,
-                text: `How much is shipping to Vienna? #${i}`,
-              },
-            },
-          ],
-        },
-      ],
-    })
-    out.push({ body, sig: signBody(body, BENCH_SECRET) })
-  }
-  return out
+  return Array.from({ length: n }, (_, i) => signedDelivery(i, `mid.bench.${process.pid}`, BENCH_SECRET))
 }
 
 /** Where a target is in the pool: it never restarts, so every delivery to the gateway is a new mid. */
