@@ -1,7 +1,8 @@
 -- Exemplar lookup with a cached plan (issues 14 and 20). `exemplar_neighbours` (0018) builds its
 -- query text per call (the set id must be a literal for the planner to prove the set's partial
 -- HNSW index applies), so every lookup is planned again: ~15 % of its time on the embedded Postgres
--- (bench/exemplars.bench.ts). Each READY set now gets its own lookup function,
+-- (measured side by side on the same sets; README, Reply-path performance). Each READY set now
+-- gets its own lookup function,
 -- `exemplar_set_<id>_neighbours(q, k, ef)`, with the set id written into static SQL: PL/pgSQL keeps
 -- its plans (generic, so nothing is re-planned per vector), and the beam scale for the set's size
 -- (ef × ceil(sqrt(size / 10,000)), as 0018, at most 1000) is fixed when the function is made. Like
