@@ -13,6 +13,10 @@
  * 3. The reply path's overhead excluding the model (the completion and the embedding call are the
  *    provider's time, subtracted), with memory recall and exemplars on; target ≤ 5 ms p50.
  *
+ * The embedded Postgres runs in its own process (bench/pg-process.ts), as under `npm start`, where the
+ * supervisor owns it and the gateway connects over the wire; BENCH_LOG=warn shows the services'
+ * warnings (a lookup or recall that failed would otherwise only show as fewer demonstrations).
+ *
  * Data: synthetic 1536-d unit vectors built in SQL from shared random bases (as recall.bench.ts);
  * each set's index is built with BENCH_HNSW_M / BENCH_HNSW_EFC, default what a production build uses
  * (exemplar-sets.ts SET_INDEX, m=16 / ef_construction=64; ~2–5 min at 100k on PGlite's one WASM
@@ -20,7 +24,6 @@
  * 0.79 at 100k where the production graph gives ~0.99 with the same beam.
  * Lookup queries are one of the set's vectors plus noise (a paraphrase of a known question).
  */
-import { startEmbeddedPostgres } from '@loopdm/db/embedded'
 import { runMigrations } from '@loopdm/db/migrate'
 import { createPool, type Pool, vectorParam } from '@loopdm/db/pool'
 import {
@@ -37,6 +40,7 @@ import { type AiClient, createAiClient } from '@loopdm/platform/openai'
 import { createExemplarService } from '../apps/gateway/src/services/exemplars.js'
 import { createMemory } from '../apps/gateway/src/services/memory.service.js'
 import { type BenchRow, percentile } from './harness.js'
+import { startPgProcess } from './pg-process.js'
 
 const D = 1536
 const SIZES = (process.env.BENCH_EXEMPLAR_SIZES ?? '10000,100000').split(',').map(Number)
@@ -143,7 +147,7 @@ function timedAi(ai: AiClient) {
 
 export default async function exemplarsBench(): Promise<BenchRow[]> {
   const t0 = performance.now()
-  const pg = await startEmbeddedPostgres({ port: 0 })
+  const pg = await startPgProcess()
   const pool = createPool({ connectionString: pg.url, max: 4 })
   const openai = await startOpenAILocal({ port: 0 })
   const rows: BenchRow[] = []
@@ -169,7 +173,7 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
     const loadedS = (performance.now() - t0) / 1000
 
     const clock = timedAi(createAiClient({ config }))
-    const logger = createLogger({ level: 'silent' })
+    const logger = createLogger({ level: (process.env.BENCH_LOG as 'warn') ?? 'silent' })
     const memory = createMemory({ db: pool, ai: clock.ai, config, logger, backfillIntervalMs: 0 })
     const exemplars = createExemplarService({
       db: pool,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { UnavailableError } from '@loopdm/platform/errors'
 import pg from 'pg'
 import pgvector from 'pgvector'
@@ -84,6 +85,27 @@ export function vectorParam(v: readonly number[]): Buffer {
     b.writeFloatBE(x, 4 + 4 * i)
   }
   return b
+}
+
+const statementNames = new Map<string, string>()
+
+/**
+ * A hot query as a named prepared statement: node-pg sends its text to each connection once, and
+ * every later call only binds and executes, so Postgres neither parses nor plans it again (after
+ * five calls it keeps a generic plan when that is no dearer than the custom ones). Measured on
+ * the embedded Postgres: ~0.27 ms less per query (README, Reply-path performance). The name is
+ * derived from the text, so two texts never share one. For statements whose text has a bounded
+ * number of forms (never user data in the text). A statement whose first parse fails is not kept;
+ * one whose objects change is re-planned by Postgres. Behind PgBouncer in transaction mode this
+ * needs `max_prepared_statements` (PgBouncer ≥ 1.21).
+ */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `loopdm_${createHash('sha256').update(text).digest('hex').slice(0, 20)}`
+    statementNames.set(text, name)
+  }
+  return { name, text, values }
 }
 
 /** Parses a vector column that came back as text (e.g. before the OID was known). */

@@ -75,11 +75,68 @@ function withKeyData(out: Buffer, key: Buffer): Buffer {
 
 type Phase = 'startup' | 'sasl-initial' | 'sasl-final' | 'ready'
 
+/** Postgres keeps a prepared statement's name to NAMEDATALEN − 1 bytes. */
+const MAX_NAME_BYTES = 63
+
+/**
+ * A connection's named prepared statements in the shared engine. The engine is one backend
+ * session, so two connections preparing the same name (node-pg's `name`, `@loopdm/db/pool`
+ * `prepared`) would collide ("prepared statement … already exists"), and one could execute
+ * another's. Each connection's names are rewritten to its own (`c<id>_<name>`, or `c<id>_#<n>`
+ * when that would be too long) in Parse, Bind, Describe and Close; the unnamed statement is left
+ * alone (the engine lock already keeps it to one connection's sequence). What a connection
+ * prepared is closed when it goes away.
+ */
+class StatementNames {
+  private readonly names = new Map<string, string>()
+  private next = 1
+
+  constructor(private readonly prefix: string) {}
+
+  private scoped(name: string): string {
+    let s = this.names.get(name)
+    if (s === undefined) {
+      s = `${this.prefix}${name}`
+      if (Buffer.byteLength(s) > MAX_NAME_BYTES) s = `${this.prefix}#${this.next++}`
+      this.names.set(name, s)
+    }
+    return s
+  }
+
+  /** The message with its statement name scoped; the same buffer when it names none. */
+  rewrite(type: number, msg: Buffer): Buffer {
+    // Parse: name first. Bind: portal, then the statement. Describe/Close: 'S' + statement.
+    let at: number
+    if (type === 0x50) at = 5
+    else if (type === 0x42) at = cstring(msg, 5)[1]
+    else if ((type === 0x44 || type === 0x43) && msg[5] === 0x53) at = 6
+    else return msg
+    const [name, after] = cstring(msg, at)
+    if (name === '') return msg
+    const scoped = Buffer.from(this.scoped(name), 'utf8')
+    const out = Buffer.concat([msg.subarray(0, at), scoped, msg.subarray(after - 1)])
+    out.writeInt32BE(out.length - 1, 1)
+    return out
+  }
+
+  /** Close + Sync for every statement this connection named (empty when it named none). */
+  closeAll(): Uint8Array | undefined {
+    if (this.names.size === 0) return undefined
+    const parts: Buffer[] = []
+    for (const s of this.names.values())
+      parts.push(backendMessage('C', Buffer.concat([Buffer.from('S'), Buffer.from(`${s}\0`, 'utf8')])))
+    parts.push(Buffer.from(SYNC))
+    this.names.clear()
+    return new Uint8Array(Buffer.concat(parts))
+  }
+}
+
 /** Serves one socket; a fresh instance per connection. */
 class WireConnection {
   private readonly reader = new ChunkReader()
   private readonly tracker = new OutputTracker()
   private readonly scram: ScramExchange
+  private readonly statements: StatementNames
   private readonly secretKey = randomInt(1, 2 ** 31 - 1)
   private unregister: (() => void) | undefined
   private phase: Phase = 'startup'
@@ -94,6 +151,7 @@ class WireConnection {
     private readonly ctx: ConnectionContext,
   ) {
     this.scram = new ScramExchange(ctx.secret)
+    this.statements = new StatementNames(`c${id}_`)
     socket.on('data', (chunk) => {
       this.reader.push(chunk)
       this.chain = this.chain
@@ -269,7 +327,7 @@ class WireConnection {
         this.refuseCopyIn(type)
         continue
       }
-      batch.push(msg)
+      batch.push(this.statements.rewrite(type, msg))
       // 'S' Sync ends an extended-protocol sequence, 'Q' is a whole simple query.
       if (type === 0x53 || type === 0x51) await flush(true)
     }
@@ -282,13 +340,20 @@ class WireConnection {
     this.closed = true
     this.unregister?.()
     lock.forget(this.id)
-    if (!lock.isOwner(this.id)) return
+    const close = this.statements.closeAll()
+    const owner = lock.isOwner(this.id)
+    if (!owner && !close) return
+    // Its prepared statements go with it; they wait for the engine like any message.
+    if (!owner) await lock.acquire(this.id)
     // The client left mid-sequence or mid-transaction: leave the engine clean for the next one.
     try {
       // Raw protocol only: db.exec inside runExclusive would wait on the lock we hold.
       await db.runExclusive(async () => {
-        await db.execProtocolRawStream(SYNC, { onRawData: () => {} })
-        if (db.isInTransaction()) await db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} })
+        if (owner) {
+          await db.execProtocolRawStream(SYNC, { onRawData: () => {} })
+          if (db.isInTransaction()) await db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} })
+        }
+        if (close) await db.execProtocolRawStream(close, { onRawData: () => {} })
       })
     } catch {
       // The engine is shared: a failure here must not take the server down.

@@ -1,4 +1,4 @@
-import { type Pool, toVector, withTransaction } from '@loopdm/db/pool'
+import { type Pool, prepared, toVector, withTransaction } from '@loopdm/db/pool'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testPool, uniqueId } from './fixtures.js'
 
@@ -101,6 +101,31 @@ describe('conversation_messages through the pg pool', () => {
           [user, mid],
         ),
       ).rejects.toThrow(/duplicate key/)
+    })
+  })
+  describe('when a hot query is prepared', () => {
+    const text = 'select content from conversation_messages where ig_user_id = $1 order by id'
+    it('gives one name per text, parses it once per connection and returns what the plain query does', async () => {
+      expect(prepared(text, []).name).toBe(prepared(text, [user]).name)
+      expect(prepared(`${text} limit 1`, []).name).not.toBe(prepared(text, []).name)
+      expect(Buffer.byteLength(prepared(text, []).name as string)).toBeLessThanOrEqual(40)
+      const client = await sut.connect()
+      try {
+        const plain = await client.query(text, [user])
+        const first = await client.query(prepared(text, [user]))
+        const again = await client.query(prepared(text, [user]))
+        expect(first.rows).toEqual(plain.rows)
+        expect(again.rows).toEqual(plain.rows)
+        expect(plain.rows.length).toBeGreaterThan(0)
+        // The embedded server scopes a connection's names (c<id>_<name>); Postgres keeps them as given.
+        const kept = await client.query<{ n: number }>(
+          "select count(*)::int as n from pg_prepared_statements where name like '%' || $1",
+          [prepared(text, []).name],
+        )
+        expect(kept.rows[0]?.n).toBe(1)
+      } finally {
+        client.release()
+      }
     })
   })
 })

@@ -314,4 +314,50 @@ describe('the embedded wire server', () => {
       await healthy()
     })
   })
+  describe('when connections use named prepared statements', () => {
+    const named = (name: string, text: string, values: unknown[] = []) => ({ name, text, values })
+    const engineStatements = async () =>
+      (await sut.query<{ name: string }>('select name from pg_prepared_statements')).rows.map((r) => r.name)
+
+    it('keeps each connection’s statements apart under the same name, and closes them when it leaves', async () => {
+      const [a, b] = await Promise.all([connect(server.url), connect(server.url)])
+      // Same name, different text on each connection: each runs its own, again and again.
+      for (let i = 0; i < 3; i++) {
+        const [ra, rb] = await Promise.all([
+          a.query(named('hot', 'select $1::int + 1 as n', [i])),
+          b.query(named('hot', "select $1::text || '!' as n", [`b${i}`])),
+        ])
+        expect(ra.rows[0].n).toBe(i + 1)
+        expect(rb.rows[0].n).toBe(`b${i}!`)
+      }
+      // A name too long to prefix within Postgres's 63 bytes still works and stays distinct.
+      const long = `x${'y'.repeat(62)}`
+      expect((await a.query(named(long, 'select 1 as n'))).rows[0].n).toBe(1)
+      expect((await b.query(named(long, 'select 2 as n'))).rows[0].n).toBe(2)
+      const before = await engineStatements()
+      expect(before.filter((n) => n.endsWith('_hot'))).toHaveLength(2)
+      await a.end()
+      await b.end()
+      // Closing runs after the socket is gone: wait until both connections' names are released.
+      await expect
+        .poll(engineStatements, { timeout: 5000 })
+        .toEqual(before.filter((n) => !n.endsWith('_hot') && !n.includes('_#')))
+      await healthy()
+    })
+
+    it('does not keep a statement whose parse failed: it runs once the object it names exists', async () => {
+      const c = await connect(server.url)
+      try {
+        const call = named('late', 'select proto_late_fn() as n')
+        await expect(c.query(call)).rejects.toMatchObject({ code: '42883' })
+        await sut.query('create function proto_late_fn() returns int language sql as $$ select 7 $$')
+        expect((await c.query(call)).rows[0].n).toBe(7)
+        // Dropped again: the kept statement is re-planned and names the missing function (not 26000).
+        await sut.query('drop function proto_late_fn()')
+        await expect(c.query(call)).rejects.toMatchObject({ code: '42883' })
+      } finally {
+        await c.end()
+      }
+    })
+  })
 })

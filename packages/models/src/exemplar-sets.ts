@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, Queryable } from '@loopdm/db/pool'
-import { toVector, vectorParam, withTransaction } from '@loopdm/db/pool'
+import { prepared, toVector, vectorParam, withTransaction } from '@loopdm/db/pool'
 
 /**
  * The exemplar store (tables `exemplar_sets`, `exemplars`, migration 0010): versioned sets of
@@ -188,9 +188,12 @@ export function createExemplarRepository(db: Pool) {
       const params = [vectorParam(a.vector), 1 - a.minScore, a.k, a.efSearch ?? EXEMPLAR_EF_SEARCH]
       const cols = 'id::int8 as id, prompt, answer, tokens, distance'
       try {
+        // Named: per connection, the statement is parsed and planned once per set.
         const r = await db.query<ExemplarHit & { distance: number }>(
-          `select ${cols} from ${setLookupName(a.setId)}($1::vector, $3, $4) where distance <= $2 order by distance, id`,
-          params,
+          prepared(
+            `select ${cols} from ${setLookupName(a.setId)}($1::vector, $3, $4) where distance <= $2 order by distance, id`,
+            params,
+          ),
         )
         return r.rows.map(withScore)
       } catch (err) {

@@ -1,4 +1,4 @@
-import { type Pool, toVector, vectorParam } from '@loopdm/db/pool'
+import { type Pool, prepared, toVector, vectorParam } from '@loopdm/db/pool'
 import type { MemoryTurn } from '../services/memory.packing.js'
 
 /**
@@ -36,10 +36,12 @@ export function createMemoryRepository(db: Pool) {
     async recentTurns(igUserId: string, limit: number, excludeIds: number[]): Promise<MemoryTurn[]> {
       if (limit <= 0) return []
       const r = await db.query<MemoryTurn>(
-        `select ${TURN_COLS} from conversation_messages
-          where ig_user_id = $1 and role in ('user', 'assistant') and not (id = any($2::bigint[]))
-          order by created_at desc, id desc limit $3`,
-        [igUserId, excludeIds, limit],
+        prepared(
+          `select ${TURN_COLS} from conversation_messages
+            where ig_user_id = $1 and role in ('user', 'assistant') and not (id = any($2::bigint[]))
+            order by created_at desc, id desc limit $3`,
+          [igUserId, excludeIds, limit],
+        ),
       )
       return r.rows
     },
@@ -47,11 +49,13 @@ export function createMemoryRepository(db: Pool) {
     /** How many embedded turns the user has, counting no further than `cap` (index-only, migration 0016). */
     async countEmbedded(igUserId: string, cap: number): Promise<number> {
       const r = await db.query<{ n: number }>(
-        `select count(*)::int as n from (
-           select 1 from conversation_messages
-            where ig_user_id = $1 and embedding_bq is not null and role in ('user', 'assistant')
-            limit $2) s`,
-        [igUserId, cap],
+        prepared(
+          `select count(*)::int as n from (
+             select 1 from conversation_messages
+              where ig_user_id = $1 and embedding_bq is not null and role in ('user', 'assistant')
+              limit $2) s`,
+          [igUserId, cap],
+        ),
       )
       return Number(r.rows[0]?.n ?? 0)
     },
@@ -63,13 +67,15 @@ export function createMemoryRepository(db: Pool) {
      */
     async searchExact(a: SearchArgs): Promise<MemoryTurn[]> {
       const r = await db.query<TurnRow>(
-        `with cand as materialized (
-           select ${TURN_COLS}, embedding <=> $2::vector as distance
-             from conversation_messages
-            where ig_user_id = $1 and embedding is not null and role in ('user', 'assistant')
-              and not (id = any($3::bigint[])))
-         select * from cand where distance <= $4 order by distance, id desc limit $5`,
-        [a.igUserId, vectorParam(a.vector), a.excludeIds, 1 - a.minScore, a.k],
+        prepared(
+          `with cand as materialized (
+             select ${TURN_COLS}, embedding <=> $2::vector as distance
+               from conversation_messages
+              where ig_user_id = $1 and embedding is not null and role in ('user', 'assistant')
+                and not (id = any($3::bigint[])))
+           select * from cand where distance <= $4 order by distance, id desc limit $5`,
+          [a.igUserId, vectorParam(a.vector), a.excludeIds, 1 - a.minScore, a.k],
+        ),
       )
       return withScore(r.rows)
     },
@@ -112,14 +118,16 @@ export function createMemoryRepository(db: Pool) {
       since: number | null,
     ): Promise<{ mark: number; ids: string; codes: Buffer }> {
       const r = await db.query<{ mark: number; ids: string; codes: Buffer }>(
-        `select (select case when is_called then last_value else 0 end
-                   from conversation_messages_embedded_seq)::int8 as mark,
-                coalesce(string_agg(id::text, ',' order by id), '') as ids,
-                coalesce(string_agg(substr(varbit_send(embedding_bq), 5), ''::bytea order by id), ''::bytea) as codes
-           from conversation_messages
-          where ig_user_id = $1 and embedding_bq is not null and role in ('user', 'assistant')
-                ${since === null ? '' : 'and embedded_seq > $2'}`,
-        since === null ? [igUserId] : [igUserId, since],
+        prepared(
+          `select (select case when is_called then last_value else 0 end
+                     from conversation_messages_embedded_seq)::int8 as mark,
+                  coalesce(string_agg(id::text, ',' order by id), '') as ids,
+                  coalesce(string_agg(substr(varbit_send(embedding_bq), 5), ''::bytea order by id), ''::bytea) as codes
+             from conversation_messages
+            where ig_user_id = $1 and embedding_bq is not null and role in ('user', 'assistant')
+                  ${since === null ? '' : 'and embedded_seq > $2'}`,
+          since === null ? [igUserId] : [igUserId, since],
+        ),
       )
       const row = r.rows[0]
       return { mark: Number(row?.mark ?? 0), ids: row?.ids ?? '', codes: row?.codes ?? Buffer.alloc(0) }
@@ -132,12 +140,14 @@ export function createMemoryRepository(db: Pool) {
      */
     async rerank(a: SearchArgs & { ids: number[] }): Promise<MemoryTurn[]> {
       const r = await db.query<TurnRow>(
-        `with cand as materialized (
-           select ${TURN_COLS}, embedding <=> $2::vector as distance
-             from conversation_messages
-            where id = any($3::bigint[]) and ig_user_id = $1 and embedding is not null)
-         select * from cand where distance <= $4 order by distance, id desc limit $5`,
-        [a.igUserId, vectorParam(a.vector), a.ids, 1 - a.minScore, a.k],
+        prepared(
+          `with cand as materialized (
+             select ${TURN_COLS}, embedding <=> $2::vector as distance
+               from conversation_messages
+              where id = any($3::bigint[]) and ig_user_id = $1 and embedding is not null)
+           select * from cand where distance <= $4 order by distance, id desc limit $5`,
+          [a.igUserId, vectorParam(a.vector), a.ids, 1 - a.minScore, a.k],
+        ),
       )
       return withScore(r.rows)
     },
