@@ -5,8 +5,13 @@
  */
 import { fstatSync } from 'node:fs'
 import { startEmbeddedPostgres } from '@loopdm/db/embedded'
+import { loadConfig } from '@loopdm/platform/config'
 
-const pg = await startEmbeddedPostgres({ port: 0 })
+// EMBEDDED_DB_SHARED_BUFFERS applies as under `npm start` (the rest of the config does not matter here).
+const pg = await startEmbeddedPostgres({
+  port: 0,
+  sharedBuffersBytes: loadConfig(process.env).db.embedded.sharedBuffersBytes,
+})
 process.stdout.write(`URL ${pg.url}\n`)
 const stop = async () => {
   await pg.close()

@@ -43,6 +43,7 @@ async function main() {
       const embedded = await startEmbeddedPostgres({
         dataDir: config.db.embedded.dataDir,
         port: config.db.embedded.port,
+        sharedBuffersBytes: config.db.embedded.sharedBuffersBytes,
       })
       embeddedClose = embedded.close
       embeddedPasswordFile = embedded.passwordFile

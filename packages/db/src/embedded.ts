@@ -27,6 +27,13 @@ export interface EmbeddedPostgresOptions {
   host?: string
   /** Concurrent wire connections the multiplexer accepts. Default 200. */
   maxConnections?: number
+  /**
+   * Postgres's shared_buffers (EMBEDDED_DB_SHARED_BUFFERS); default PGlite's 128 MB. They live in
+   * the engine's WASM memory, so the process's RSS grows by about this much at start; a working
+   * set larger than them (a 100k exemplar set's graph is ~800 MB) is read from the data directory
+   * on every lookup (README, Reply-path performance).
+   */
+  sharedBuffersBytes?: number
 }
 
 export interface EmbeddedPostgres {
@@ -102,7 +109,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     }
   }
   const password = dataDir ? dataDirPassword(dataDir) : randomBytes(24).toString('hex')
-  const db = await PGlite.create({ dataDir, extensions: { vector } })
+  const startParams =
+    opts.sharedBuffersBytes === undefined
+      ? undefined
+      : [...PGlite.defaultStartParams, '-c', `shared_buffers=${Math.floor(opts.sharedBuffersBytes / 1024)}kB`]
+  const db = await PGlite.create({ dataDir, extensions: { vector }, ...(startParams ? { startParams } : {}) })
   await db.exec('create extension if not exists vector')
   let server: WireServer
   try {

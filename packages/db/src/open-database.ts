@@ -38,6 +38,7 @@ export async function resolveDatabaseUrl(
   const embedded = await startEmbeddedPostgres({
     dataDir: config.db.embedded.dataDir,
     port: config.db.embedded.port,
+    sharedBuffersBytes: config.db.embedded.sharedBuffersBytes,
   })
   logger?.info({ url: embedded.url }, 'embedded Postgres listening')
   return { url: embedded.url, embedded }

@@ -36,6 +36,28 @@ describe('startEmbeddedPostgres', () => {
       expect(r.rows[0].v).toBe('[1,2,3]')
     }, 60_000)
 
+    it('starts with the shared_buffers EMBEDDED_DB_SHARED_BUFFERS names (PGlite’s 128MB when unset)', async () => {
+      const sized = await startEmbeddedPostgres({
+        port: 0,
+        sharedBuffersBytes: loadConfig({ EMBEDDED_DB_SHARED_BUFFERS: '48MB' }).db.embedded.sharedBuffersBytes,
+      })
+      const plain = await startEmbeddedPostgres({ port: 0 })
+      try {
+        const show = async (url: string) => {
+          const c = new pg.Client({ connectionString: url })
+          await c.connect()
+          const r = await c.query('show shared_buffers')
+          await c.end()
+          return r.rows[0].shared_buffers as string
+        }
+        expect(await show(sized.url)).toBe('48MB')
+        expect(await show(plain.url)).toBe('128MB')
+      } finally {
+        await sized.close()
+        await plain.close()
+      }
+    }, 60_000)
+
     it('keeps one generated password per directory in a 0600 file', async () => {
       const first = sut?.password
       const file = join(dir, '.password')

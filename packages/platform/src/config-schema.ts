@@ -24,6 +24,10 @@ export const EnvSchema = z.object({
   DATABASE_URL: url(['postgres', 'postgresql']),
   PGLITE_DATA_DIR: z.string().optional().default('.data/pg'),
   EMBEDDED_DB_PORT: num(5433, { int: true, min: 0, max: 65535 }),
+  /** PGlite's shared_buffers (its WASM memory holds them: RSS grows by about this much at start). */
+  EMBEDDED_DB_SHARED_BUFFERS: bytes('128MB').refine((n) => n >= 16 * 1024 ** 2 && n <= 1024 ** 3, {
+    message: 'expected a size from 16MB to 1GB (PGlite cannot start with more)',
+  }),
   REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.string().optional().default('loopdm'),
   MODEL_CHANNEL: z.string().optional().default('loopdm:model:active'),

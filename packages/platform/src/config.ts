@@ -19,7 +19,11 @@ function shape(e: Env) {
     db: {
       /** Unset → the embedded PGlite server (see shared/embedded-db). */
       url: e.DATABASE_URL,
-      embedded: { dataDir: e.PGLITE_DATA_DIR, port: e.EMBEDDED_DB_PORT },
+      embedded: {
+        dataDir: e.PGLITE_DATA_DIR,
+        port: e.EMBEDDED_DB_PORT,
+        sharedBuffersBytes: e.EMBEDDED_DB_SHARED_BUFFERS,
+      },
     },
     redis: { url: e.REDIS_URL as string, prefix: e.QUEUE_PREFIX },
     openai: openaiConfig(e),

@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     it('applies every documented default', () => {
       const sut = loadConfig({})
       expect(sut.db.url).toBeUndefined()
-      expect(sut.db.embedded).toEqual({ dataDir: '.data/pg', port: 5433 })
+      expect(sut.db.embedded).toEqual({ dataDir: '.data/pg', port: 5433, sharedBuffersBytes: 128 * 1024 ** 2 })
       expect(sut.redis.url).toBe('redis://127.0.0.1:6379')
       expect(sut.models).toMatchObject({
         base: 'gpt-4.1-mini',
@@ -110,6 +110,8 @@ describe('loadConfig', () => {
       ['REDIS_URL', 'not a url', /REDIS_URL: expected a redis\/rediss URL/],
       ['OPENAI_BASE_URL', 'ftp://x', /OPENAI_BASE_URL: expected a http\/https URL/],
       ['EXPORT_MAX_BYTES', 'lots', /EXPORT_MAX_BYTES: expected a size such as 52428800 or 50MB/],
+      ['EMBEDDED_DB_SHARED_BUFFERS', '2GB', /EMBEDDED_DB_SHARED_BUFFERS: expected a size from 16MB to 1GB/],
+      ['EMBEDDED_DB_SHARED_BUFFERS', '8MB', /EMBEDDED_DB_SHARED_BUFFERS: expected a size from 16MB to 1GB/],
       ['FT_N_EPOCHS', '0', /FT_N_EPOCHS: expected an integer in 1\.\.50/],
       ['FT_BUDGET_USD_MONTHLY', '-1', /FT_BUDGET_USD_MONTHLY: expected a number/],
       ['EXPORT_CRON', 'every night', /EXPORT_CRON: expected a cron expression/],
