@@ -10,6 +10,7 @@ import { loadConfig } from '@loopdm/platform/config'
 // EMBEDDED_DB_SHARED_BUFFERS applies as under `npm start` (the rest of the config does not matter here).
 const pg = await startEmbeddedPostgres({
   port: 0,
+  dataDir: process.env.BENCH_PG_DATA_DIR,
   sharedBuffersBytes: loadConfig(process.env).db.embedded.sharedBuffersBytes,
 })
 process.stdout.write(`URL ${pg.url}\n`)

@@ -13,8 +13,9 @@
  * 3. The reply path's overhead excluding the model (the completion and the embedding call are the
  *    provider's time, subtracted), with memory recall and exemplars on; target ≤ 5 ms p50.
  *
- * The embedded Postgres runs in its own process (bench/pg-process.ts), as under `npm start`, where the
- * supervisor owns it and the gateway connects over the wire; BENCH_LOG=warn shows the services'
+ * The embedded Postgres runs in its own process on a data directory (bench/pg-process.ts), as under
+ * `npm start`, where the supervisor owns it in `.data/pg` and the gateway connects over the wire
+ * (EMBEDDED_DB_SHARED_BUFFERS applies); BENCH_LOG=warn shows the services'
  * warnings (a lookup or recall that failed would otherwise only show as fewer demonstrations).
  *
  * Data: synthetic 1536-d unit vectors built in SQL from shared random bases (as recall.bench.ts);
@@ -147,7 +148,7 @@ function timedAi(ai: AiClient) {
 
 export default async function exemplarsBench(): Promise<BenchRow[]> {
   const t0 = performance.now()
-  const pg = await startPgProcess()
+  const pg = await startPgProcess({ onDisk: true })
   const pool = createPool({ connectionString: pg.url, max: 4 })
   const openai = await startOpenAILocal({ port: 0 })
   const rows: BenchRow[] = []

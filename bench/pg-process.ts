@@ -4,6 +4,9 @@
  * bench/embedded-pg-child.ts; it stops when its stdin closes.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 export interface PgProcess {
@@ -12,12 +15,21 @@ export interface PgProcess {
   close(): Promise<void>
 }
 
-export async function startPgProcess(): Promise<PgProcess> {
+/**
+ * `onDisk`: the data lives in a temporary directory (removed on close), as `npm start` keeps it in
+ * `.data/pg`; pages that do not fit shared_buffers are then read from files, not from memory.
+ */
+export async function startPgProcess(opts: { onDisk?: boolean } = {}): Promise<PgProcess> {
+  const dataDir = opts.onDisk ? mkdtempSync(join(tmpdir(), 'bench-pg-')) : undefined
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', new URL('./embedded-pg-child.ts', import.meta.url).pathname],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, ...(dataDir ? { BENCH_PG_DATA_DIR: dataDir } : {}) },
+    },
   )
+  if (dataDir) child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }))
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`embedded Postgres exited (${code})`)))
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (l) => {

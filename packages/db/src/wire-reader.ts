@@ -116,3 +116,9 @@ export class OutputTracker {
     }
   }
 }
+
+/** A NUL-terminated string at `from` and the offset after its NUL (the end when there is none). */
+export const cstring = (b: Buffer, from: number): [string, number] => {
+  const end = b.indexOf(0, from)
+  return end < 0 ? ['', b.length] : [b.toString('utf8', from, end), end + 1]
+}
