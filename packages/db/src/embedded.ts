@@ -29,9 +29,8 @@ export interface EmbeddedPostgresOptions {
   maxConnections?: number
   /**
    * Postgres's shared_buffers (EMBEDDED_DB_SHARED_BUFFERS); default PGlite's 128 MB. They live in
-   * the engine's WASM memory, so the process's RSS grows by about this much at start; a working
-   * set larger than them (a 100k exemplar set's graph is ~800 MB) is read from the data directory
-   * on every lookup (README, Reply-path performance).
+   * the engine's WASM memory, so the process's RSS grows by about this much at start; pages that do
+   * not fit are read from the data directory's files (README, Reply-path performance).
    */
   sharedBuffersBytes?: number
 }
