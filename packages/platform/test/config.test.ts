@@ -7,7 +7,11 @@ describe('loadConfig', () => {
     it('applies every documented default', () => {
       const sut = loadConfig({})
       expect(sut.db.url).toBeUndefined()
-      expect(sut.db.embedded).toEqual({ dataDir: '.data/pg', port: 5433, sharedBuffersBytes: 128 * 1024 ** 2 })
+      expect(sut.db.embedded).toEqual({
+        dataDir: '.data/pg',
+        port: 5433,
+        sharedBuffersBytes: 128 * 1024 ** 2,
+      })
       expect(sut.redis.url).toBe('redis://127.0.0.1:6379')
       expect(sut.models).toMatchObject({
         base: 'gpt-4.1-mini',
