@@ -10,7 +10,7 @@ import {
   type ScramSecret,
   saslPayload,
 } from './wire-auth.js'
-import { ChunkReader, cstring, OutputTracker } from './wire-reader.js'
+import { ChunkReader, cstring, OutputTracker, SYNC } from './wire-reader.js'
 import { StatementNames } from './wire-statements.js'
 
 /**
@@ -26,7 +26,6 @@ export const CANCEL_REQUEST = 80877102
 const MAX_STARTUP_LENGTH = 10_000
 /** Postgres's limit for one message (PQ_LARGE_MESSAGE_LIMIT is 1 GiB − 1). */
 export const MAX_MESSAGE_LENGTH = 1024 * 1024 * 1024
-const SYNC = new Uint8Array([0x53, 0, 0, 0, 4])
 const ROLLBACK = new Uint8Array(backendMessage('Q', Buffer.from('rollback\0')))
 
 export interface EngineLockLike {

@@ -122,3 +122,6 @@ export const cstring = (b: Buffer, from: number): [string, number] => {
   const end = b.indexOf(0, from)
   return end < 0 ? ['', b.length] : [b.toString('utf8', from, end), end + 1]
 }
+
+/** A frontend Sync message ('S', length 4). */
+export const SYNC = new Uint8Array([0x53, 0, 0, 0, 4])

@@ -1,5 +1,5 @@
 import { backendMessage } from './wire-auth.js'
-import { cstring } from './wire-reader.js'
+import { cstring, SYNC } from './wire-reader.js'
 
 /** Postgres keeps a prepared statement's name to NAMEDATALEN − 1 bytes. */
 const MAX_NAME_BYTES = 63
@@ -45,13 +45,13 @@ export class StatementNames {
     return out
   }
 
-  /** Close + Sync for every statement this connection named (empty when it named none). */
+  /** Close + Sync for every statement this connection named; undefined when it named none. */
   closeAll(): Uint8Array | undefined {
     if (this.names.size === 0) return undefined
     const parts: Buffer[] = []
     for (const s of this.names.values())
       parts.push(backendMessage('C', Buffer.concat([Buffer.from('S'), Buffer.from(`${s}\0`, 'utf8')])))
-    parts.push(backendMessage('S', Buffer.alloc(0)))
+    parts.push(Buffer.from(SYNC))
     this.names.clear()
     return new Uint8Array(Buffer.concat(parts))
   }
