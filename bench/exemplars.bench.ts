@@ -65,6 +65,16 @@ const normalise = (v: number[]) => {
   const n = Math.sqrt(v.reduce((a, x) => a + x * x, 0))
   return v.map((x) => x / n)
 }
+const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']
+/** BENCH_LOG: a pino level for the services' logs; default silent. */
+function benchLogLevel(v: string | undefined): string {
+  if (v === undefined || v === '') return 'silent'
+  if (!LOG_LEVELS.includes(v))
+    throw new Error(`BENCH_LOG must be one of ${LOG_LEVELS.join(', ')}, got "${v}"`)
+  return v
+}
+/** Checked when the bench is loaded: a bad value fails before the sets are built. */
+const LOG_LEVEL = benchLogLevel(process.env.BENCH_LOG)
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b)
 const p = (xs: number[], q: number) => percentile(sorted(xs), q)
 const ms = (x: number) => `${x.toFixed(2)} ms`
@@ -174,7 +184,7 @@ export default async function exemplarsBench(): Promise<BenchRow[]> {
     const loadedS = (performance.now() - t0) / 1000
 
     const clock = timedAi(createAiClient({ config }))
-    const logger = createLogger({ level: (process.env.BENCH_LOG as 'warn') ?? 'silent' })
+    const logger = createLogger({ level: LOG_LEVEL })
     const memory = createMemory({ db: pool, ai: clock.ai, config, logger, backfillIntervalMs: 0 })
     const exemplars = createExemplarService({
       db: pool,
