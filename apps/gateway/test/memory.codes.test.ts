@@ -6,7 +6,7 @@ import { testConfig, testPool, uniqueId } from '@loopdm/testing/fixtures'
 import { type OpenAILocal, startOpenAILocal } from '@loopdm/testing/openai-local'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMemoryRepository, type MemoryRepository } from '../src/repositories/memory.repository.js'
-import { CODE_BYTES, createCodeCache, queryCode } from '../src/services/memory.codes.js'
+import { CODE_BYTES, createCodeCache, queryCode, SEEN_ENTRY_BYTES } from '../src/services/memory.codes.js'
 import type { Memory, MemoryOptions } from '../src/services/memory.service.js'
 import { testMemory, turnStore } from './support/memory-turns.js'
 
@@ -139,8 +139,9 @@ describe('the codes held in memory', () => {
     const b = uniqueId('codes-lru-b')
     await seedUser(sut, a, 20)
     await seedUser(sut, b, 20)
-    // One user's entry: capacity 64 turns × (192-byte code + 8-byte id).
-    const one = 64 * (CODE_BYTES + 8)
+    // One user's entry: capacity 64 turns × (192-byte code + 8-byte id), and its 21 turns' ids
+    // (seedUser's 20 and the dress turn) in a Set.
+    const one = 64 * (CODE_BYTES + 8) + 21 * SEEN_ENTRY_BYTES
     const codes = createCodeCache({ repo, maxBytes: one + 100 })
     await codes.warm(a)
     expect(codes.has(a)).toBe(true)
@@ -163,6 +164,28 @@ describe('the codes held in memory', () => {
     await small.warm(a)
     expect(await small.refresh(a)).toBe(false)
     expect(reads).toBe(1)
+  })
+
+  it('count the per-turn id set in their bound, not only the typed arrays', async () => {
+    const sut = memoryFor()
+    const a = uniqueId('codes-seen')
+    await seedUser(sut, a, 20)
+    const arrays = 64 * (CODE_BYTES + 8)
+    const turns = 21 // seedUser's 20 and the dress turn
+    // Room for the arrays but not for the Set of the 21 ids beside them: not held.
+    const tight = createCodeCache({ repo, maxBytes: arrays + turns * SEEN_ENTRY_BYTES - 1 })
+    await tight.warm(a)
+    expect(tight.has(a)).toBe(false)
+    expect(tight.bytes()).toBe(0)
+    const room = createCodeCache({ repo, maxBytes: arrays + turns * SEEN_ENTRY_BYTES })
+    await room.warm(a)
+    expect(room.has(a)).toBe(true)
+    expect(room.bytes()).toBe(arrays + turns * SEEN_ENTRY_BYTES)
+    // A refresh that finds nothing new leaves the count as it was; forgetting gives it all back.
+    expect(await room.refresh(a)).toBe(true)
+    expect(room.bytes()).toBe(arrays + turns * SEEN_ENTRY_BYTES)
+    room.forget(a)
+    expect(room.bytes()).toBe(0)
   })
 })
 
@@ -235,8 +258,8 @@ describe('memory recall through the codes in memory', () => {
 
   it('answers through the SQL pass when the user’s codes outgrow MEMORY_CODE_CACHE_MB', async () => {
     const { logger, lines } = captureLogger({ name: 'memory' })
-    // Room for the first load (41 turns: capacity 82 × 200 bytes) and no more.
-    const sut = memoryFor({ logger, codeCacheBytes: 82 * (CODE_BYTES + 8) })
+    // Room for the first load (41 turns: capacity 82 × 200 bytes, and 41 ids in a Set) and no more.
+    const sut = memoryFor({ logger, codeCacheBytes: 82 * (CODE_BYTES + 8) + 41 * SEEN_ENTRY_BYTES })
     const user = uniqueId('codes-outgrown')
     await seedUser(sut, user)
     await recallFromCodes(sut, lines, user, PARAPHRASE)
