@@ -75,6 +75,12 @@ describe('maybe-sent parts', () => {
         { what: 'the part claimed as sending', timeoutMs: 60_000 },
       )
       expect(sending[0]?.sendingAt).toBeInstanceOf(Date)
+      // The part is claimed before its POST is written: kill only once the POST has reached Meta.
+      await waitFor(() => graph.arrivedFor(user) === 1, {
+        what: 'the POST arrived at Meta, unanswered',
+        timeoutMs: 30_000,
+      })
+      expect(graph.sendsTo(user)).toHaveLength(0)
       await child.kill()
       // The POST did reach Meta (it answers after the crash): the customer has the message.
       await waitFor(() => graph.sendsTo(user).length === 1, {

@@ -50,6 +50,11 @@ export interface FakeGraph {
   /** Delay every answer by `ms`. */
   setLatency(ms: number): void
   sendsTo(recipientId: string): GraphSend[]
+  /**
+   * How many message POSTs for `recipientId` have arrived whole, answered or not yet (counted
+   * before the latency): a test that kills the sender "while the POST is in flight" waits for it.
+   */
+  arrivedFor(recipientId: string): number
   reset(): void
   close(): Promise<void>
 }
@@ -65,10 +70,12 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   const refreshed: string[] = []
   let latency = 0
   let seq = 0
+  const arrived: string[] = []
   // Unique across fakes: message ids land in the shared database (outbox.sent_mid).
   const instance = randomBytes(4).toString('hex')
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req)
+    if (req.method === 'POST' && (req.url ?? '').endsWith('/messages')) arrived.push(recipientOf(body))
     if (latency) await new Promise((r) => setTimeout(r, latency))
     if (req.method === 'GET' && (req.url ?? '').startsWith('/refresh_access_token?')) {
       answerRefresh(new URL(req.url ?? '', 'http://x').searchParams, res, refreshed)
@@ -162,8 +169,10 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       latency = ms
     },
     sendsTo: (recipientId) => sends.filter((s) => s.recipientId === recipientId),
+    arrivedFor: (recipientId) => arrived.filter((r) => r === recipientId).length,
     reset() {
       sends.length = 0
+      arrived.length = 0
       failuresLog.length = 0
       hook = undefined
       failError = undefined
@@ -202,6 +211,16 @@ function answerRefresh(q: URLSearchParams, res: import('node:http').ServerRespon
       expires_in: 5_183_944,
     }),
   )
+}
+
+/** The send's `recipient.id`, or '' when the body is not the JSON of a send. */
+function recipientOf(body: string): string {
+  try {
+    const id = (JSON.parse(body) as { recipient?: { id?: unknown } }).recipient?.id
+    return typeof id === 'string' ? id : ''
+  } catch {
+    return ''
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
