@@ -36,6 +36,7 @@ import {
 import { startOpenAILocal } from '@loopdm/openai-local/server'
 import { completionLimit } from '@loopdm/platform/capabilities'
 import { loadConfig } from '@loopdm/platform/config'
+import { LOG_LEVELS } from '@loopdm/platform/config-schema'
 import { createLogger } from '@loopdm/platform/logger'
 import { type AiClient, createAiClient } from '@loopdm/platform/openai'
 import { createExemplarService } from '../apps/gateway/src/services/exemplars.js'
@@ -65,11 +66,10 @@ const normalise = (v: number[]) => {
   const n = Math.sqrt(v.reduce((a, x) => a + x * x, 0))
   return v.map((x) => x / n)
 }
-const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']
-/** BENCH_LOG: a pino level for the services' logs; default silent. */
+/** BENCH_LOG: a pino level for the services' logs (LOG_LEVEL's list); default silent. */
 function benchLogLevel(v: string | undefined): string {
   if (v === undefined || v === '') return 'silent'
-  if (!LOG_LEVELS.includes(v))
+  if (!(LOG_LEVELS as readonly string[]).includes(v))
     throw new Error(`BENCH_LOG must be one of ${LOG_LEVELS.join(', ')}, got "${v}"`)
   return v
 }

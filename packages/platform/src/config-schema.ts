@@ -19,6 +19,9 @@ import { PrivacyEnvFields } from './config-privacy.js'
 export const DEFAULT_SYSTEM_PROMPT =
   'You are the friendly Instagram DM assistant of a small shop. Answer briefly and helpfully in the customer’s language.'
 
+/** pino's levels, as LOG_LEVEL takes them. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
 export const EnvSchema = z.object({
   NODE_ENV: oneOf(['development', 'production', 'test'] as const, 'development'),
   DATABASE_URL: url(['postgres', 'postgresql']),
@@ -145,7 +148,7 @@ export const EnvSchema = z.object({
   TUNE_CRON: cron('0 3 * * 0'),
   CLEANUP_CRON: cron('0 4 1 * *'),
   TZ: timezone,
-  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
   LOG_FILE: optionalString,
   /** Rotate LOG_FILE once it reaches this many bytes; `off` (→ 0) turns size rotation off. */
   LOG_ROTATE_SIZE: z

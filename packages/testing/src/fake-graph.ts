@@ -75,27 +75,29 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   const instance = randomBytes(4).toString('hex')
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req)
-    if (req.method === 'POST' && (req.url ?? '').endsWith('/messages')) arrived.push(recipientOf(body))
-    if (latency) await new Promise((r) => setTimeout(r, latency))
-    if (req.method === 'GET' && (req.url ?? '').startsWith('/refresh_access_token?')) {
-      answerRefresh(new URL(req.url ?? '', 'http://x').searchParams, res, refreshed)
-      return
-    }
-    const m = /^\/v[\d.]+\/([^/]+)\/messages$/.exec(req.url ?? '')
-    if (req.method !== 'POST' || !m) {
-      res.writeHead(404, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ error: { message: 'Unknown path', code: 100 } }))
-      return
-    }
+    const m = req.method === 'POST' ? /^\/v[\d.]+\/([^/]+)\/messages$/.exec(req.url ?? '') : null
     let parsed: {
       recipient?: { id?: string }
       message?: { text?: string }
       messaging_type?: string
       tag?: string
     } = {}
-    try {
-      parsed = JSON.parse(body)
-    } catch {}
+    if (m) {
+      try {
+        parsed = JSON.parse(body)
+      } catch {}
+      arrived.push(parsed.recipient?.id ?? '')
+    }
+    if (latency) await new Promise((r) => setTimeout(r, latency))
+    if (req.method === 'GET' && (req.url ?? '').startsWith('/refresh_access_token?')) {
+      answerRefresh(new URL(req.url ?? '', 'http://x').searchParams, res, refreshed)
+      return
+    }
+    if (!m) {
+      res.writeHead(404, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { message: 'Unknown path', code: 100 } }))
+      return
+    }
     // Meta's documented limit: message text is at most 1000 bytes of UTF-8.
     const text = parsed.message?.text ?? ''
     if (Buffer.byteLength(text, 'utf8') > 1000) {
@@ -211,16 +213,6 @@ function answerRefresh(q: URLSearchParams, res: import('node:http').ServerRespon
       expires_in: 5_183_944,
     }),
   )
-}
-
-/** The send's `recipient.id`, or '' when the body is not the JSON of a send. */
-function recipientOf(body: string): string {
-  try {
-    const id = (JSON.parse(body) as { recipient?: { id?: unknown } }).recipient?.id
-    return typeof id === 'string' ? id : ''
-  } catch {
-    return ''
-  }
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
