@@ -8,6 +8,12 @@ import { basename, dirname } from 'node:path'
  */
 
 const BUFFER_BYTES = 1 << 20
+/**
+ * Reads of whole files (the master append, a continued daily file, line counts) in 1 MiB chunks:
+ * with the stream's default 64 KiB, appending a 1M-message night (~335 MB) to the master took
+ * 0.56–0.74 s of reads and writes; in 1 MiB chunks 0.26–0.34 s (the fsync after it is the same).
+ */
+const READ_CHUNK = { highWaterMark: 1 << 20 } as const
 const NEWLINE = Buffer.from('\n')
 
 /**
@@ -91,7 +97,8 @@ export class BufferedFile {
 
 /** Copies an existing file into a fresh BufferedFile (a second run on the same date continues it). */
 export async function copyInto(src: string, dst: BufferedFile, lines: number): Promise<void> {
-  for await (const chunk of createReadStream(src) as AsyncIterable<Buffer>) await dst.write(chunk, 0)
+  for await (const chunk of createReadStream(src, READ_CHUNK) as AsyncIterable<Buffer>)
+    await dst.write(chunk, 0)
   dst.lines += lines
 }
 
@@ -108,7 +115,7 @@ export async function fileSize(path: string): Promise<number> {
 export async function countLines(path: string): Promise<number> {
   if (!existsSync(path)) return 0
   let n = 0
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(path, READ_CHUNK) as AsyncIterable<Buffer>) {
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++
   }
   return n
@@ -139,7 +146,10 @@ export async function appendRange(
     let written = 0
     let halfDone = !onHalf || total < 2
     if (total > 0) {
-      for await (const chunk of createReadStream(src, { start: from }) as AsyncIterable<Buffer>) {
+      for await (const chunk of createReadStream(src, {
+        ...READ_CHUNK,
+        start: from,
+      }) as AsyncIterable<Buffer>) {
         let buf = chunk
         if (!halfDone && written + buf.length >= total / 2) {
           const cut = Math.ceil(total / 2) - written
